@@ -1,0 +1,348 @@
+//! One configuration struct, filled from flags, then `TRACTOR_SERVE_*` environment variables,
+//! then a TOML file (`--config`), then defaults — in that order of precedence.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Deserialize;
+
+use crate::units::{parse_duration, parse_size};
+
+/// Command line of `tractor-serve`. Every flag can also be given as an environment variable.
+#[derive(Parser, Debug, Default, Clone)]
+#[command(
+    name = "tractor-serve",
+    version,
+    about = "Serve an ONNX model over HTTP (Open Inference Protocol v2 and /predict) with tract",
+    after_help = "Every flag can be set by its environment variable or in the --config TOML file \
+                  (same names with underscores, e.g. max_batch_size = 16). Precedence: flag, env, file, default.\n\
+                  Durations take a unit (250us, 2ms, 1.5s, 1m); sizes take an optional unit (512KiB, 32MiB)."
+)]
+pub struct Cli {
+    /// TOML file with any of the settings below
+    #[arg(long, env = "TRACTOR_SERVE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// ONNX model file to serve
+    #[arg(long, env = "TRACTOR_SERVE_MODEL")]
+    pub model: Option<PathBuf>,
+    /// Model name in URLs and metrics [default: the model file's stem]
+    #[arg(long, env = "TRACTOR_SERVE_NAME")]
+    pub name: Option<String>,
+    /// Model version reported in metadata and `tractor_model_info` [default: 1]
+    #[arg(long, env = "TRACTOR_SERVE_MODEL_VERSION")]
+    pub model_version: Option<String>,
+    /// Address to bind [default: 127.0.0.1]
+    #[arg(long, env = "TRACTOR_SERVE_HOST")]
+    pub host: Option<IpAddr>,
+    /// Port to bind [default: 8080]
+    #[arg(long, env = "TRACTOR_SERVE_PORT")]
+    pub port: Option<u16>,
+    /// Override an input's shape: `DIMS` for the first input or `NAME=DIMS`; DIMS like `N,3,224,224`
+    /// where a letter marks the free batch dimension. Repeatable; in the env var separate with `;`
+    #[arg(
+        long = "input-shape",
+        env = "TRACTOR_SERVE_INPUT_SHAPE",
+        value_delimiter = ';'
+    )]
+    pub input_shape: Vec<String>,
+    /// Inference worker threads [default: number of cores]
+    #[arg(long, env = "TRACTOR_SERVE_WORKERS")]
+    pub workers: Option<usize>,
+    /// Largest batch assembled by dynamic batching; 1 turns batching off [default: 8]
+    #[arg(long, env = "TRACTOR_SERVE_MAX_BATCH_SIZE")]
+    pub max_batch_size: Option<usize>,
+    /// Longest a request waits for others to join its batch [default: 2ms]
+    #[arg(long, env = "TRACTOR_SERVE_MAX_QUEUE_DELAY", value_parser = parse_duration)]
+    pub max_queue_delay: Option<Duration>,
+    /// Requests that may wait in the queue; beyond it requests get 503 [default: 256]
+    #[arg(long, env = "TRACTOR_SERVE_QUEUE_CAPACITY")]
+    pub queue_capacity: Option<usize>,
+    /// Time a request may take from arrival to answer before it gets 504 [default: 30s]
+    #[arg(long, env = "TRACTOR_SERVE_REQUEST_TIMEOUT", value_parser = parse_duration)]
+    pub request_timeout: Option<Duration>,
+    /// Largest request body accepted; larger gets 413 [default: 64MiB]
+    #[arg(long, env = "TRACTOR_SERVE_MAX_BODY_SIZE", value_parser = parse_size)]
+    pub max_body_size: Option<usize>,
+    /// After SIGTERM, keep accepting (while not ready) this long so load balancers can react [default: 0s]
+    #[arg(long, env = "TRACTOR_SERVE_SHUTDOWN_DELAY", value_parser = parse_duration)]
+    pub shutdown_delay: Option<Duration>,
+    /// After SIGTERM, the longest the drain of queued and in-flight requests may take [default: 25s]
+    #[arg(long, env = "TRACTOR_SERVE_DRAIN_TIMEOUT", value_parser = parse_duration)]
+    pub drain_timeout: Option<Duration>,
+}
+
+/// The same settings as read from a TOML file. Unknown keys are an error.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    model: Option<PathBuf>,
+    name: Option<String>,
+    model_version: Option<String>,
+    host: Option<IpAddr>,
+    port: Option<u16>,
+    input_shape: Option<Vec<String>>,
+    workers: Option<usize>,
+    max_batch_size: Option<usize>,
+    max_queue_delay: Option<String>,
+    queue_capacity: Option<usize>,
+    request_timeout: Option<String>,
+    max_body_size: Option<toml::Value>,
+    shutdown_delay: Option<String>,
+    drain_timeout: Option<String>,
+}
+
+/// Fully resolved settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub model: PathBuf,
+    pub name: String,
+    pub model_version: String,
+    pub host: IpAddr,
+    pub port: u16,
+    pub input_shapes: Vec<String>,
+    pub workers: usize,
+    pub max_batch_size: usize,
+    pub max_queue_delay: Duration,
+    pub queue_capacity: usize,
+    pub request_timeout: Duration,
+    pub max_body_size: usize,
+    pub shutdown_delay: Duration,
+    pub drain_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error(
+        "no model given: pass --model PATH, set TRACTOR_SERVE_MODEL, or `model` in the config file"
+    )]
+    NoModel,
+    #[error("invalid setting {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Config {
+    /// Resolve the command line (which already carries env vars) with the optional TOML file.
+    pub fn resolve(cli: Cli) -> Result<Config, ConfigError> {
+        let file = match &cli.config {
+            Some(path) => load_file(path)?,
+            None => FileConfig::default(),
+        };
+        let dur = |key: &'static str,
+                   v: &Option<String>|
+         -> Result<Option<Duration>, ConfigError> {
+            v.as_deref()
+                .map(|s| parse_duration(s).map_err(|message| ConfigError::Invalid { key, message }))
+                .transpose()
+        };
+        let file_body = match &file.max_body_size {
+            None => None,
+            Some(toml::Value::Integer(n)) if *n > 0 => Some(*n as usize),
+            Some(toml::Value::String(s)) => {
+                Some(parse_size(s).map_err(|message| ConfigError::Invalid {
+                    key: "max_body_size",
+                    message,
+                })?)
+            }
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: "max_body_size",
+                    message: format!(
+                        "expected a positive integer or a string like \"32MiB\", got {other}"
+                    ),
+                });
+            }
+        };
+        let model = cli.model.or(file.model).ok_or(ConfigError::NoModel)?;
+        let name = match cli.name.or(file.name) {
+            Some(n) => n,
+            None => model
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::to_owned)
+                .ok_or_else(|| ConfigError::Invalid {
+                    key: "name",
+                    message: format!("cannot derive a name from {}; pass --name", model.display()),
+                })?,
+        };
+        validate_name("name", &name)?;
+        let model_version = cli
+            .model_version
+            .or(file.model_version)
+            .unwrap_or_else(|| "1".into());
+        validate_name("model_version", &model_version)?;
+        let workers = cli.workers.or(file.workers).unwrap_or_else(default_workers);
+        let max_batch_size = cli.max_batch_size.or(file.max_batch_size).unwrap_or(8);
+        let queue_capacity = cli.queue_capacity.or(file.queue_capacity).unwrap_or(256);
+        for (key, v) in [
+            ("workers", workers),
+            ("max_batch_size", max_batch_size),
+            ("queue_capacity", queue_capacity),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "must be at least 1".into(),
+                });
+            }
+        }
+        let request_timeout = cli
+            .request_timeout
+            .or(dur("request_timeout", &file.request_timeout)?)
+            .unwrap_or(Duration::from_secs(30));
+        if request_timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "request_timeout",
+                message: "must be above zero".into(),
+            });
+        }
+        Ok(Config {
+            name,
+            model_version,
+            host: cli
+                .host
+                .or(file.host)
+                .unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            port: cli.port.or(file.port).unwrap_or(8080),
+            input_shapes: if cli.input_shape.is_empty() {
+                file.input_shape.unwrap_or_default()
+            } else {
+                cli.input_shape
+            },
+            workers,
+            max_batch_size,
+            max_queue_delay: cli
+                .max_queue_delay
+                .or(dur("max_queue_delay", &file.max_queue_delay)?)
+                .unwrap_or(Duration::from_millis(2)),
+            queue_capacity,
+            request_timeout,
+            max_body_size: cli.max_body_size.or(file_body).unwrap_or(64 << 20),
+            shutdown_delay: cli
+                .shutdown_delay
+                .or(dur("shutdown_delay", &file.shutdown_delay)?)
+                .unwrap_or_default(),
+            drain_timeout: cli
+                .drain_timeout
+                .or(dur("drain_timeout", &file.drain_timeout)?)
+                .unwrap_or(Duration::from_secs(25)),
+            model,
+        })
+    }
+
+    /// Settings for tests and embedding: a model path and defaults for everything else.
+    pub fn for_model(model: impl Into<PathBuf>) -> Result<Config, ConfigError> {
+        Config::resolve(Cli {
+            model: Some(model.into()),
+            ..Cli::default()
+        })
+    }
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// Names and versions appear in URL paths and metric labels: keep them to a safe alphabet.
+fn validate_name(key: &'static str, v: &str) -> Result<(), ConfigError> {
+    let ok = !v.is_empty()
+        && v.len() <= 128
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            key,
+            message: format!("{v:?} must be 1-128 characters of letters, digits, '-', '_' or '.'"),
+        })
+    }
+}
+
+fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        let mut v = vec!["tractor-serve"];
+        v.extend_from_slice(args);
+        Cli::try_parse_from(v).expect("parse")
+    }
+
+    #[test]
+    fn defaults_and_name_from_stem() {
+        let c = Config::resolve(cli(&["--model", "/m/demo-v1.onnx"])).unwrap();
+        assert_eq!(c.name, "demo-v1");
+        assert_eq!(c.model_version, "1");
+        assert_eq!(c.port, 8080);
+        assert_eq!(c.host.to_string(), "127.0.0.1");
+        assert_eq!(c.max_queue_delay, Duration::from_millis(2));
+    }
+
+    #[test]
+    fn flags_override_file_and_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s.toml");
+        std::fs::write(
+            &f,
+            "model = \"/m/a.onnx\"\nport = 9000\nmax_batch_size = 4\nmax_queue_delay = \"5ms\"\nmax_body_size = \"1KiB\"\ninput_shape = [\"N,3\"]\n",
+        )
+        .unwrap();
+        let c = Config::resolve(cli(&["--config", f.to_str().unwrap(), "--port", "9100"])).unwrap();
+        assert_eq!(c.port, 9100);
+        assert_eq!(c.max_batch_size, 4);
+        assert_eq!(c.max_queue_delay, Duration::from_millis(5));
+        assert_eq!(c.max_body_size, 1024);
+        assert_eq!(c.input_shapes, vec!["N,3".to_string()]);
+        assert_eq!(c.name, "a");
+    }
+
+    #[test]
+    fn bad_file_names_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s.toml");
+        std::fs::write(&f, "model = \"/m/a.onnx\"\nmax_batch = 4\n").unwrap();
+        let e = Config::resolve(cli(&["--config", f.to_str().unwrap()]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_batch"), "{e}");
+        std::fs::write(&f, "model = \"/m/a.onnx\"\nrequest_timeout = \"soon\"\n").unwrap();
+        let e = Config::resolve(cli(&["--config", f.to_str().unwrap()]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("request_timeout"), "{e}");
+    }
+
+    #[test]
+    fn rejects_missing_model_zero_workers_and_bad_names() {
+        assert!(matches!(
+            Config::resolve(cli(&[])),
+            Err(ConfigError::NoModel)
+        ));
+        let e = Config::resolve(cli(&["--model", "a.onnx", "--workers", "0"])).unwrap_err();
+        assert!(e.to_string().contains("workers"));
+        let e = Config::resolve(cli(&["--model", "a.onnx", "--name", "a/b"])).unwrap_err();
+        assert!(e.to_string().contains("name"));
+    }
+}

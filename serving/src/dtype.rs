@@ -1,0 +1,252 @@
+//! Tensor datatypes as the Open Inference Protocol names them, mapped to tract's.
+
+use tract_onnx::prelude::{DatumType, Tensor, f16};
+
+use crate::error::ApiError;
+use crate::protocol::json::Num;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DType {
+    Bool,
+    U8,
+    U16,
+    U32,
+    U64,
+    I8,
+    I16,
+    I32,
+    I64,
+    F16,
+    F32,
+    F64,
+}
+
+impl DType {
+    pub const ALL: [DType; 12] = [
+        DType::Bool,
+        DType::U8,
+        DType::U16,
+        DType::U32,
+        DType::U64,
+        DType::I8,
+        DType::I16,
+        DType::I32,
+        DType::I64,
+        DType::F16,
+        DType::F32,
+        DType::F64,
+    ];
+
+    pub fn kserve_name(self) -> &'static str {
+        match self {
+            DType::Bool => "BOOL",
+            DType::U8 => "UINT8",
+            DType::U16 => "UINT16",
+            DType::U32 => "UINT32",
+            DType::U64 => "UINT64",
+            DType::I8 => "INT8",
+            DType::I16 => "INT16",
+            DType::I32 => "INT32",
+            DType::I64 => "INT64",
+            DType::F16 => "FP16",
+            DType::F32 => "FP32",
+            DType::F64 => "FP64",
+        }
+    }
+
+    pub fn from_kserve(name: &str) -> Option<DType> {
+        DType::ALL.into_iter().find(|d| d.kserve_name() == name)
+    }
+
+    pub fn datum(self) -> DatumType {
+        match self {
+            DType::Bool => DatumType::Bool,
+            DType::U8 => DatumType::U8,
+            DType::U16 => DatumType::U16,
+            DType::U32 => DatumType::U32,
+            DType::U64 => DatumType::U64,
+            DType::I8 => DatumType::I8,
+            DType::I16 => DatumType::I16,
+            DType::I32 => DatumType::I32,
+            DType::I64 => DatumType::I64,
+            DType::F16 => DatumType::F16,
+            DType::F32 => DatumType::F32,
+            DType::F64 => DatumType::F64,
+        }
+    }
+
+    pub fn from_datum(dt: DatumType) -> Option<DType> {
+        DType::ALL.into_iter().find(|d| d.datum() == dt)
+    }
+
+    pub fn size(self) -> usize {
+        self.datum().size_of()
+    }
+
+    /// Build a tensor of this type from JSON numbers, refusing values the type cannot hold.
+    pub fn tensor_from_nums(
+        self,
+        input: &str,
+        shape: &[usize],
+        nums: &[Num],
+    ) -> Result<Tensor, ApiError> {
+        let bad = |ix: usize, v: &Num| {
+            ApiError::bad_request(format!(
+                "input {input:?}: element {ix} ({v}) is not a valid {} value",
+                self.kserve_name()
+            ))
+        };
+        macro_rules! ints {
+            ($t:ty) => {{
+                let mut out: Vec<$t> = Vec::with_capacity(nums.len());
+                for (ix, v) in nums.iter().enumerate() {
+                    let x = match *v {
+                        Num::I(i) => <$t>::try_from(i).ok(),
+                        Num::U(u) => <$t>::try_from(u).ok(),
+                        Num::F(f) if f.fract() == 0.0 && f.is_finite() => {
+                            <$t>::try_from(f as i128).ok()
+                        }
+                        _ => None,
+                    };
+                    out.push(x.ok_or_else(|| bad(ix, v))?);
+                }
+                Tensor::from_shape(shape, &out)
+            }};
+        }
+        macro_rules! floats {
+            ($t:ty, $conv:expr) => {{
+                let mut out: Vec<$t> = Vec::with_capacity(nums.len());
+                for (ix, v) in nums.iter().enumerate() {
+                    let f = match *v {
+                        Num::F(f) => f,
+                        Num::I(i) => i as f64,
+                        Num::U(u) => u as f64,
+                        Num::B(_) => return Err(bad(ix, v)),
+                    };
+                    out.push($conv(f));
+                }
+                Tensor::from_shape(shape, &out)
+            }};
+        }
+        let t = match self {
+            DType::Bool => {
+                let mut out = Vec::with_capacity(nums.len());
+                for (ix, v) in nums.iter().enumerate() {
+                    out.push(match *v {
+                        Num::B(b) => b,
+                        Num::I(0) | Num::U(0) => false,
+                        Num::I(1) | Num::U(1) => true,
+                        _ => return Err(bad(ix, v)),
+                    });
+                }
+                Tensor::from_shape(shape, &out)
+            }
+            DType::U8 => ints!(u8),
+            DType::U16 => ints!(u16),
+            DType::U32 => ints!(u32),
+            DType::U64 => ints!(u64),
+            DType::I8 => ints!(i8),
+            DType::I16 => ints!(i16),
+            DType::I32 => ints!(i32),
+            DType::I64 => ints!(i64),
+            DType::F16 => floats!(f16, f16::from_f64),
+            DType::F32 => floats!(f32, |f: f64| f as f32),
+            DType::F64 => floats!(f64, |f: f64| f),
+        };
+        t.map_err(|e| ApiError::bad_request(format!("input {input:?}: {e}")))
+    }
+
+    /// Build a tensor from raw little-endian bytes (the binary tensor data extension).
+    pub fn tensor_from_bytes(
+        self,
+        input: &str,
+        shape: &[usize],
+        bytes: &[u8],
+    ) -> Result<Tensor, ApiError> {
+        let count: usize = shape.iter().product();
+        let want = count * self.size();
+        if bytes.len() != want {
+            return Err(ApiError::bad_request(format!(
+                "input {input:?}: binary data has {} bytes but shape {shape:?} of {} needs {want}",
+                bytes.len(),
+                self.kserve_name()
+            )));
+        }
+        if self == DType::Bool && bytes.iter().any(|b| *b > 1) {
+            return Err(ApiError::bad_request(format!(
+                "input {input:?}: BOOL bytes must be 0 or 1"
+            )));
+        }
+        // SAFETY: the byte count matches shape × element size (checked above), every bit
+        // pattern is a valid value for these plain numeric types (bools checked above), and
+        // from_raw_dt copies into a properly aligned buffer.
+        unsafe { Tensor::from_raw_dt(self.datum(), shape, bytes) }
+            .map_err(|e| ApiError::bad_request(format!("input {input:?}: {e}")))
+    }
+}
+
+#[cfg(not(target_endian = "little"))]
+compile_error!(
+    "the binary tensor data extension is little-endian; this server assumes a little-endian target"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for d in DType::ALL {
+            assert_eq!(DType::from_kserve(d.kserve_name()), Some(d));
+            assert_eq!(DType::from_datum(d.datum()), Some(d));
+        }
+        assert_eq!(DType::from_kserve("BYTES"), None);
+    }
+
+    #[test]
+    fn range_checks() {
+        let ok = DType::U8.tensor_from_nums("x", &[2], &[Num::I(0), Num::U(255)]);
+        assert!(ok.is_ok());
+        let e = DType::U8
+            .tensor_from_nums("x", &[1], &[Num::I(256)])
+            .unwrap_err();
+        assert!(e.message.contains("element 0"), "{}", e.message);
+        assert!(
+            DType::I32
+                .tensor_from_nums("x", &[1], &[Num::F(1.5)])
+                .is_err()
+        );
+        assert!(
+            DType::I32
+                .tensor_from_nums("x", &[1], &[Num::F(3.0)])
+                .is_ok()
+        );
+        assert!(
+            DType::F32
+                .tensor_from_nums("x", &[1], &[Num::B(true)])
+                .is_err()
+        );
+        assert!(
+            DType::Bool
+                .tensor_from_nums("x", &[2], &[Num::B(true), Num::I(0)])
+                .is_ok()
+        );
+        assert!(
+            DType::Bool
+                .tensor_from_nums("x", &[1], &[Num::I(2)])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn bytes_must_match_shape() {
+        let t = DType::F32
+            .tensor_from_bytes("x", &[2], &1.5f32.to_le_bytes().repeat(2))
+            .unwrap();
+        assert_eq!(t.shape(), &[2]);
+        let e = DType::F32
+            .tensor_from_bytes("x", &[3], &[0u8; 8])
+            .unwrap_err();
+        assert!(e.message.contains("needs 12"), "{}", e.message);
+    }
+}

@@ -1,0 +1,152 @@
+//! tractor-serve: an HTTP inference server on tract-onnx.
+//!
+//! [`Server::load`] loads, optimizes and warms the model and starts the inference workers;
+//! [`Server::serve`] answers HTTP until the shutdown future resolves, then drains: readiness
+//! turns false at once, queued and in-flight requests get their real answers, and it returns
+//! within the drain deadline.
+
+pub mod batcher;
+pub mod config;
+pub mod dtype;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod model;
+pub mod protocol;
+pub mod units;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::net::TcpListener;
+
+use batcher::{BatchConfig, Batcher};
+use config::Config;
+use http::{AppState, Shared};
+use metrics::Metrics;
+use model::{LoadError, Model};
+
+pub struct Server {
+    pub config: Config,
+    pub model: Arc<Model>,
+    pub state: AppState,
+    batcher: Batcher,
+}
+
+/// How a drain ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DrainOutcome {
+    /// Every accepted request was answered.
+    Complete,
+    /// The drain deadline passed with requests still open; they were cut off.
+    DeadlineReached,
+}
+
+impl Server {
+    /// Load and warm the model, start the workers. Not ready yet: `serve` makes it ready.
+    pub fn load(config: Config) -> Result<Server, LoadError> {
+        let model = Arc::new(Model::load(
+            &config.model,
+            &config.input_shapes,
+            config.max_batch_size,
+        )?);
+        let metrics = Arc::new(Metrics::new(
+            &config.name,
+            &config.model_version,
+            &model.sha256,
+        ));
+        let batcher = Batcher::start(
+            model.clone(),
+            BatchConfig {
+                workers: config.workers,
+                max_batch: config.max_batch_size,
+                max_delay: config.max_queue_delay,
+                capacity: config.queue_capacity,
+            },
+            metrics.clone(),
+        )
+        .map_err(|e| LoadError {
+            path: config.model.clone(),
+            message: format!("cannot start worker threads: {e}"),
+        })?;
+        let state = AppState {
+            inner: Arc::new(Shared {
+                name: config.name.clone(),
+                version: config.model_version.clone(),
+                inputs: model.inputs.clone(),
+                outputs: model.outputs.clone(),
+                batchable: model.batchable(),
+                batcher: batcher.handle.clone(),
+                metrics,
+                max_body: config.max_body_size,
+                request_timeout: config.request_timeout,
+                ready: AtomicBool::new(false),
+            }),
+        };
+        Ok(Server {
+            config,
+            model,
+            state,
+            batcher,
+        })
+    }
+
+    pub fn router(&self) -> axum::Router {
+        http::app(self.state.clone())
+    }
+
+    /// Serve until `shutdown` resolves, then drain.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<DrainOutcome> {
+        let Server {
+            config,
+            model: _,
+            state,
+            batcher,
+        } = self;
+        let app = http::app(state.clone());
+        let delay = config.shutdown_delay;
+        let deadline = config.drain_timeout;
+        let (began_tx, began_rx) = tokio::sync::oneshot::channel::<()>();
+        let drain_state = state.clone();
+        let graceful = async move {
+            shutdown.await;
+            drain_state.inner.ready.store(false, Ordering::SeqCst);
+            tracing::info!(?delay, ?deadline, "draining: readiness is now false");
+            let _ = began_tx.send(());
+            tokio::time::sleep(delay).await;
+            tracing::info!("no longer accepting connections; finishing open requests");
+        };
+        state.inner.ready.store(true, Ordering::SeqCst);
+        tracing::info!(addr = %listener.local_addr()?, model = %config.name, version = %config.model_version, "ready");
+        let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
+        let forced = async move {
+            if began_rx.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(delay + deadline).await;
+        };
+        let outcome = tokio::select! {
+            r = server.into_future() => { r?; DrainOutcome::Complete }
+            _ = forced => DrainOutcome::DeadlineReached,
+        };
+        match outcome {
+            DrainOutcome::Complete => {
+                // Every HTTP request has been answered, so the queue is empty. Drop the last
+                // queue senders (held by the state) so the workers see it closed, then join them.
+                drop(state);
+                let _ = tokio::task::spawn_blocking(move || batcher.shutdown()).await;
+                tracing::info!("drained");
+            }
+            DrainOutcome::DeadlineReached => {
+                let open = state.inner.metrics.inflight.load(Ordering::Relaxed);
+                tracing::warn!(open, "drain deadline reached with requests still open");
+            }
+        }
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,275 @@
+//! The server's Prometheus metrics and their text exposition (format 0.0.4).
+//!
+//! Histograms are lock-free (atomic bucket counters); per-route families sit behind one short
+//! mutex holding a small map.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// Seconds: sub-millisecond to tens of seconds, roughly 1-2.5-5 per decade.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0, 60.0,
+];
+pub const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
+pub struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<AtomicU64>,
+    count: AtomicU64,
+    sum_bits: AtomicU64,
+}
+
+impl Histogram {
+    pub fn new(bounds: &'static [f64]) -> Self {
+        Histogram {
+            bounds,
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum_bits: AtomicU64::new(0f64.to_bits()),
+        }
+    }
+
+    pub fn observe(&self, v: f64) {
+        if let Some(ix) = self.bounds.iter().position(|b| v <= *b) {
+            self.counts[ix].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let _ = self
+            .sum_bits
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                Some((f64::from_bits(bits) + v).to_bits())
+            });
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        let mut cumulative = 0;
+        for (b, c) in self.bounds.iter().zip(&self.counts) {
+            cumulative += c.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {cumulative}");
+        }
+        let count = self.count();
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
+        let sum = f64::from_bits(self.sum_bits.load(Ordering::Relaxed));
+        let braces = |s: &str| {
+            if s.is_empty() {
+                String::new()
+            } else {
+                format!("{{{s}}}")
+            }
+        };
+        let _ = writeln!(out, "{name}_sum{} {sum}", braces(labels));
+        let _ = writeln!(out, "{name}_count{} {count}", braces(labels));
+    }
+}
+
+#[derive(Default)]
+struct HttpFamilies {
+    requests: BTreeMap<(String, u16), u64>,
+    durations: BTreeMap<String, Arc<Histogram>>,
+}
+
+pub struct Metrics {
+    model: String,
+    version: String,
+    sha256: String,
+    http: Mutex<HttpFamilies>,
+    pub queue_wait: Histogram,
+    pub inference: Histogram,
+    pub batch_size: Histogram,
+    pub inflight: AtomicI64,
+    pub rejected: AtomicU64,
+}
+
+impl Metrics {
+    pub fn new(model: &str, version: &str, sha256: &str) -> Self {
+        Metrics {
+            model: escape(model),
+            version: escape(version),
+            sha256: escape(sha256),
+            http: Mutex::default(),
+            queue_wait: Histogram::new(LATENCY_BUCKETS),
+            inference: Histogram::new(LATENCY_BUCKETS),
+            batch_size: Histogram::new(BATCH_BUCKETS),
+            inflight: AtomicI64::new(0),
+            rejected: AtomicU64::new(0),
+        }
+    }
+
+    pub fn observe_request(&self, route: &str, status: u16, seconds: f64) {
+        let hist = {
+            let mut f = self.http.lock().unwrap_or_else(|p| p.into_inner());
+            *f.requests.entry((route.to_owned(), status)).or_default() += 1;
+            f.durations
+                .entry(route.to_owned())
+                .or_insert_with(|| Arc::new(Histogram::new(LATENCY_BUCKETS)))
+                .clone()
+        };
+        hist.observe(seconds);
+    }
+
+    /// Exposition text. `queue_depth` and `ready` are read by the caller at scrape time.
+    pub fn render(&self, queue_depth: usize, ready: bool) -> String {
+        let mut out = String::with_capacity(8192);
+        let help = |out: &mut String, name: &str, kind: &str, text: &str| {
+            let _ = writeln!(out, "# HELP {name} {text}\n# TYPE {name} {kind}");
+        };
+        help(
+            &mut out,
+            "tractor_model_info",
+            "gauge",
+            "The model this process serves (always 1).",
+        );
+        let _ = writeln!(
+            out,
+            "tractor_model_info{{model=\"{}\",version=\"{}\",sha256=\"{}\"}} 1",
+            self.model, self.version, self.sha256
+        );
+        help(
+            &mut out,
+            "tractor_ready",
+            "gauge",
+            "1 when the model is warm and the server is not draining.",
+        );
+        let _ = writeln!(out, "tractor_ready {}", u8::from(ready));
+        {
+            let f = self.http.lock().unwrap_or_else(|p| p.into_inner());
+            help(
+                &mut out,
+                "tractor_http_requests_total",
+                "counter",
+                "HTTP requests by route and status code.",
+            );
+            for ((route, status), n) in &f.requests {
+                let _ = writeln!(
+                    out,
+                    "tractor_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+                    escape(route)
+                );
+            }
+            help(
+                &mut out,
+                "tractor_http_request_duration_seconds",
+                "histogram",
+                "Time from request arrival to response, by route.",
+            );
+            for (route, h) in &f.durations {
+                h.render(
+                    &mut out,
+                    "tractor_http_request_duration_seconds",
+                    &format!("route=\"{}\"", escape(route)),
+                );
+            }
+        }
+        help(
+            &mut out,
+            "tractor_queue_wait_seconds",
+            "histogram",
+            "Time a request waited in the queue before its batch ran.",
+        );
+        self.queue_wait
+            .render(&mut out, "tractor_queue_wait_seconds", "");
+        help(
+            &mut out,
+            "tractor_inference_duration_seconds",
+            "histogram",
+            "Model execution time per batch.",
+        );
+        self.inference
+            .render(&mut out, "tractor_inference_duration_seconds", "");
+        help(
+            &mut out,
+            "tractor_batch_size",
+            "histogram",
+            "Rows per executed batch.",
+        );
+        self.batch_size.render(&mut out, "tractor_batch_size", "");
+        help(
+            &mut out,
+            "tractor_inflight_requests",
+            "gauge",
+            "Inference requests received and not yet answered.",
+        );
+        let _ = writeln!(
+            out,
+            "tractor_inflight_requests {}",
+            self.inflight.load(Ordering::Relaxed)
+        );
+        help(
+            &mut out,
+            "tractor_queue_depth",
+            "gauge",
+            "Requests waiting in the queue.",
+        );
+        let _ = writeln!(out, "tractor_queue_depth {queue_depth}");
+        help(
+            &mut out,
+            "tractor_rejected_requests_total",
+            "counter",
+            "Requests refused with 503 because the queue was full.",
+        );
+        let _ = writeln!(
+            out,
+            "tractor_rejected_requests_total {}",
+            self.rejected.load(Ordering::Relaxed)
+        );
+        out
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_le_inclusive() {
+        let h = Histogram::new(&[0.1, 1.0]);
+        for v in [0.05, 0.1, 0.5, 2.0] {
+            h.observe(v);
+        }
+        let mut s = String::new();
+        h.render(&mut s, "x", "");
+        assert!(s.contains("x_bucket{le=\"0.1\"} 2\n"), "{s}");
+        assert!(s.contains("x_bucket{le=\"1\"} 3\n"), "{s}");
+        assert!(s.contains("x_bucket{le=\"+Inf\"} 4\n"), "{s}");
+        assert!(s.contains("x_sum 2.65\n"), "{s}");
+        assert!(s.contains("x_count 4\n"), "{s}");
+    }
+
+    #[test]
+    fn render_has_every_family_and_escapes_labels() {
+        let m = Metrics::new("m\"x", "2", "abc");
+        m.observe_request("/predict", 200, 0.003);
+        m.observe_request("/predict", 400, 0.001);
+        let s = m.render(3, true);
+        assert!(
+            s.contains("tractor_model_info{model=\"m\\\"x\",version=\"2\",sha256=\"abc\"} 1"),
+            "{s}"
+        );
+        assert!(s.contains("tractor_http_requests_total{route=\"/predict\",status=\"400\"} 1"));
+        assert!(s.contains("tractor_http_request_duration_seconds_count{route=\"/predict\"} 2"));
+        assert!(s.contains("tractor_queue_depth 3"));
+        for fam in [
+            "tractor_queue_wait_seconds_bucket",
+            "tractor_inference_duration_seconds_sum",
+            "tractor_batch_size_count",
+            "tractor_inflight_requests 0",
+        ] {
+            assert!(s.contains(fam), "{fam} missing");
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! Loading a model with tract: parse, apply input-fact overrides, declutter, decide whether the
+//! model can be batched, build optimized plans, warm them up, and run them.
+//!
+//! A model is *batchable* when every input and output has the same free symbol as its first
+//! dimension and every other dimension is fixed. Such a model gets one plan per batch size in
+//! {1, 2, 4, ..., max} with the symbol bound to a constant (fixed facts let tract pick the best
+//! kernels); a batch of any size runs as a sum of those sizes. Any other model gets one plan
+//! and runs one request at a time.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::DimLike;
+use tract_onnx::tract_core::plan::SimpleState;
+use tract_onnx::tract_hir::infer::Factoid;
+
+use crate::dtype::DType;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorSpec {
+    pub name: String,
+    pub dtype: DType,
+    /// `None` marks a dimension the model leaves free (the batch, or a symbol).
+    pub shape: Vec<Option<usize>>,
+}
+
+impl TensorSpec {
+    /// Shape in the Open Inference Protocol's convention: -1 for a free dimension.
+    pub fn kserve_shape(&self) -> Vec<i64> {
+        self.shape
+            .iter()
+            .map(|d| d.map(|v| v as i64).unwrap_or(-1))
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot load model {path}: {message}")]
+pub struct LoadError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+pub struct Model {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+    /// Plans by batch size, ascending. For a model that is not batchable: one plan, size 0.
+    plans: Vec<(usize, Arc<TypedSimplePlan>)>,
+}
+
+impl Model {
+    pub fn load(
+        path: &Path,
+        input_shapes: &[String],
+        max_batch: usize,
+    ) -> Result<Model, LoadError> {
+        let fail = |message: String| LoadError {
+            path: path.to_owned(),
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
+        let sha256 = hex(&Sha256::digest(&bytes));
+        let mut model = tract_onnx::onnx()
+            .model_for_read(&mut Cursor::new(&bytes))
+            .map_err(|e| fail(format!("not a model tract can read: {e:#}")))?;
+        let input_names: Vec<String> = model
+            .input_outlets()
+            .map_err(|e| fail(format!("{e:#}")))?
+            .iter()
+            .map(|o| model.node(o.node).name.clone())
+            .collect();
+        let output_names: Vec<String> = model
+            .output_outlets()
+            .map_err(|e| fail(format!("{e:#}")))?
+            .iter()
+            .map(|o| {
+                model
+                    .outlet_label(*o)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| model.node(o.node).name.clone())
+            })
+            .collect();
+        for spec in input_shapes {
+            apply_shape_override(&mut model, &input_names, spec).map_err(fail)?;
+        }
+        let typed = model
+            .into_typed()
+            .and_then(|m| m.into_decluttered())
+            .map_err(|e| fail(format!("{e:#}")))?;
+        let inputs = specs(&typed, &input_names, true).map_err(fail)?;
+        let outputs = specs(&typed, &output_names, false).map_err(fail)?;
+        let plans = match batch_symbol(&typed) {
+            Some(sym) => {
+                let mut sizes: Vec<usize> = (0..)
+                    .map(|p| 1usize << p)
+                    .take_while(|s| *s <= max_batch.max(1))
+                    .collect();
+                if !sizes.contains(&max_batch) && max_batch > 1 {
+                    sizes.push(max_batch);
+                }
+                let mut plans = Vec::new();
+                for size in sizes {
+                    let bound = typed
+                        .set_symbols(&HashMap::from([(sym.clone(), TDim::Val(size as i64))]))
+                        .map_err(|e| fail(format!("binding batch size {size}: {e:#}")))?;
+                    plans.push((size, optimize(bound).map_err(fail)?));
+                }
+                plans
+            }
+            None => vec![(0, optimize(typed).map_err(fail)?)],
+        };
+        let m = Model {
+            path: path.to_owned(),
+            sha256,
+            inputs,
+            outputs,
+            plans,
+        };
+        m.warm_up()
+            .map_err(|e| fail(format!("warm-up run failed: {e:#}")))?;
+        Ok(m)
+    }
+
+    /// Largest batch one plan runs; 0 when the model is not batchable.
+    pub fn max_plan_batch(&self) -> usize {
+        self.plans.last().map(|p| p.0).unwrap_or(0)
+    }
+
+    pub fn batchable(&self) -> bool {
+        self.max_plan_batch() > 0
+    }
+
+    pub fn runner(&self) -> TractResult<Runner> {
+        let states = self
+            .plans
+            .iter()
+            .map(|(s, p)| Ok((*s, SimpleState::new(p)?)))
+            .collect::<TractResult<_>>()?;
+        Ok(Runner { states })
+    }
+
+    fn warm_up(&self) -> TractResult<()> {
+        let mut runner = self.runner()?;
+        let rows = self.max_plan_batch().max(1);
+        let inputs = self
+            .inputs
+            .iter()
+            .map(|i| {
+                let mut shape: Vec<usize> = i.shape.iter().map(|d| d.unwrap_or(1)).collect();
+                if self.batchable() {
+                    shape[0] = rows;
+                }
+                Tensor::zero_dt(i.dtype.datum(), &shape)
+            })
+            .collect::<TractResult<Vec<_>>>()?;
+        runner.run(inputs)?;
+        Ok(())
+    }
+}
+
+/// One worker's execution state: reusable scratch for every plan.
+pub struct Runner {
+    states: Vec<(usize, TypedSimpleState)>,
+}
+
+impl Runner {
+    /// Run inputs whose first axis is the batch (for a batchable model) or as they are.
+    pub fn run(&mut self, inputs: Vec<Tensor>) -> TractResult<Vec<Tensor>> {
+        if self.states.len() == 1 && self.states[0].0 == 0 {
+            let out = self.states[0]
+                .1
+                .run(inputs.into_iter().map(|t| t.into_tvalue()).collect())?;
+            return Ok(out.into_iter().map(|v| v.into_tensor()).collect());
+        }
+        let rows = inputs.first().map(|t| t.shape()[0]).unwrap_or(0);
+        let mut chunks: Vec<Vec<Tensor>> = Vec::new();
+        let mut start = 0;
+        while start < rows {
+            let left = rows - start;
+            let ix = self
+                .states
+                .iter()
+                .rposition(|(s, _)| *s <= left)
+                .unwrap_or(0);
+            let size = self.states[ix].0;
+            let chunk: TVec<TValue> = if size == rows {
+                inputs.iter().map(|t| t.clone().into_tvalue()).collect()
+            } else {
+                inputs
+                    .iter()
+                    .map(|t| t.slice(0, start, start + size).map(|t| t.into_tvalue()))
+                    .collect::<TractResult<_>>()?
+            };
+            let out = self.states[ix].1.run(chunk)?;
+            chunks.push(out.into_iter().map(|v| v.into_tensor()).collect());
+            start += size;
+        }
+        if chunks.len() == 1 {
+            return Ok(chunks.pop().unwrap_or_default());
+        }
+        let outputs = chunks[0].len();
+        (0..outputs)
+            .map(|o| Tensor::stack_tensors(0, &chunks.iter().map(|c| &c[o]).collect::<Vec<_>>()))
+            .collect()
+    }
+}
+
+fn optimize(model: TypedModel) -> Result<Arc<TypedSimplePlan>, String> {
+    model
+        .into_optimized()
+        .and_then(|m| m.into_runnable())
+        .map_err(|e| format!("{e:#}"))
+}
+
+fn apply_shape_override(
+    model: &mut InferenceModel,
+    names: &[String],
+    spec: &str,
+) -> Result<(), String> {
+    let (ix, dims) = match spec.split_once('=') {
+        Some((name, dims)) => {
+            let ix = names.iter().position(|n| n == name.trim()).ok_or_else(|| {
+                format!("--input-shape {spec:?} names input {name:?}, but the model's inputs are {names:?}")
+            })?;
+            (ix, dims)
+        }
+        None => (0, spec),
+    };
+    let dt = model
+        .input_fact(ix)
+        .map_err(|e| format!("{e:#}"))?
+        .datum_type
+        .concretize()
+        .ok_or_else(|| format!("input {:?} has no datatype in the model file", names[ix]))?;
+    let mut shape: TVec<TDim> = tvec!();
+    for tok in dims.split(',').map(str::trim) {
+        if let Ok(v) = tok.parse::<i64>() {
+            if v <= 0 {
+                return Err(format!(
+                    "--input-shape {spec:?}: dimension {v} must be positive"
+                ));
+            }
+            shape.push(TDim::Val(v));
+        } else if !tok.is_empty() && tok.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            shape.push(model.symbols.sym(tok).into());
+        } else {
+            return Err(format!(
+                "--input-shape {spec:?}: {tok:?} is neither a positive integer nor a symbol like N"
+            ));
+        }
+    }
+    model
+        .set_input_fact(ix, InferenceFact::dt_shape(dt, shape))
+        .map_err(|e| format!("{e:#}"))
+}
+
+fn specs(model: &TypedModel, names: &[String], inputs: bool) -> Result<Vec<TensorSpec>, String> {
+    let outlets = if inputs {
+        model.input_outlets()
+    } else {
+        model.output_outlets()
+    }
+    .map_err(|e| format!("{e:#}"))?;
+    outlets
+        .iter()
+        .zip(names)
+        .map(|(o, name)| {
+            let fact = model.outlet_fact(*o).map_err(|e| format!("{e:#}"))?;
+            let dtype = DType::from_datum(fact.datum_type).ok_or_else(|| {
+                format!(
+                    "tensor {name:?} has datatype {:?}, which this server cannot carry",
+                    fact.datum_type
+                )
+            })?;
+            let shape = fact.shape.iter().map(|d| d.to_usize().ok()).collect();
+            Ok(TensorSpec {
+                name: name.clone(),
+                dtype,
+                shape,
+            })
+        })
+        .collect()
+}
+
+/// The symbol every input and output has as first dimension, if the rest is fixed.
+fn batch_symbol(model: &TypedModel) -> Option<Symbol> {
+    let mut facts = Vec::new();
+    for o in model
+        .input_outlets()
+        .ok()?
+        .iter()
+        .chain(model.output_outlets().ok()?.iter())
+    {
+        facts.push(model.outlet_fact(*o).ok()?);
+    }
+    let first = facts.first()?;
+    let sym = match first.shape.iter().next()? {
+        TDim::Sym(s) => s.clone(),
+        _ => return None,
+    };
+    let all = facts.iter().all(|f| {
+        let mut dims = f.shape.iter();
+        matches!(dims.next(), Some(TDim::Sym(s)) if *s == sym) && dims.all(|d| d.to_usize().is_ok())
+    });
+    all.then_some(sym)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

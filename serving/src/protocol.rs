@@ -1,0 +1,6 @@
+//! Wire formats: the Open Inference Protocol (v2), the pipeline's /predict, and their OpenAPI document.
+
+pub mod json;
+pub mod openapi;
+pub mod predict;
+pub mod v2;
