@@ -31,6 +31,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OPSET = [helper.make_opsetid("", 17)]
+IR = 8  # what opset 17 needs; widely loadable (onnxruntime 1.31 reads up to IR 13)
 
 
 def save(model, path):
@@ -69,7 +70,7 @@ def demo_classifier(version: int, depth: int, seed: int = 7):
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 64])],
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 8])],
         inits)
-    m = helper.make_model(graph, opset_imports=OPSET)
+    m = helper.make_model(graph, opset_imports=OPSET, ir_version=IR)
     m.model_version = version
     m.doc_string = f"tractor demo classifier v{version} ({depth} residual blocks)"
     return m
@@ -85,7 +86,7 @@ def multi_io():
          helper.make_tensor_value_info("b", TensorProto.INT64, ["N", 4])],
         [helper.make_tensor_value_info("sum", TensorProto.FLOAT, ["N", 4]),
          helper.make_tensor_value_info("doubled", TensorProto.INT64, ["N", 4])])
-    return helper.make_model(graph, opset_imports=OPSET)
+    return helper.make_model(graph, opset_imports=OPSET, ir_version=IR)
 
 
 def bad_op():
@@ -96,7 +97,7 @@ def bad_op():
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
         [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 4])])
     # Not checked: the checker rightly refuses an unknown operator.
-    return helper.make_model(graph, opset_imports=OPSET)
+    return helper.make_model(graph, opset_imports=OPSET, ir_version=IR)
 
 
 def main():

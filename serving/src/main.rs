@@ -17,6 +17,7 @@ fn main() -> ExitCode {
                 }),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let config = match Config::resolve(Cli::parse()) {
         Ok(c) => c,

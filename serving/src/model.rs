@@ -7,7 +7,6 @@
 //! kernels); a batch of any size runs as a sum of those sizes. Any other model gets one plan
 //! and runs one request at a time.
 
-use std::collections::HashMap;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -89,32 +88,14 @@ impl Model {
         for spec in input_shapes {
             apply_shape_override(&mut model, &input_names, spec).map_err(fail)?;
         }
-        let typed = model
-            .into_typed()
-            .and_then(|m| m.into_decluttered())
-            .map_err(|e| fail(format!("{e:#}")))?;
-        let inputs = specs(&typed, &input_names, true).map_err(fail)?;
-        let outputs = specs(&typed, &output_names, false).map_err(fail)?;
-        let plans = match batch_symbol(&typed) {
-            Some(sym) => {
-                let mut sizes: Vec<usize> = (0..)
-                    .map(|p| 1usize << p)
-                    .take_while(|s| *s <= max_batch.max(1))
-                    .collect();
-                if !sizes.contains(&max_batch) && max_batch > 1 {
-                    sizes.push(max_batch);
-                }
-                let mut plans = Vec::new();
-                for size in sizes {
-                    let bound = typed
-                        .set_symbols(&HashMap::from([(sym.clone(), TDim::Val(size as i64))]))
-                        .map_err(|e| fail(format!("binding batch size {size}: {e:#}")))?;
-                    plans.push((size, optimize(bound).map_err(fail)?));
-                }
-                plans
-            }
-            None => vec![(0, optimize(typed).map_err(fail)?)],
-        };
+        let (inputs, outputs, plans) =
+            match batched_plans(&model, &input_names, &output_names, max_batch) {
+                Ok(Some(b)) => b,
+                Ok(None) => single_plan(model, &input_names, &output_names).map_err(fail)?,
+                // A free batch tract cannot bind: try the model as it is before giving up.
+                Err(batched) => single_plan(model, &input_names, &output_names)
+                    .map_err(|single| fail(format!("{batched} (and unbatched: {single})")))?,
+            };
         let m = Model {
             path: path.to_owned(),
             sha256,
@@ -288,27 +269,109 @@ fn specs(model: &TypedModel, names: &[String], inputs: bool) -> Result<Vec<Tenso
         .collect()
 }
 
-/// The symbol every input and output has as first dimension, if the rest is fixed.
-fn batch_symbol(model: &TypedModel) -> Option<Symbol> {
-    let mut facts = Vec::new();
-    for o in model
-        .input_outlets()
-        .ok()?
-        .iter()
-        .chain(model.output_outlets().ok()?.iter())
-    {
-        facts.push(model.outlet_fact(*o).ok()?);
+type Built = (
+    Vec<TensorSpec>,
+    Vec<TensorSpec>,
+    Vec<(usize, Arc<TypedSimplePlan>)>,
+);
+
+/// The model as it is (free dimensions stay symbolic): one plan, requests run one at a time.
+fn single_plan(
+    model: InferenceModel,
+    input_names: &[String],
+    output_names: &[String],
+) -> Result<Built, String> {
+    let typed = model
+        .into_typed()
+        .and_then(|m| m.into_decluttered())
+        .map_err(|e| format!("{e:#}"))?;
+    let inputs = specs(&typed, input_names, true)?;
+    let outputs = specs(&typed, output_names, false)?;
+    Ok((inputs, outputs, vec![(0, optimize(typed)?)]))
+}
+
+/// When every input has a free first dimension and fixed others, bind that dimension to each
+/// batch size in {1, 2, 4, ..., max} and build one plan per size (fixed facts let tract type
+/// shape computations and pick kernels). `Ok(None)` when the model does not have that form or
+/// its outputs do not carry the batch first.
+fn batched_plans(
+    model: &InferenceModel,
+    input_names: &[String],
+    output_names: &[String],
+    max_batch: usize,
+) -> Result<Option<Built>, String> {
+    let mut rests = Vec::new();
+    for ix in 0..input_names.len() {
+        let fact = model.input_fact(ix).map_err(|e| format!("{e:#}"))?;
+        if fact.shape.is_open() {
+            return Ok(None);
+        }
+        let dims: Vec<Option<usize>> = fact
+            .shape
+            .dims()
+            .map(|d| d.concretize().and_then(|d| d.to_usize().ok()))
+            .collect();
+        match dims.split_first() {
+            Some((None, rest)) if rest.iter().all(Option::is_some) => {
+                let dt = fact
+                    .datum_type
+                    .concretize()
+                    .ok_or_else(|| format!("input {:?} has no datatype", input_names[ix]))?;
+                rests.push((dt, rest.iter().flatten().copied().collect::<Vec<usize>>()));
+            }
+            _ => return Ok(None),
+        }
     }
-    let first = facts.first()?;
-    let sym = match first.shape.iter().next()? {
-        TDim::Sym(s) => s.clone(),
-        _ => return None,
-    };
-    let all = facts.iter().all(|f| {
-        let mut dims = f.shape.iter();
-        matches!(dims.next(), Some(TDim::Sym(s)) if *s == sym) && dims.all(|d| d.to_usize().is_ok())
-    });
-    all.then_some(sym)
+    if rests.is_empty() {
+        return Ok(None);
+    }
+    let mut sizes: Vec<usize> = (0..)
+        .map(|p| 1usize << p)
+        .take_while(|s| *s <= max_batch.max(1))
+        .collect();
+    if max_batch > 1 && !sizes.contains(&max_batch) {
+        sizes.push(max_batch);
+    }
+    let mut plans = Vec::new();
+    let mut specs_at_1 = None;
+    for size in sizes {
+        let mut m = model.clone();
+        for (ix, (dt, rest)) in rests.iter().enumerate() {
+            let shape: TVec<TDim> = std::iter::once(size)
+                .chain(rest.iter().copied())
+                .map(|d| TDim::Val(d as i64))
+                .collect();
+            m.set_input_fact(ix, InferenceFact::dt_shape(*dt, shape))
+                .map_err(|e| format!("{e:#}"))?;
+        }
+        let typed = m
+            .into_typed()
+            .and_then(|m| m.into_decluttered())
+            .map_err(|e| format!("with batch size {size}: {e:#}"))?;
+        let outputs = specs(&typed, output_names, false)?;
+        if !outputs
+            .iter()
+            .all(|o| o.shape.first() == Some(&Some(size)) && o.shape.iter().all(Option::is_some))
+        {
+            return Ok(None);
+        }
+        if specs_at_1.is_none() {
+            let free_first = |mut v: Vec<TensorSpec>| {
+                v.iter_mut().for_each(|s| s.shape[0] = None);
+                v
+            };
+            specs_at_1 = Some((
+                free_first(specs(&typed, input_names, true)?),
+                free_first(outputs),
+            ));
+        }
+        plans.push((
+            size,
+            optimize(typed).map_err(|e| format!("with batch size {size}: {e}"))?,
+        ));
+    }
+    let (inputs, outputs) = specs_at_1.ok_or("no batch size to build")?;
+    Ok(Some((inputs, outputs, plans)))
 }
 
 fn hex(bytes: &[u8]) -> String {

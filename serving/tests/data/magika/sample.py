@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Generate tractor's demo models and the serving tests' small models, reproducibly.
+
+    python3 assets/models/generate.py            # writes assets/models/*.onnx and serving/tests/data/*.onnx
+
+Needs the `onnx` and `numpy` packages (scripts/python-env installs them). Weights come from a
+fixed seed, so the same package versions give byte-identical files.
+
+demo-classifier-v1.onnx / -v2.onnx
+    input  `features`      FP32 [N, 64]
+    output `probabilities` FP32 [N, 8]   (softmax over 8 classes)
+    A small MLP: 64 -> 256, then a residual 256x256 block applied `depth` times, then 256 -> 8.
+    v1 applies the block 2 times, v2 12 times (one shared weight matrix, so the file stays small
+    while the compute grows about 5x): v2 is the "new model that is measurably slower" for
+    rollout and rollback demos. v2 also perturbs the output layer, so its answers differ.
+
+serving/tests/data/multi-io.onnx
+    inputs  `a` FP32 [N, 4], `b` INT64 [N, 4]
+    outputs `sum` FP32 [N, 4] = a + float(b), `doubled` INT64 [N, 4] = 2 * b
+
+serving/tests/data/bad-op.onnx
+    a graph whose node `broken_node` uses an operator no runtime knows (`NoSuchOp`): loading it
+    must fail with a message naming the file and that node.
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OPSET = [helper.make_opsetid("", 17)]
+
+
+def save(model, path):
+    onnx.checker.check_model(model)
+    model.producer_name = "tractor assets/models/generate.py"
+    onnx.save(model, path)
+    print(f"{os.path.relpath(path, ROOT)}: {os.path.getsize(path)} bytes")
+
+
+def demo_classifier(version: int, depth: int, seed: int = 7):
+    rng = np.random.default_rng(seed)
+    w_in = (rng.standard_normal((64, 256)) / 8.0).astype(np.float32)
+    b_in = np.zeros(256, np.float32)
+    w_hid = (rng.standard_normal((256, 256)) / 16.0 / np.sqrt(depth)).astype(np.float32)
+    b_hid = (rng.standard_normal(256) * 0.01).astype(np.float32)
+    w_out = (rng.standard_normal((256, 8)) / 16.0).astype(np.float32)
+    if version == 2:
+        w_out = (w_out + rng.standard_normal((256, 8)).astype(np.float32) / 64.0).astype(np.float32)
+    b_out = np.zeros(8, np.float32)
+    inits = [numpy_helper.from_array(a, n) for a, n in
+             [(w_in, "w_in"), (b_in, "b_in"), (w_hid, "w_hid"), (b_hid, "b_hid"), (w_out, "w_out"), (b_out, "b_out")]]
+    nodes = [helper.make_node("Gemm", ["features", "w_in", "b_in"], ["h0"], name="input_dense"),
+             helper.make_node("Relu", ["h0"], ["a0"], name="input_relu")]
+    prev = "a0"
+    for i in range(depth):
+        nodes += [
+            helper.make_node("Gemm", [prev, "w_hid", "b_hid"], [f"g{i}"], name=f"block{i}_dense"),
+            helper.make_node("Tanh", [f"g{i}"], [f"t{i}"], name=f"block{i}_tanh"),
+            helper.make_node("Add", [prev, f"t{i}"], [f"r{i}"], name=f"block{i}_residual"),
+        ]
+        prev = f"r{i}"
+    nodes += [helper.make_node("Gemm", [prev, "w_out", "b_out"], ["logits"], name="output_dense"),
+              helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1, name="softmax")]
+    graph = helper.make_graph(
+        nodes, f"demo_classifier_v{version}",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 64])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 8])],
+        inits)
+    m = helper.make_model(graph, opset_imports=OPSET)
+    m.model_version = version
+    m.doc_string = f"tractor demo classifier v{version} ({depth} residual blocks)"
+    return m
+
+
+def multi_io():
+    nodes = [helper.make_node("Cast", ["b"], ["bf"], to=TensorProto.FLOAT, name="cast_b"),
+             helper.make_node("Add", ["a", "bf"], ["sum"], name="add"),
+             helper.make_node("Add", ["b", "b"], ["doubled"], name="double")]
+    graph = helper.make_graph(
+        nodes, "multi_io",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N", 4]),
+         helper.make_tensor_value_info("b", TensorProto.INT64, ["N", 4])],
+        [helper.make_tensor_value_info("sum", TensorProto.FLOAT, ["N", 4]),
+         helper.make_tensor_value_info("doubled", TensorProto.INT64, ["N", 4])])
+    return helper.make_model(graph, opset_imports=OPSET)
+
+
+def bad_op():
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], name="fine_node"),
+         helper.make_node("NoSuchOp", ["y"], ["z"], name="broken_node")],
+        "bad_op",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 4])])
+    # Not checked: the checker rightly refuses an unknown operator.
+    return helper.make_model(graph, opset_imports=OPSET)
+
+
+def main():
+    out = os.path.join(ROOT, "assets", "models")
+    save(demo_classifier(1, depth=2), os.path.join(out, "demo-classifier-v1.onnx"))
+    save(demo_classifier(2, depth=12), os.path.join(out, "demo-classifier-v2.onnx"))
+    data = os.path.join(ROOT, "serving", "tests", "data")
+    os.makedirs(data, exist_ok=True)
+    save(multi_io(), os.path.join(data, "multi-io.onnx"))
+    m = bad_op()
+    m.producer_name = "tractor assets/models/generate.py"
+    onnx.save(m, os.path.join(data, "bad-op.onnx"))
+    print("serving/tests/data/bad-op.onnx: written (deliberately invalid)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
