@@ -2,6 +2,7 @@
 """Generate tractor's demo models and the serving tests' small models, reproducibly.
 
     python3 assets/models/generate.py            # writes assets/models/*.onnx and serving/tests/data/*.onnx
+    python3 assets/models/generate.py --out DIR  # only the demo models, into DIR
 
 Needs the `onnx` and `numpy` packages (scripts/python-env installs them). Weights come from a
 fixed seed, so the same package versions give byte-identical files.
@@ -102,6 +103,11 @@ def bad_op():
 
 def main():
     out = os.path.join(ROOT, "assets", "models")
+    if "--out" in sys.argv:  # write the demo models elsewhere (CI compares them with the committed ones)
+        out = sys.argv[sys.argv.index("--out") + 1]
+        save(demo_classifier(1, depth=2), os.path.join(out, "demo-classifier-v1.onnx"))
+        save(demo_classifier(2, depth=12), os.path.join(out, "demo-classifier-v2.onnx"))
+        return 0
     save(demo_classifier(1, depth=2), os.path.join(out, "demo-classifier-v1.onnx"))
     save(demo_classifier(2, depth=12), os.path.join(out, "demo-classifier-v2.onnx"))
     data = os.path.join(ROOT, "serving", "tests", "data")

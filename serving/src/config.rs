@@ -50,6 +50,9 @@ pub struct Cli {
     /// Inference worker threads [default: number of cores]
     #[arg(long, env = "TRACTOR_SERVE_WORKERS")]
     pub workers: Option<usize>,
+    /// Threads one inference may use (tract's multithreaded matrix products) [default: 1]
+    #[arg(long, env = "TRACTOR_SERVE_INTRA_OP_THREADS")]
+    pub intra_op_threads: Option<usize>,
     /// Largest batch assembled by dynamic batching; 1 turns batching off [default: 8]
     #[arg(long, env = "TRACTOR_SERVE_MAX_BATCH_SIZE")]
     pub max_batch_size: Option<usize>,
@@ -84,6 +87,7 @@ struct FileConfig {
     port: Option<u16>,
     input_shape: Option<Vec<String>>,
     workers: Option<usize>,
+    intra_op_threads: Option<usize>,
     max_batch_size: Option<usize>,
     max_queue_delay: Option<String>,
     queue_capacity: Option<usize>,
@@ -103,6 +107,7 @@ pub struct Config {
     pub port: u16,
     pub input_shapes: Vec<String>,
     pub workers: usize,
+    pub intra_op_threads: usize,
     pub max_batch_size: usize,
     pub max_queue_delay: Duration,
     pub queue_capacity: usize,
@@ -181,6 +186,7 @@ impl Config {
         validate_name("model_version", &model_version)?;
         let workers = cli.workers.or(file.workers).unwrap_or_else(default_workers);
         let max_batch_size = cli.max_batch_size.or(file.max_batch_size).unwrap_or(8);
+        let intra_op_threads = cli.intra_op_threads.or(file.intra_op_threads).unwrap_or(1);
         let queue_capacity = cli.queue_capacity.or(file.queue_capacity).unwrap_or(256);
         for (key, v) in [
             ("workers", workers),
@@ -218,6 +224,7 @@ impl Config {
                 cli.input_shape
             },
             workers,
+            intra_op_threads,
             max_batch_size,
             max_queue_delay: cli
                 .max_queue_delay

@@ -34,6 +34,15 @@ pub struct Server {
     batcher: Batcher,
 }
 
+/// Let one inference use `n` threads (tract-linalg's multithreaded matrix products). Process-wide.
+pub fn set_intra_op_threads(n: usize) {
+    if n > 1 {
+        tract_linalg::multithread::set_default_executor(
+            tract_linalg::multithread::Executor::multithread(n),
+        );
+    }
+}
+
 /// How a drain ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum DrainOutcome {
@@ -46,6 +55,7 @@ pub enum DrainOutcome {
 impl Server {
     /// Load and warm the model, start the workers. Not ready yet: `serve` makes it ready.
     pub fn load(config: Config) -> Result<Server, LoadError> {
+        set_intra_op_threads(config.intra_op_threads);
         let model = Arc::new(Model::load(
             &config.model,
             &config.input_shapes,

@@ -301,7 +301,7 @@ fn batched_plans(
     max_batch: usize,
 ) -> Result<Option<Built>, String> {
     let mut rests = Vec::new();
-    for ix in 0..input_names.len() {
+    for (ix, name) in input_names.iter().enumerate() {
         let fact = model.input_fact(ix).map_err(|e| format!("{e:#}"))?;
         if fact.shape.is_open() {
             return Ok(None);
@@ -316,7 +316,7 @@ fn batched_plans(
                 let dt = fact
                     .datum_type
                     .concretize()
-                    .ok_or_else(|| format!("input {:?} has no datatype", input_names[ix]))?;
+                    .ok_or_else(|| format!("input {name:?} has no datatype"))?;
                 rests.push((dt, rest.iter().flatten().copied().collect::<Vec<usize>>()));
             }
             _ => return Ok(None),

@@ -1,0 +1,70 @@
+//! Raw inference time of tract on a model, without HTTP: the tract side of the benchmark's
+//! "tract vs onnxruntime" table.
+//!
+//!     cargo run --release -p tractor-serve --example raw_timing -- MODEL [--input-shape S] [--batch B] [--threads T] [--runs N]
+//!
+//! Inputs are the deterministic test formula; prints the median and the mean in milliseconds.
+
+use std::time::Instant;
+
+use tract_onnx::prelude::Tensor;
+use tractor_serve::model::Model;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let model = args
+        .first()
+        .ok_or("usage: raw_timing MODEL [--input-shape S] [--batch B] [--threads T] [--runs N]")?;
+    let opt = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let batch: usize = opt("--batch").map(|v| v.parse()).transpose()?.unwrap_or(1);
+    let threads: usize = opt("--threads")
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(1);
+    let runs: usize = opt("--runs").map(|v| v.parse()).transpose()?.unwrap_or(30);
+    let shapes: Vec<String> = opt("--input-shape").into_iter().collect();
+    tractor_serve::set_intra_op_threads(threads);
+    let m = Model::load(std::path::Path::new(model), &shapes, batch)?;
+    let inputs: Vec<Tensor> = m
+        .inputs
+        .iter()
+        .map(|i| {
+            let shape: Vec<usize> = i
+                .shape
+                .iter()
+                .enumerate()
+                .map(|(ix, d)| d.unwrap_or(if ix == 0 { batch } else { 1 }))
+                .collect();
+            let n: usize = shape.iter().product();
+            let data: Vec<f32> = (0..n)
+                .map(|k| (((k as i64 * 7919) % 1000) as f64 / 1000.0 - 0.5) as f32)
+                .collect();
+            Tensor::from_shape(&shape, &data)?
+                .cast_to_dt(i.dtype.datum())
+                .map(|t| t.into_owned())
+        })
+        .collect::<Result<_, _>>()?;
+    let mut runner = m.runner()?;
+    for _ in 0..3 {
+        runner.run(inputs.clone())?;
+    }
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        runner.run(inputs.clone())?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    println!(
+        "median_ms={:.3} mean_ms={:.3} runs={runs} batch={batch} threads={threads}",
+        times[times.len() / 2],
+        mean
+    );
+    Ok(())
+}
