@@ -56,6 +56,9 @@ pub struct Cli {
     /// Largest batch assembled by dynamic batching; 1 turns batching off [default: 8]
     #[arg(long, env = "TRACTOR_SERVE_MAX_BATCH_SIZE")]
     pub max_batch_size: Option<usize>,
+    /// At start, time each batch size and keep only those that lower the cost per row [default: true]
+    #[arg(long, env = "TRACTOR_SERVE_BATCH_TUNING")]
+    pub batch_tuning: Option<bool>,
     /// Longest a request waits for others to join its batch [default: 2ms]
     #[arg(long, env = "TRACTOR_SERVE_MAX_QUEUE_DELAY", value_parser = parse_duration)]
     pub max_queue_delay: Option<Duration>,
@@ -89,6 +92,7 @@ struct FileConfig {
     workers: Option<usize>,
     intra_op_threads: Option<usize>,
     max_batch_size: Option<usize>,
+    batch_tuning: Option<bool>,
     max_queue_delay: Option<String>,
     queue_capacity: Option<usize>,
     request_timeout: Option<String>,
@@ -109,6 +113,7 @@ pub struct Config {
     pub workers: usize,
     pub intra_op_threads: usize,
     pub max_batch_size: usize,
+    pub batch_tuning: bool,
     pub max_queue_delay: Duration,
     pub queue_capacity: usize,
     pub request_timeout: Duration,
@@ -226,6 +231,7 @@ impl Config {
             workers,
             intra_op_threads,
             max_batch_size,
+            batch_tuning: cli.batch_tuning.or(file.batch_tuning).unwrap_or(true),
             max_queue_delay: cli
                 .max_queue_delay
                 .or(dur("max_queue_delay", &file.max_queue_delay)?)

@@ -126,11 +126,8 @@ impl Model {
         Ok(Runner { states })
     }
 
-    fn warm_up(&self) -> TractResult<()> {
-        let mut runner = self.runner()?;
-        let rows = self.max_plan_batch().max(1);
-        let inputs = self
-            .inputs
+    fn zero_inputs(&self, rows: usize) -> TractResult<Vec<Tensor>> {
+        self.inputs
             .iter()
             .map(|i| {
                 let mut shape: Vec<usize> = i.shape.iter().map(|d| d.unwrap_or(1)).collect();
@@ -139,9 +136,55 @@ impl Model {
                 }
                 Tensor::zero_dt(i.dtype.datum(), &shape)
             })
-            .collect::<TractResult<Vec<_>>>()?;
-        runner.run(inputs)?;
+            .collect()
+    }
+
+    fn warm_up(&self) -> TractResult<()> {
+        let inputs = self.zero_inputs(self.max_plan_batch().max(1))?;
+        self.runner()?.run(inputs)?;
         Ok(())
+    }
+
+    /// Time each batch size and keep only those that lower the cost per row: batching pays for
+    /// matrix-product-heavy models but can cost more per row for convolutions in tract. Sizes
+    /// are tried in ascending order; the first one that is not at least 5 % cheaper per row than
+    /// the best so far ends the search. Returns (size, median ms per batch, kept) for each
+    /// size tried.
+    pub fn tune_batch_sizes(&mut self) -> TractResult<Vec<(usize, f64, bool)>> {
+        if self.plans.len() < 2 {
+            return Ok(vec![]);
+        }
+        let mut report = Vec::new();
+        let mut best_per_row = f64::INFINITY;
+        let mut keep = 0;
+        for (ix, (size, plan)) in self.plans.iter().enumerate() {
+            let mut state = SimpleState::new(plan)?;
+            let inputs: TVec<TValue> = self
+                .zero_inputs(*size)?
+                .into_iter()
+                .map(|t| t.into_tvalue())
+                .collect();
+            state.run(inputs.clone())?;
+            let mut times = Vec::new();
+            let budget = std::time::Instant::now();
+            while times.len() < 5 && (times.len() < 2 || budget.elapsed().as_secs_f64() < 2.0) {
+                let t = std::time::Instant::now();
+                state.run(inputs.clone())?;
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            times.sort_by(f64::total_cmp);
+            let ms = times[times.len() / 2];
+            let per_row = ms / *size as f64;
+            let better = per_row < best_per_row * 0.95;
+            report.push((*size, ms, better));
+            if !better {
+                break;
+            }
+            best_per_row = per_row;
+            keep = ix + 1;
+        }
+        self.plans.truncate(keep.max(1));
+        Ok(report)
     }
 }
 

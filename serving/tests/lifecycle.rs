@@ -291,6 +291,8 @@ async fn concurrent_requests_are_batched_and_each_gets_its_own_rows() {
         "1",
         "--max-batch-size",
         "8",
+        "--batch-tuning",
+        "false",
         "--max-queue-delay",
         "200ms",
     ]);

@@ -1,0 +1,64 @@
+//! The model layer without HTTP: batch-size tuning keeps a prefix of sizes whose cost per row
+//! falls, and running any number of rows gives the same answers as running them one by one.
+
+mod common;
+
+use tract_onnx::prelude::Tensor;
+use tractor_serve::model::Model;
+
+fn rows(n: usize) -> Tensor {
+    Tensor::from_shape(&[n, 64], &common::det(n * 64)).unwrap()
+}
+
+#[test]
+fn tuning_keeps_an_ascending_prefix_that_gets_cheaper_per_row() {
+    let mut m = Model::load(&common::demo(2), &[], 8).unwrap();
+    assert_eq!(m.max_plan_batch(), 8, "plans 1, 2, 4, 8 before tuning");
+    let report = m.tune_batch_sizes().unwrap();
+    assert!(!report.is_empty());
+    assert_eq!(report[0].0, 1);
+    let kept: Vec<usize> = report.iter().filter(|r| r.2).map(|r| r.0).collect();
+    // Kept sizes are a prefix of the tried ones, each cheaper per row than the one before.
+    assert_eq!(
+        kept,
+        report
+            .iter()
+            .take(kept.len())
+            .map(|r| r.0)
+            .collect::<Vec<_>>()
+    );
+    for w in report.windows(2).filter(|w| w[1].2) {
+        assert!(
+            w[1].1 / w[1].0 as f64 <= 0.95 * w[0].1 / w[0].0 as f64,
+            "{report:?}"
+        );
+    }
+    assert_eq!(m.max_plan_batch(), *kept.last().unwrap_or(&1));
+    eprintln!("demo-v2 batch timing: {report:?}");
+}
+
+#[test]
+fn any_row_count_runs_as_a_sum_of_plan_sizes_with_the_same_answers() {
+    let m = Model::load(&common::demo(1), &[], 4).unwrap();
+    let mut r = m.runner().unwrap();
+    let all = r.run(vec![rows(7)]).unwrap();
+    assert_eq!(all[0].shape(), &[7, 8]);
+    let got: Vec<f32> = all[0]
+        .try_as_plain_ram()
+        .unwrap()
+        .as_slice::<f32>()
+        .unwrap()
+        .to_vec();
+    for i in 0..7 {
+        let one = r.run(vec![rows(7).slice(0, i, i + 1).unwrap()]).unwrap();
+        let want = one[0]
+            .try_as_plain_ram()
+            .unwrap()
+            .as_slice::<f32>()
+            .unwrap()
+            .to_vec();
+        let g: Vec<f64> = got[i * 8..(i + 1) * 8].iter().map(|v| *v as f64).collect();
+        let w: Vec<f64> = want.iter().map(|v| *v as f64).collect();
+        common::assert_close(&g, &w, 1e-6, 1e-5, &format!("row {i}"));
+    }
+}
