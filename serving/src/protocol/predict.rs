@@ -5,7 +5,6 @@ use serde::ser::{Serialize, SerializeSeq, Serializer};
 use serde_json::Value;
 use tract_onnx::prelude::Tensor;
 
-use super::json::FlatData;
 use super::v2::FlatJson;
 use crate::error::ApiError;
 use crate::model::TensorSpec;
@@ -17,7 +16,7 @@ pub fn prepare(
     input: &TensorSpec,
     batchable: bool,
 ) -> Result<(Tensor, usize), ApiError> {
-    let data: FlatData = serde_json::from_slice(body).map_err(|e| {
+    let data = super::fastarray::parse_data(body).map_err(|e| {
         ApiError::bad_request(format!("body is not a nested JSON array of numbers: {e}"))
     })?;
     let mut shape = data.shape.clone();

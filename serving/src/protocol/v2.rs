@@ -6,7 +6,6 @@ use serde::ser::{Serialize, SerializeSeq, Serializer};
 use serde_json::{Map, Value};
 use tract_onnx::prelude::{Tensor, f16};
 
-use super::json::FlatData;
 use crate::dtype::DType;
 use crate::error::ApiError;
 use crate::model::TensorSpec;
@@ -33,8 +32,9 @@ pub struct InputTensor {
     pub datatype: String,
     #[serde(default)]
     pub parameters: Option<Map<String, Value>>,
+    /// Kept raw and parsed by the fast numeric-array path (falling back to serde for errors).
     #[serde(default)]
-    pub data: Option<FlatData>,
+    pub data: Option<Box<serde_json::value::RawValue>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -173,7 +173,10 @@ pub fn prepare(
                 offset += n;
                 dtype.tensor_from_bytes(&t.name, &shape, bytes)?
             }
-            (None, Some(data)) => {
+            (None, Some(raw)) => {
+                let data = super::fastarray::parse_data(raw.get().as_bytes()).map_err(|e| {
+                    ApiError::bad_request(format!("input {:?}: invalid data: {e}", t.name))
+                })?;
                 if data.nums.len() != count {
                     return Err(ApiError::bad_request(format!(
                         "input {:?}: shape {:?} needs {count} elements but data has {}",
