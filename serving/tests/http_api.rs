@@ -292,7 +292,7 @@ async fn bad_input_gets_a_clear_4xx_and_serving_goes_on() {
         (
             inp(json!([1, 64]), "FP32", json!(vec!["x"; 64])),
             StatusCode::BAD_REQUEST,
-            "invalid inference request JSON",
+            "input \"features\": invalid data: invalid type: string",
         ),
         (
             json!({"inputs": [{"name": "pixels", "shape": [1, 64], "datatype": "FP32", "data": vec![0.0; 64]}]}),
