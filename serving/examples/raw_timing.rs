@@ -1,7 +1,7 @@
 //! Raw inference time of tract on a model, without HTTP: the tract side of the benchmark's
 //! "tract vs onnxruntime" table.
 //!
-//!     cargo run --release -p tractor-serve --example raw_timing -- MODEL [--input-shape S] [--batch B] [--threads T] [--runs N]
+//!     cargo run --release -p tractor-serve --example raw_timing -- MODEL [--input-shape S] [--batch B] [--threads T] [--runs N] [--profile]
 //!
 //! Inputs are the deterministic test formula; prints the median and the mean in milliseconds.
 
@@ -49,6 +49,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .map(|t| t.into_owned())
         })
         .collect::<Result<_, _>>()?;
+    if args.iter().any(|a| a == "--profile") {
+        for (op, ms) in m.profile_ops(runs)?.into_iter().take(25) {
+            println!("{ms:8.3} ms  {op}");
+        }
+        return Ok(());
+    }
     let mut runner = m.runner()?;
     for _ in 0..3 {
         runner.run(inputs.clone())?;

@@ -145,6 +145,38 @@ impl Model {
         Ok(())
     }
 
+    /// Time per node (op name and node name), summed over `runs` runs of the largest plan, most
+    /// expensive first: for finding where a model's time goes (`raw_timing --profile`).
+    pub fn profile_ops(&self, runs: usize) -> TractResult<Vec<(String, f64)>> {
+        let (size, plan) = self
+            .plans
+            .last()
+            .ok_or_else(|| TractError::msg("no plan"))?;
+        let inputs: TVec<TValue> = self
+            .zero_inputs((*size).max(1))?
+            .into_iter()
+            .map(|t| t.into_tvalue())
+            .collect();
+        let mut state = SimpleState::new(plan)?;
+        let mut times: std::collections::HashMap<String, f64> = Default::default();
+        for _ in 0..runs {
+            state.run_plan_with_eval(inputs.clone(), |ctx, op_state, node, input| {
+                let t = std::time::Instant::now();
+                let r = tract_onnx::tract_core::plan::eval(ctx, op_state, node, input);
+                *times
+                    .entry(format!("{} {}", node.op().name(), node.name))
+                    .or_default() += t.elapsed().as_secs_f64() * 1e3;
+                r
+            })?;
+        }
+        let mut v: Vec<(String, f64)> = times
+            .into_iter()
+            .map(|(k, ms)| (k, ms / runs as f64))
+            .collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Ok(v)
+    }
+
     /// Time each batch size and keep only those that lower the cost per row: batching pays for
     /// matrix-product-heavy models but can cost more per row for convolutions in tract. Sizes
     /// are tried in ascending order; the first one that is not at least 5 % cheaper per row than
