@@ -30,6 +30,8 @@ use model::{LoadError, Model};
 pub struct Server {
     pub config: Config,
     pub model: Arc<Model>,
+    /// (batch size, ms per batch, kept) for each size timed at load; empty without tuning.
+    pub batch_timings: Vec<(usize, f64, bool)>,
     pub state: AppState,
     batcher: Batcher,
 }
@@ -56,11 +58,24 @@ impl Server {
     /// Load and warm the model, start the workers. Not ready yet: `serve` makes it ready.
     pub fn load(config: Config) -> Result<Server, LoadError> {
         set_intra_op_threads(config.intra_op_threads);
-        let model = Arc::new(Model::load(
-            &config.model,
-            &config.input_shapes,
-            config.max_batch_size,
-        )?);
+        let mut model = Model::load(&config.model, &config.input_shapes, config.max_batch_size)?;
+        let mut batch_timings = Vec::new();
+        if config.batch_tuning {
+            batch_timings = model.tune_batch_sizes().map_err(|e| LoadError {
+                path: config.model.clone(),
+                message: format!("timing batch sizes: {e:#}"),
+            })?;
+            for &(size, ms, kept) in &batch_timings {
+                tracing::info!(
+                    size,
+                    ms_per_batch = ms,
+                    ms_per_row = ms / size as f64,
+                    kept,
+                    "batch size timed"
+                );
+            }
+        }
+        let model = Arc::new(model);
         let metrics = Arc::new(Metrics::new(
             &config.name,
             &config.model_version,
@@ -99,6 +114,7 @@ impl Server {
             model,
             state,
             batcher,
+            batch_timings,
         })
     }
 
@@ -114,9 +130,9 @@ impl Server {
     ) -> std::io::Result<DrainOutcome> {
         let Server {
             config,
-            model: _,
             state,
             batcher,
+            ..
         } = self;
         let app = http::app(state.clone());
         let delay = config.shutdown_delay;

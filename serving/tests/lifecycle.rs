@@ -87,7 +87,7 @@ async fn every_setting_comes_from_env_and_config_file() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_turns_readiness_off_then_drains_every_open_request_and_exits_zero() {
     let model = squeezenet();
     let mut srv = Served::start(&[
@@ -98,17 +98,22 @@ async fn sigterm_turns_readiness_off_then_drains_every_open_request_and_exits_ze
         "--workers",
         "1",
         "--max-batch-size",
-        "1",
+        "4",
+        "--batch-tuning",
+        "false",
         "--shutdown-delay",
         "1s",
         "--drain-timeout",
         "30s",
     ]);
     let client = reqwest::Client::new();
-    let body = image_request(1);
+    // Binary bodies of 4 images (~100 ms of inference each): cheap to send, slow to serve.
+    let (head_len, body) = binary_image_request(4);
+    let body = bytes::Bytes::from(body);
     let want: Value = client
         .post(srv.url("/v2/models/squeezenet-light/infer"))
-        .json(&body)
+        .header("inference-header-content-length", head_len)
+        .body(body.clone())
         .send()
         .await
         .unwrap()
@@ -123,7 +128,13 @@ async fn sigterm_turns_readiness_off_then_drains_every_open_request_and_exits_ze
             srv.url("/v2/models/squeezenet-light/infer"),
             body.clone(),
         );
-        open.push(tokio::spawn(async move { c.post(u).json(&b).send().await }));
+        open.push(tokio::spawn(async move {
+            c.post(u)
+                .header("inference-header-content-length", head_len)
+                .body(b)
+                .send()
+                .await
+        }));
     }
     // Wait until the server has them all in hand (queued or running), then stop it.
     let metrics = srv.url("/metrics");

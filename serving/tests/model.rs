@@ -62,3 +62,35 @@ fn any_row_count_runs_as_a_sum_of_plan_sizes_with_the_same_answers() {
         common::assert_close(&g, &w, 1e-6, 1e-5, &format!("row {i}"));
     }
 }
+
+#[test]
+fn the_server_tunes_batch_sizes_unless_told_not_to() {
+    use tractor_serve::{Server, config::Config};
+    let mut cfg = Config::for_model(common::demo(1)).unwrap();
+    cfg.max_batch_size = 64;
+    let tuned = Server::load(cfg.clone()).unwrap();
+    let untuned = Server::load(Config {
+        batch_tuning: false,
+        ..cfg
+    })
+    .unwrap();
+    assert_eq!(untuned.model.max_plan_batch(), 64);
+    assert!(untuned.batch_timings.is_empty());
+    assert_eq!(
+        tuned.batch_timings.first().map(|t| t.0),
+        Some(1),
+        "tuning ran from batch 1"
+    );
+    let last_kept = tuned
+        .batch_timings
+        .iter()
+        .filter(|t| t.2)
+        .map(|t| t.0)
+        .last()
+        .unwrap_or(1);
+    assert_eq!(
+        tuned.model.max_plan_batch(),
+        last_kept,
+        "the server serves with what tuning kept"
+    );
+}
