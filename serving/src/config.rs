@@ -56,6 +56,9 @@ pub struct Cli {
     /// Largest batch assembled by dynamic batching; 1 turns batching off [default: 8]
     #[arg(long, env = "TRACTOR_SERVE_MAX_BATCH_SIZE")]
     pub max_batch_size: Option<usize>,
+    /// Apply graph rewrites before optimizing (one-hot matrix products become row lookups) [default: true]
+    #[arg(long, env = "TRACTOR_SERVE_REWRITES")]
+    pub rewrites: Option<bool>,
     /// At start, time each batch size and keep only those that lower the cost per row [default: true]
     #[arg(long, env = "TRACTOR_SERVE_BATCH_TUNING")]
     pub batch_tuning: Option<bool>,
@@ -93,6 +96,7 @@ struct FileConfig {
     intra_op_threads: Option<usize>,
     max_batch_size: Option<usize>,
     batch_tuning: Option<bool>,
+    rewrites: Option<bool>,
     max_queue_delay: Option<String>,
     queue_capacity: Option<usize>,
     request_timeout: Option<String>,
@@ -114,6 +118,7 @@ pub struct Config {
     pub intra_op_threads: usize,
     pub max_batch_size: usize,
     pub batch_tuning: bool,
+    pub rewrites: bool,
     pub max_queue_delay: Duration,
     pub queue_capacity: usize,
     pub request_timeout: Duration,
@@ -232,6 +237,7 @@ impl Config {
             intra_op_threads,
             max_batch_size,
             batch_tuning: cli.batch_tuning.or(file.batch_tuning).unwrap_or(true),
+            rewrites: cli.rewrites.or(file.rewrites).unwrap_or(true),
             max_queue_delay: cli
                 .max_queue_delay
                 .or(dur("max_queue_delay", &file.max_queue_delay)?)

@@ -13,6 +13,7 @@ pub mod http;
 pub mod metrics;
 pub mod model;
 pub mod protocol;
+pub mod rewrite;
 pub mod units;
 
 use std::future::Future;
@@ -58,7 +59,12 @@ impl Server {
     /// Load and warm the model, start the workers. Not ready yet: `serve` makes it ready.
     pub fn load(config: Config) -> Result<Server, LoadError> {
         set_intra_op_threads(config.intra_op_threads);
-        let mut model = Model::load(&config.model, &config.input_shapes, config.max_batch_size)?;
+        let mut model = Model::load_with(
+            &config.model,
+            &config.input_shapes,
+            config.max_batch_size,
+            config.rewrites,
+        )?;
         let mut batch_timings = Vec::new();
         if config.batch_tuning {
             batch_timings = model.tune_batch_sizes().map_err(|e| LoadError {

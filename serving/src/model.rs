@@ -59,6 +59,16 @@ impl Model {
         input_shapes: &[String],
         max_batch: usize,
     ) -> Result<Model, LoadError> {
+        Self::load_with(path, input_shapes, max_batch, true)
+    }
+
+    /// `rewrites`: apply the graph rewrites of [`crate::rewrite`] before optimizing.
+    pub fn load_with(
+        path: &Path,
+        input_shapes: &[String],
+        max_batch: usize,
+        rewrites: bool,
+    ) -> Result<Model, LoadError> {
         let fail = |message: String| LoadError {
             path: path.to_owned(),
             message,
@@ -89,11 +99,13 @@ impl Model {
             apply_shape_override(&mut model, &input_names, spec).map_err(fail)?;
         }
         let (inputs, outputs, plans) =
-            match batched_plans(&model, &input_names, &output_names, max_batch) {
+            match batched_plans(&model, &input_names, &output_names, max_batch, rewrites) {
                 Ok(Some(b)) => b,
-                Ok(None) => single_plan(model, &input_names, &output_names).map_err(fail)?,
+                Ok(None) => {
+                    single_plan(model, &input_names, &output_names, rewrites).map_err(fail)?
+                }
                 // A free batch tract cannot bind: try the model as it is before giving up.
-                Err(batched) => single_plan(model, &input_names, &output_names)
+                Err(batched) => single_plan(model, &input_names, &output_names, rewrites)
                     .map_err(|single| fail(format!("{batched} (and unbatched: {single})")))?,
             };
         let m = Model {
@@ -267,7 +279,14 @@ impl Runner {
     }
 }
 
-fn optimize(model: TypedModel) -> Result<Arc<TypedSimplePlan>, String> {
+fn optimize(mut model: TypedModel, rewrites: bool) -> Result<Arc<TypedSimplePlan>, String> {
+    if rewrites {
+        let n = crate::rewrite::one_hot_matmul_to_lookup(&mut model)
+            .map_err(|e| format!("rewriting: {e:#}"))?;
+        if n > 0 {
+            tracing::debug!(n, "one-hot matrix products replaced by row lookups");
+        }
+    }
     model
         .into_optimized()
         .and_then(|m| m.into_runnable())
@@ -355,6 +374,7 @@ fn single_plan(
     model: InferenceModel,
     input_names: &[String],
     output_names: &[String],
+    rewrites: bool,
 ) -> Result<Built, String> {
     let typed = model
         .into_typed()
@@ -362,7 +382,7 @@ fn single_plan(
         .map_err(|e| format!("{e:#}"))?;
     let inputs = specs(&typed, input_names, true)?;
     let outputs = specs(&typed, output_names, false)?;
-    Ok((inputs, outputs, vec![(0, optimize(typed)?)]))
+    Ok((inputs, outputs, vec![(0, optimize(typed, rewrites)?)]))
 }
 
 /// When every input has a free first dimension and fixed others, bind that dimension to each
@@ -374,6 +394,7 @@ fn batched_plans(
     input_names: &[String],
     output_names: &[String],
     max_batch: usize,
+    rewrites: bool,
 ) -> Result<Option<Built>, String> {
     let mut rests = Vec::new();
     for (ix, name) in input_names.iter().enumerate() {
@@ -442,7 +463,7 @@ fn batched_plans(
         }
         plans.push((
             size,
-            optimize(typed).map_err(|e| format!("with batch size {size}: {e}"))?,
+            optimize(typed, rewrites).map_err(|e| format!("with batch size {size}: {e}"))?,
         ));
     }
     let (inputs, outputs) = specs_at_1.ok_or("no batch size to build")?;

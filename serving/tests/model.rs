@@ -86,11 +86,60 @@ fn the_server_tunes_batch_sizes_unless_told_not_to() {
         .iter()
         .filter(|t| t.2)
         .map(|t| t.0)
-        .last()
+        .next_back()
         .unwrap_or(1);
     assert_eq!(
         tuned.model.max_plan_batch(),
         last_kept,
         "the server serves with what tuning kept"
+    );
+}
+
+#[test]
+fn magika_one_hot_becomes_a_lookup_with_the_same_answers_even_out_of_range() {
+    let path = common::shared_models().join("magika-standard-v3_3.onnx");
+    let mut typed = tract_onnx::onnx().model_for_path(&path).unwrap();
+    use tract_onnx::prelude::*;
+    typed
+        .set_input_fact(
+            0,
+            InferenceFact::dt_shape(i32::datum_type(), tvec!(2, 2048)),
+        )
+        .unwrap();
+    let mut typed = typed.into_typed().unwrap().into_decluttered().unwrap();
+    assert_eq!(
+        tractor_serve::rewrite::one_hot_matmul_to_lookup(&mut typed).unwrap(),
+        1,
+        "magika's embedding"
+    );
+    assert_eq!(
+        tractor_serve::rewrite::one_hot_matmul_to_lookup(&mut typed).unwrap(),
+        0,
+        "nothing left to rewrite"
+    );
+
+    let with = Model::load_with(&path, &[], 2, true).unwrap();
+    let without = Model::load_with(&path, &[], 2, false).unwrap();
+    // Real bytes in row 0; out-of-range values (which the one-hot maps to zero rows) in row 1.
+    let mut x = common::magika_features(&std::fs::read(common::data("magika/sample.py")).unwrap());
+    x.extend((0..2048).map(|i| [-1, 300, 256, 7][i % 4]));
+    let t = Tensor::from_shape(&[2, 2048], &x).unwrap();
+    let a = with.runner().unwrap().run(vec![t.clone()]).unwrap();
+    let b = without.runner().unwrap().run(vec![t]).unwrap();
+    let f = |t: &Tensor| {
+        t.try_as_plain_ram()
+            .unwrap()
+            .as_slice::<f32>()
+            .unwrap()
+            .iter()
+            .map(|v| *v as f64)
+            .collect::<Vec<_>>()
+    };
+    common::assert_close(
+        &f(&a[0]),
+        &f(&b[0]),
+        1e-5,
+        1e-4,
+        "magika with vs without the rewrite",
     );
 }
