@@ -110,32 +110,14 @@ async fn sigterm_turns_readiness_off_then_drains_every_open_request_and_exits_ze
     // Binary bodies of 4 images (~100 ms of inference each): cheap to send, slow to serve.
     let (head_len, body) = binary_image_request(4);
     let body = bytes::Bytes::from(body);
-    let want: Value = client
-        .post(srv.url("/v2/models/squeezenet-light/infer"))
-        .header("inference-header-content-length", head_len)
-        .body(body.clone())
-        .send()
+    let infer = srv.url("/v2/models/squeezenet-light/infer");
+    let want: Value = common::post_binary(&client, &infer, head_len, body.clone())
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     // 12 requests at once: one worker runs them one by one, so most are queued at SIGTERM.
-    let mut open = Vec::new();
-    for _ in 0..12 {
-        let (c, u, b) = (
-            client.clone(),
-            srv.url("/v2/models/squeezenet-light/infer"),
-            body.clone(),
-        );
-        open.push(tokio::spawn(async move {
-            c.post(u)
-                .header("inference-header-content-length", head_len)
-                .body(b)
-                .send()
-                .await
-        }));
-    }
+    let open = common::spawn_binary(12, &client, &infer, head_len, &body);
     // Wait until the server has them all in hand (queued or running), then stop it.
     let metrics = srv.url("/metrics");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -173,7 +155,7 @@ async fn sigterm_turns_readiness_off_then_drains_every_open_request_and_exits_ze
     let live = client.get(srv.url("/v2/health/live")).send().await.unwrap();
     assert_eq!(live.status(), 200, "still live while draining");
     for h in open {
-        let resp = h.await.unwrap().expect("open request was answered");
+        let resp = h.await.expect("open request was answered");
         assert_eq!(resp.status(), 200);
         let got: Value = resp.json().await.unwrap();
         assert_eq!(got["outputs"], want["outputs"], "real answers, not errors");
@@ -209,22 +191,13 @@ async fn a_full_queue_answers_503_with_retry_after_and_memory_stays_bounded() {
     let client = reqwest::Client::new();
     let (head_len, body) = binary_image_request(4);
     let body = bytes::Bytes::from(body);
-    let mut all = Vec::new();
-    for _ in 0..16 {
-        let (c, u, b) = (
-            client.clone(),
-            srv.url("/v2/models/squeezenet-light/infer"),
-            body.clone(),
-        );
-        all.push(tokio::spawn(async move {
-            c.post(u)
-                .header("inference-header-content-length", head_len)
-                .body(b)
-                .send()
-                .await
-                .unwrap()
-        }));
-    }
+    let all = common::spawn_binary(
+        16,
+        &client,
+        &srv.url("/v2/models/squeezenet-light/infer"),
+        head_len,
+        &body,
+    );
     let (mut ok, mut busy) = (0, 0);
     for h in all {
         let r = h.await.unwrap();

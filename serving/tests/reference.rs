@@ -55,15 +55,7 @@ async fn outputs_match_onnxruntime_over_v2_and_predict() {
         let shape: Vec<usize> = serde_json::from_value(case["input"]["shape"].clone()).unwrap();
         let data = common::det(shape.iter().product());
         let req = json!({"inputs": [{"name": case["input"]["name"], "shape": shape, "datatype": "FP32", "data": data}]});
-        let resp: Value = client
-            .post(srv.url("/v2/models/m/infer"))
-            .json(&req)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let resp = common::post_json(&client, &srv.url("/v2/models/m/infer"), &req).await;
         let out = &resp["outputs"][0];
         assert_eq!(out["name"], case["output"]["name"], "{resp}");
         assert_eq!(out["shape"], case["output"]["shape"]);
@@ -72,15 +64,7 @@ async fn outputs_match_onnxruntime_over_v2_and_predict() {
         common::assert_close(&got, &want, abs, rel, &format!("{} via v2", case["model"]));
         // The pipeline's /predict: the same numbers, nested.
         let body = nest(&data, &shape);
-        let p: Value = client
-            .post(srv.url("/predict"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let p = common::post_json(&client, &srv.url("/predict"), &body).await;
         let flat = flatten(&p["prediction"]);
         common::assert_close(
             &flat,
@@ -108,15 +92,7 @@ async fn magika_labels_real_files_like_onnxruntime() {
         feats.extend(common::magika_features(&bytes));
     }
     let req = json!({"inputs": [{"name": "bytes", "shape": [files.len(), 2048], "datatype": "INT32", "data": feats}]});
-    let resp: Value = client
-        .post(srv.url("/v2/models/magika/infer"))
-        .json(&req)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let resp = common::post_json(&client, &srv.url("/v2/models/magika/infer"), &req).await;
     let out: Vec<f64> = serde_json::from_value(resp["outputs"][0]["data"].clone())
         .unwrap_or_else(|_| panic!("{resp}"));
     for (f, probs) in files.iter().zip(out.chunks(labels.len())) {

@@ -192,3 +192,52 @@ impl Drop for Served {
         let _ = self.child.wait();
     }
 }
+
+/// POST JSON and read the JSON answer, whatever the status.
+pub async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    client
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("JSON answer")
+}
+
+/// POST a binary-extension body (JSON header of `head_len` bytes, then raw tensors).
+pub async fn post_binary(
+    client: &reqwest::Client,
+    url: &str,
+    head_len: usize,
+    body: bytes::Bytes,
+) -> reqwest::Response {
+    client
+        .post(url)
+        .header("inference-header-content-length", head_len)
+        .body(body)
+        .send()
+        .await
+        .expect("send")
+}
+
+/// Send the same binary-extension request `n` times at once; the answers in order.
+pub fn spawn_binary(
+    n: usize,
+    client: &reqwest::Client,
+    url: &str,
+    head_len: usize,
+    body: &bytes::Bytes,
+) -> Vec<tokio::task::JoinHandle<reqwest::Response>> {
+    (0..n)
+        .map(|_| {
+            let (c, u, b) = (client.clone(), url.to_owned(), body.clone());
+            tokio::spawn(async move { post_binary(&c, &u, head_len, b).await })
+        })
+        .collect()
+}
