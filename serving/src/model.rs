@@ -247,6 +247,13 @@ impl Runner {
             return Ok(out.into_iter().map(|v| v.into_tensor()).collect());
         }
         let rows = inputs.first().map(|t| t.shape()[0]).unwrap_or(0);
+        // The usual case: one plan fits the batch exactly, so the inputs move in whole.
+        if let Some(exact) = self.states.iter_mut().find(|(s, _)| *s == rows) {
+            let out = exact
+                .1
+                .run(inputs.into_iter().map(|t| t.into_tvalue()).collect())?;
+            return Ok(out.into_iter().map(|v| v.into_tensor()).collect());
+        }
         let mut chunks: Vec<Vec<Tensor>> = Vec::new();
         let mut start = 0;
         while start < rows {
@@ -257,14 +264,10 @@ impl Runner {
                 .rposition(|(s, _)| *s <= left)
                 .unwrap_or(0);
             let size = self.states[ix].0;
-            let chunk: TVec<TValue> = if size == rows {
-                inputs.iter().map(|t| t.clone().into_tvalue()).collect()
-            } else {
-                inputs
-                    .iter()
-                    .map(|t| t.slice(0, start, start + size).map(|t| t.into_tvalue()))
-                    .collect::<TractResult<_>>()?
-            };
+            let chunk: TVec<TValue> = inputs
+                .iter()
+                .map(|t| t.slice(0, start, start + size).map(|t| t.into_tvalue()))
+                .collect::<TractResult<_>>()?;
             let out = self.states[ix].1.run(chunk)?;
             chunks.push(out.into_iter().map(|v| v.into_tensor()).collect());
             start += size;

@@ -34,12 +34,13 @@ impl EvalOp for EmbeddingLookup {
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let indices = inputs[0].cast_to::<i64>()?;
-        let idx = indices.try_as_plain_ram()?.as_slice::<i64>()?.to_vec();
+        let view = indices.try_as_plain_ram()?;
+        let idx = view.as_slice::<i64>()?;
         let table = self.table.try_as_plain_ram()?;
         let table = table.as_slice::<f32>()?;
         let (k, n) = (self.table.shape()[0], self.table.shape()[1]);
         let mut out = vec![0f32; idx.len() * n];
-        for (row, &i) in out.chunks_exact_mut(n).zip(&idx) {
+        for (row, &i) in out.chunks_exact_mut(n).zip(idx) {
             if (0..k as i64).contains(&i) {
                 let i = i as usize;
                 row.copy_from_slice(&table[i * n..(i + 1) * n]);
@@ -98,13 +99,7 @@ fn find(model: &TypedModel) -> TractResult<Option<(OutletId, usize, Arc<Tensor>)
         let Some(table) = konst(model, node.inputs[1]) else {
             continue;
         };
-        if table.rank() != 2
-            || table.datum_type() != f32::datum_type()
-            || !expr.ends_with("k,kn->amn")
-        {
-            continue;
-        }
-        if expr != "amk,kn->amn" {
+        if table.rank() != 2 || table.datum_type() != f32::datum_type() || expr != "amk,kn->amn" {
             continue;
         }
         let k = table.shape()[0];
