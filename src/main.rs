@@ -1,10 +1,61 @@
-//! tractor: the operator's console. Not built yet: this binary only says so, so that the
-//! workspace (and `tractor-serve` in it) has its root package in place.
+use clap::{CommandFactory, FromArgMatches};
+use tractor::cli::{Cli, EXIT_CODES, exit};
+use tractor::config::Config;
 
-fn main() -> std::process::ExitCode {
-    eprintln!(
-        "tractor {}: the console is not implemented yet; tractor-serve is in serving/",
-        env!("CARGO_PKG_VERSION")
+fn main() {
+    let code = match real_main() {
+        Ok(code) => code,
+        Err(e) => {
+            tractor::tui::restore();
+            eprintln!("error: {e:?}");
+            exit::FAILED
+        }
+    };
+    std::process::exit(code);
+}
+
+fn real_main() -> color_eyre::Result<i32> {
+    color_eyre::install()?;
+    tractor::tui::install_panic_hook();
+    let defaults = Config::defaults();
+    let log_default = tractor::logging::path(None, &defaults);
+    let help = format!(
+        "Logs: {} (or general.log_file, or --log-file; level from TRACTOR_LOG).\nConfig: {} (or --config).\n{EXIT_CODES}",
+        log_default.display(),
+        tractor::config::default_path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "-".into()),
     );
-    std::process::ExitCode::from(2)
+    let matches = Cli::command().after_help(help).get_matches();
+    let cli = Cli::from_arg_matches(&matches)
+        .map_err(|e| e.exit())
+        .unwrap_or_else(|()| unreachable!());
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+    let log = tractor::logging::path(cli.log_file.as_deref(), &config);
+    if let Err(e) = tractor::logging::init(&log) {
+        eprintln!("warning: cannot log to {}: {e}", log.display());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match &cli.command {
+            Some(cmd) => Ok(tractor::commands::run(&cli, cmd, config).await),
+            None => {
+                let ctx = match tractor::commands::context(&cli, config.clone()).await {
+                    Ok(c) => c,
+                    Err((code, e)) => return Ok(tractor::commands::fail(code, &e)),
+                };
+                let ns = (!cli.namespace.is_empty()).then(|| cli.namespace.clone());
+                tractor::app::run(ctx.conn, config, ns, ctx.runner).await?;
+                Ok(exit::OK)
+            }
+        }
+    })
 }

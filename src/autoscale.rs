@@ -1,0 +1,2 @@
+//! Autoscaling math shared by the HPA explainer and the local autoscaler.
+pub mod hpa;

@@ -1,0 +1,302 @@
+//! Command-line interface: the TUI by default, subcommands for scripts.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit codes of the subcommands.
+pub mod exit {
+    /// Done, or nothing to do (skipped).
+    pub const OK: i32 = 0;
+    /// The API refused or failed, or the rollout stalled (progress deadline exceeded).
+    pub const FAILED: i32 = 1;
+    /// Bad flags, arguments or configuration.
+    pub const USAGE: i32 = 2;
+    /// `--timeout` passed before the rollout finished.
+    pub const TIMEOUT: i32 = 3;
+    /// Refused before calling the API: read-only, or not confirmed.
+    pub const REFUSED: i32 = 4;
+    /// RBAC forbids the request.
+    pub const FORBIDDEN: i32 = 5;
+}
+
+pub const EXIT_CODES: &str = "Exit codes: 0 done (or nothing to do), 1 failed or rollout stalled, 2 usage or config error, \
+3 timed out, 4 refused (read-only or not confirmed), 5 forbidden by RBAC.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tractor",
+    version,
+    about = "A terminal console for model servers on Kubernetes: live rollouts, per-revision latency, one-key rollback"
+)]
+pub struct Cli {
+    /// Path to the kubeconfig (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use (default: its current-context).
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// Namespace(s). The TUI watches these (comma-separated; default: all); subcommands use the first (default: the context's).
+    #[arg(short = 'n', long, global = true, value_delimiter = ',')]
+    pub namespace: Vec<String>,
+    /// Config file overriding the built-in defaults (default: $XDG_CONFIG_HOME/tractor/config.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Refuse every write, in the TUI and in subcommands.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// Audit log of writes (JSON lines). Overrides the config.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// The console's log file. Overrides the config.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage rollouts: status, history, undo, restart, pause, resume.
+    Rollout {
+        #[command(subcommand)]
+        cmd: Rollout,
+    },
+    /// Change the model version or an image (starts a rollout).
+    Set {
+        #[command(subcommand)]
+        cmd: Set,
+    },
+    /// Set a deployment's replica count.
+    Scale(ScaleArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Rollout {
+    /// Wait for a rollout to finish, like kubectl (exit 0 complete, 1 stalled or paused, 3 timeout).
+    Status(StatusArgs),
+    /// Revisions with change-cause, model version and image.
+    History(HistoryArgs),
+    /// Roll back to the previous revision, or to --to-revision.
+    Undo(UndoArgs),
+    /// Restart every pod (a new revision with the restartedAt annotation).
+    Restart(WriteArgs),
+    /// Pause the rollout.
+    Pause(WriteArgs),
+    /// Resume a paused rollout.
+    Resume(WriteArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Set {
+    /// Set the model version (the tractor.dev/model-version label and TRACTOR_SERVE_MODEL_VERSION).
+    Model(SetModelArgs),
+    /// Set a container's image: IMAGE, or CONTAINER=IMAGE.
+    Image(SetImageArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// deploy/NAME
+    pub target: String,
+    /// Give up after this long (e.g. 90s, 10m).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Print the current status once instead of waiting.
+    #[arg(long)]
+    pub no_watch: bool,
+    #[arg(short = 'o', long)]
+    pub output: Option<Output>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// deploy/NAME
+    pub target: String,
+    /// Show one revision's pod template.
+    #[arg(long)]
+    pub revision: Option<i64>,
+    #[arg(short = 'o', long)]
+    pub output: Option<Output>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct WriteArgs {
+    /// deploy/NAME
+    pub target: String,
+    /// Apply without asking (the preview is still printed).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Show the preview (server-side dry run) and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not wait for the rollout after the write.
+    #[arg(long)]
+    pub no_follow: bool,
+    /// How long to follow the rollout (e.g. 90s, 10m).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    #[arg(short = 'o', long)]
+    pub output: Option<Output>,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    #[command(flatten)]
+    pub write: WriteArgs,
+    /// The revision to go back to (default: the previous one).
+    #[arg(long)]
+    pub to_revision: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct SetModelArgs {
+    #[command(flatten)]
+    pub write: WriteArgs,
+    /// The model version, e.g. v2.
+    pub version: String,
+    /// Also set the model file path (TRACTOR_SERVE_MODEL).
+    #[arg(long)]
+    pub path: Option<String>,
+    /// The container to change (default: the only one, or the config's general.container).
+    #[arg(long)]
+    pub container: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SetImageArgs {
+    #[command(flatten)]
+    pub write: WriteArgs,
+    /// IMAGE or CONTAINER=IMAGE
+    pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    #[command(flatten)]
+    pub write: WriteArgs,
+    #[arg(long)]
+    pub replicas: i32,
+}
+
+/// `deploy/NAME`, `deployment/NAME`, `deployments.apps/NAME` or a bare `NAME`.
+pub fn parse_target(s: &str) -> Result<String, String> {
+    let name = match s.split_once('/') {
+        Some((kind, name)) => match kind {
+            "deploy" | "deployment" | "deployments" | "deployment.apps" | "deployments.apps" => {
+                name
+            }
+            other => {
+                return Err(format!(
+                    "\"{s}\": only deployments are supported (deploy/NAME), not {other}"
+                ));
+            }
+        },
+        None => s,
+    };
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && !name.starts_with(['-', '.'])
+        && !name.ends_with(['-', '.']);
+    if valid {
+        Ok(name.to_string())
+    } else {
+        Err(format!("\"{name}\" is not a valid deployment name"))
+    }
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n
+        .parse()
+        .map_err(|_| format!("\"{s}\" is not a duration (e.g. 90s, 10m, 1h)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("\"{s}\": unknown unit \"{unit}\" (ms, s, m, h)")),
+    };
+    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+        return Err(format!("\"{s}\" is out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        assert_eq!(parse_target("deploy/web").unwrap(), "web");
+        assert_eq!(parse_target("deployments.apps/web-2").unwrap(), "web-2");
+        assert_eq!(parse_target("web").unwrap(), "web");
+        assert!(
+            parse_target("statefulset/web")
+                .unwrap_err()
+                .contains("only deployments")
+        );
+        assert!(parse_target("deploy/").is_err());
+        assert!(parse_target("deploy/Web").is_err());
+        assert!(parse_target("deploy/-x").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("1.5h").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
+        assert!(parse_duration("10x").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn cli_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let c = Cli::try_parse_from([
+            "tractor",
+            "rollout",
+            "undo",
+            "deploy/web",
+            "--to-revision",
+            "2",
+            "-n",
+            "prod",
+            "-y",
+            "-o",
+            "json",
+        ])
+        .unwrap();
+        match c.command {
+            Some(Command::Rollout {
+                cmd: Rollout::Undo(u),
+            }) => {
+                assert_eq!(u.to_revision, Some(2));
+                assert!(u.write.yes);
+                assert_eq!(u.write.output, Some(Output::Json));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c.namespace, ["prod"]);
+        assert!(
+            Cli::try_parse_from(["tractor", "scale", "deploy/web"]).is_err(),
+            "--replicas is required"
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! Everything that reaches the UI loop, through one channel.
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{Event as KubeEvent, Pod};
+
+use crate::action::{Action, Target};
+use crate::diff::Change;
+use crate::model::Key;
+
+#[derive(Debug)]
+pub enum AppEvent {
+    Input(crossterm::event::Event),
+    Tick(Timestamp),
+    Kube(ClusterDelta),
+    Effect(EffectResult),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum Kind {
+    Deployment,
+    ReplicaSet,
+    Pod,
+    Hpa,
+    Event,
+}
+
+impl Kind {
+    /// The resource as RBAC names it.
+    pub fn resource(self) -> &'static str {
+        match self {
+            Kind::Deployment => "deployments.apps",
+            Kind::ReplicaSet => "replicasets.apps",
+            Kind::Pod => "pods",
+            Kind::Hpa => "horizontalpodautoscalers.autoscaling",
+            Kind::Event => "events",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Object {
+    Deployment(Box<Deployment>),
+    ReplicaSet(Box<ReplicaSet>),
+    Pod(Box<Pod>),
+    Hpa(Box<HorizontalPodAutoscaler>),
+    Event(Box<KubeEvent>),
+}
+
+impl Object {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::Deployment(_) => Kind::Deployment,
+            Object::ReplicaSet(_) => Kind::ReplicaSet,
+            Object::Pod(_) => Kind::Pod,
+            Object::Hpa(_) => Kind::Hpa,
+            Object::Event(_) => Kind::Event,
+        }
+    }
+}
+
+/// One watch stream: a kind in a namespace (or in all of them).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Source {
+    pub kind: Kind,
+    pub namespace: Option<String>,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} in namespace {ns}", self.kind.resource()),
+            None => write!(f, "{} in all namespaces", self.kind.resource()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceStatus {
+    /// Listing; objects arrive at the end of the list.
+    Syncing,
+    Live,
+    /// The stream failed and is retrying with backoff.
+    Reconnecting(String),
+    /// RBAC refuses the list; retried slowly.
+    Forbidden(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum ClusterDelta {
+    Applied(Object),
+    Deleted(Kind, Key),
+    /// A complete list after (re)connecting: replaces what the source had.
+    Resynced {
+        source: Source,
+        objects: Vec<Object>,
+    },
+    Status {
+        source: Source,
+        status: SourceStatus,
+    },
+}
+
+/// The outcome of an effect, reported back to the UI.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EffectResult {
+    /// Dry run accepted; this is what the write will change.
+    Prepared {
+        target: Target,
+        action: Action,
+        changes: Vec<Change>,
+        notes: Vec<String>,
+    },
+    Skipped {
+        target: Target,
+        action: Action,
+        message: String,
+    },
+    Done {
+        target: Target,
+        action: Action,
+        message: String,
+        revision_before: Option<i64>,
+        revision_after: Option<i64>,
+    },
+    Failed {
+        target: Target,
+        action: Action,
+        message: String,
+    },
+}

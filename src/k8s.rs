@@ -1,0 +1,7 @@
+//! Everything that talks to the Kubernetes API.
+pub mod client;
+pub mod errors;
+pub mod plan;
+pub mod rollback;
+pub mod runner;
+pub mod watch;

@@ -1,0 +1,339 @@
+//! Executes effects against the API: a server-side dry run for the preview, then
+//! the write, the audit line (flushed before success is reported), and the new
+//! revision once the deployment controller has seen the change.
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use kube::api::{ListParams, PatchParams};
+use kube::runtime::wait::await_condition;
+use kube::{Api, Client};
+
+use super::errors::{Failure, describe};
+use super::plan::{Plan, current_revision, plan};
+use crate::action::{Action, Target};
+use crate::audit::{AuditLog, Record};
+use crate::event::EffectResult;
+use crate::model::revision;
+use crate::state::Effect;
+
+#[derive(Clone)]
+pub struct Runner {
+    pub client: Client,
+    pub context: String,
+    pub user: String,
+    pub audit: AuditLog,
+    pub read_only: bool,
+    /// The container `set model`/`set image` change when none is named.
+    pub container: Option<String>,
+    /// How long to wait for the controller to record the new revision.
+    pub observe_timeout: Duration,
+}
+
+const FIELD_MANAGER: &str = "tractor";
+
+impl Runner {
+    pub async fn run(&self, e: Effect) -> EffectResult {
+        match e {
+            Effect::Prepare { target, action } => self.prepare(&target, action).await,
+            Effect::Execute { target, action } => self.execute(&target, action).await,
+        }
+    }
+
+    fn fill(&self, action: Action) -> Action {
+        match action {
+            Action::SetModel {
+                container: None,
+                version,
+                path,
+            } => Action::SetModel {
+                container: self.container.clone(),
+                version,
+                path,
+            },
+            Action::SetImage {
+                container: None,
+                image,
+            } => Action::SetImage {
+                container: self.container.clone(),
+                image,
+            },
+            a => a,
+        }
+    }
+
+    fn failed(&self, target: &Target, action: &Action, f: Failure) -> EffectResult {
+        EffectResult::Failed {
+            target: target.clone(),
+            action: action.clone(),
+            message: f.message().to_string(),
+        }
+    }
+
+    /// The deployment and the ReplicaSets that may be its revisions.
+    pub async fn load(&self, t: &Target) -> Result<(Deployment, Vec<ReplicaSet>), Failure> {
+        let deploys: Api<Deployment> = Api::namespaced(self.client.clone(), &t.namespace);
+        let d = deploys.get(&t.name).await.map_err(|e| {
+            describe(
+                &e,
+                &self.user,
+                "get",
+                "deployments.apps",
+                &t.namespace,
+                &t.name,
+            )
+        })?;
+        let rs_api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), &t.namespace);
+        let mut lp = ListParams::default();
+        if let Some(sel) = d
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.match_labels.as_ref())
+            && !sel.is_empty()
+        {
+            let s: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            lp = lp.labels(&s.join(","));
+        }
+        let rss = rs_api.list(&lp).await.map_err(|e| {
+            describe(
+                &e,
+                &self.user,
+                "list",
+                "replicasets.apps",
+                &t.namespace,
+                &t.name,
+            )
+        })?;
+        Ok((d, rss.items))
+    }
+
+    pub async fn prepare(&self, t: &Target, action: Action) -> EffectResult {
+        let action = self.fill(action);
+        if self.read_only {
+            return self.failed(
+                t,
+                &action,
+                Failure::Other(format!(
+                    "read-only: {} refused; nothing was sent",
+                    action.verb()
+                )),
+            );
+        }
+        let (d, rss) = match self.load(t).await {
+            Ok(x) => x,
+            Err(f) => return self.failed(t, &action, f),
+        };
+        let (patch, resolved) = match plan(t, &d, &rss, &action, Timestamp::now()) {
+            Ok(Plan::Skip(message)) => {
+                return EffectResult::Skipped {
+                    target: t.clone(),
+                    action,
+                    message,
+                };
+            }
+            Ok(Plan::Patch { patch, resolved }) => (patch, resolved),
+            Err(e) => return self.failed(t, &action, Failure::Other(e.to_string())),
+        };
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &t.namespace);
+        let pp = PatchParams {
+            dry_run: true,
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        let after = match api.patch(&t.name, &pp, &patch).await {
+            Ok(a) => a,
+            Err(e) => {
+                return self.failed(
+                    t,
+                    &action,
+                    describe(
+                        &e,
+                        &self.user,
+                        "patch",
+                        "deployments.apps",
+                        &t.namespace,
+                        &t.name,
+                    ),
+                );
+            }
+        };
+        let before_v = serde_json::to_value(&d).unwrap_or_default();
+        let after_v = serde_json::to_value(&after).unwrap_or_default();
+        let changes = crate::diff::deployment(&before_v, &after_v);
+        let notes = self.notes(t, &d, &rss, &resolved).await;
+        EffectResult::Prepared {
+            target: t.clone(),
+            action: resolved,
+            changes,
+            notes,
+        }
+    }
+
+    async fn notes(
+        &self,
+        t: &Target,
+        d: &Deployment,
+        rss: &[ReplicaSet],
+        action: &Action,
+    ) -> Vec<String> {
+        let mut notes = Vec::new();
+        let live = crate::model::deployment::history(d, rss.iter())
+            .iter()
+            .filter(|rs| rs.status.as_ref().map(|s| s.replicas).unwrap_or(0) > 0)
+            .count();
+        if live > 1 && action.rolls_out() {
+            notes.push(format!(
+                "mid-rollout: {live} ReplicaSets have pods; this replaces the template now and the controller rolls toward it"
+            ));
+        }
+        if let Action::Scale { .. } = action {
+            let hpas: Api<HorizontalPodAutoscaler> =
+                Api::namespaced(self.client.clone(), &t.namespace);
+            if let Ok(list) = hpas.list(&ListParams::default()).await
+                && let Some(h) = list.items.iter().find(|h| {
+                    h.spec.scale_target_ref.kind == "Deployment"
+                        && h.spec.scale_target_ref.name == t.name
+                })
+            {
+                notes.push(format!(
+                    "hpa/{} manages this deployment's replicas and will override a manual scale",
+                    h.metadata.name.as_deref().unwrap_or("-")
+                ));
+            }
+        }
+        notes
+    }
+
+    pub async fn execute(&self, t: &Target, action: Action) -> EffectResult {
+        let action = self.fill(action);
+        if self.read_only {
+            return self.failed(
+                t,
+                &action,
+                Failure::Other(format!(
+                    "read-only: {} refused; nothing was sent",
+                    action.verb()
+                )),
+            );
+        }
+        let (d, rss) = match self.load(t).await {
+            Ok(x) => x,
+            Err(f) => return self.failed(t, &action, f),
+        };
+        let before = current_revision(&d);
+        let record = |result: String, after: Option<i64>| Record {
+            time: Timestamp::now().to_string(),
+            context: self.context.clone(),
+            user: self.user.clone(),
+            namespace: t.namespace.clone(),
+            object: format!("deployment/{}", t.name),
+            action: action.verb().into(),
+            command: action.describe(t),
+            revision_before: before,
+            revision_after: after,
+            result,
+        };
+        let (patch, resolved) = match plan(t, &d, &rss, &action, Timestamp::now()) {
+            Ok(Plan::Skip(message)) => {
+                return EffectResult::Skipped {
+                    target: t.clone(),
+                    action,
+                    message,
+                };
+            }
+            Ok(Plan::Patch { patch, resolved }) => (patch, resolved),
+            Err(e) => return self.failed(t, &action, Failure::Other(e.to_string())),
+        };
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &t.namespace);
+        let pp = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        let written = match api.patch(&t.name, &pp, &patch).await {
+            Ok(w) => w,
+            Err(e) => {
+                let f = describe(
+                    &e,
+                    &self.user,
+                    "patch",
+                    "deployments.apps",
+                    &t.namespace,
+                    &t.name,
+                );
+                if let Err(io) = self
+                    .audit
+                    .append(&record(format!("error: {}", f.message()), None))
+                {
+                    tracing::error!(error = %io, "audit log write failed");
+                }
+                return self.failed(t, &resolved, f);
+            }
+        };
+        let after = self
+            .observed_revision(&api, &t.name, written.metadata.generation.unwrap_or(0))
+            .await;
+        let after = after.or(before);
+        if let Err(io) = self.audit.append(&record("ok".into(), after)) {
+            return self.failed(
+                t,
+                &resolved,
+                Failure::Other(format!(
+                    "the change WAS applied, but the audit log {} could not be written: {io}",
+                    self.audit.path().display()
+                )),
+            );
+        }
+        let message = match (&resolved, before, after) {
+            (
+                Action::Undo {
+                    to_revision: Some(r),
+                },
+                _,
+                Some(a),
+            ) => {
+                format!(
+                    "deploy/{} rolled back to revision {r} (now revision {a})",
+                    t.name
+                )
+            }
+            (a, Some(b), Some(n)) if b != n => format!(
+                "deploy/{}: {} applied (revision {b} → {n})",
+                t.name,
+                a.verb()
+            ),
+            (a, _, _) => format!("deploy/{}: {} applied", t.name, a.verb()),
+        };
+        EffectResult::Done {
+            target: t.clone(),
+            action: resolved,
+            message,
+            revision_before: before,
+            revision_after: after,
+        }
+    }
+
+    /// Waits (by watching) for the controller to observe `generation`, then reads the revision.
+    async fn observed_revision(
+        &self,
+        api: &Api<Deployment>,
+        name: &str,
+        generation: i64,
+    ) -> Option<i64> {
+        let cond = move |d: Option<&Deployment>| {
+            d.and_then(|d| d.status.as_ref())
+                .and_then(|s| s.observed_generation)
+                .unwrap_or(0)
+                >= generation
+        };
+        match tokio::time::timeout(
+            self.observe_timeout,
+            await_condition(api.clone(), name, cond),
+        )
+        .await
+        {
+            Ok(Ok(Some(d))) => revision(&d.metadata),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! tractor, the console: live Kubernetes views of model servers, and safe
+//! rollouts and rollbacks. See README.md for the architecture.
+pub mod action;
+pub mod app;
+pub mod audit;
+pub mod autoscale;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod diff;
+pub mod event;
+pub mod k8s;
+pub mod logging;
+pub mod model;
+pub mod state;
+pub mod tui;
+pub mod ui;

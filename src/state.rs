@@ -1,0 +1,209 @@
+//! The console's state: plain data, built by `update` from events, drawn by `ui`.
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use jiff::Timestamp;
+
+use crate::action::{Action, Target};
+use crate::config::{Config, KeyMap};
+use crate::diff::Change;
+use crate::event::{Source, SourceStatus};
+use crate::model::Key;
+
+pub mod rows;
+pub mod store;
+pub mod update;
+
+pub use store::Cluster;
+pub use update::{Effect, update};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum View {
+    Deployments,
+    Detail(Key),
+    Hpas,
+    Pods,
+    Events,
+}
+
+impl View {
+    pub fn id(&self) -> ViewId {
+        match self {
+            View::Deployments => ViewId::Deployments,
+            View::Detail(_) => ViewId::Detail,
+            View::Hpas => ViewId::Hpas,
+            View::Pods => ViewId::Pods,
+            View::Events => ViewId::Events,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ViewId {
+    Deployments,
+    Detail,
+    Hpas,
+    Pods,
+    Events,
+}
+
+/// Which list of the detail view has the cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Section {
+    #[default]
+    Revisions,
+    Pods,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    Scale,
+    SetImage,
+    SetModel,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    Normal,
+    Help,
+    Filter(String),
+    Command(String),
+    Prompt {
+        kind: PromptKind,
+        target: Target,
+        input: String,
+    },
+    /// Waiting for the dry run.
+    Preparing {
+        target: Target,
+        action: Action,
+    },
+    Confirm {
+        target: Target,
+        action: Action,
+        changes: Vec<Change>,
+        notes: Vec<String>,
+    },
+    /// Waiting for the write.
+    Executing {
+        target: Target,
+        action: Action,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Ok,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flash {
+    pub level: Level,
+    pub text: String,
+}
+
+/// A write whose rollout is being followed on screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Follow {
+    pub target: Target,
+    pub verb: &'static str,
+    pub started: Timestamp,
+    pub revision_before: Option<i64>,
+}
+
+/// One sample of an autoscaler's replicas.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReplicaPoint {
+    pub at: Timestamp,
+    pub current: i32,
+    pub desired: i32,
+}
+
+pub struct State {
+    pub now: Timestamp,
+    pub config: Config,
+    pub keymap: KeyMap,
+    pub context: String,
+    pub user: String,
+    /// Namespaces watched (`None`: all).
+    pub namespaces: Option<Vec<String>>,
+    pub read_only: bool,
+    pub cluster: Cluster,
+    pub sources: BTreeMap<Source, SourceStatus>,
+    pub view: View,
+    pub back: Vec<View>,
+    pub mode: Mode,
+    pub filters: HashMap<ViewId, String>,
+    pub selected: HashMap<ViewId, usize>,
+    pub section: Section,
+    pub detail_selected: HashMap<Section, usize>,
+    pub flash: Option<Flash>,
+    pub follow: Option<Follow>,
+    pub hpa_history: HashMap<Key, VecDeque<ReplicaPoint>>,
+    /// Rows visible in the last drawn list (for page up/down).
+    pub page: usize,
+    pub dirty: bool,
+    pub quit: bool,
+}
+
+impl State {
+    pub fn new(config: Config, context: String, user: String, now: Timestamp) -> State {
+        let keymap = KeyMap::new(&config.keys);
+        let read_only = config.read_only_for(&context);
+        State {
+            now,
+            keymap,
+            read_only,
+            context,
+            user,
+            namespaces: None,
+            cluster: Cluster::new(config.general.max_events),
+            config,
+            sources: BTreeMap::new(),
+            view: View::Deployments,
+            back: Vec::new(),
+            mode: Mode::Normal,
+            filters: HashMap::new(),
+            selected: HashMap::new(),
+            section: Section::Revisions,
+            detail_selected: HashMap::new(),
+            flash: None,
+            follow: None,
+            hpa_history: HashMap::new(),
+            page: 20,
+            dirty: true,
+            quit: false,
+        }
+    }
+
+    pub fn filter(&self, v: ViewId) -> &str {
+        self.filters.get(&v).map(String::as_str).unwrap_or("")
+    }
+
+    pub fn selected(&self, v: ViewId) -> usize {
+        self.selected.get(&v).copied().unwrap_or(0)
+    }
+
+    pub fn flash(&mut self, level: Level, text: impl Into<String>) {
+        self.flash = Some(Flash {
+            level,
+            text: text.into(),
+        });
+        self.dirty = true;
+    }
+
+    /// Sources in trouble, for the status line.
+    pub fn troubled_sources(&self) -> Vec<(&Source, &SourceStatus)> {
+        self.sources
+            .iter()
+            .filter(|(_, s)| {
+                matches!(
+                    s,
+                    SourceStatus::Reconnecting(_) | SourceStatus::Forbidden(_)
+                )
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,202 @@
+//! The rows each view shows, filtered, in display order.
+use std::collections::{HashMap, HashSet};
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{Event, Pod};
+
+use super::{State, ViewId};
+use crate::model::deployment::{history, images, model_version, rollout_status};
+use crate::model::{Key, revision};
+
+/// Case-insensitive substring match over any of the fields; an empty filter matches.
+pub fn matches(filter: &str, fields: &[&str]) -> bool {
+    if filter.is_empty() {
+        return true;
+    }
+    let f = filter.to_lowercase();
+    fields.iter().any(|x| x.to_lowercase().contains(&f))
+}
+
+pub fn deployments(s: &State) -> Vec<&Deployment> {
+    let f = s.filter(ViewId::Deployments);
+    s.cluster
+        .deployments
+        .values()
+        .filter(|d| {
+            f.is_empty() || {
+                let t = d.spec.as_ref().map(|s| &s.template);
+                matches(
+                    f,
+                    &[
+                        d.metadata.namespace.as_deref().unwrap_or(""),
+                        d.metadata.name.as_deref().unwrap_or(""),
+                        model_version(t).unwrap_or(""),
+                        &images(t).unwrap_or_default(),
+                        rollout_status(d).state.as_str(),
+                    ],
+                )
+            }
+        })
+        .collect()
+}
+
+pub fn pods(s: &State) -> Vec<&Pod> {
+    let f = s.filter(ViewId::Pods);
+    s.cluster
+        .pods
+        .values()
+        .filter(|p| {
+            f.is_empty() || {
+                let h = crate::model::pod::health(p);
+                matches(
+                    f,
+                    &[
+                        p.metadata.namespace.as_deref().unwrap_or(""),
+                        p.metadata.name.as_deref().unwrap_or(""),
+                        &h.status,
+                        h.node.as_deref().unwrap_or(""),
+                    ],
+                )
+            }
+        })
+        .collect()
+}
+
+pub fn hpas(s: &State) -> Vec<&HorizontalPodAutoscaler> {
+    let f = s.filter(ViewId::Hpas);
+    s.cluster
+        .hpas
+        .values()
+        .filter(|h| {
+            matches(
+                f,
+                &[
+                    h.metadata.namespace.as_deref().unwrap_or(""),
+                    h.metadata.name.as_deref().unwrap_or(""),
+                    &crate::model::hpa::target_ref(h),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// Seconds since the epoch of an event's latest occurrence (0 when unknown).
+pub fn event_time(e: &Event) -> i64 {
+    e.last_timestamp
+        .as_ref()
+        .map(|t| t.0)
+        .or(e.event_time.as_ref().map(|t| t.0))
+        .or(e.first_timestamp.as_ref().map(|t| t.0))
+        .or(e.metadata.creation_timestamp.as_ref().map(|t| t.0))
+        .map(|t| t.as_second())
+        .unwrap_or(0)
+}
+
+/// Newest first.
+pub fn events(s: &State) -> Vec<&Event> {
+    let f = s.filter(ViewId::Events);
+    let mut v: Vec<&Event> = s
+        .cluster
+        .events
+        .values()
+        .filter(|e| {
+            matches(
+                f,
+                &[
+                    e.metadata.namespace.as_deref().unwrap_or(""),
+                    e.involved_object.name.as_deref().unwrap_or(""),
+                    e.involved_object.kind.as_deref().unwrap_or(""),
+                    e.reason.as_deref().unwrap_or(""),
+                    e.message.as_deref().unwrap_or(""),
+                    e.type_.as_deref().unwrap_or(""),
+                ],
+            )
+        })
+        .collect();
+    v.sort_by_key(|e| std::cmp::Reverse(event_time(e)));
+    v
+}
+
+/// Everything the detail view of one deployment shows.
+pub struct Detail<'a> {
+    pub deployment: &'a Deployment,
+    /// Newest revision first.
+    pub revisions: Vec<&'a ReplicaSet>,
+    /// Pods with the revision of the ReplicaSet that owns them.
+    pub pods: Vec<(&'a Pod, Option<i64>)>,
+    /// Events of the deployment, its ReplicaSets and pods, newest first.
+    pub events: Vec<&'a Event>,
+}
+
+pub fn detail<'a>(s: &'a State, key: &Key) -> Option<Detail<'a>> {
+    let d = s.cluster.deployments.get(key)?;
+    let ns = key.0.as_str();
+    let revisions = history(d, s.cluster.replicasets_in(ns));
+    let rs_rev: HashMap<&str, Option<i64>> = revisions
+        .iter()
+        .map(|rs| {
+            (
+                rs.metadata.name.as_deref().unwrap_or(""),
+                revision(&rs.metadata),
+            )
+        })
+        .collect();
+    let pods: Vec<(&Pod, Option<i64>)> = s
+        .cluster
+        .pods_in(ns)
+        .filter_map(|p| {
+            let owner = p
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .find(|o| o.kind == "ReplicaSet")?;
+            rs_rev.get(owner.name.as_str()).map(|r| (p, *r))
+        })
+        .collect();
+    let mut names: HashSet<(&str, &str)> = HashSet::new();
+    names.insert(("Deployment", key.1.as_str()));
+    for rs in &revisions {
+        names.insert(("ReplicaSet", rs.metadata.name.as_deref().unwrap_or("")));
+    }
+    for (p, _) in &pods {
+        names.insert(("Pod", p.metadata.name.as_deref().unwrap_or("")));
+    }
+    let mut events: Vec<&Event> = s
+        .cluster
+        .events
+        .values()
+        .filter(|e| {
+            e.metadata.namespace.as_deref() == Some(ns)
+                && names.contains(&(
+                    e.involved_object.kind.as_deref().unwrap_or(""),
+                    e.involved_object.name.as_deref().unwrap_or(""),
+                ))
+        })
+        .collect();
+    events.sort_by_key(|e| std::cmp::Reverse(event_time(e)));
+    Some(Detail {
+        deployment: d,
+        revisions,
+        pods,
+        events,
+    })
+}
+
+/// How many rows the current view's cursor moves over.
+pub fn count(s: &State) -> usize {
+    match &s.view {
+        super::View::Deployments => deployments(s).len(),
+        super::View::Pods => pods(s).len(),
+        super::View::Hpas => hpas(s).len(),
+        super::View::Events => events(s).len(),
+        super::View::Detail(k) => match detail(s, k) {
+            Some(d) => match s.section {
+                super::Section::Revisions => d.revisions.len(),
+                super::Section::Pods => d.pods.len(),
+            },
+            None => 0,
+        },
+    }
+}

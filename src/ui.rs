@@ -1,0 +1,192 @@
+//! Drawing: a pure function of the state into a ratatui frame.
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::event::SourceStatus;
+use crate::state::{Level, Mode, PromptKind, State, View};
+
+pub mod deployments;
+pub mod detail;
+pub mod events;
+pub mod hpas;
+pub mod overlay;
+pub mod pods;
+pub mod table;
+pub mod theme;
+
+pub use theme::Theme;
+
+pub fn draw(s: &State, f: &mut Frame) {
+    let theme = Theme::from_config(&s.config.theme);
+    let follow_h = if s.follow.is_some() { 3 } else { 0 };
+    let [head, body, follow, foot] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(follow_h),
+        Constraint::Length(1),
+    ])
+    .areas(f.area());
+    header(s, f, head, &theme);
+    match &s.view {
+        View::Deployments => deployments::draw(s, f, body, &theme),
+        View::Detail(k) => detail::draw(s, k, f, body, &theme),
+        View::Hpas => hpas::draw(s, f, body, &theme),
+        View::Pods => pods::draw(s, f, body, &theme),
+        View::Events => events::draw(s, f, body, &theme),
+    }
+    if s.follow.is_some() {
+        overlay::follow(s, f, follow, &theme);
+    }
+    footer(s, f, foot, &theme);
+    match &s.mode {
+        Mode::Help => overlay::help(s, f, &theme),
+        Mode::Confirm {
+            target,
+            action,
+            changes,
+            notes,
+        } => overlay::confirm(f, &theme, target, action, changes, notes),
+        _ => {}
+    }
+}
+
+fn header(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
+    let ns = match &s.namespaces {
+        None => "all".to_string(),
+        Some(v) => v.join(","),
+    };
+    let view = match &s.view {
+        View::Deployments => "Deployments".to_string(),
+        View::Detail(k) => format!("deploy/{} ({})", k.1, k.0),
+        View::Hpas => "HPAs".to_string(),
+        View::Pods => "Pods".to_string(),
+        View::Events => "Events".to_string(),
+    };
+    let mut spans = vec![
+        Span::styled(" tractor ", t.accent),
+        Span::raw(format!(" ctx:{}  user:{}  ns:{}  ", s.context, s.user, ns)),
+        Span::styled(view, t.header),
+    ];
+    if s.read_only {
+        spans.push(Span::styled("  [read-only]", t.warn));
+    }
+    let troubled = s.troubled_sources();
+    let syncing = s
+        .sources
+        .values()
+        .filter(|v| **v == SourceStatus::Syncing)
+        .count();
+    let conn = if let Some((src, st)) = troubled.first() {
+        match st {
+            SourceStatus::Forbidden(_) => Span::styled(format!("  ✗ no access: list {src}"), t.bad),
+            _ => Span::styled(
+                format!(
+                    "  ⟳ reconnecting ({} watch{})",
+                    troubled.len(),
+                    if troubled.len() == 1 { "" } else { "es" }
+                ),
+                t.warn,
+            ),
+        }
+    } else if syncing > 0 || s.sources.is_empty() {
+        Span::styled("  … syncing", t.muted)
+    } else {
+        Span::styled("  ● live", t.ok)
+    };
+    spans.push(conn);
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn footer(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
+    let line = match &s.mode {
+        Mode::Filter(text) => Line::from(vec![
+            Span::styled("/", t.accent),
+            Span::raw(format!("{text}█")),
+        ]),
+        Mode::Command(text) => Line::from(vec![
+            Span::styled(":", t.accent),
+            Span::raw(format!("{text}█")),
+        ]),
+        Mode::Prompt {
+            kind,
+            target,
+            input,
+        } => {
+            let what = match kind {
+                PromptKind::Scale => "replicas",
+                PromptKind::SetImage => "image (or CONTAINER=IMAGE)",
+                PromptKind::SetModel => "model version",
+            };
+            Line::from(vec![
+                Span::styled(format!("deploy/{} {what}: ", target.name), t.accent),
+                Span::raw(format!("{input}█")),
+                Span::styled("   enter: preview  esc: cancel", t.muted),
+            ])
+        }
+        Mode::Preparing { target, action } => Line::from(Span::styled(
+            format!(
+                "{} deploy/{}: server-side dry run…",
+                action.verb(),
+                target.name
+            ),
+            t.muted,
+        )),
+        Mode::Executing { target, action } => Line::from(Span::styled(
+            format!("{} deploy/{}: writing…", action.verb(), target.name),
+            t.warn,
+        )),
+        _ => match &s.flash {
+            Some(fl) => {
+                let style = match fl.level {
+                    Level::Info => Style::default(),
+                    Level::Ok => t.ok,
+                    Level::Warn => t.warn,
+                    Level::Error => t.bad,
+                };
+                Line::from(Span::styled(fl.text.clone(), style))
+            }
+            None => hints(s, t),
+        },
+    };
+    f.render_widget(Paragraph::new(line), area);
+}
+
+fn hints(s: &State, t: &Theme) -> Line<'static> {
+    use crate::config::keys::KeyAction as K;
+    let first = |a: K| {
+        s.keymap
+            .shown
+            .iter()
+            .find(|(x, _)| *x == a)
+            .and_then(|(_, k)| k.split(' ').next().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let mut items = vec![
+        (K::Help, "help"),
+        (K::Command, "view"),
+        (K::Filter, "filter"),
+    ];
+    match s.view {
+        View::Deployments | View::Hpas | View::Pods => items.push((K::Open, "open")),
+        View::Detail(_) => items.push((K::NextSection, "section")),
+        View::Events => {}
+    }
+    if !matches!(s.view, View::Events) {
+        items.extend([
+            (K::Undo, "undo"),
+            (K::Restart, "restart"),
+            (K::Scale, "scale"),
+            (K::SetModel, "model"),
+        ]);
+    }
+    items.extend([(K::Back, "back"), (K::Quit, "quit")]);
+    let mut spans = Vec::new();
+    for (a, label) in items {
+        spans.push(Span::styled(format!("<{}>", first(a)), t.accent));
+        spans.push(Span::styled(format!("{label} "), t.muted));
+    }
+    Line::from(spans)
+}
