@@ -90,7 +90,10 @@ mod tests {
             ("1e", None),
         ];
         for (q, want) in cases {
-            assert_eq!(parse(q), *want, "{q}");
+            match (parse(q), want) {
+                (Some(got), Some(w)) => assert!((got - w).abs() <= w.abs() * 1e-12, "{q}: {got} != {w}"),
+                (got, w) => assert_eq!(got, *w, "{q}"),
+            }
         }
     }
 

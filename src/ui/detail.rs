@@ -39,8 +39,8 @@ const EVENT_COLS: [Col; 5] = [
     col("LAST SEEN", 9, 1),
     col("TYPE", 7, 2),
     col("REASON", 18, 0),
-    col("OBJECT", 30, 3),
-    grow("MESSAGE", 30, 0),
+    col("OBJECT", 24, 3),
+    grow("MESSAGE", 20, 0),
 ];
 
 pub fn draw(s: &State, k: &Key, f: &mut Frame, area: Rect, t: &Theme) {

@@ -14,8 +14,8 @@ const COLS: [Col; 6] = [
     col("LAST SEEN", 9, 1),
     col("TYPE", 7, 2),
     col("REASON", 18, 0),
-    col("OBJECT", 30, 1),
-    grow("MESSAGE", 30, 0),
+    col("OBJECT", 24, 0),
+    grow("MESSAGE", 20, 0),
 ];
 
 pub fn event_cells<'a>(
@@ -35,11 +35,7 @@ pub fn event_cells<'a>(
         .unwrap_or_default();
     let obj = format!(
         "{}/{}",
-        e.involved_object
-            .kind
-            .as_deref()
-            .unwrap_or("-")
-            .to_lowercase(),
+        short_kind(e.involved_object.kind.as_deref().unwrap_or("-")),
         e.involved_object.name.as_deref().unwrap_or("-")
     );
     let cells = vec![
@@ -73,4 +69,17 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         },
         |i| event_cells(list[i], s, t),
     );
+}
+
+/// kubectl's short names, so the object column stays narrow.
+pub fn short_kind(kind: &str) -> String {
+    match kind {
+        "Deployment" => "deploy".into(),
+        "ReplicaSet" => "rs".into(),
+        "HorizontalPodAutoscaler" => "hpa".into(),
+        "Pod" => "pod".into(),
+        "Node" => "node".into(),
+        "Service" => "svc".into(),
+        other => other.to_lowercase(),
+    }
 }

@@ -27,17 +27,17 @@ const COLS: [Col; 9] = [
 ];
 
 const METRIC_COLS: [Col; 5] = [
-    col("TYPE", 17, 2),
-    grow("METRIC", 20, 0),
-    col("CURRENT", 12, 0),
-    col("TARGET", 12, 0),
+    col("TYPE", 17, 3),
+    grow("METRIC", 14, 0),
+    col("CURRENT", 10, 0),
+    col("TARGET", 11, 0),
     col("PROPOSES", 8, 1),
 ];
 
 pub fn draw(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
     let list = rows::hpas(s);
     let sel = s.selected(ViewId::Hpas);
-    let list_h = (list.len() as u16 + 3).clamp(4, area.height / 3);
+    let list_h = (list.len() as u16 + 3).min(area.height / 3).max(4);
     let [top, rest] =
         Layout::vertical([Constraint::Length(list_h), Constraint::Min(6)]).areas(area);
     let filter = s.filter(ViewId::Hpas);
@@ -61,7 +61,7 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
             let (min, max, cur, desired) = replicas(h);
             let metrics: Vec<String> = metric_rows(h)
                 .iter()
-                .map(|m| format!("{} {}/{}", m.name, m.current, m.target))
+                .map(|m| format!("{} {}/{}", m.name, m.current, m.target.trim_end_matches(" (avg)")))
                 .collect();
             let cells = vec![
                 Cell::from(dash(h.metadata.namespace.as_deref())),
@@ -104,8 +104,9 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         Constraint::Min(4),
     ])
     .areas(left);
+    let cond_h = if right.height >= 24 { 10 } else { 6 };
     let [chart_area, cond_area] =
-        Layout::vertical([Constraint::Min(5), Constraint::Length(6)]).areas(right);
+        Layout::vertical([Constraint::Min(5), Constraint::Length(cond_h)]).areas(right);
 
     let (inp, expl) = explain(s, h, &k, history);
     let mrows = metric_rows(h);
@@ -137,16 +138,27 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         },
     );
 
-    // explainer
+    // explainer: the result first (it must survive a small terminal), then the steps
     let (_, _, _, status_desired) = replicas(h);
-    let mut lines = vec![Line::from(Span::styled(
-        format!(
-            "current {} replicas, tolerance ±{:.0}%",
-            inp.current_replicas,
-            inp.tolerance * 100.0
-        ),
-        t.muted,
-    ))];
+    let agree = if expl.desired == status_desired {
+        Span::styled(format!(" (controller: {status_desired} ✓)"), t.ok)
+    } else {
+        Span::styled(
+            format!(" (controller: {status_desired}; its window and pod readiness may differ)"),
+            t.warn,
+        )
+    };
+    let mut lines = vec![
+        Line::from(vec![Span::styled(format!("desired {}", expl.desired), t.accent), agree]),
+        Line::from(Span::styled(
+            format!(
+                "from {} current replicas, tolerance ±{:.0}%:",
+                inp.current_replicas,
+                inp.tolerance * 100.0
+            ),
+            t.muted,
+        )),
+    ];
     for m in &expl.metrics {
         lines.push(Line::from(format!("  {}", m.formula)));
     }
@@ -157,27 +169,9 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         )));
     }
     lines.push(Line::from(format!("max over metrics → {}", expl.proposal)));
-    lines.push(Line::from(format!(
-        "stabilization → {}: {}",
-        expl.stabilized, expl.stabilization
-    )));
-    lines.push(Line::from(format!(
-        "rate → {}: {}",
-        expl.limited, expl.limit
-    )));
-    let agree = if expl.desired == status_desired {
-        Span::styled(format!("  (controller: {status_desired} ✓)"), t.ok)
-    } else {
-        Span::styled(
-            format!("  (controller: {status_desired}; its window and pod readiness may differ)"),
-            t.warn,
-        )
-    };
-    lines.push(Line::from(vec![
-        Span::styled(format!("desired {}", expl.desired), t.accent),
-        Span::raw(format!(": {}", expl.bounds)),
-        agree,
-    ]));
+    lines.push(Line::from(format!("stabilization → {}: {}", expl.stabilized, expl.stabilization)));
+    lines.push(Line::from(format!("rate → {}: {}", expl.limited, expl.limit)));
+    lines.push(Line::from(format!("bounds → {}: {}", expl.desired, expl.bounds)));
     f.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::default()

@@ -85,26 +85,25 @@ pub fn confirm(
     for n in notes {
         lines.push(Line::from(Span::styled(format!("note: {n}"), t.warn)));
     }
-    lines.push(Line::from(""));
-    lines.push(Line::from(vec![
-        Span::styled("y", t.accent),
-        Span::raw(": apply    "),
-        Span::styled("n/esc", t.accent),
-        Span::raw(": cancel"),
-    ]));
-    let area = f.area();
-    let area = centered(
-        area,
-        area.width.saturating_sub(8).min(120),
-        lines.len() as u16 + 2,
-    );
+    let full = f.area();
+    let width = full.width.saturating_sub(8).min(120);
+    // the height after wrapping, so nothing is cut; the keys sit on the border, always visible
+    let inner = usize::from(width.saturating_sub(2).max(1));
+    let height: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let area = centered(full, width, height as u16 + 2);
     f.render_widget(Clear, area);
     f.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::default()
                 .borders(Borders::ALL)
                 .border_style(t.warn)
-                .title(" Confirm "),
+                .title(" Confirm ")
+                .title_bottom(Line::from(vec![
+                    Span::styled(" y", t.accent),
+                    Span::raw(": apply · "),
+                    Span::styled("n/esc", t.accent),
+                    Span::raw(": cancel "),
+                ])),
         ),
         area,
     );

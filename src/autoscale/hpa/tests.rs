@@ -30,8 +30,11 @@ fn per_metric_proposals() {
         (3, util("cpu", 90.0, 50.0), 6, false),
         // 4 × 54/50 = 4.32, ratio 1.08 within 10 % → keep 4
         (4, util("cpu", 54.0, 50.0), 4, true),
-        // ratio 1.1 exactly: within (the controller uses <=)
-        (4, util("cpu", 55.0, 50.0), 4, true),
+        // 55/50 in floating point is 1.1000000000000001, just outside 0.1, in the
+        // controller too (it compares float64s the same way): ceil(4.4) = 5
+        (4, util("cpu", 55.0, 50.0), 5, false),
+        // 4 × 45/50 = 3.6: ratio 0.9 is 0.09999999999999998 away, within
+        (4, util("cpu", 45.0, 50.0), 4, true),
         // 4 × 20/50 = 1.6 → 2
         (4, util("cpu", 20.0, 50.0), 2, false),
         // Pods metric, AverageValue 10 per pod, current avg 25: 2 × 2.5 = 5

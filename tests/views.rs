@@ -1,0 +1,106 @@
+//! Every view rendered from the YAML fixture at 160×48 and 80×24, snapshotted.
+mod support;
+
+use crossterm::event::KeyCode;
+use support::{code, key, render, state, typed};
+use tractor::action::{Action, Target};
+use tractor::event::{AppEvent, EffectResult};
+use tractor::state::{State, update};
+
+fn both(name: &str, s: &State) {
+    insta::assert_snapshot!(format!("{name}_160x48"), render(s, 160, 48));
+    insta::assert_snapshot!(format!("{name}_80x24"), render(s, 80, 24));
+}
+
+#[test]
+fn deployments() {
+    both("deployments", &state());
+}
+
+#[test]
+fn detail_mid_rollout() {
+    let mut s = state();
+    // ml/classifier is the first row
+    update(&mut s, code(KeyCode::Enter));
+    both("detail", &s);
+}
+
+#[test]
+fn hpas_with_explainer() {
+    let mut s = state();
+    typed(&mut s, ":hpa");
+    update(&mut s, code(KeyCode::Enter));
+    both("hpas", &s);
+}
+
+#[test]
+fn pods_filtered() {
+    let mut s = state();
+    typed(&mut s, ":pods");
+    update(&mut s, code(KeyCode::Enter));
+    both("pods", &s);
+    typed(&mut s, "/crash");
+    both("pods_filter_typing", &s);
+}
+
+#[test]
+fn events() {
+    let mut s = state();
+    typed(&mut s, ":events");
+    update(&mut s, code(KeyCode::Enter));
+    both("events", &s);
+}
+
+#[test]
+fn help() {
+    let mut s = state();
+    update(&mut s, key('?'));
+    both("help", &s);
+}
+
+#[test]
+fn confirm_undo_preview() {
+    let mut s = state();
+    update(&mut s, code(KeyCode::Enter));
+    let fx = update(&mut s, key('u'));
+    assert_eq!(fx.len(), 1);
+    let target = Target { namespace: "ml".into(), name: "classifier".into() };
+    let action = Action::Undo { to_revision: Some(2) };
+    let changes = vec![
+        tractor::diff::Change {
+            path: "spec.template.metadata.labels.tractor.dev/model-version".into(),
+            before: Some("v2".into()),
+            after: Some("v1".into()),
+        },
+        tractor::diff::Change {
+            path: "spec.template.spec.containers[server].env[TRACTOR_SERVE_MODEL_VERSION].value".into(),
+            before: Some("v2".into()),
+            after: Some("v1".into()),
+        },
+    ];
+    let notes = vec!["mid-rollout: 2 ReplicaSets have pods; this replaces the template now and the controller rolls toward it".into()];
+    update(&mut s, AppEvent::Effect(EffectResult::Prepared { target, action, changes, notes }));
+    both("confirm_undo", &s);
+}
+
+#[test]
+fn following_a_rollout_and_read_only() {
+    let mut s = state();
+    let target = Target { namespace: "ml".into(), name: "classifier".into() };
+    s.mode = tractor::state::Mode::Executing { target: target.clone(), action: Action::Restart };
+    update(
+        &mut s,
+        AppEvent::Effect(EffectResult::Done {
+            target,
+            action: Action::Restart,
+            message: "deploy/classifier: restart applied (revision 3 → 4)".into(),
+            revision_before: Some(3),
+            revision_after: Some(4),
+        }),
+    );
+    both("follow", &s);
+    let mut ro = state();
+    ro.read_only = true;
+    update(&mut ro, key('u'));
+    both("read_only_refusal", &ro);
+}
