@@ -45,6 +45,26 @@ fn spawn_ticks(tx: UnboundedSender<AppEvent>, every: Duration) {
     });
 }
 
+fn spawn_signals(tx: UnboundedSender<AppEvent>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+            _ = int.recv() => {}
+        }
+        let _ = tx.send(AppEvent::Shutdown);
+    });
+}
+
 pub async fn run(
     conn: Connection,
     config: Config,
@@ -65,6 +85,7 @@ pub async fn run(
     let mut guard = crate::tui::Guard::enter().wrap_err("cannot set up the terminal")?;
     spawn_input(tx.clone());
     spawn_ticks(tx.clone(), tick);
+    spawn_signals(tx.clone());
     tracing::info!(context = %conn.context, server = %conn.server, "console started");
     while let Some(ev) = rx.recv().await {
         let mut effects = update(&mut state, ev);

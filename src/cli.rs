@@ -229,7 +229,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => n * 3600.0,
         _ => return Err(format!("\"{s}\": unknown unit \"{unit}\" (ms, s, m, h)")),
     };
-    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
         return Err(format!("\"{s}\" is out of range"));
     }
     Ok(Duration::from_secs_f64(secs))

@@ -14,6 +14,8 @@ pub enum AppEvent {
     Tick(Timestamp),
     Kube(ClusterDelta),
     Effect(EffectResult),
+    /// SIGTERM, SIGHUP or SIGINT: leave, restoring the terminal.
+    Shutdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

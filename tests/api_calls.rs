@@ -32,7 +32,12 @@ fn fixture_json(kind: &str, name: &str) -> Value {
         if k == kind && v["metadata"]["name"] == name {
             let mut v = v;
             v["kind"] = kind.into();
-            v["apiVersion"] = if kind == "HorizontalPodAutoscaler" { "autoscaling/v2" } else { "apps/v1" }.into();
+            v["apiVersion"] = if kind == "HorizontalPodAutoscaler" {
+                "autoscaling/v2"
+            } else {
+                "apps/v1"
+            }
+            .into();
             return v;
         }
     }
@@ -52,10 +57,23 @@ fn server(patch_status: u16) -> (kube::Client, Arc<Mutex<Vec<Call>>>) {
         while let Some((req, send)) = handle.next_request().await {
             let method = req.method().to_string();
             let uri = req.uri().to_string();
-            let ct = req.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+            let ct = req
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
             let bytes = req.into_body().collect_bytes().await.unwrap();
-            let body: Value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
-            rec.lock().unwrap().push(Call { method: method.clone(), uri: uri.clone(), content_type: ct, body: body.clone() });
+            let body: Value = if bytes.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes).unwrap()
+            };
+            rec.lock().unwrap().push(Call {
+                method: method.clone(),
+                uri: uri.clone(),
+                content_type: ct,
+                body: body.clone(),
+            });
             let path = uri.split('?').next().unwrap().to_string();
             let mut dep = fixture_json("Deployment", "classifier");
             let (status, reply) = match (method.as_str(), path.as_str()) {
@@ -64,32 +82,48 @@ fn server(patch_status: u16) -> (kube::Client, Arc<Mutex<Vec<Call>>>) {
                     200,
                     list(
                         "ReplicaSetList",
-                        ["classifier-6d5f7c9b8", "classifier-7f8b6d4c5", "classifier-5c4d8e7f6"]
-                            .iter()
-                            .map(|n| fixture_json("ReplicaSet", n))
-                            .collect(),
+                        [
+                            "classifier-6d5f7c9b8",
+                            "classifier-7f8b6d4c5",
+                            "classifier-5c4d8e7f6",
+                        ]
+                        .iter()
+                        .map(|n| fixture_json("ReplicaSet", n))
+                        .collect(),
                     ),
                 ),
-                ("GET", "/apis/autoscaling/v2/namespaces/ml/horizontalpodautoscalers") => {
-                    (200, list("HorizontalPodAutoscalerList", vec![fixture_json("HorizontalPodAutoscaler", "classifier")]))
-                }
-                ("PATCH", "/apis/apps/v1/namespaces/ml/deployments/classifier") if patch_status != 200 => (
-                    patch_status,
-                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": patch_status,
+                ("GET", "/apis/autoscaling/v2/namespaces/ml/horizontalpodautoscalers") => (
+                    200,
+                    list(
+                        "HorizontalPodAutoscalerList",
+                        vec![fixture_json("HorizontalPodAutoscaler", "classifier")],
+                    ),
+                ),
+                ("PATCH", "/apis/apps/v1/namespaces/ml/deployments/classifier")
+                    if patch_status != 200 =>
+                {
+                    (
+                        patch_status,
+                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": patch_status,
                         "reason": "Forbidden",
                         "message": "deployments.apps \"classifier\" is forbidden: User \"alice\" cannot patch resource \"deployments\" in API group \"apps\" in the namespace \"ml\""}),
-                ),
+                    )
+                }
                 ("PATCH", "/apis/apps/v1/namespaces/ml/deployments/classifier") => {
                     // the server's answer: the template after the patch, a new generation
-                    dep["spec"]["template"]["metadata"]["labels"]["tractor.dev/model-version"] = "v1".into();
+                    dep["spec"]["template"]["metadata"]["labels"]["tractor.dev/model-version"] =
+                        "v1".into();
                     dep["metadata"]["generation"] = 6.into();
                     (200, dep)
                 }
                 // the watch behind "wait until the controller observed generation 6"
-                ("GET", "/apis/apps/v1/namespaces/ml/deployments") if !uri.contains("watch=true") => {
+                ("GET", "/apis/apps/v1/namespaces/ml/deployments")
+                    if !uri.contains("watch=true") =>
+                {
                     dep["status"]["observedGeneration"] = 6.into();
                     dep["metadata"]["generation"] = 6.into();
-                    dep["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "4".into();
+                    dep["metadata"]["annotations"]["deployment.kubernetes.io/revision"] =
+                        "4".into();
                     (200, list("DeploymentList", vec![dep]))
                 }
                 _ => continue, // e.g. the follow-up watch: never answered, dropped with the test
@@ -117,7 +151,10 @@ fn runner(client: kube::Client, audit: &std::path::Path, read_only: bool) -> Run
 }
 
 fn target() -> Target {
-    Target { namespace: "ml".into(), name: "classifier".into() }
+    Target {
+        namespace: "ml".into(),
+        name: "classifier".into(),
+    }
 }
 
 #[tokio::test]
@@ -127,24 +164,72 @@ async fn undo_dry_run_then_write_with_kubectl_json_patch() {
     let (client, calls) = server(200);
     let r = runner(client, &audit, false);
 
-    let prepared = r.prepare(&target(), Action::Undo { to_revision: None }).await;
-    let EffectResult::Prepared { action, changes, notes, .. } = prepared else { panic!("{prepared:?}") };
-    assert_eq!(action, Action::Undo { to_revision: Some(2) }, "previous revision resolved");
-    assert!(changes.iter().any(|c| c.path == "spec.template.metadata.labels.tractor.dev/model-version"
-        && c.before.as_deref() == Some("v2") && c.after.as_deref() == Some("v1")), "{changes:?}");
-    assert!(notes.iter().any(|n| n.starts_with("mid-rollout: 2 ReplicaSets have pods")), "{notes:?}");
+    let prepared = r
+        .prepare(&target(), Action::Undo { to_revision: None })
+        .await;
+    let EffectResult::Prepared {
+        action,
+        changes,
+        notes,
+        ..
+    } = prepared
+    else {
+        panic!("{prepared:?}")
+    };
+    assert_eq!(
+        action,
+        Action::Undo {
+            to_revision: Some(2)
+        },
+        "previous revision resolved"
+    );
+    assert!(
+        changes.iter().any(
+            |c| c.path == "spec.template.metadata.labels.tractor.dev/model-version"
+                && c.before.as_deref() == Some("v2")
+                && c.after.as_deref() == Some("v1")
+        ),
+        "{changes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("mid-rollout: 2 ReplicaSets have pods")),
+        "{notes:?}"
+    );
     {
         let c = calls.lock().unwrap();
-        let seq: Vec<(String, String)> = c.iter().map(|c| (c.method.clone(), c.uri.clone())).collect();
-        assert_eq!(seq[0], ("GET".into(), "/apis/apps/v1/namespaces/ml/deployments/classifier".into()));
-        assert_eq!(seq[1], ("GET".into(), "/apis/apps/v1/namespaces/ml/replicasets?&labelSelector=app%3Dclassifier".into()));
+        let seq: Vec<(String, String)> = c
+            .iter()
+            .map(|c| (c.method.clone(), c.uri.clone()))
+            .collect();
+        assert_eq!(
+            seq[0],
+            (
+                "GET".into(),
+                "/apis/apps/v1/namespaces/ml/deployments/classifier".into()
+            )
+        );
+        assert_eq!(
+            seq[1],
+            (
+                "GET".into(),
+                "/apis/apps/v1/namespaces/ml/replicasets?&labelSelector=app%3Dclassifier".into()
+            )
+        );
         let dry = &c[2];
         assert_eq!(dry.method, "PATCH");
-        assert_eq!(dry.uri, "/apis/apps/v1/namespaces/ml/deployments/classifier?&dryRun=All&fieldManager=tractor");
+        assert_eq!(
+            dry.uri,
+            "/apis/apps/v1/namespaces/ml/deployments/classifier?&dryRun=All&fieldManager=tractor"
+        );
         assert_eq!(dry.content_type, "application/json-patch+json");
         assert_eq!(dry.body[0]["op"], "replace");
         assert_eq!(dry.body[0]["path"], "/spec/template");
-        assert_eq!(dry.body[0]["value"]["metadata"]["labels"], json!({"app": "classifier", "tractor.dev/model-version": "v1"}));
+        assert_eq!(
+            dry.body[0]["value"]["metadata"]["labels"],
+            json!({"app": "classifier", "tractor.dev/model-version": "v1"})
+        );
         assert_eq!(dry.body[1]["path"], "/metadata/annotations");
         assert_eq!(
             dry.body[1]["value"],
@@ -156,14 +241,29 @@ async fn undo_dry_run_then_write_with_kubectl_json_patch() {
 
     calls.lock().unwrap().clear();
     let done = r.execute(&target(), action).await;
-    let EffectResult::Done { revision_before, revision_after, message, .. } = done else { panic!("{done:?}") };
+    let EffectResult::Done {
+        revision_before,
+        revision_after,
+        message,
+        ..
+    } = done
+    else {
+        panic!("{done:?}")
+    };
     assert_eq!((revision_before, revision_after), (Some(3), Some(4)));
-    assert_eq!(message, "deploy/classifier rolled back to revision 2 (now revision 4)");
+    assert_eq!(
+        message,
+        "deploy/classifier rolled back to revision 2 (now revision 4)"
+    );
     let c = calls.lock().unwrap();
     let write = c.iter().find(|c| c.method == "PATCH").unwrap();
-    assert_eq!(write.uri, "/apis/apps/v1/namespaces/ml/deployments/classifier?&fieldManager=tractor");
+    assert_eq!(
+        write.uri,
+        "/apis/apps/v1/namespaces/ml/deployments/classifier?&fieldManager=tractor"
+    );
     assert_eq!(write.content_type, "application/json-patch+json");
-    let line: Value = serde_json::from_str(std::fs::read_to_string(&audit).unwrap().trim()).unwrap();
+    let line: Value =
+        serde_json::from_str(std::fs::read_to_string(&audit).unwrap().trim()).unwrap();
     assert_eq!(line["action"], "undo");
     assert_eq!(line["object"], "deployment/classifier");
     assert_eq!(line["namespace"], "ml");
@@ -172,7 +272,10 @@ async fn undo_dry_run_then_write_with_kubectl_json_patch() {
     assert_eq!(line["revision_before"], 3);
     assert_eq!(line["revision_after"], 4);
     assert_eq!(line["result"], "ok");
-    assert_eq!(line["command"], "tractor rollout undo deploy/classifier -n ml --to-revision 2");
+    assert_eq!(
+        line["command"],
+        "tractor rollout undo deploy/classifier -n ml --to-revision 2"
+    );
 }
 
 #[tokio::test]
@@ -180,7 +283,16 @@ async fn set_model_is_a_strategic_merge_patch() {
     let dir = tempfile::tempdir().unwrap();
     let (client, calls) = server(200);
     let r = runner(client, &dir.path().join("a.jsonl"), false);
-    let res = r.prepare(&target(), Action::SetModel { container: None, version: "v3".into(), path: None }).await;
+    let res = r
+        .prepare(
+            &target(),
+            Action::SetModel {
+                container: None,
+                version: "v3".into(),
+                path: None,
+            },
+        )
+        .await;
     assert!(matches!(res, EffectResult::Prepared { .. }), "{res:?}");
     let c = calls.lock().unwrap();
     let p = c.iter().find(|c| c.method == "PATCH").unwrap();
@@ -199,12 +311,20 @@ async fn scale_warns_about_the_autoscaler() {
     let (client, calls) = server(200);
     let r = runner(client, &dir.path().join("a.jsonl"), false);
     let res = r.prepare(&target(), Action::Scale { replicas: 6 }).await;
-    let EffectResult::Prepared { notes, .. } = res else { panic!("{res:?}") };
-    assert_eq!(notes, ["hpa/classifier manages this deployment's replicas and will override a manual scale"]);
+    let EffectResult::Prepared { notes, .. } = res else {
+        panic!("{res:?}")
+    };
+    assert_eq!(
+        notes,
+        ["hpa/classifier manages this deployment's replicas and will override a manual scale"]
+    );
     let c = calls.lock().unwrap();
     let p = c.iter().find(|c| c.method == "PATCH").unwrap();
     assert_eq!(p.body["spec"], json!({"replicas": 6}));
-    assert_eq!(p.body["metadata"]["annotations"]["kubernetes.io/change-cause"], "tractor scale deploy/classifier -n ml --replicas 6");
+    assert_eq!(
+        p.body["metadata"]["annotations"]["kubernetes.io/change-cause"],
+        "tractor scale deploy/classifier -n ml --replicas 6"
+    );
 }
 
 #[tokio::test]
@@ -214,13 +334,29 @@ async fn forbidden_is_a_clear_message_and_is_audited() {
     let (client, _calls) = server(403);
     let r = runner(client, &audit, false);
     let res = r.prepare(&target(), Action::Restart).await;
-    let EffectResult::Failed { message, .. } = res else { panic!("{res:?}") };
-    assert!(message.starts_with("forbidden: user \"alice\" may not patch deployments.apps in namespace \"ml\""), "{message}");
+    let EffectResult::Failed { message, .. } = res else {
+        panic!("{res:?}")
+    };
+    assert!(
+        message.starts_with(
+            "forbidden: user \"alice\" may not patch deployments.apps in namespace \"ml\""
+        ),
+        "{message}"
+    );
     let res = r.execute(&target(), Action::Restart).await;
-    let EffectResult::Failed { message, .. } = res else { panic!("{res:?}") };
+    let EffectResult::Failed { message, .. } = res else {
+        panic!("{res:?}")
+    };
     assert!(message.starts_with("forbidden:"), "{message}");
-    let line: Value = serde_json::from_str(std::fs::read_to_string(&audit).unwrap().trim()).unwrap();
-    assert!(line["result"].as_str().unwrap().starts_with("error: forbidden"), "{line}");
+    let line: Value =
+        serde_json::from_str(std::fs::read_to_string(&audit).unwrap().trim()).unwrap();
+    assert!(
+        line["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("error: forbidden"),
+        "{line}"
+    );
     assert_eq!(line["revision_after"], Value::Null);
 }
 
@@ -229,9 +365,19 @@ async fn read_only_runner_sends_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (client, calls) = server(200);
     let r = runner(client, &dir.path().join("a.jsonl"), true);
-    for a in [Action::Restart, Action::Undo { to_revision: None }, Action::Scale { replicas: 1 }] {
-        assert!(matches!(r.prepare(&target(), a.clone()).await, EffectResult::Failed { .. }));
-        assert!(matches!(r.execute(&target(), a).await, EffectResult::Failed { .. }));
+    for a in [
+        Action::Restart,
+        Action::Undo { to_revision: None },
+        Action::Scale { replicas: 1 },
+    ] {
+        assert!(matches!(
+            r.prepare(&target(), a.clone()).await,
+            EffectResult::Failed { .. }
+        ));
+        assert!(matches!(
+            r.execute(&target(), a).await,
+            EffectResult::Failed { .. }
+        ));
     }
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(calls.lock().unwrap().is_empty());

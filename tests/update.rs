@@ -9,7 +9,10 @@ use tractor::event::{AppEvent, ClusterDelta, EffectResult, Kind, Object, Source,
 use tractor::state::{Effect, Level, Mode, PromptKind, View, ViewId, update};
 
 fn classifier() -> Target {
-    Target { namespace: "ml".into(), name: "classifier".into() }
+    Target {
+        namespace: "ml".into(),
+        name: "classifier".into(),
+    }
 }
 
 #[test]
@@ -20,7 +23,11 @@ fn navigation_drill_down_and_back() {
     update(&mut s, code(KeyCode::Down));
     assert_eq!(s.selected(ViewId::Deployments), 2);
     update(&mut s, key('G'));
-    assert_eq!(s.selected(ViewId::Deployments), 3, "4 deployments: last is 3");
+    assert_eq!(
+        s.selected(ViewId::Deployments),
+        3,
+        "4 deployments: last is 3"
+    );
     update(&mut s, key('j'));
     assert_eq!(s.selected(ViewId::Deployments), 3, "stays on the last row");
     update(&mut s, key('g'));
@@ -36,7 +43,13 @@ fn navigation_drill_down_and_back() {
     typed(&mut s, ":nodes");
     update(&mut s, code(KeyCode::Enter));
     assert_eq!(s.view, View::Hpas);
-    assert!(s.flash.as_ref().unwrap().text.contains("unknown view \"nodes\""));
+    assert!(
+        s.flash
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("unknown view \"nodes\"")
+    );
     // Enter on an HPA opens its target deployment
     update(&mut s, code(KeyCode::Enter));
     assert_eq!(s.view, View::Detail(("ml".into(), "classifier".into())));
@@ -57,7 +70,10 @@ fn filter_narrows_and_esc_clears() {
     update(&mut s, code(KeyCode::Backspace));
     typed(&mut s, "paused");
     update(&mut s, code(KeyCode::Enter));
-    let names: Vec<_> = tractor::state::rows::deployments(&s).iter().map(|d| d.metadata.name.clone().unwrap()).collect();
+    let names: Vec<_> = tractor::state::rows::deployments(&s)
+        .iter()
+        .map(|d| d.metadata.name.clone().unwrap())
+        .collect();
     assert_eq!(names, ["ranker"]);
     update(&mut s, code(KeyCode::Esc));
     assert_eq!(tractor::state::rows::deployments(&s).len(), 4);
@@ -67,29 +83,59 @@ fn filter_narrows_and_esc_clears() {
 fn undo_goes_through_preview_and_confirmation() {
     let mut s = state();
     let fx = update(&mut s, key('u'));
-    assert_eq!(fx, vec![Effect::Prepare { target: classifier(), action: Action::Undo { to_revision: None } }]);
+    assert_eq!(
+        fx,
+        vec![Effect::Prepare {
+            target: classifier(),
+            action: Action::Undo { to_revision: None }
+        }]
+    );
     assert!(matches!(s.mode, Mode::Preparing { .. }));
     // keys other than quit do nothing while the dry run runs
     assert!(update(&mut s, key('u')).is_empty());
-    let resolved = Action::Undo { to_revision: Some(2) };
+    let resolved = Action::Undo {
+        to_revision: Some(2),
+    };
     update(
         &mut s,
-        AppEvent::Effect(EffectResult::Prepared { target: classifier(), action: resolved.clone(), changes: vec![], notes: vec![] }),
+        AppEvent::Effect(EffectResult::Prepared {
+            target: classifier(),
+            action: resolved.clone(),
+            changes: vec![],
+            notes: vec![],
+        }),
     );
     assert!(matches!(s.mode, Mode::Confirm { .. }));
     // n cancels with nothing sent
     assert!(update(&mut s, key('n')).is_empty());
     assert_eq!(s.mode, Mode::Normal);
-    assert!(s.flash.as_ref().unwrap().text.contains("nothing was changed"));
+    assert!(
+        s.flash
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("nothing was changed")
+    );
 
     // again, confirmed this time: the resolved revision is executed
     update(&mut s, key('u'));
     update(
         &mut s,
-        AppEvent::Effect(EffectResult::Prepared { target: classifier(), action: resolved.clone(), changes: vec![], notes: vec![] }),
+        AppEvent::Effect(EffectResult::Prepared {
+            target: classifier(),
+            action: resolved.clone(),
+            changes: vec![],
+            notes: vec![],
+        }),
     );
     let fx = update(&mut s, key('y'));
-    assert_eq!(fx, vec![Effect::Execute { target: classifier(), action: resolved.clone() }]);
+    assert_eq!(
+        fx,
+        vec![Effect::Execute {
+            target: classifier(),
+            action: resolved.clone()
+        }]
+    );
     update(
         &mut s,
         AppEvent::Effect(EffectResult::Done {
@@ -112,7 +158,15 @@ fn undo_in_detail_targets_the_selected_revision() {
     update(&mut s, key('j'));
     update(&mut s, key('j')); // revision 1 (newest first: 3, 2, 1)
     let fx = update(&mut s, key('u'));
-    assert_eq!(fx, vec![Effect::Prepare { target: classifier(), action: Action::Undo { to_revision: Some(1) } }]);
+    assert_eq!(
+        fx,
+        vec![Effect::Prepare {
+            target: classifier(),
+            action: Action::Undo {
+                to_revision: Some(1)
+            }
+        }]
+    );
 }
 
 #[test]
@@ -125,7 +179,11 @@ fn read_only_refuses_before_any_effect() {
         assert_eq!(s.mode, Mode::Normal, "{k}");
         let f = s.flash.take().unwrap();
         assert_eq!(f.level, Level::Warn);
-        assert!(f.text.starts_with("read-only:") && f.text.contains("nothing was sent"), "{}", f.text);
+        assert!(
+            f.text.starts_with("read-only:") && f.text.contains("nothing was sent"),
+            "{}",
+            f.text
+        );
     }
     // the config can make a context read-only
     let mut cfg = tractor::config::Config::defaults();
@@ -139,7 +197,11 @@ fn scale_prompt_validates_input() {
     let mut s = state();
     update(&mut s, key('s'));
     match &s.mode {
-        Mode::Prompt { kind: PromptKind::Scale, input, .. } => assert_eq!(input, "4"),
+        Mode::Prompt {
+            kind: PromptKind::Scale,
+            input,
+            ..
+        } => assert_eq!(input, "4"),
         other => panic!("{other:?}"),
     }
     update(&mut s, code(KeyCode::Backspace));
@@ -150,7 +212,13 @@ fn scale_prompt_validates_input() {
     update(&mut s, code(KeyCode::Backspace));
     typed(&mut s, "7");
     let fx = update(&mut s, code(KeyCode::Enter));
-    assert_eq!(fx, vec![Effect::Prepare { target: classifier(), action: Action::Scale { replicas: 7 } }]);
+    assert_eq!(
+        fx,
+        vec![Effect::Prepare {
+            target: classifier(),
+            action: Action::Scale { replicas: 7 }
+        }]
+    );
 }
 
 #[test]
@@ -159,14 +227,34 @@ fn pause_key_toggles_and_model_prompt_prefills() {
     typed(&mut s, "/ranker");
     update(&mut s, code(KeyCode::Enter));
     let fx = update(&mut s, key('p'));
-    let t = Target { namespace: "staging".into(), name: "ranker".into() };
-    assert_eq!(fx, vec![Effect::Prepare { target: t.clone(), action: Action::Resume }]);
-    update(&mut s, AppEvent::Effect(EffectResult::Failed { target: t, action: Action::Resume, message: "forbidden: user \"alice\" may not patch deployments.apps".into() }));
+    let t = Target {
+        namespace: "staging".into(),
+        name: "ranker".into(),
+    };
+    assert_eq!(
+        fx,
+        vec![Effect::Prepare {
+            target: t.clone(),
+            action: Action::Resume
+        }]
+    );
+    update(
+        &mut s,
+        AppEvent::Effect(EffectResult::Failed {
+            target: t,
+            action: Action::Resume,
+            message: "forbidden: user \"alice\" may not patch deployments.apps".into(),
+        }),
+    );
     assert_eq!(s.mode, Mode::Normal);
     assert!(s.flash.as_ref().unwrap().text.starts_with("forbidden"));
     update(&mut s, key('m'));
     match &s.mode {
-        Mode::Prompt { kind: PromptKind::SetModel, input, .. } => assert_eq!(input, "r-2026-11"),
+        Mode::Prompt {
+            kind: PromptKind::SetModel,
+            input,
+            ..
+        } => assert_eq!(input, "r-2026-11"),
         other => panic!("{other:?}"),
     }
     update(&mut s, code(KeyCode::Esc));
@@ -179,30 +267,98 @@ fn resync_drops_objects_deleted_while_disconnected() {
     assert_eq!(s.cluster.pods.len(), 7);
     let keep: Vec<Object> = support::fixture("cluster.yaml")
         .into_iter()
-        .filter(|o| matches!(o, Object::Pod(p) if p.metadata.namespace.as_deref() == Some("staging")))
+        .filter(
+            |o| matches!(o, Object::Pod(p) if p.metadata.namespace.as_deref() == Some("staging")),
+        )
         .collect();
-    update(&mut s, AppEvent::Kube(ClusterDelta::Resynced { source: Source { kind: Kind::Pod, namespace: None }, objects: keep }));
+    update(
+        &mut s,
+        AppEvent::Kube(ClusterDelta::Resynced {
+            source: Source {
+                kind: Kind::Pod,
+                namespace: None,
+            },
+            objects: keep,
+        }),
+    );
     assert_eq!(s.cluster.pods.len(), 1);
     // a namespaced source only replaces its namespace
-    update(&mut s, AppEvent::Kube(ClusterDelta::Resynced { source: Source { kind: Kind::Deployment, namespace: Some("ml".into()) }, objects: vec![] }));
+    update(
+        &mut s,
+        AppEvent::Kube(ClusterDelta::Resynced {
+            source: Source {
+                kind: Kind::Deployment,
+                namespace: Some("ml".into()),
+            },
+            objects: vec![],
+        }),
+    );
     let left: Vec<_> = s.cluster.deployments.keys().map(|k| k.1.clone()).collect();
     assert_eq!(left, ["broken", "ranker"]);
-    update(&mut s, AppEvent::Kube(ClusterDelta::Deleted(Kind::Deployment, ("staging".into(), "broken".into()))));
+    update(
+        &mut s,
+        AppEvent::Kube(ClusterDelta::Deleted(
+            Kind::Deployment,
+            ("staging".into(), "broken".into()),
+        )),
+    );
     assert_eq!(s.cluster.deployments.len(), 1);
 }
 
 #[test]
 fn watch_trouble_shows_in_the_header() {
     let mut s = state();
-    let src = Source { kind: Kind::Pod, namespace: None };
-    update(&mut s, AppEvent::Kube(ClusterDelta::Status { source: src.clone(), status: SourceStatus::Reconnecting("connection refused".into()) }));
-    assert!(render(&s, 160, 48).lines().next().unwrap().contains("reconnecting (1 watch)"));
-    update(&mut s, AppEvent::Kube(ClusterDelta::Status { source: src.clone(), status: SourceStatus::Live }));
-    assert!(render(&s, 160, 48).lines().next().unwrap().contains("● live"));
-    let secret = Source { kind: Kind::Pod, namespace: Some("kube-system".into()) };
-    update(&mut s, AppEvent::Kube(ClusterDelta::Status { source: secret, status: SourceStatus::Forbidden("pods is forbidden".into()) }));
+    let src = Source {
+        kind: Kind::Pod,
+        namespace: None,
+    };
+    update(
+        &mut s,
+        AppEvent::Kube(ClusterDelta::Status {
+            source: src.clone(),
+            status: SourceStatus::Reconnecting("connection refused".into()),
+        }),
+    );
+    assert!(
+        render(&s, 160, 48)
+            .lines()
+            .next()
+            .unwrap()
+            .contains("reconnecting (1 watch)")
+    );
+    update(
+        &mut s,
+        AppEvent::Kube(ClusterDelta::Status {
+            source: src.clone(),
+            status: SourceStatus::Live,
+        }),
+    );
+    assert!(
+        render(&s, 160, 48)
+            .lines()
+            .next()
+            .unwrap()
+            .contains("● live")
+    );
+    let secret = Source {
+        kind: Kind::Pod,
+        namespace: Some("kube-system".into()),
+    };
+    update(
+        &mut s,
+        AppEvent::Kube(ClusterDelta::Status {
+            source: secret,
+            status: SourceStatus::Forbidden("pods is forbidden".into()),
+        }),
+    );
     let head = render(&s, 160, 48);
-    assert!(head.lines().next().unwrap().contains("no access: list pods in namespace kube-system"), "{head}");
+    assert!(
+        head.lines()
+            .next()
+            .unwrap()
+            .contains("no access: list pods in namespace kube-system"),
+        "{head}"
+    );
     // the rest keeps working
     assert!(head.contains("classifier"));
 }
@@ -213,11 +369,24 @@ fn hpa_history_records_changes_only() {
     let k = ("ml".to_string(), "classifier".to_string());
     assert_eq!(s.hpa_history[&k].len(), 1);
     let mut h = s.cluster.hpas[&k].clone();
-    update(&mut s, AppEvent::Kube(ClusterDelta::Applied(Object::Hpa(Box::new(h.clone())))));
+    update(
+        &mut s,
+        AppEvent::Kube(ClusterDelta::Applied(Object::Hpa(Box::new(h.clone())))),
+    );
     assert_eq!(s.hpa_history[&k].len(), 1, "same counts: no new point");
     h.status.as_mut().unwrap().current_replicas = Some(6);
-    update(&mut s, AppEvent::Tick(now().checked_add(jiff::SignedDuration::from_secs(30)).unwrap()));
-    update(&mut s, AppEvent::Kube(ClusterDelta::Applied(Object::Hpa(Box::new(h)))));
+    update(
+        &mut s,
+        AppEvent::Tick(
+            now()
+                .checked_add(jiff::SignedDuration::from_secs(30))
+                .unwrap(),
+        ),
+    );
+    update(
+        &mut s,
+        AppEvent::Kube(ClusterDelta::Applied(Object::Hpa(Box::new(h)))),
+    );
     let hist = &s.hpa_history[&k];
     assert_eq!(hist.len(), 2);
     assert_eq!((hist[1].current, hist[1].desired), (6, 6));
@@ -229,11 +398,30 @@ fn events_are_capped() {
     let mut cfg = tractor::config::Config::defaults();
     cfg.general.max_events = 2;
     let mut s = tractor::state::State::new(cfg, "c".into(), "u".into(), now());
-    let evs: Vec<Object> = support::fixture("cluster.yaml").into_iter().filter(|o| o.kind() == Kind::Event).collect();
+    let evs: Vec<Object> = support::fixture("cluster.yaml")
+        .into_iter()
+        .filter(|o| o.kind() == Kind::Event)
+        .collect();
     assert_eq!(evs.len(), 4);
-    update(&mut s, AppEvent::Kube(ClusterDelta::Resynced { source: Source { kind: Kind::Event, namespace: None }, objects: evs }));
-    let reasons: Vec<_> = tractor::state::rows::events(&s).iter().map(|e| e.reason.clone().unwrap()).collect();
-    assert_eq!(reasons, ["BackOff", "SuccessfulRescale"], "the newest two stay");
+    update(
+        &mut s,
+        AppEvent::Kube(ClusterDelta::Resynced {
+            source: Source {
+                kind: Kind::Event,
+                namespace: None,
+            },
+            objects: evs,
+        }),
+    );
+    let reasons: Vec<_> = tractor::state::rows::events(&s)
+        .iter()
+        .map(|e| e.reason.clone().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["BackOff", "SuccessfulRescale"],
+        "the newest two stay"
+    );
 }
 
 #[test]
@@ -291,7 +479,13 @@ involvedObject: {}
     let out = render(&s, 160, 48);
     assert!(out.contains("ExitCode:3"), "{out}");
     // the deployment vanishes while its detail is open
-    update(&mut s, AppEvent::Kube(ClusterDelta::Deleted(Kind::Deployment, ("x".into(), "bare".into()))));
+    update(
+        &mut s,
+        AppEvent::Kube(ClusterDelta::Deleted(
+            Kind::Deployment,
+            ("x".into(), "bare".into()),
+        )),
+    );
     typed(&mut s, ":deploy");
     update(&mut s, code(KeyCode::Enter));
     assert!(render(&s, 80, 24).contains("Deployments [0]"));
@@ -309,6 +503,12 @@ fn quitting() {
     let mut s = state();
     update(&mut s, key('s'));
     use crossterm::event::{Event, KeyEvent, KeyModifiers};
-    update(&mut s, AppEvent::Input(Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL))));
+    update(
+        &mut s,
+        AppEvent::Input(Event::Key(KeyEvent::new(
+            KeyCode::Char('c'),
+            KeyModifiers::CONTROL,
+        ))),
+    );
     assert!(s.quit, "ctrl-c quits from any mode");
 }

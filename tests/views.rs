@@ -64,8 +64,13 @@ fn confirm_undo_preview() {
     update(&mut s, code(KeyCode::Enter));
     let fx = update(&mut s, key('u'));
     assert_eq!(fx.len(), 1);
-    let target = Target { namespace: "ml".into(), name: "classifier".into() };
-    let action = Action::Undo { to_revision: Some(2) };
+    let target = Target {
+        namespace: "ml".into(),
+        name: "classifier".into(),
+    };
+    let action = Action::Undo {
+        to_revision: Some(2),
+    };
     let changes = vec![
         tractor::diff::Change {
             path: "spec.template.metadata.labels.tractor.dev/model-version".into(),
@@ -73,21 +78,36 @@ fn confirm_undo_preview() {
             after: Some("v1".into()),
         },
         tractor::diff::Change {
-            path: "spec.template.spec.containers[server].env[TRACTOR_SERVE_MODEL_VERSION].value".into(),
+            path: "spec.template.spec.containers[server].env[TRACTOR_SERVE_MODEL_VERSION].value"
+                .into(),
             before: Some("v2".into()),
             after: Some("v1".into()),
         },
     ];
     let notes = vec!["mid-rollout: 2 ReplicaSets have pods; this replaces the template now and the controller rolls toward it".into()];
-    update(&mut s, AppEvent::Effect(EffectResult::Prepared { target, action, changes, notes }));
+    update(
+        &mut s,
+        AppEvent::Effect(EffectResult::Prepared {
+            target,
+            action,
+            changes,
+            notes,
+        }),
+    );
     both("confirm_undo", &s);
 }
 
 #[test]
 fn following_a_rollout_and_read_only() {
     let mut s = state();
-    let target = Target { namespace: "ml".into(), name: "classifier".into() };
-    s.mode = tractor::state::Mode::Executing { target: target.clone(), action: Action::Restart };
+    let target = Target {
+        namespace: "ml".into(),
+        name: "classifier".into(),
+    };
+    s.mode = tractor::state::Mode::Executing {
+        target: target.clone(),
+        action: Action::Restart,
+    };
     update(
         &mut s,
         AppEvent::Effect(EffectResult::Done {

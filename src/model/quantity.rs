@@ -91,7 +91,9 @@ mod tests {
         ];
         for (q, want) in cases {
             match (parse(q), want) {
-                (Some(got), Some(w)) => assert!((got - w).abs() <= w.abs() * 1e-12, "{q}: {got} != {w}"),
+                (Some(got), Some(w)) => {
+                    assert!((got - w).abs() <= w.abs() * 1e-12, "{q}: {got} != {w}")
+                }
                 (got, w) => assert_eq!(got, *w, "{q}"),
             }
         }

@@ -15,7 +15,60 @@ pub fn matches(filter: &str, fields: &[&str]) -> bool {
         return true;
     }
     let f = filter.to_lowercase();
-    fields.iter().any(|x| x.to_lowercase().contains(&f))
+    fields.iter().any(|x| contains_ci(x, &f))
+}
+
+/// Does `hay` contain `needle_lower` (already lower case), ignoring ASCII case? No allocation.
+pub fn contains_ci(hay: &str, needle_lower: &str) -> bool {
+    if !needle_lower.is_ascii() {
+        return hay.to_lowercase().contains(needle_lower);
+    }
+    let (h, n) = (hay.as_bytes(), needle_lower.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+/// The texts a pod filter looks at: names, node, phase and every container reason.
+fn pod_matches(p: &Pod, f: &str) -> bool {
+    let borrowed = [
+        p.metadata.namespace.as_deref(),
+        p.metadata.name.as_deref(),
+        p.spec.as_ref().and_then(|s| s.node_name.as_deref()),
+        p.status.as_ref().and_then(|s| s.phase.as_deref()),
+        p.status.as_ref().and_then(|s| s.reason.as_deref()),
+    ];
+    let terminating = p
+        .metadata
+        .deletion_timestamp
+        .is_some()
+        .then_some("Terminating");
+    if borrowed
+        .iter()
+        .chain([&terminating])
+        .flatten()
+        .any(|x| contains_ci(x, f))
+    {
+        return true;
+    }
+    let statuses = p
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref());
+    statuses.into_iter().flatten().any(|c| {
+        let st = c.state.as_ref();
+        [
+            st.and_then(|s| s.waiting.as_ref())
+                .and_then(|w| w.reason.as_deref()),
+            st.and_then(|s| s.terminated.as_ref())
+                .and_then(|t| t.reason.as_deref()),
+            c.last_state
+                .as_ref()
+                .and_then(|s| s.terminated.as_ref())
+                .and_then(|t| t.reason.as_deref()),
+        ]
+        .iter()
+        .flatten()
+        .any(|x| contains_ci(x, f))
+    })
 }
 
 pub fn deployments(s: &State) -> Vec<&Deployment> {
@@ -43,23 +96,11 @@ pub fn deployments(s: &State) -> Vec<&Deployment> {
 
 pub fn pods(s: &State) -> Vec<&Pod> {
     let f = s.filter(ViewId::Pods);
+    let fl = f.to_lowercase();
     s.cluster
         .pods
         .values()
-        .filter(|p| {
-            f.is_empty() || {
-                let h = crate::model::pod::health(p);
-                matches(
-                    f,
-                    &[
-                        p.metadata.namespace.as_deref().unwrap_or(""),
-                        p.metadata.name.as_deref().unwrap_or(""),
-                        &h.status,
-                        h.node.as_deref().unwrap_or(""),
-                    ],
-                )
-            }
-        })
+        .filter(|p| f.is_empty() || pod_matches(p, &fl))
         .collect()
 }
 
@@ -198,5 +239,19 @@ pub fn count(s: &State) -> usize {
             },
             None => 0,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_ci;
+
+    #[test]
+    fn case_insensitive_contains() {
+        assert!(contains_ci("CrashLoopBackOff", "crash"));
+        assert!(contains_ci("abc", ""));
+        assert!(!contains_ci("ab", "abc"));
+        assert!(contains_ci("ÉTÉ Crash", "crash"));
+        assert!(contains_ci("ÉTÉ", "été"));
     }
 }

@@ -43,6 +43,10 @@ pub fn update(s: &mut State, ev: AppEvent) -> Vec<Effect> {
             vec![]
         }
         AppEvent::Input(_) => vec![],
+        AppEvent::Shutdown => {
+            s.quit = true;
+            vec![]
+        }
     }
 }
 

@@ -61,7 +61,14 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
             let (min, max, cur, desired) = replicas(h);
             let metrics: Vec<String> = metric_rows(h)
                 .iter()
-                .map(|m| format!("{} {}/{}", m.name, m.current, m.target.trim_end_matches(" (avg)")))
+                .map(|m| {
+                    format!(
+                        "{} {}/{}",
+                        m.name,
+                        m.current,
+                        m.target.trim_end_matches(" (avg)")
+                    )
+                })
                 .collect();
             let cells = vec![
                 Cell::from(dash(h.metadata.namespace.as_deref())),
@@ -149,7 +156,10 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         )
     };
     let mut lines = vec![
-        Line::from(vec![Span::styled(format!("desired {}", expl.desired), t.accent), agree]),
+        Line::from(vec![
+            Span::styled(format!("desired {}", expl.desired), t.accent),
+            agree,
+        ]),
         Line::from(Span::styled(
             format!(
                 "from {} current replicas, tolerance ±{:.0}%:",
@@ -169,9 +179,18 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         )));
     }
     lines.push(Line::from(format!("max over metrics → {}", expl.proposal)));
-    lines.push(Line::from(format!("stabilization → {}: {}", expl.stabilized, expl.stabilization)));
-    lines.push(Line::from(format!("rate → {}: {}", expl.limited, expl.limit)));
-    lines.push(Line::from(format!("bounds → {}: {}", expl.desired, expl.bounds)));
+    lines.push(Line::from(format!(
+        "stabilization → {}: {}",
+        expl.stabilized, expl.stabilization
+    )));
+    lines.push(Line::from(format!(
+        "rate → {}: {}",
+        expl.limited, expl.limit
+    )));
+    lines.push(Line::from(format!(
+        "bounds → {}: {}",
+        expl.desired, expl.bounds
+    )));
     f.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::default()

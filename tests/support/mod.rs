@@ -1,6 +1,7 @@
 //! Shared by the console's tests: fixtures from YAML, a state built through the
 //! real `update`, and rendering into ratatui's TestBackend.
 #![allow(dead_code)]
+pub mod tmux;
 use jiff::Timestamp;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -27,7 +28,9 @@ pub fn objects(yaml: &str) -> Vec<Object> {
             Some("Deployment") => Object::Deployment(Box::new(serde_json::from_value(v).unwrap())),
             Some("ReplicaSet") => Object::ReplicaSet(Box::new(serde_json::from_value(v).unwrap())),
             Some("Pod") => Object::Pod(Box::new(serde_json::from_value(v).unwrap())),
-            Some("HorizontalPodAutoscaler") => Object::Hpa(Box::new(serde_json::from_value(v).unwrap())),
+            Some("HorizontalPodAutoscaler") => {
+                Object::Hpa(Box::new(serde_json::from_value(v).unwrap()))
+            }
             Some("Event") => Object::Event(Box::new(serde_json::from_value(v).unwrap())),
             other => panic!("fixture kind {other:?}"),
         };
@@ -43,10 +46,30 @@ pub fn fixture(name: &str) -> Vec<Object> {
 
 /// A state as the console would have it after the watchers' first lists.
 pub fn state_from(objs: Vec<Object>) -> State {
-    let mut s = State::new(Config::defaults(), "kind-tractor".into(), "alice".into(), now());
-    for kind in [Kind::Deployment, Kind::ReplicaSet, Kind::Pod, Kind::Hpa, Kind::Event] {
+    let mut s = State::new(
+        Config::defaults(),
+        "kind-tractor".into(),
+        "alice".into(),
+        now(),
+    );
+    for kind in [
+        Kind::Deployment,
+        Kind::ReplicaSet,
+        Kind::Pod,
+        Kind::Hpa,
+        Kind::Event,
+    ] {
         let objects: Vec<Object> = objs.iter().filter(|o| o.kind() == kind).cloned().collect();
-        let fx = update(&mut s, AppEvent::Kube(ClusterDelta::Resynced { source: Source { kind, namespace: None }, objects }));
+        let fx = update(
+            &mut s,
+            AppEvent::Kube(ClusterDelta::Resynced {
+                source: Source {
+                    kind,
+                    namespace: None,
+                },
+                objects,
+            }),
+        );
         assert!(fx.is_empty());
     }
     s
@@ -64,7 +87,10 @@ pub fn render(s: &State, w: u16, h: u16) -> String {
 
 pub fn key(c: char) -> AppEvent {
     use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-    AppEvent::Input(Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)))
+    AppEvent::Input(Event::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )))
 }
 
 pub fn code(code: crossterm::event::KeyCode) -> AppEvent {
