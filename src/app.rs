@@ -81,7 +81,12 @@ pub async fn run(
     );
     state.read_only |= runner.read_only;
     state.namespaces = namespaces.clone();
-    let watchers = crate::k8s::watch::spawn_all(&conn.client, namespaces.as_deref(), &tx);
+    let watchers = crate::k8s::watch::spawn_all(
+        &conn.client,
+        namespaces.as_deref(),
+        Some(&conn.namespace),
+        &tx,
+    );
     let mut guard = crate::tui::Guard::enter().wrap_err("cannot set up the terminal")?;
     spawn_input(tx.clone());
     spawn_ticks(tx.clone(), tick);

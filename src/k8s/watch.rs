@@ -16,9 +16,12 @@ use tokio::task::JoinHandle;
 use crate::event::{AppEvent, ClusterDelta, Kind, Object, Source, SourceStatus};
 
 /// Starts a watcher per kind for each namespace (or one per kind for all).
+/// With `namespaces` `None` (all), a kind whose cluster-wide list RBAC refuses is
+/// watched in `fallback` (the context's namespace) instead, and the refusal is shown.
 pub fn spawn_all(
     client: &Client,
     namespaces: Option<&[String]>,
+    fallback: Option<&str>,
     tx: &UnboundedSender<AppEvent>,
 ) -> Vec<JoinHandle<()>> {
     let scopes: Vec<Option<String>> = match namespaces {
@@ -32,6 +35,7 @@ pub fn spawn_all(
             ns.clone(),
             Kind::Deployment,
             |o| Object::Deployment(Box::new(o)),
+            fallback,
             tx,
         ));
         tasks.push(spawn::<ReplicaSet>(
@@ -39,6 +43,7 @@ pub fn spawn_all(
             ns.clone(),
             Kind::ReplicaSet,
             |o| Object::ReplicaSet(Box::new(o)),
+            fallback,
             tx,
         ));
         tasks.push(spawn::<Pod>(
@@ -46,6 +51,7 @@ pub fn spawn_all(
             ns.clone(),
             Kind::Pod,
             |o| Object::Pod(Box::new(o)),
+            fallback,
             tx,
         ));
         tasks.push(spawn::<HorizontalPodAutoscaler>(
@@ -53,6 +59,7 @@ pub fn spawn_all(
             ns.clone(),
             Kind::Hpa,
             |o| Object::Hpa(Box::new(o)),
+            fallback,
             tx,
         ));
         tasks.push(spawn::<KubeEvent>(
@@ -60,6 +67,7 @@ pub fn spawn_all(
             ns,
             Kind::Event,
             |o| Object::Event(Box::new(o)),
+            fallback,
             tx,
         ));
     }
@@ -71,6 +79,7 @@ fn spawn<K>(
     namespace: Option<String>,
     kind: Kind,
     wrap: fn(K) -> Object,
+    fallback: Option<&str>,
     tx: &UnboundedSender<AppEvent>,
 ) -> JoinHandle<()>
 where
@@ -86,9 +95,34 @@ where
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
+    let all_namespaces = namespace.is_none();
+    let fallback = fallback.map(str::to_string);
     let source = Source { kind, namespace };
     let tx = tx.clone();
-    tokio::spawn(async move { run(api, source, wrap, tx).await })
+    let client = client.clone();
+    tokio::spawn(async move {
+        let stop_on_forbidden = all_namespaces && fallback.is_some();
+        if run(api, source, wrap, tx.clone(), stop_on_forbidden).await == Ended::Forbidden
+            && let Some(ns) = fallback
+        {
+            // Listing across namespaces is refused: watch the context's namespace instead.
+            tracing::info!(kind = ?kind, namespace = %ns, "cluster-wide list forbidden; watching one namespace");
+            let api: Api<K> = Api::namespaced(client, &ns);
+            let source = Source {
+                kind,
+                namespace: Some(ns),
+            };
+            run(api, source, wrap, tx, false).await;
+        }
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    /// The UI has gone.
+    Closed,
+    /// RBAC refused, and the caller asked to stop on that.
+    Forbidden,
 }
 
 /// The watcher's error as a status: a Forbidden list is not a reconnect.
@@ -108,7 +142,13 @@ pub fn status_of(e: &watcher::Error) -> SourceStatus {
     }
 }
 
-async fn run<K>(api: Api<K>, source: Source, wrap: fn(K) -> Object, tx: UnboundedSender<AppEvent>)
+async fn run<K>(
+    api: Api<K>,
+    source: Source,
+    wrap: fn(K) -> Object,
+    tx: UnboundedSender<AppEvent>,
+    stop_on_forbidden: bool,
+) -> Ended
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
@@ -117,7 +157,7 @@ where
         source: source.clone(),
         status: SourceStatus::Syncing,
     }) {
-        return;
+        return Ended::Closed;
     }
     let mut stream = watcher(api, watcher::Config::default())
         .default_backoff()
@@ -134,7 +174,7 @@ where
                         source: source.clone(),
                         status: SourceStatus::Live,
                     }) {
-                        return;
+                        return Ended::Closed;
                     }
                 }
                 match ev {
@@ -160,16 +200,27 @@ where
             Err(e) => {
                 tracing::warn!(%source, error = %e, "watch failed; retrying with backoff");
                 troubled = true;
-                send(ClusterDelta::Status {
+                let status = status_of(&e);
+                let forbidden = matches!(status, SourceStatus::Forbidden(_));
+                let sent = send(ClusterDelta::Status {
                     source: source.clone(),
-                    status: status_of(&e),
-                })
+                    status,
+                });
+                if forbidden && stop_on_forbidden {
+                    return if sent {
+                        Ended::Forbidden
+                    } else {
+                        Ended::Closed
+                    };
+                }
+                sent
             }
         };
         if !ok {
-            return; // the UI has gone
+            return Ended::Closed; // the UI has gone
         }
     }
+    Ended::Closed
 }
 
 /// Drops what no view reads (managed fields are most of an object's size).
