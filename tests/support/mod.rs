@@ -1,6 +1,9 @@
 //! Shared by the console's tests: fixtures from YAML, a state built through the
 //! real `update`, and rendering into ratatui's TestBackend.
 #![allow(dead_code)]
+pub mod cluster;
+pub mod console;
+pub mod pod_runner;
 pub mod tmux;
 use jiff::Timestamp;
 use ratatui::Terminal;

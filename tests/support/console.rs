@@ -1,0 +1,61 @@
+//! The console's real watch → update pipeline, headless: the same tasks and
+//! `update` as the TUI, with the state readable by the test.
+#![allow(dead_code)]
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc::unbounded_channel;
+use tractor::config::Config;
+use tractor::event::AppEvent;
+use tractor::state::{State, update};
+
+pub struct Console {
+    pub state: Arc<Mutex<State>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Console {
+    /// Watches `namespaces` (all when `None`) with `client`.
+    pub fn start(client: &kube::Client, namespaces: Option<Vec<String>>, fallback: Option<&str>) -> Console {
+        let (tx, mut rx) = unbounded_channel();
+        let mut s = State::new(Config::defaults(), "e2e".into(), "e2e".into(), jiff::Timestamp::now());
+        s.namespaces = namespaces.clone();
+        let state = Arc::new(Mutex::new(s));
+        let mut tasks = tractor::k8s::watch::spawn_all(client, namespaces.as_deref(), fallback, &tx);
+        let st = state.clone();
+        let tick_tx = tx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut iv = tokio::time::interval(std::time::Duration::from_millis(500));
+            loop {
+                iv.tick().await;
+                if tick_tx.send(AppEvent::Tick(jiff::Timestamp::now())).is_err() {
+                    return;
+                }
+            }
+        }));
+        tasks.push(tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                let mut s = st.lock().unwrap();
+                let effects = update(&mut s, ev);
+                assert!(effects.is_empty(), "no keys are pressed here");
+            }
+        }));
+        Console { state, tasks }
+    }
+
+    pub fn with<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.state.lock().unwrap())
+    }
+
+    /// The screen a person would see at 160×48.
+    pub fn screen(&self) -> String {
+        self.with(|s| super::render(s, 160, 48))
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Test-only pod runner: kwok only pretends pods run, so for each Running pod of a
+//! namespace this starts a real `tractor-serve` on the pod's IP (127.1.x.y) and
+//! container port, serving the model version the pod's spec names, and stops it
+//! when the pod goes away. Traffic to pod IPs then reaches real servers.
+#![allow(dead_code)]
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::runtime::{WatchStreamExt, watcher};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    pub ip: String,
+    pub port: u16,
+    pub version: String,
+}
+
+struct Proc {
+    child: Child,
+    served: Served,
+}
+
+pub struct PodRunner {
+    procs: Arc<Mutex<HashMap<String, Proc>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The tractor-serve binary of this workspace (built if missing).
+pub fn serve_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let bin = dir.join("tractor-serve");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo).args(["build", "-p", "tractor-serve"]).status().unwrap();
+        assert!(st.success(), "cargo build -p tractor-serve");
+    }
+    assert!(bin.exists(), "{}", bin.display());
+    bin
+}
+
+/// What the pod asks to serve: (version, port).
+fn wanted(p: &Pod) -> Option<(String, u16)> {
+    let c = p.spec.as_ref()?.containers.first()?;
+    let version = p
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("tractor.dev/model-version").cloned())
+        .or_else(|| {
+            c.env.as_ref()?.iter().find(|e| e.name == "TRACTOR_SERVE_MODEL_VERSION").and_then(|e| e.value.clone())
+        })?;
+    let port = c.ports.as_ref().and_then(|ps| ps.first()).map(|p| p.container_port as u16).unwrap_or(8080);
+    Some((version, port))
+}
+
+fn start(p: &Pod, bin: &PathBuf) -> Option<Proc> {
+    let ip = p.status.as_ref()?.pod_ip.clone()?;
+    // the hard rule: only loopback, ever
+    assert!(ip.starts_with("127."), "pod IP {ip} is not on loopback");
+    let (version, port) = wanted(p)?;
+    let model = repo().join(format!("assets/models/demo-classifier-{version}.onnx"));
+    let model = if model.exists() { model } else { repo().join("assets/models/demo-classifier-v1.onnx") };
+    let child = Command::new(bin)
+        .args(["--model"])
+        .arg(&model)
+        .args(["--name", "demo-classifier", "--model-version", &version, "--host", &ip, "--port", &port.to_string()])
+        .args(["--workers", "1", "--batch-tuning", "false"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    Some(Proc { child, served: Served { ip, port, version } })
+}
+
+impl PodRunner {
+    pub fn start(client: &kube::Client, namespace: &str) -> PodRunner {
+        let bin = serve_bin();
+        let procs: Arc<Mutex<HashMap<String, Proc>>> = Arc::default();
+        let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+        let p2 = procs.clone();
+        let task = tokio::spawn(async move {
+            let mut stream = watcher(api, watcher::Config::default()).default_backoff().boxed();
+            while let Some(ev) = stream.next().await {
+                let (pod, gone) = match ev {
+                    Ok(watcher::Event::Apply(p)) | Ok(watcher::Event::InitApply(p)) => {
+                        let gone = p.metadata.deletion_timestamp.is_some();
+                        (p, gone)
+                    }
+                    Ok(watcher::Event::Delete(p)) => (p, true),
+                    _ => continue,
+                };
+                let name = pod.metadata.name.clone().unwrap_or_default();
+                let mut procs = p2.lock().unwrap();
+                let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+                if gone || !running {
+                    if let Some(mut pr) = procs.remove(&name) {
+                        let _ = pr.child.kill();
+                        let _ = pr.child.wait();
+                    }
+                } else if !procs.contains_key(&name)
+                    && let Some(pr) = start(&pod, &bin)
+                {
+                    procs.insert(name, pr);
+                }
+            }
+        });
+        PodRunner { procs, task }
+    }
+
+    /// Pod name → what its server serves.
+    pub fn served(&self) -> HashMap<String, Served> {
+        self.procs.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.served.clone())).collect()
+    }
+}
+
+impl Drop for PodRunner {
+    fn drop(&mut self) {
+        self.task.abort();
+        for (_, mut p) in self.procs.lock().unwrap().drain() {
+            let _ = p.child.kill();
+            let _ = p.child.wait();
+        }
+    }
+}
