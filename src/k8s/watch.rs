@@ -7,7 +7,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Event as KubeEvent, Pod};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc::UnboundedSender;
@@ -142,6 +142,16 @@ pub fn status_of(e: &watcher::Error) -> SourceStatus {
     }
 }
 
+/// Backoff between attempts after a failure: doubles from 250 ms up to 4 s, so the
+/// console catches up within seconds of the API server's return.
+pub fn backoff(failures: u32) -> std::time::Duration {
+    let ms = 250u64.saturating_mul(1 << failures.min(4));
+    std::time::Duration::from_millis(ms.min(4000))
+}
+
+/// Watches until the UI goes away. After any failure the stream is dropped and,
+/// after a backoff, started again with a fresh list: the list's end is the proof
+/// that the source is live again, and it replaces whatever went stale meanwhile.
 async fn run<K>(
     api: Api<K>,
     source: Source,
@@ -159,72 +169,91 @@ where
     }) {
         return Ended::Closed;
     }
-    let mut stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
-    let mut buffer: Vec<Object> = Vec::new();
-    let mut troubled = false;
-    while let Some(ev) = stream.next().await {
-        let ok = match ev {
-            Ok(ev) => {
-                if troubled {
-                    troubled = false;
-                    tracing::info!(%source, "watch resumed");
+    let mut failures: u32 = 0;
+    loop {
+        let mut stream = watcher(api.clone(), watcher::Config::default()).boxed();
+        let mut buffer: Vec<Object> = Vec::new();
+        while let Some(ev) = stream.next().await {
+            let ok = match ev {
+                Ok(watcher::Event::Init) => {
+                    buffer.clear();
+                    true
+                }
+                Ok(watcher::Event::InitApply(o)) => {
+                    buffer.push(wrap(slim(o)));
+                    true
+                }
+                Ok(watcher::Event::InitDone) => {
+                    if failures > 0 {
+                        tracing::info!(%source, "watch resumed");
+                    }
+                    failures = 0;
+                    // Resynced also marks the source live
+                    send(ClusterDelta::Resynced {
+                        source: source.clone(),
+                        objects: std::mem::take(&mut buffer),
+                    })
+                }
+                Ok(watcher::Event::Apply(o)) => send(ClusterDelta::Applied(wrap(slim(o)))),
+                Ok(watcher::Event::Delete(o)) => send(ClusterDelta::Deleted(
+                    source.kind,
+                    (o.namespace().unwrap_or_default(), o.name_any()),
+                )),
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(%source, error = %e, "watch failed; retrying with backoff");
+                    let status = status_of(&e);
+                    let forbidden = matches!(status, SourceStatus::Forbidden(_));
                     if !send(ClusterDelta::Status {
                         source: source.clone(),
-                        status: SourceStatus::Live,
+                        status,
                     }) {
                         return Ended::Closed;
                     }
-                }
-                match ev {
-                    watcher::Event::Init => {
-                        buffer.clear();
-                        true
+                    if forbidden && stop_on_forbidden {
+                        return Ended::Forbidden;
                     }
-                    watcher::Event::InitApply(o) => {
-                        buffer.push(wrap(slim(o)));
-                        true
-                    }
-                    watcher::Event::InitDone => send(ClusterDelta::Resynced {
-                        source: source.clone(),
-                        objects: std::mem::take(&mut buffer),
-                    }),
-                    watcher::Event::Apply(o) => send(ClusterDelta::Applied(wrap(slim(o)))),
-                    watcher::Event::Delete(o) => send(ClusterDelta::Deleted(
-                        source.kind,
-                        (o.namespace().unwrap_or_default(), o.name_any()),
-                    )),
+                    break;
                 }
+            };
+            if !ok {
+                return Ended::Closed; // the UI has gone
             }
-            Err(e) => {
-                tracing::warn!(%source, error = %e, "watch failed; retrying with backoff");
-                troubled = true;
-                let status = status_of(&e);
-                let forbidden = matches!(status, SourceStatus::Forbidden(_));
-                let sent = send(ClusterDelta::Status {
-                    source: source.clone(),
-                    status,
-                });
-                if forbidden && stop_on_forbidden {
-                    return if sent {
-                        Ended::Forbidden
-                    } else {
-                        Ended::Closed
-                    };
-                }
-                sent
-            }
+        }
+        // the stream failed (or ended): wait, then list and watch again
+        let wait = if matches!(failures, 0) {
+            backoff(0)
+        } else {
+            backoff(failures - 1)
         };
-        if !ok {
-            return Ended::Closed; // the UI has gone
+        let forbidden_pause = std::time::Duration::from_secs(10);
+        tokio::time::sleep(if failures > 8 {
+            forbidden_pause.max(wait)
+        } else {
+            wait
+        })
+        .await;
+        if tx.is_closed() {
+            return Ended::Closed;
         }
     }
-    Ended::Closed
 }
 
 /// Drops what no view reads (managed fields are most of an object's size).
 fn slim<K: Resource>(mut o: K) -> K {
     o.meta_mut().managed_fields = None;
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_to_four_seconds() {
+        let ms: Vec<u128> = (0..7).map(|f| backoff(f).as_millis()).collect();
+        assert_eq!(ms, [250, 500, 1000, 2000, 4000, 4000, 4000]);
+        assert_eq!(backoff(u32::MAX), Duration::from_millis(4000));
+    }
 }

@@ -22,7 +22,11 @@ fn dev_cluster(args: &[&str]) -> String {
         .stderr(Stdio::inherit())
         .output()
         .expect("scripts/dev-cluster runs");
-    assert!(out.status.success(), "scripts/dev-cluster {args:?} failed: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "scripts/dev-cluster {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -100,7 +104,10 @@ impl Cluster {
 }
 
 pub async fn client_for(kubeconfig: &Path) -> kube::Client {
-    tractor::k8s::client::connect(Some(kubeconfig), None).await.expect("kubeconfig connects").client
+    tractor::k8s::client::connect(Some(kubeconfig), None)
+        .await
+        .expect("kubeconfig connects")
+        .client
 }
 
 /// A namespace for one test, deleted (without waiting) when dropped.
@@ -114,10 +121,20 @@ impl<'a> Namespace<'a> {
         let _ = Command::new(cluster.bin.join("kubectl"))
             .arg("--kubeconfig")
             .arg(&cluster.kubeconfig)
-            .args(["delete", "namespace", name, "--wait=true", "--ignore-not-found", "--timeout=60s"])
+            .args([
+                "delete",
+                "namespace",
+                name,
+                "--wait=true",
+                "--ignore-not-found",
+                "--timeout=60s",
+            ])
             .output();
         cluster.kubectl(&["create", "namespace", name]);
-        Namespace { name: name.into(), cluster }
+        Namespace {
+            name: name.into(),
+            cluster,
+        }
     }
 }
 
@@ -151,7 +168,10 @@ pub fn record_timing(test: &str, started: Instant) {
     let line = format!("{test}: {:.1} s\n", started.elapsed().as_secs_f64());
     let path = std::env::var_os("TRACTOR_E2E_TIMINGS").map(PathBuf::from);
     if let Some(p) = path
-        && let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p)
+        && let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
     {
         let _ = f.write_all(line.as_bytes());
     }

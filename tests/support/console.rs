@@ -15,19 +15,32 @@ pub struct Console {
 
 impl Console {
     /// Watches `namespaces` (all when `None`) with `client`.
-    pub fn start(client: &kube::Client, namespaces: Option<Vec<String>>, fallback: Option<&str>) -> Console {
+    pub fn start(
+        client: &kube::Client,
+        namespaces: Option<Vec<String>>,
+        fallback: Option<&str>,
+    ) -> Console {
         let (tx, mut rx) = unbounded_channel();
-        let mut s = State::new(Config::defaults(), "e2e".into(), "e2e".into(), jiff::Timestamp::now());
+        let mut s = State::new(
+            Config::defaults(),
+            "e2e".into(),
+            "e2e".into(),
+            jiff::Timestamp::now(),
+        );
         s.namespaces = namespaces.clone();
         let state = Arc::new(Mutex::new(s));
-        let mut tasks = tractor::k8s::watch::spawn_all(client, namespaces.as_deref(), fallback, &tx);
+        let mut tasks =
+            tractor::k8s::watch::spawn_all(client, namespaces.as_deref(), fallback, &tx);
         let st = state.clone();
         let tick_tx = tx.clone();
         tasks.push(tokio::spawn(async move {
             let mut iv = tokio::time::interval(std::time::Duration::from_millis(500));
             loop {
                 iv.tick().await;
-                if tick_tx.send(AppEvent::Tick(jiff::Timestamp::now())).is_err() {
+                if tick_tx
+                    .send(AppEvent::Tick(jiff::Timestamp::now()))
+                    .is_err()
+                {
                     return;
                 }
             }

@@ -41,7 +41,10 @@ pub fn serve_bin() -> PathBuf {
     let bin = dir.join("tractor-serve");
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo).args(["build", "-p", "tractor-serve"]).status().unwrap();
+        let st = Command::new(cargo)
+            .args(["build", "-p", "tractor-serve"])
+            .status()
+            .unwrap();
         assert!(st.success(), "cargo build -p tractor-serve");
     }
     assert!(bin.exists(), "{}", bin.display());
@@ -57,9 +60,18 @@ fn wanted(p: &Pod) -> Option<(String, u16)> {
         .as_ref()
         .and_then(|l| l.get("tractor.dev/model-version").cloned())
         .or_else(|| {
-            c.env.as_ref()?.iter().find(|e| e.name == "TRACTOR_SERVE_MODEL_VERSION").and_then(|e| e.value.clone())
+            c.env
+                .as_ref()?
+                .iter()
+                .find(|e| e.name == "TRACTOR_SERVE_MODEL_VERSION")
+                .and_then(|e| e.value.clone())
         })?;
-    let port = c.ports.as_ref().and_then(|ps| ps.first()).map(|p| p.container_port as u16).unwrap_or(8080);
+    let port = c
+        .ports
+        .as_ref()
+        .and_then(|ps| ps.first())
+        .map(|p| p.container_port as u16)
+        .unwrap_or(8080);
     Some((version, port))
 }
 
@@ -69,17 +81,33 @@ fn start(p: &Pod, bin: &PathBuf) -> Option<Proc> {
     assert!(ip.starts_with("127."), "pod IP {ip} is not on loopback");
     let (version, port) = wanted(p)?;
     let model = repo().join(format!("assets/models/demo-classifier-{version}.onnx"));
-    let model = if model.exists() { model } else { repo().join("assets/models/demo-classifier-v1.onnx") };
+    let model = if model.exists() {
+        model
+    } else {
+        repo().join("assets/models/demo-classifier-v1.onnx")
+    };
     let child = Command::new(bin)
         .args(["--model"])
         .arg(&model)
-        .args(["--name", "demo-classifier", "--model-version", &version, "--host", &ip, "--port", &port.to_string()])
+        .args([
+            "--name",
+            "demo-classifier",
+            "--model-version",
+            &version,
+            "--host",
+            &ip,
+            "--port",
+            &port.to_string(),
+        ])
         .args(["--workers", "1", "--batch-tuning", "false"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .ok()?;
-    Some(Proc { child, served: Served { ip, port, version } })
+    Some(Proc {
+        child,
+        served: Served { ip, port, version },
+    })
 }
 
 impl PodRunner {
@@ -89,7 +117,9 @@ impl PodRunner {
         let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
         let p2 = procs.clone();
         let task = tokio::spawn(async move {
-            let mut stream = watcher(api, watcher::Config::default()).default_backoff().boxed();
+            let mut stream = watcher(api, watcher::Config::default())
+                .default_backoff()
+                .boxed();
             while let Some(ev) = stream.next().await {
                 let (pod, gone) = match ev {
                     Ok(watcher::Event::Apply(p)) | Ok(watcher::Event::InitApply(p)) => {
@@ -101,7 +131,8 @@ impl PodRunner {
                 };
                 let name = pod.metadata.name.clone().unwrap_or_default();
                 let mut procs = p2.lock().unwrap();
-                let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+                let running =
+                    pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
                 if gone || !running {
                     if let Some(mut pr) = procs.remove(&name) {
                         let _ = pr.child.kill();
@@ -119,7 +150,12 @@ impl PodRunner {
 
     /// Pod name → what its server serves.
     pub fn served(&self) -> HashMap<String, Served> {
-        self.procs.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.served.clone())).collect()
+        self.procs
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.served.clone()))
+            .collect()
     }
 }
 

@@ -1,0 +1,817 @@
+//! End-to-end: the console against a real control plane (etcd, kube-apiserver,
+//! controller-manager, scheduler, kwok) on 127.0.0.1, started by scripts/dev-cluster.
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::cluster::{Namespace, client_for, cluster, eventually, record_timing};
+use support::console::Console;
+use support::pod_runner::PodRunner;
+use tractor::action::{Action, Target};
+use tractor::audit::AuditLog;
+use tractor::event::{EffectResult, SourceStatus};
+use tractor::k8s::runner::Runner;
+use tractor::model::deployment::{RolloutState, model_version, rollout_status};
+use tractor::model::{CHANGE_CAUSE_ANNOTATION, annotation, revision};
+use tractor::state::rows;
+
+const MANIFEST: &str = include_str!("e2e/classifier.yaml");
+const T: Duration = Duration::from_secs(60);
+
+fn target(ns: &str) -> Target {
+    Target {
+        namespace: ns.into(),
+        name: "classifier".into(),
+    }
+}
+
+fn runner(client: kube::Client, audit: &Path) -> Runner {
+    Runner {
+        client,
+        context: "e2e".into(),
+        user: "e2e".into(),
+        audit: AuditLog::new(audit),
+        read_only: false,
+        container: None,
+        observe_timeout: Duration::from_secs(10),
+    }
+}
+
+/// Preview then write, as the TUI does after `y`.
+async fn act(r: &Runner, t: &Target, a: Action) -> EffectResult {
+    let resolved = match r.prepare(t, a).await {
+        EffectResult::Prepared { action, .. } => action,
+        other => return other,
+    };
+    r.execute(t, resolved).await
+}
+
+/// (revision, model version, change-cause) of each ReplicaSet, oldest first, as the console shows them.
+fn history(c: &Console, ns: &str) -> Vec<(i64, String, String)> {
+    c.with(|s| {
+        let Some(d) = rows::detail(s, &(ns.to_string(), "classifier".to_string())) else {
+            return vec![];
+        };
+        let mut v: Vec<_> = d
+            .revisions
+            .iter()
+            .map(|rs| {
+                (
+                    revision(&rs.metadata).unwrap_or(0),
+                    model_version(rs.spec.as_ref().and_then(|s| s.template.as_ref()))
+                        .unwrap_or("-")
+                        .to_string(),
+                    annotation(&rs.metadata, CHANGE_CAUSE_ANNOTATION)
+                        .unwrap_or("-")
+                        .to_string(),
+                )
+            })
+            .collect();
+        v.reverse();
+        v
+    })
+}
+
+/// The deployment's (state, revision, model version) in the console.
+fn rollout(c: &Console, ns: &str) -> Option<(RolloutState, i64, String)> {
+    c.with(|s| {
+        let d = s
+            .cluster
+            .deployments
+            .get(&(ns.to_string(), "classifier".to_string()))?;
+        Some((
+            rollout_status(d).state,
+            revision(&d.metadata).unwrap_or(0),
+            model_version(d.spec.as_ref().map(|s| &s.template))
+                .unwrap_or("-")
+                .to_string(),
+        ))
+    })
+}
+
+async fn wait_complete(c: &Console, ns: &str, rev: i64, version: &str) {
+    eventually(
+        T,
+        &format!("rollout of revision {rev} ({version}) complete in the console"),
+        || {
+            (rollout(c, ns) == Some((RolloutState::Complete, rev, version.to_string())))
+                .then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn manifests_show_deployment_replicaset_and_ready_pods() {
+    let started = Instant::now();
+    let k = cluster();
+    let ns = Namespace::new(k, "e2e-watch");
+    let client = k.client().await;
+    let console = Console::start(&client, Some(vec![ns.name.clone()]), None);
+    k.kubectl_stdin(&["apply", "-n", &ns.name, "-f", "-"], Some(MANIFEST));
+    wait_complete(&console, &ns.name, 1, "v1").await;
+    eventually(T, "one ReplicaSet and two Ready pods", || {
+        console.with(|s| {
+            let d = rows::detail(s, &(ns.name.clone(), "classifier".into()))?;
+            let ready = d
+                .pods
+                .iter()
+                .filter(|(p, rev)| *rev == Some(1) && tractor::model::pod::health(p).ready == 1)
+                .count();
+            (d.revisions.len() == 1 && ready == 2).then_some(())
+        })
+    })
+    .await;
+    let screen = console.screen();
+    assert!(
+        screen.contains("classifier") && screen.contains("complete") && screen.contains("2/2"),
+        "{screen}"
+    );
+    // every watch is live
+    console.with(|s| {
+        assert!(
+            s.sources.values().all(|v| *v == SourceStatus::Live),
+            "{:?}",
+            s.sources
+        )
+    });
+    record_timing(
+        "manifests_show_deployment_replicaset_and_ready_pods",
+        started,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn set_model_rolls_out_revision_two_served_by_real_servers() {
+    let started = Instant::now();
+    let k = cluster();
+    let ns = Namespace::new(k, "e2e-model");
+    let client = k.client().await;
+    let console = Console::start(&client, Some(vec![ns.name.clone()]), None);
+    let runner_pods = PodRunner::start(&client, &ns.name);
+    k.kubectl_stdin(&["apply", "-n", &ns.name, "-f", "-"], Some(MANIFEST));
+    wait_complete(&console, &ns.name, 1, "v1").await;
+    let dir = tempfile::tempdir().unwrap();
+    let r = runner(client.clone(), &dir.path().join("audit.jsonl"));
+    let res = act(
+        &r,
+        &target(&ns.name),
+        Action::SetModel {
+            container: None,
+            version: "v2".into(),
+            path: None,
+        },
+    )
+    .await;
+    let EffectResult::Done {
+        revision_before,
+        revision_after,
+        ..
+    } = res
+    else {
+        panic!("{res:?}")
+    };
+    assert_eq!((revision_before, revision_after), (Some(1), Some(2)));
+    wait_complete(&console, &ns.name, 2, "v2").await;
+    eventually(T, "history with both revisions", || {
+        let h = history(&console, &ns.name);
+        (h == [
+            (1, "v1".into(), "initial deploy of model v1".into()),
+            (
+                2,
+                "v2".into(),
+                format!("tractor set model deploy/classifier -n {} v2", ns.name),
+            ),
+        ])
+        .then_some(())
+    })
+    .await;
+    // the pods of revision 2 are real servers answering as model version v2
+    let served = eventually(T, "two v2 servers", || {
+        let s = runner_pods.served();
+        let v2: Vec<_> = s.values().filter(|x| x.version == "v2").cloned().collect();
+        (v2.len() == 2).then_some(v2)
+    })
+    .await;
+    for s in served {
+        let body = eventually_http(&s.ip, s.port, "/metrics").await;
+        assert!(
+            body.contains("tractor_model_info{model=\"demo-classifier\",version=\"v2\""),
+            "{body}"
+        );
+    }
+    record_timing(
+        "set_model_rolls_out_revision_two_served_by_real_servers",
+        started,
+    );
+}
+
+/// GET over plain TCP to a pod IP (always 127.x), retried while the server loads.
+async fn eventually_http(ip: &str, port: u16, path: &str) -> String {
+    assert!(ip.starts_with("127."));
+    let start = Instant::now();
+    loop {
+        if let Ok(body) = http_get(ip, port, path).await {
+            return body;
+        }
+        assert!(start.elapsed() < T, "no answer from {ip}:{port}{path}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn http_get(ip: &str, port: u16, path: &str) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect((ip, port)).await?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nhost: {ip}\r\nconnection: close\r\n\r\n").as_bytes(),
+    )
+    .await?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).await?;
+    if !out.starts_with("HTTP/1.1 200") {
+        return Err(std::io::Error::other(out));
+    }
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn undo_previous_chosen_and_mid_rollout() {
+    let started = Instant::now();
+    let k = cluster();
+    let ns = Namespace::new(k, "e2e-undo");
+    let n = ns.name.clone();
+    let client = k.client().await;
+    let console = Console::start(&client, Some(vec![n.clone()]), None);
+    k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(MANIFEST));
+    wait_complete(&console, &n, 1, "v1").await;
+    let dir = tempfile::tempdir().unwrap();
+    let r = runner(client.clone(), &dir.path().join("audit.jsonl"));
+    let t = target(&n);
+    let set = |v: &str| Action::SetModel {
+        container: None,
+        version: v.into(),
+        path: None,
+    };
+
+    assert!(matches!(
+        act(&r, &t, set("v2")).await,
+        EffectResult::Done { .. }
+    ));
+    wait_complete(&console, &n, 2, "v2").await;
+    // undo → revision 3 carries revision 1's template and change-cause
+    let res = act(&r, &t, Action::Undo { to_revision: None }).await;
+    let EffectResult::Done {
+        action,
+        revision_after,
+        ..
+    } = res
+    else {
+        panic!("{res:?}")
+    };
+    assert_eq!(
+        action,
+        Action::Undo {
+            to_revision: Some(1)
+        }
+    );
+    assert_eq!(revision_after, Some(3));
+    wait_complete(&console, &n, 3, "v1").await;
+    eventually(T, "revision 1 became 3", || {
+        let h = history(&console, &n);
+        (h.len() == 2 && h[1] == (3, "v1".into(), "initial deploy of model v1".into()))
+            .then_some(())
+    })
+    .await;
+    // undoing to the current template is skipped
+    let res = act(
+        &r,
+        &t,
+        Action::Undo {
+            to_revision: Some(3),
+        },
+    )
+    .await;
+    assert!(matches!(res, EffectResult::Skipped { .. }), "{res:?}");
+
+    // --to-revision
+    assert!(matches!(
+        act(&r, &t, set("v3")).await,
+        EffectResult::Done { .. }
+    ));
+    wait_complete(&console, &n, 4, "v3").await;
+    let res = act(
+        &r,
+        &t,
+        Action::Undo {
+            to_revision: Some(2),
+        },
+    )
+    .await;
+    assert!(
+        matches!(
+            res,
+            EffectResult::Done {
+                revision_after: Some(5),
+                ..
+            }
+        ),
+        "{res:?}"
+    );
+    wait_complete(&console, &n, 5, "v2").await;
+
+    // mid-rollout: a bad release (v4, whose pods can be scheduled nowhere) holds revision 6
+    // with two live ReplicaSets, the case where the on-call engineer needs undo most.
+    k.kubectl(&[
+        "-n",
+        &n,
+        "patch",
+        "deployment",
+        "classifier",
+        "-p",
+        r#"{"metadata":{"annotations":{"kubernetes.io/change-cause":"bad release v4"}},"spec":{"template":{"metadata":{"labels":{"tractor.dev/model-version":"v4"}},"spec":{"nodeSelector":{"tractor.dev/nowhere":"true"}}}}}"#,
+    ]);
+    eventually(
+        T,
+        "revision 6 in progress with two live ReplicaSets",
+        || {
+            console.with(|s| {
+                let d = rows::detail(s, &(n.clone(), "classifier".into()))?;
+                let live = d
+                    .revisions
+                    .iter()
+                    .filter(|rs| rs.status.as_ref().map(|s| s.replicas).unwrap_or(0) > 0)
+                    .count();
+                let st = rollout_status(d.deployment).state;
+                (live == 2
+                    && st == RolloutState::Progressing
+                    && revision(&d.deployment.metadata) == Some(6))
+                .then_some(())
+            })
+        },
+    )
+    .await;
+    let prepared = r.prepare(&t, Action::Undo { to_revision: None }).await;
+    let EffectResult::Prepared {
+        action,
+        notes,
+        changes,
+        ..
+    } = prepared
+    else {
+        panic!("{prepared:?}")
+    };
+    assert_eq!(
+        action,
+        Action::Undo {
+            to_revision: Some(5)
+        }
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|x| x.starts_with("mid-rollout: 2 ReplicaSets have pods")),
+        "{notes:?}"
+    );
+    assert!(
+        changes.iter().any(|c| c.after.as_deref() == Some("v2")),
+        "{changes:?}"
+    );
+    let res = r.execute(&t, action).await;
+    assert!(
+        matches!(
+            res,
+            EffectResult::Done {
+                revision_after: Some(7),
+                ..
+            }
+        ),
+        "{res:?}"
+    );
+    wait_complete(&console, &n, 7, "v2").await;
+    // the template was replaced whole: the bad release's nodeSelector is gone
+    let sel = k.kubectl(&[
+        "-n",
+        &n,
+        "get",
+        "deployment",
+        "classifier",
+        "-o",
+        "jsonpath={.spec.template.spec.nodeSelector}",
+    ]);
+    assert_eq!(sel.trim(), "", "nodeSelector survived the undo");
+    eventually(T, "the v4 ReplicaSet scaled to zero", || {
+        console.with(|s| {
+            let d = rows::detail(s, &(n.clone(), "classifier".into()))?;
+            let live: Vec<_> = d
+                .revisions
+                .iter()
+                .filter(|rs| rs.status.as_ref().map(|s| s.replicas).unwrap_or(0) > 0)
+                .map(|rs| revision(&rs.metadata))
+                .collect();
+            (live == [Some(7)]).then_some(())
+        })
+    })
+    .await;
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let lines: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let undos: Vec<_> = lines
+        .iter()
+        .filter(|l| l["action"] == "undo")
+        .map(|l| (l["revision_before"].clone(), l["revision_after"].clone()))
+        .collect();
+    assert_eq!(
+        undos,
+        [
+            (2.into(), 3.into()),
+            (4.into(), 5.into()),
+            (6.into(), 7.into())
+        ]
+    );
+    record_timing("undo_previous_chosen_and_mid_rollout", started);
+}
+
+const VIEWER_ROLE: &str = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: tractor-viewer}
+rules:
+- apiGroups: [apps]
+  resources: [deployments, replicasets]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [pods, events]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [pods/proxy]
+  verbs: [get]
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: tractor-viewer}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: tractor-viewer}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: tractor-viewer}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn viewer_sees_everything_and_cannot_write() {
+    let started = Instant::now();
+    let k = cluster();
+    let ns = Namespace::new(k, "e2e-rbac");
+    let n = ns.name.clone();
+    k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(MANIFEST));
+    k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(VIEWER_ROLE));
+    let viewer_kc = k.user_kubeconfig("tractor-viewer");
+    let viewer = client_for(&viewer_kc).await;
+
+    // every view's source is live for the viewer in its namespace
+    let console = Console::start(&viewer, Some(vec![n.clone()]), None);
+    wait_complete(&console, &n, 1, "v1").await;
+    eventually(T, "all five watches live for the viewer", || {
+        console.with(|s| {
+            (s.sources.len() == 5 && s.sources.values().all(|v| *v == SourceStatus::Live))
+                .then_some(())
+        })
+    })
+    .await;
+    eventually(T, "pods and events visible", || {
+        console.with(|s| (s.cluster.pods.len() == 2 && !s.cluster.events.is_empty()).then_some(()))
+    })
+    .await;
+    drop(console);
+
+    // all namespaces are refused: the console says so and falls back to the viewer's namespace
+    let console = Console::start(&viewer, None, Some(&n));
+    eventually(T, "fallback to the namespace", || {
+        console.with(|s| {
+            let forbidden = s.sources.iter().any(|(src, st)| {
+                src.namespace.is_none() && matches!(st, SourceStatus::Forbidden(_))
+            });
+            (forbidden && s.cluster.deployments.len() == 1).then_some(())
+        })
+    })
+    .await;
+    assert!(
+        console
+            .screen()
+            .lines()
+            .next()
+            .unwrap()
+            .contains("no access: list"),
+        "{}",
+        console.screen()
+    );
+    drop(console);
+
+    // every write is refused by RBAC with a clear message, and audited
+    let dir = tempfile::tempdir().unwrap();
+    let r = Runner {
+        user: "tractor-viewer".into(),
+        ..runner(viewer.clone(), &dir.path().join("audit.jsonl"))
+    };
+    for a in [
+        Action::Restart,
+        Action::Scale { replicas: 3 },
+        Action::Pause,
+        Action::SetModel {
+            container: None,
+            version: "v2".into(),
+            path: None,
+        },
+        Action::SetImage {
+            container: None,
+            image: "x:2".into(),
+        },
+        Action::Undo { to_revision: None },
+    ] {
+        let res = r.prepare(&target(&n), a.clone()).await;
+        let msg = match &res {
+            EffectResult::Failed { message, .. } => message.clone(),
+            // undo with a single revision has no history to go back to: not a write
+            EffectResult::Skipped { message, .. } => message.clone(),
+            other => panic!("{a:?}: {other:?}"),
+        };
+        if !matches!(a, Action::Undo { .. }) {
+            assert!(
+                msg.starts_with(&format!("forbidden: user \"tractor-viewer\" may not patch deployments.apps in namespace \"{n}\"")),
+                "{a:?}: {msg}"
+            );
+        }
+        let res = r.execute(&target(&n), a.clone()).await;
+        assert!(matches!(res, EffectResult::Failed { .. }), "{a:?}: {res:?}");
+    }
+    // the subcommand: exit 5 and the message; read-only refuses before any request: exit 4
+    let out = tractor_cmd(
+        &viewer_kc,
+        &["rollout", "restart", "deploy/classifier", "-n", &n, "--yes"],
+        dir.path(),
+    );
+    assert_eq!(out.0, 5, "{out:?}");
+    assert!(out.2.contains("forbidden: user"), "{out:?}");
+    let out = tractor_cmd(
+        &k.kubeconfig,
+        &[
+            "--read-only",
+            "rollout",
+            "restart",
+            "deploy/classifier",
+            "-n",
+            &n,
+            "--yes",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.0, 4, "{out:?}");
+    assert!(out.2.contains("read-only: restart refused"), "{out:?}");
+    record_timing("viewer_sees_everything_and_cannot_write", started);
+}
+
+/// Runs the tractor binary: (exit code, stdout, stderr).
+fn tractor_cmd(kubeconfig: &Path, args: &[&str], dir: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tractor"))
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--audit-log")
+        .arg(dir.join("cli-audit.jsonl"))
+        .arg("--log-file")
+        .arg(dir.join("cli.log"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subcommands_exit_codes_and_json() {
+    let started = Instant::now();
+    let k = cluster();
+    let ns = Namespace::new(k, "e2e-cli");
+    let n = ns.name.clone();
+    k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(MANIFEST));
+    let dir = tempfile::tempdir().unwrap();
+    let kc = &k.kubeconfig;
+    let d = dir.path();
+
+    let (code, out, err) = tractor_cmd(
+        kc,
+        &[
+            "rollout",
+            "status",
+            "deploy/classifier",
+            "-n",
+            &n,
+            "--timeout",
+            "60s",
+        ],
+        d,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("successfully rolled out"), "{out}");
+
+    let (code, out, err) = tractor_cmd(
+        kc,
+        &[
+            "set",
+            "model",
+            "deploy/classifier",
+            "v2",
+            "-n",
+            &n,
+            "--yes",
+            "-o",
+            "json",
+        ],
+        d,
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["result"], "done");
+    assert_eq!(
+        (v["revision_before"].as_i64(), v["revision_after"].as_i64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(v["rollout"]["state"], "complete");
+    assert!(
+        err.contains("+ metadata.labels.tractor.dev/model-version: v2"),
+        "preview on stderr: {err}"
+    );
+
+    let (code, out, _) = tractor_cmd(
+        kc,
+        &[
+            "rollout",
+            "history",
+            "deploy/classifier",
+            "-n",
+            &n,
+            "-o",
+            "json",
+        ],
+        d,
+    );
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let revs: Vec<(i64, String)> = v["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["revision"].as_i64().unwrap(),
+                r["model_version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(revs, [(1, "v1".to_string()), (2, "v2".to_string())]);
+
+    let (code, out, _) = tractor_cmd(
+        kc,
+        &[
+            "rollout",
+            "status",
+            "deploy/classifier",
+            "-n",
+            &n,
+            "--no-watch",
+            "-o",
+            "json",
+        ],
+        d,
+    );
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (
+            v["state"].as_str(),
+            v["revision"].as_i64(),
+            v["model_version"].as_str()
+        ),
+        (Some("complete"), Some(2), Some("v2"))
+    );
+
+    // skipped is success
+    let (code, out, _) = tractor_cmd(
+        kc,
+        &[
+            "set",
+            "model",
+            "deploy/classifier",
+            "v2",
+            "-n",
+            &n,
+            "--yes",
+            "-o",
+            "json",
+        ],
+        d,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["result"],
+        "skipped"
+    );
+    // failures
+    let (code, _, err) = tractor_cmd(
+        kc,
+        &[
+            "rollout",
+            "undo",
+            "deploy/classifier",
+            "-n",
+            &n,
+            "--to-revision",
+            "99",
+            "--yes",
+        ],
+        d,
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("unable to find specified revision 99"),
+        "{err}"
+    );
+    let (code, _, err) = tractor_cmd(
+        kc,
+        &[
+            "rollout",
+            "status",
+            "deploy/missing",
+            "-n",
+            &n,
+            "--timeout",
+            "20s",
+        ],
+        d,
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("not found"), "{err}");
+    let (code, _, err) = tractor_cmd(kc, &["rollout", "restart", "statefulset/x", "-n", &n], d);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = tractor_cmd(
+        kc,
+        &["scale", "deploy/classifier", "-n", &n, "--replicas", "3"],
+        d,
+    );
+    assert_eq!(code, 4, "no terminal and no --yes: {err}");
+    // a rollout that cannot finish in time: exit 3
+    k.kubectl(&[
+        "-n",
+        &n,
+        "patch",
+        "deployment",
+        "classifier",
+        "-p",
+        r#"{"spec":{"minReadySeconds":300}}"#,
+    ]);
+    let (code, _, err) = tractor_cmd(
+        kc,
+        &[
+            "set",
+            "model",
+            "deploy/classifier",
+            "v3",
+            "-n",
+            &n,
+            "--yes",
+            "--timeout",
+            "3s",
+        ],
+        d,
+    );
+    assert_eq!(code, 3, "{err}");
+    // paused: undo refused, status says paused (exit 1)
+    let (code, _, err) = tractor_cmd(
+        kc,
+        &["rollout", "pause", "deploy/classifier", "-n", &n, "--yes"],
+        d,
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = tractor_cmd(
+        kc,
+        &["rollout", "undo", "deploy/classifier", "-n", &n, "--yes"],
+        d,
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("you cannot roll back a paused deployment"),
+        "{err}"
+    );
+    let (code, out, _) = tractor_cmd(kc, &["rollout", "status", "deploy/classifier", "-n", &n], d);
+    assert_eq!(code, 1);
+    assert!(out.contains("is paused"), "{out}");
+    record_timing("subcommands_exit_codes_and_json", started);
+}
