@@ -1,5 +1,5 @@
 //! The cluster's objects as last seen, by kind and (namespace, name).
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -15,6 +15,8 @@ pub struct Cluster {
     pub pods: BTreeMap<Key, Pod>,
     pub hpas: BTreeMap<Key, HorizontalPodAutoscaler>,
     pub events: BTreeMap<Key, Event>,
+    /// Lower-case text each pod filter matches against (see rows::pod_search_text).
+    pub pod_text: HashMap<Key, String>,
     pub max_events: usize,
 }
 
@@ -39,7 +41,10 @@ impl Cluster {
                 self.replicasets.insert(key(&o.metadata), *o);
             }
             Object::Pod(o) => {
-                self.pods.insert(key(&o.metadata), *o);
+                let k = key(&o.metadata);
+                self.pod_text
+                    .insert(k.clone(), super::rows::pod_search_text(&o));
+                self.pods.insert(k, *o);
             }
             Object::Hpa(o) => {
                 self.hpas.insert(key(&o.metadata), *o);
@@ -55,7 +60,10 @@ impl Cluster {
         match kind {
             Kind::Deployment => drop(self.deployments.remove(k)),
             Kind::ReplicaSet => drop(self.replicasets.remove(k)),
-            Kind::Pod => drop(self.pods.remove(k)),
+            Kind::Pod => {
+                self.pods.remove(k);
+                self.pod_text.remove(k);
+            }
             Kind::Hpa => drop(self.hpas.remove(k)),
             Kind::Event => drop(self.events.remove(k)),
         }
@@ -68,7 +76,10 @@ impl Cluster {
         match source.kind {
             Kind::Deployment => self.deployments.retain(|k, _| !in_scope(k, ns)),
             Kind::ReplicaSet => self.replicasets.retain(|k, _| !in_scope(k, ns)),
-            Kind::Pod => self.pods.retain(|k, _| !in_scope(k, ns)),
+            Kind::Pod => {
+                self.pods.retain(|k, _| !in_scope(k, ns));
+                self.pod_text.retain(|k, _| !in_scope(k, ns));
+            }
             Kind::Hpa => self.hpas.retain(|k, _| !in_scope(k, ns)),
             Kind::Event => self.events.retain(|k, _| !in_scope(k, ns)),
         }
