@@ -11,6 +11,7 @@ pub mod diff;
 pub mod event;
 pub mod k8s;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod state;
 pub mod tui;
