@@ -87,6 +87,12 @@ pub async fn run(
         Some(&conn.namespace),
         &tx,
     );
+    let scrapers = crate::scrape::source::spawn(
+        &conn.client,
+        namespaces.as_deref(),
+        crate::scrape::source::Settings::from(&state.config.scrape),
+        &tx,
+    );
     let mut guard = crate::tui::Guard::enter().wrap_err("cannot set up the terminal")?;
     spawn_input(tx.clone());
     spawn_ticks(tx.clone(), tick);
@@ -120,7 +126,7 @@ pub async fn run(
             state.dirty = false;
         }
     }
-    for w in watchers {
+    for w in watchers.into_iter().chain(scrapers) {
         w.abort();
     }
     drop(guard);

@@ -54,6 +54,7 @@ section!(
 section!(
     Scrape,
     PartialScrape {
+        via: String,
         interval_ms: u64,
         concurrency: usize,
         timeout_ms: u64
@@ -209,6 +210,16 @@ impl Config {
                 "scrape",
                 "interval_ms",
                 format!("must be at least 100, got {}", self.scrape.interval_ms),
+            ));
+        }
+        if !matches!(self.scrape.via.as_str(), "proxy" | "pod-ip") {
+            return Err((
+                "scrape",
+                "via",
+                format!(
+                    "must be \"proxy\" or \"pod-ip\", got \"{}\"",
+                    self.scrape.via
+                ),
             ));
         }
         if self.scrape.concurrency == 0 {

@@ -14,6 +14,8 @@ pub enum AppEvent {
     Tick(Timestamp),
     Kube(ClusterDelta),
     Effect(EffectResult),
+    /// One pod's metrics, scraped (or why not).
+    Scrape(ScrapeResult),
     /// SIGTERM, SIGHUP or SIGINT: leave, restoring the terminal.
     Shutdown,
 }
@@ -59,6 +61,13 @@ impl Object {
             Object::Event(_) => Kind::Event,
         }
     }
+}
+
+#[derive(Debug, Clone)]
+pub struct ScrapeResult {
+    pub pod: Key,
+    pub at: Timestamp,
+    pub result: Result<crate::scrape::PodMetrics, String>,
 }
 
 /// One watch stream: a kind in a namespace (or in all of them).

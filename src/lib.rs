@@ -13,6 +13,7 @@ pub mod k8s;
 pub mod logging;
 pub mod metrics;
 pub mod model;
+pub mod scrape;
 pub mod state;
 pub mod tui;
 pub mod ui;

@@ -9,6 +9,7 @@ use crate::diff::Change;
 use crate::event::{Source, SourceStatus};
 use crate::model::Key;
 
+pub mod latency;
 pub mod rows;
 pub mod store;
 pub mod update;
@@ -113,6 +114,14 @@ pub struct Follow {
     pub revision_before: Option<i64>,
 }
 
+/// A pod's scrapes: the window between the last two is what the views show.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PodScrape {
+    pub prev: Option<(Timestamp, crate::scrape::PodMetrics)>,
+    pub last: Option<(Timestamp, crate::scrape::PodMetrics)>,
+    pub error: Option<String>,
+}
+
 /// One sample of an autoscaler's replicas.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReplicaPoint {
@@ -142,6 +151,8 @@ pub struct State {
     pub flash: Option<Flash>,
     pub follow: Option<Follow>,
     pub hpa_history: HashMap<Key, VecDeque<ReplicaPoint>>,
+    /// The last two scrapes of each pod, and its last error.
+    pub scrapes: HashMap<Key, PodScrape>,
     /// Rows visible in the last drawn list (for page up/down).
     pub page: usize,
     pub dirty: bool,
@@ -172,6 +183,7 @@ impl State {
             flash: None,
             follow: None,
             hpa_history: HashMap::new(),
+            scrapes: HashMap::new(),
             page: 20,
             dirty: true,
             quit: false,

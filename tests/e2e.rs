@@ -927,3 +927,146 @@ async fn hpa_scales_up_and_down_and_the_console_agrees() {
     assert_eq!(api_cur.trim(), "1");
     record_timing("hpa_scales_up_and_down_and_the_console_agrees", started);
 }
+
+async fn http_post(ip: &str, port: u16, path: &str, body: &str) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    assert!(ip.starts_with("127."), "loopback only");
+    let mut s = tokio::net::TcpStream::connect((ip, port)).await?;
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nhost: {ip}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).await?;
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn latency_per_revision_from_scrapes_and_pod_proxy_refusal() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use tractor::metrics::histogram::Quantile;
+    let started = Instant::now();
+    let k = cluster();
+    let ns = Namespace::new(k, "e2e-latency");
+    let n = ns.name.clone();
+    let client = k.client().await;
+    let console = Console::start(&client, Some(vec![n.clone()]), None);
+    let pods = Arc::new(PodRunner::start(&client, &n));
+    k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(MANIFEST));
+    wait_complete(&console, &n, 1, "v1").await;
+
+    // steady traffic to whatever servers run, bounded in time and count, loopback only
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let body = format!(
+        r#"{{"inputs":[{{"name":"features","shape":[1,64],"datatype":"FP32","data":[{}]}}]}}"#,
+        vec!["0.1"; 64].join(",")
+    );
+    let load = {
+        let (stop, sent, pods) = (stop.clone(), sent.clone(), pods.clone());
+        tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(150);
+            while !stop.load(Ordering::Relaxed)
+                && Instant::now() < deadline
+                && sent.load(Ordering::Relaxed) < 20_000
+            {
+                for s in pods.served().values() {
+                    if http_post(&s.ip, s.port, "/v2/models/demo-classifier/infer", &body)
+                        .await
+                        .is_ok()
+                    {
+                        sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let has_latency = |rev: i64, version: &str| {
+        let key = (n.clone(), "classifier".to_string());
+        console.with(|s| {
+            let rows = tractor::state::latency::by_revision(s, &key);
+            let r = rows.iter().find(|r| r.revision == Some(rev))?;
+            let ok = r.versions == version
+                && r.requests > 0.0
+                && matches!(r.p50, Quantile::Value(_))
+                && r.failing == 0;
+            ok.then(|| r.clone())
+        })
+    };
+    let r1 = eventually(T, "revision 1's latency scraped from the pods", || {
+        has_latency(1, "v1")
+    })
+    .await;
+
+    // Through the API server's pod proxy the same pods are refused: the API server does not
+    // proxy to loopback addresses. The target records that error; nothing crashes.
+    let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
+    let proxy = tractor::scrape::source::Settings {
+        via: tractor::scrape::source::Via::Proxy,
+        interval: Duration::from_millis(300),
+        timeout: Duration::from_secs(2),
+        concurrency: 2,
+    };
+    let tasks = tractor::scrape::source::spawn(&client, Some(&[n.clone()]), proxy, &ptx);
+    let refused = tokio::time::timeout(T, async {
+        loop {
+            if let Some(tractor::event::AppEvent::Scrape(r)) = prx.recv().await
+                && let Err(e) = r.result
+            {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("a proxied scrape result");
+    assert!(refused.contains("address not allowed"), "{refused}");
+    for t in tasks {
+        t.abort();
+    }
+    assert!(r1.rps.unwrap_or(0.0) > 0.0, "{r1:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let r = runner(client.clone(), &dir.path().join("audit.jsonl"));
+    let res = act(
+        &r,
+        &target(&n),
+        Action::SetModel {
+            container: None,
+            version: "v2".into(),
+            path: None,
+        },
+    )
+    .await;
+    assert!(
+        matches!(
+            res,
+            EffectResult::Done {
+                revision_after: Some(2),
+                ..
+            }
+        ),
+        "{res:?}"
+    );
+    let r2 = eventually(T, "revision 2's latency, served as v2", || {
+        has_latency(2, "v2")
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    load.await.unwrap();
+    assert!(sent.load(Ordering::Relaxed) > 0);
+    // what the detail view shows
+    let screen = console.with(|s| {
+        let mut s2 =
+            tractor::state::State::new(s.config.clone(), "e2e".into(), "e2e".into(), s.now);
+        s2.cluster = s.cluster.clone();
+        s2.scrapes = s.scrapes.clone();
+        s2.view = tractor::state::View::Detail((n.clone(), "classifier".into()));
+        support::render(&s2, 160, 48)
+    });
+    assert!(screen.contains("Latency per revision"), "{screen}");
+    eprintln!("revision 1: {r1:?}\nrevision 2: {r2:?}");
+    record_timing("latency_per_revision_from_scrapes_and_pod_proxy_refusal", started);
+}

@@ -43,6 +43,11 @@ pub fn update(s: &mut State, ev: AppEvent) -> Vec<Effect> {
             vec![]
         }
         AppEvent::Input(_) => vec![],
+        AppEvent::Scrape(r) => {
+            on_scrape(s, r);
+            s.dirty = true;
+            vec![]
+        }
         AppEvent::Shutdown => {
             s.quit = true;
             vec![]
@@ -77,6 +82,23 @@ fn on_delta(s: &mut State, delta: ClusterDelta) {
         ClusterDelta::Status { source, status } => {
             s.sources.insert(source, status);
         }
+    }
+}
+
+fn on_scrape(s: &mut State, r: crate::event::ScrapeResult) {
+    let e = s.scrapes.entry(r.pod).or_default();
+    match r.result {
+        Ok(m) => {
+            e.prev = e.last.take();
+            e.last = Some((r.at, m));
+            e.error = None;
+        }
+        Err(err) => e.error = Some(err),
+    }
+    // pods that are gone take their scrapes with them
+    let pods = &s.cluster.pods;
+    if s.scrapes.len() > pods.len() + 64 {
+        s.scrapes.retain(|k, _| pods.contains_key(k));
     }
 }
 

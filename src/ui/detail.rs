@@ -23,6 +23,37 @@ const REV_COLS: [Col; 8] = [
     col("AGE", 6, 2),
 ];
 
+const LAT_COLS: [Col; 10] = [
+    col("REV", 5, 0),
+    col("SERVING", 10, 0),
+    col("PODS", 4, 2),
+    col("RPS", 7, 1),
+    col("P50", 9, 0),
+    col("P90", 9, 2),
+    col("P99", 9, 0),
+    col("5XX", 5, 1),
+    col("503", 5, 2),
+    grow("SCRAPE", 10, 3),
+];
+
+/// A quantile for a person: `12.3ms`, `>1s` when in the +Inf bucket, `no data`.
+pub fn quantile_text(q: crate::metrics::histogram::Quantile) -> String {
+    use crate::metrics::histogram::Quantile as Q;
+    let ms = |v: f64| {
+        if v >= 1.0 {
+            format!("{v:.2}s")
+        } else {
+            format!("{:.1}ms", v * 1e3)
+        }
+    };
+    match q {
+        Q::Value(v) => ms(v),
+        Q::AboveHighestBound(v) => format!(">{}", ms(v)),
+        Q::NoData => "no data".into(),
+        Q::Invalid(_) => "-".into(),
+    }
+}
+
 const POD_COLS: [Col; 9] = [
     grow("POD", 28, 0),
     col("READY", 6, 1),
@@ -61,13 +92,67 @@ pub fn draw(s: &State, k: &Key, f: &mut Frame, area: Rect, t: &Theme) {
     let small = area.height < 30;
     let rev_h = (det.revisions.len() as u16 + 3).clamp(4, if small { 5 } else { 9 });
     let ev_h = if small { 5 } else { 9 };
-    let [summary, revs, pods, evs] = Layout::vertical([
+    let lat = crate::state::latency::by_revision(s, k);
+    let lat_h = if lat.is_empty() {
+        0
+    } else {
+        (lat.len() as u16 + 3).min(6)
+    };
+    let [summary, revs, latency, pods, evs] = Layout::vertical([
         Constraint::Length(6),
         Constraint::Length(rev_h),
+        Constraint::Length(lat_h),
         Constraint::Min(4),
         Constraint::Length(ev_h),
     ])
     .areas(area);
+    if !lat.is_empty() {
+        table::draw(
+            f,
+            latency,
+            t,
+            table::Spec {
+                title: "Latency per revision (scraped from the pods)".into(),
+                cols: &LAT_COLS,
+                total: lat.len(),
+                selected: None,
+            },
+            |i| {
+                let l = &lat[i];
+                let rate =
+                    |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+                let scrape = match (&l.last_error, l.failing) {
+                    (Some(e), n) => format!("{n} failing: {e}"),
+                    _ => "ok".to_string(),
+                };
+                let cells = vec![
+                    Cell::from(
+                        l.revision
+                            .map(|r| r.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                    ),
+                    Cell::from(l.versions.clone()),
+                    Cell::from(l.pods.to_string()),
+                    Cell::from(rate(l.rps)),
+                    Cell::from(quantile_text(l.p50)),
+                    Cell::from(quantile_text(l.p90)),
+                    Cell::from(quantile_text(l.p99)),
+                    Cell::from(format!("{}", l.errors)).style(if l.errors > 0.0 {
+                        t.bad
+                    } else {
+                        Style::default()
+                    }),
+                    Cell::from(format!("{}", l.rejected)).style(if l.rejected > 0.0 {
+                        t.warn
+                    } else {
+                        Style::default()
+                    }),
+                    Cell::from(scrape).style(if l.failing > 0 { t.warn } else { t.muted }),
+                ];
+                (cells, Style::default())
+            },
+        );
+    }
 
     // summary
     let spec = d.spec.as_ref();

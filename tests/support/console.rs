@@ -31,6 +31,23 @@ impl Console {
         let state = Arc::new(Mutex::new(s));
         let mut tasks =
             tractor::k8s::watch::spawn_all(client, namespaces.as_deref(), fallback, &tx);
+        // the API server refuses to proxy to loopback pod IPs: pods are scraped directly
+        let via = match std::env::var("TRACTOR_E2E_SCRAPE_VIA").as_deref() {
+            Ok("proxy") => tractor::scrape::source::Via::Proxy,
+            _ => tractor::scrape::source::Via::PodIp,
+        };
+        let scrape = tractor::scrape::source::Settings {
+            via,
+            interval: std::time::Duration::from_millis(500),
+            timeout: std::time::Duration::from_secs(2),
+            concurrency: 4,
+        };
+        tasks.extend(tractor::scrape::source::spawn(
+            client,
+            namespaces.as_deref(),
+            scrape,
+            &tx,
+        ));
         let st = state.clone();
         let tick_tx = tx.clone();
         tasks.push(tokio::spawn(async move {

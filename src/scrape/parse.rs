@@ -1,0 +1,191 @@
+//! Prometheus text from tractor-serve into the few numbers the console shows.
+//! Malformed text is an error naming what was wrong; it never panics.
+use prometheus_parse::{Scrape, Value};
+
+use crate::metrics::histogram::Bucket;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PodMetrics {
+    /// `tractor_model_info{version}`: the model version the server really loaded.
+    pub version: Option<String>,
+    /// Cumulative buckets of `tractor_http_request_duration_seconds` over the inference
+    /// routes (`…/infer`, `/predict`), summed.
+    pub latency: Vec<Bucket>,
+    /// Inference requests answered, and of them 5xx other than 503, and 503s (backpressure).
+    pub requests: f64,
+    pub errors: f64,
+    pub rejected: f64,
+    pub inflight: f64,
+    pub queue_depth: f64,
+}
+
+fn is_inference(route: &str) -> bool {
+    route.ends_with("/infer") || route == "/predict"
+}
+
+/// prometheus-parse 0.2 cuts a label set at the first `}`, even inside a quoted value
+/// such as tractor-serve's `route="/v2/models/{name}/infer"`. Braces inside quotes are
+/// swapped for look-alikes before parsing (and only `route` is read, by suffix).
+fn protect_quoted_braces(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let (mut quoted, mut escaped) = (false, false);
+    for c in line.chars() {
+        match c {
+            '\\' if quoted && !escaped => {
+                escaped = true;
+                out.push(c);
+                continue;
+            }
+            '"' if !escaped => quoted = !quoted,
+            '{' if quoted => {
+                out.push('⦃');
+                escaped = false;
+                continue;
+            }
+            '}' if quoted => {
+                out.push('⦄');
+                escaped = false;
+                continue;
+            }
+            _ => {}
+        }
+        escaped = false;
+        out.push(c);
+    }
+    out
+}
+
+pub fn parse(text: &str) -> Result<PodMetrics, String> {
+    let lines = text.lines().map(|l| Ok(protect_quoted_braces(l)));
+    let scrape = Scrape::parse(lines).map_err(|e| format!("not Prometheus text: {e}"))?;
+    if scrape.samples.is_empty() {
+        return Err("no samples in the exposition".into());
+    }
+    let mut m = PodMetrics::default();
+    let mut seen_latency = false;
+    for s in &scrape.samples {
+        let route = s.labels.get("route").unwrap_or("");
+        match (s.metric.as_str(), &s.value) {
+            ("tractor_model_info", _) => m.version = s.labels.get("version").map(str::to_string),
+            ("tractor_http_request_duration_seconds", Value::Histogram(hs))
+                if is_inference(route) =>
+            {
+                seen_latency = true;
+                for h in hs {
+                    if !h.count.is_finite() || h.count < 0.0 || h.less_than.is_nan() {
+                        return Err(format!("bad bucket le={} count={}", h.less_than, h.count));
+                    }
+                    match m.latency.iter_mut().find(|b| b.le == h.less_than) {
+                        Some(b) => b.count += h.count,
+                        None => m.latency.push(Bucket {
+                            le: h.less_than,
+                            count: h.count,
+                        }),
+                    }
+                }
+            }
+            ("tractor_http_requests_total", Value::Counter(v) | Value::Untyped(v))
+                if is_inference(route) =>
+            {
+                let status = s.labels.get("status").unwrap_or("");
+                m.requests += v;
+                if status == "503" {
+                    m.rejected += v;
+                } else if status.starts_with('5') {
+                    m.errors += v;
+                }
+            }
+            ("tractor_inflight_requests", Value::Gauge(v) | Value::Untyped(v)) => m.inflight += v,
+            ("tractor_queue_depth", Value::Gauge(v) | Value::Untyped(v)) => m.queue_depth += v,
+            _ => {}
+        }
+    }
+    if m.version.is_none() && !seen_latency {
+        return Err(
+            "no tractor_model_info and no request histogram: is this tractor-serve?".into(),
+        );
+    }
+    m.latency.sort_by(|a, b| a.le.total_cmp(&b.le));
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = r#"# HELP tractor_model_info The model this server serves.
+# TYPE tractor_model_info gauge
+tractor_model_info{model="demo-classifier",version="v2",sha256="abc"} 1
+# TYPE tractor_http_requests_total counter
+tractor_http_requests_total{route="/v2/models/{name}/infer",status="200"} 90
+tractor_http_requests_total{route="/v2/models/{name}/infer",status="500"} 2
+tractor_http_requests_total{route="/v2/models/{name}/infer",status="503"} 3
+tractor_http_requests_total{route="/metrics",status="200"} 7
+# TYPE tractor_http_request_duration_seconds histogram
+tractor_http_request_duration_seconds_bucket{route="/v2/models/{name}/infer",le="0.001"} 50
+tractor_http_request_duration_seconds_bucket{route="/v2/models/{name}/infer",le="0.01"} 90
+tractor_http_request_duration_seconds_bucket{route="/v2/models/{name}/infer",le="+Inf"} 95
+tractor_http_request_duration_seconds_sum{route="/v2/models/{name}/infer"} 0.5
+tractor_http_request_duration_seconds_count{route="/v2/models/{name}/infer"} 95
+tractor_http_request_duration_seconds_bucket{route="/predict",le="0.001"} 1
+tractor_http_request_duration_seconds_bucket{route="/predict",le="0.01"} 2
+tractor_http_request_duration_seconds_bucket{route="/predict",le="+Inf"} 2
+tractor_http_request_duration_seconds_bucket{route="/metrics",le="0.001"} 7
+tractor_http_request_duration_seconds_bucket{route="/metrics",le="0.01"} 7
+tractor_http_request_duration_seconds_bucket{route="/metrics",le="+Inf"} 7
+# TYPE tractor_inflight_requests gauge
+tractor_inflight_requests 3
+# TYPE tractor_queue_depth gauge
+tractor_queue_depth 1
+"#;
+
+    #[test]
+    fn reads_version_latency_and_counts() {
+        let m = parse(TEXT).unwrap();
+        assert_eq!(m.version.as_deref(), Some("v2"));
+        // infer + predict summed per le; /metrics left out
+        assert_eq!(
+            m.latency,
+            vec![
+                Bucket {
+                    le: 0.001,
+                    count: 51.0
+                },
+                Bucket {
+                    le: 0.01,
+                    count: 92.0
+                },
+                Bucket {
+                    le: f64::INFINITY,
+                    count: 97.0
+                }
+            ]
+        );
+        assert_eq!((m.requests, m.errors, m.rejected), (95.0, 2.0, 3.0));
+        assert_eq!((m.inflight, m.queue_depth), (3.0, 1.0));
+    }
+
+    #[test]
+    fn braces_inside_label_values() {
+        assert_eq!(
+            protect_quoted_braces(r#"m{route="/a/{x}/b"} 1"#),
+            r#"m{route="/a/⦃x⦄/b"} 1"#
+        );
+        assert_eq!(
+            protect_quoted_braces(r#"m{v="q\"{"} 1"#),
+            r#"m{v="q\"⦃"} 1"#
+        );
+    }
+
+    #[test]
+    fn bad_text_is_an_error_not_a_panic() {
+        for bad in [
+            "",
+            "\u{0}\u{1}garbage{{{",
+            "<html>502 Bad Gateway</html>",
+            "node_cpu_seconds_total 5\n",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}
