@@ -1068,5 +1068,8 @@ async fn latency_per_revision_from_scrapes_and_pod_proxy_refusal() {
     });
     assert!(screen.contains("Latency per revision"), "{screen}");
     eprintln!("revision 1: {r1:?}\nrevision 2: {r2:?}");
-    record_timing("latency_per_revision_from_scrapes_and_pod_proxy_refusal", started);
+    record_timing(
+        "latency_per_revision_from_scrapes_and_pod_proxy_refusal",
+        started,
+    );
 }

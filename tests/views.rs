@@ -131,13 +131,26 @@ fn detail_with_latency_per_revision() {
     use tractor::metrics::histogram::Bucket;
     use tractor::scrape::PodMetrics;
     let mut s = state();
-    let at = |secs: i64| support::now().checked_add(jiff::SignedDuration::from_secs(secs)).unwrap();
+    let at = |secs: i64| {
+        support::now()
+            .checked_add(jiff::SignedDuration::from_secs(secs))
+            .unwrap()
+    };
     let m = |version: &str, fast: f64, slow: f64, requests: f64| PodMetrics {
         version: Some(version.into()),
         latency: vec![
-            Bucket { le: 0.005, count: fast },
-            Bucket { le: 0.025, count: fast + slow },
-            Bucket { le: f64::INFINITY, count: fast + slow },
+            Bucket {
+                le: 0.005,
+                count: fast,
+            },
+            Bucket {
+                le: 0.025,
+                count: fast + slow,
+            },
+            Bucket {
+                le: f64::INFINITY,
+                count: fast + slow,
+            },
         ],
         requests,
         errors: 0.0,
@@ -147,14 +160,28 @@ fn detail_with_latency_per_revision() {
     };
     // revision 2 (v1): 100 fast requests in 10 s; revision 3 (v2): 40 slow ones in 10 s
     for (pod, v, a, b) in [
-        ("classifier-7f8b6d4c5-abcde", "v1", m("v1", 1000.0, 0.0, 1000.0), m("v1", 1100.0, 0.0, 1100.0)),
-        ("classifier-5c4d8e7f6-pqrst", "v2", m("v2", 10.0, 10.0, 20.0), m("v2", 10.0, 50.0, 60.0)),
+        (
+            "classifier-7f8b6d4c5-abcde",
+            "v1",
+            m("v1", 1000.0, 0.0, 1000.0),
+            m("v1", 1100.0, 0.0, 1100.0),
+        ),
+        (
+            "classifier-5c4d8e7f6-pqrst",
+            "v2",
+            m("v2", 10.0, 10.0, 20.0),
+            m("v2", 10.0, 50.0, 60.0),
+        ),
     ] {
         let _ = v;
         for (t, metrics) in [(0, a), (10, b)] {
             update(
                 &mut s,
-                AppEvent::Scrape(ScrapeResult { pod: ("ml".into(), pod.into()), at: at(t), result: Ok(metrics) }),
+                AppEvent::Scrape(ScrapeResult {
+                    pod: ("ml".into(), pod.into()),
+                    at: at(t),
+                    result: Ok(metrics),
+                }),
             );
         }
     }
