@@ -1010,7 +1010,8 @@ async fn latency_per_revision_from_scrapes_and_pod_proxy_refusal() {
         timeout: Duration::from_secs(2),
         concurrency: 2,
     };
-    let tasks = tractor::scrape::source::spawn(&client, Some(&[n.clone()]), proxy, &ptx);
+    let tasks =
+        tractor::scrape::source::spawn(&client, Some(std::slice::from_ref(&n)), proxy, &ptx);
     let refused = tokio::time::timeout(T, async {
         loop {
             if let Some(tractor::event::AppEvent::Scrape(r)) = prx.recv().await
