@@ -33,6 +33,14 @@ pub struct Runner {
 
 const FIELD_MANAGER: &str = "tractor";
 
+struct Planned {
+    d: Deployment,
+    rss: Vec<ReplicaSet>,
+    patch: kube::api::Patch<serde_json::Value>,
+    resolved: Action,
+    action: Action,
+}
+
 impl Runner {
     pub async fn run(&self, e: Effect) -> EffectResult {
         match e {
@@ -108,32 +116,42 @@ impl Runner {
         Ok((d, rss.items))
     }
 
-    pub async fn prepare(&self, t: &Target, action: Action) -> EffectResult {
+    /// Everything a write needs, or the result that ends it before any write:
+    /// refused (read-only), failed (load or plan), or skipped (nothing to change).
+    async fn plan_write(&self, t: &Target, action: Action) -> Result<Planned, EffectResult> {
         let action = self.fill(action);
         if self.read_only {
-            return self.failed(
-                t,
-                &action,
-                Failure::Other(format!(
-                    "read-only: {} refused; nothing was sent",
-                    action.verb()
-                )),
-            );
+            let why = format!("read-only: {} refused; nothing was sent", action.verb());
+            return Err(self.failed(t, &action, Failure::Other(why)));
         }
-        let (d, rss) = match self.load(t).await {
-            Ok(x) => x,
-            Err(f) => return self.failed(t, &action, f),
-        };
-        let (patch, resolved) = match plan(t, &d, &rss, &action, Timestamp::now()) {
-            Ok(Plan::Skip(message)) => {
-                return EffectResult::Skipped {
-                    target: t.clone(),
-                    action,
-                    message,
-                };
-            }
-            Ok(Plan::Patch { patch, resolved }) => (patch, resolved),
-            Err(e) => return self.failed(t, &action, Failure::Other(e.to_string())),
+        let (d, rss) = self.load(t).await.map_err(|f| self.failed(t, &action, f))?;
+        match plan(t, &d, &rss, &action, Timestamp::now()) {
+            Ok(Plan::Skip(message)) => Err(EffectResult::Skipped {
+                target: t.clone(),
+                action,
+                message,
+            }),
+            Ok(Plan::Patch { patch, resolved }) => Ok(Planned {
+                d,
+                rss,
+                patch,
+                resolved,
+                action,
+            }),
+            Err(e) => Err(self.failed(t, &action, Failure::Other(e.to_string()))),
+        }
+    }
+
+    pub async fn prepare(&self, t: &Target, action: Action) -> EffectResult {
+        let Planned {
+            d,
+            rss,
+            patch,
+            resolved,
+            action,
+        } = match self.plan_write(t, action).await {
+            Ok(p) => p,
+            Err(done) => return done,
         };
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), &t.namespace);
         let pp = PatchParams {
@@ -206,20 +224,15 @@ impl Runner {
     }
 
     pub async fn execute(&self, t: &Target, action: Action) -> EffectResult {
-        let action = self.fill(action);
-        if self.read_only {
-            return self.failed(
-                t,
-                &action,
-                Failure::Other(format!(
-                    "read-only: {} refused; nothing was sent",
-                    action.verb()
-                )),
-            );
-        }
-        let (d, rss) = match self.load(t).await {
-            Ok(x) => x,
-            Err(f) => return self.failed(t, &action, f),
+        let Planned {
+            d,
+            rss: _,
+            patch,
+            resolved,
+            action,
+        } = match self.plan_write(t, action).await {
+            Ok(p) => p,
+            Err(done) => return done,
         };
         let before = current_revision(&d);
         let record = |result: String, after: Option<i64>| Record {
@@ -233,17 +246,6 @@ impl Runner {
             revision_before: before,
             revision_after: after,
             result,
-        };
-        let (patch, resolved) = match plan(t, &d, &rss, &action, Timestamp::now()) {
-            Ok(Plan::Skip(message)) => {
-                return EffectResult::Skipped {
-                    target: t.clone(),
-                    action,
-                    message,
-                };
-            }
-            Ok(Plan::Patch { patch, resolved }) => (patch, resolved),
-            Err(e) => return self.failed(t, &action, Failure::Other(e.to_string())),
         };
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), &t.namespace);
         let pp = PatchParams {

@@ -27,64 +27,58 @@ pub fn target_ref(h: &HorizontalPodAutoscaler) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// `MetricSpec` and `MetricStatus` name their sources with the same fields; the
+/// identity (type, name) and the per-source value are read the same way from both.
+macro_rules! identity {
+    ($m:expr) => {{
+        let m = $m;
+        let name = if let Some(r) = &m.resource {
+            r.name.clone()
+        } else if let Some(c) = &m.container_resource {
+            format!("{}/{}", c.container, c.name)
+        } else if let Some(p) = &m.pods {
+            p.metric.name.clone()
+        } else if let Some(o) = &m.object {
+            format!(
+                "{}/{} {}",
+                o.described_object.kind, o.described_object.name, o.metric.name
+            )
+        } else if let Some(e) = &m.external {
+            e.metric.name.clone()
+        } else {
+            "-".into()
+        };
+        (m.type_.clone(), name)
+    }};
+}
+
+macro_rules! per_source {
+    ($m:expr, $field:ident) => {{
+        let m = $m;
+        m.resource
+            .as_ref()
+            .map(|r| &r.$field)
+            .or(m.container_resource.as_ref().map(|c| &c.$field))
+            .or(m.pods.as_ref().map(|p| &p.$field))
+            .or(m.object.as_ref().map(|o| &o.$field))
+            .or(m.external.as_ref().map(|e| &e.$field))
+    }};
+}
+
 fn identity(m: &MetricSpec) -> (String, String) {
-    let name = if let Some(r) = &m.resource {
-        r.name.clone()
-    } else if let Some(c) = &m.container_resource {
-        format!("{}/{}", c.container, c.name)
-    } else if let Some(p) = &m.pods {
-        p.metric.name.clone()
-    } else if let Some(o) = &m.object {
-        format!(
-            "{}/{} {}",
-            o.described_object.kind, o.described_object.name, o.metric.name
-        )
-    } else if let Some(e) = &m.external {
-        e.metric.name.clone()
-    } else {
-        "-".into()
-    };
-    (m.type_.clone(), name)
+    identity!(m)
 }
 
 fn status_identity(m: &MetricStatus) -> (String, String) {
-    let name = if let Some(r) = &m.resource {
-        r.name.clone()
-    } else if let Some(c) = &m.container_resource {
-        format!("{}/{}", c.container, c.name)
-    } else if let Some(p) = &m.pods {
-        p.metric.name.clone()
-    } else if let Some(o) = &m.object {
-        format!(
-            "{}/{} {}",
-            o.described_object.kind, o.described_object.name, o.metric.name
-        )
-    } else if let Some(e) = &m.external {
-        e.metric.name.clone()
-    } else {
-        "-".into()
-    };
-    (m.type_.clone(), name)
+    identity!(m)
 }
 
 fn spec_target(m: &MetricSpec) -> Option<&MetricTarget> {
-    m.resource
-        .as_ref()
-        .map(|r| &r.target)
-        .or(m.container_resource.as_ref().map(|c| &c.target))
-        .or(m.pods.as_ref().map(|p| &p.target))
-        .or(m.object.as_ref().map(|o| &o.target))
-        .or(m.external.as_ref().map(|e| &e.target))
+    per_source!(m, target)
 }
 
 fn status_value(m: &MetricStatus) -> Option<&MetricValueStatus> {
-    m.resource
-        .as_ref()
-        .map(|r| &r.current)
-        .or(m.container_resource.as_ref().map(|c| &c.current))
-        .or(m.pods.as_ref().map(|p| &p.current))
-        .or(m.object.as_ref().map(|o| &o.current))
-        .or(m.external.as_ref().map(|e| &e.current))
+    per_source!(m, current)
 }
 
 /// The metrics of the spec, each with its current value from the status.

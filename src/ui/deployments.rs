@@ -35,11 +35,7 @@ pub fn state_style(st: RolloutState, t: &Theme) -> Style {
 pub fn draw(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
     let list = rows::deployments(s);
     let filter = s.filter(ViewId::Deployments);
-    let title = if filter.is_empty() {
-        "Deployments".to_string()
-    } else {
-        format!("Deployments /{filter}")
-    };
+    let title = table::titled("Deployments", filter);
     table::draw(
         f,
         area,

@@ -52,11 +52,7 @@ pub fn event_cells<'a>(
 pub fn draw(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
     let list = rows::events(s);
     let filter = s.filter(ViewId::Events);
-    let title = if filter.is_empty() {
-        "Events".to_string()
-    } else {
-        format!("Events /{filter}")
-    };
+    let title = table::titled("Events", filter);
     table::draw(
         f,
         area,

@@ -41,11 +41,7 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
     let [top, rest] =
         Layout::vertical([Constraint::Length(list_h), Constraint::Min(6)]).areas(area);
     let filter = s.filter(ViewId::Hpas);
-    let title = if filter.is_empty() {
-        "HPAs".to_string()
-    } else {
-        format!("HPAs /{filter}")
-    };
+    let title = table::titled("HPAs", filter);
     table::draw(
         f,
         top,

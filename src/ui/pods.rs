@@ -38,11 +38,7 @@ pub fn status_style(h: &PodHealth, t: &Theme) -> Style {
 pub fn draw(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
     let list = rows::pods(s);
     let filter = s.filter(ViewId::Pods);
-    let title = if filter.is_empty() {
-        "Pods".to_string()
-    } else {
-        format!("Pods /{filter}")
-    };
+    let title = table::titled("Pods", filter);
     table::draw(
         f,
         area,

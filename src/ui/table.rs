@@ -53,6 +53,15 @@ pub fn fit(cols: &[Col], width: u16) -> Vec<usize> {
     keep
 }
 
+/// A list's title with its filter: `Pods /crash`.
+pub fn titled(name: &str, filter: &str) -> String {
+    if filter.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name} /{filter}")
+    }
+}
+
 /// First row shown so that `selected` is visible in `height` rows.
 pub fn offset(selected: usize, height: usize) -> usize {
     if height == 0 {
