@@ -223,17 +223,37 @@ async fn eventually_http(ip: &str, port: u16, path: &str) -> String {
 }
 
 async fn http_get(ip: &str, port: u16, path: &str) -> std::io::Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect((ip, port)).await?;
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nhost: {ip}\r\nconnection: close\r\n\r\n").as_bytes(),
-    )
-    .await?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).await?;
+    let out = http(ip, port, "GET", path, None).await?;
     if !out.starts_with("HTTP/1.1 200") {
         return Err(std::io::Error::other(out));
     }
+    Ok(out)
+}
+
+/// One HTTP/1.1 request over plain TCP to a pod IP, which is always on loopback here.
+async fn http(
+    ip: &str,
+    port: u16,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    assert!(ip.starts_with("127."), "loopback only: {ip}");
+    let mut s = tokio::net::TcpStream::connect((ip, port)).await?;
+    let body = json.unwrap_or("");
+    let head = match json {
+        Some(b) => format!(
+            "content-type: application/json\r\ncontent-length: {}\r\n",
+            b.len()
+        ),
+        None => String::new(),
+    };
+    let req =
+        format!("{method} {path} HTTP/1.1\r\nhost: {ip}\r\n{head}connection: close\r\n\r\n{body}");
+    s.write_all(req.as_bytes()).await?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).await?;
     Ok(out)
 }
 
@@ -929,17 +949,7 @@ async fn hpa_scales_up_and_down_and_the_console_agrees() {
 }
 
 async fn http_post(ip: &str, port: u16, path: &str, body: &str) -> std::io::Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    assert!(ip.starts_with("127."), "loopback only");
-    let mut s = tokio::net::TcpStream::connect((ip, port)).await?;
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nhost: {ip}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).await?;
-    Ok(out)
+    http(ip, port, "POST", path, Some(body)).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
