@@ -27,9 +27,14 @@ pub struct RevisionLatency {
 
 /// Newest revision first; only revisions with at least one scraped pod.
 pub fn by_revision(s: &State, deployment: &Key) -> Vec<RevisionLatency> {
-    let Some(det) = super::rows::detail(s, deployment) else {
-        return vec![];
-    };
+    match super::rows::detail(s, deployment) {
+        Some(det) => of_detail(s, &det),
+        None => vec![],
+    }
+}
+
+/// The same from a detail already gathered (the detail view has one per frame).
+pub fn of_detail(s: &State, det: &super::rows::Detail<'_>) -> Vec<RevisionLatency> {
     let mut groups: BTreeMap<std::cmp::Reverse<Option<i64>>, Vec<&Key>> = BTreeMap::new();
     let keys: Vec<(Key, Option<i64>)> = det
         .pods

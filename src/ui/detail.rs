@@ -92,7 +92,7 @@ pub fn draw(s: &State, k: &Key, f: &mut Frame, area: Rect, t: &Theme) {
     let small = area.height < 30;
     let rev_h = (det.revisions.len() as u16 + 3).clamp(4, if small { 5 } else { 9 });
     let ev_h = if small { 5 } else { 9 };
-    let lat = crate::state::latency::by_revision(s, k);
+    let lat = crate::state::latency::of_detail(s, &det);
     let lat_h = if lat.is_empty() {
         0
     } else {
