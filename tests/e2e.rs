@@ -10,6 +10,7 @@ use serde_json::Value;
 use support::cluster::{Namespace, client_for, cluster, eventually, record_timing};
 use support::console::Console;
 use support::pod_runner::PodRunner;
+use support::traffic::Traffic;
 use tractor::action::{Action, Target};
 use tractor::audit::AuditLog;
 use tractor::event::{EffectResult, SourceStatus};
@@ -197,7 +198,7 @@ async fn set_model_rolls_out_revision_two_served_by_real_servers() {
     })
     .await;
     for s in served {
-        let body = eventually_http(&s.ip, s.port, "/metrics").await;
+        let body = support::http::eventually_get(&s.ip, s.port, "/metrics", T).await;
         assert!(
             body.contains("tractor_model_info{model=\"demo-classifier\",version=\"v2\""),
             "{body}"
@@ -207,54 +208,6 @@ async fn set_model_rolls_out_revision_two_served_by_real_servers() {
         "set_model_rolls_out_revision_two_served_by_real_servers",
         started,
     );
-}
-
-/// GET over plain TCP to a pod IP (always 127.x), retried while the server loads.
-async fn eventually_http(ip: &str, port: u16, path: &str) -> String {
-    assert!(ip.starts_with("127."));
-    let start = Instant::now();
-    loop {
-        if let Ok(body) = http_get(ip, port, path).await {
-            return body;
-        }
-        assert!(start.elapsed() < T, "no answer from {ip}:{port}{path}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn http_get(ip: &str, port: u16, path: &str) -> std::io::Result<String> {
-    let out = http(ip, port, "GET", path, None).await?;
-    if !out.starts_with("HTTP/1.1 200") {
-        return Err(std::io::Error::other(out));
-    }
-    Ok(out)
-}
-
-/// One HTTP/1.1 request over plain TCP to a pod IP, which is always on loopback here.
-async fn http(
-    ip: &str,
-    port: u16,
-    method: &str,
-    path: &str,
-    json: Option<&str>,
-) -> std::io::Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    assert!(ip.starts_with("127."), "loopback only: {ip}");
-    let mut s = tokio::net::TcpStream::connect((ip, port)).await?;
-    let body = json.unwrap_or("");
-    let head = match json {
-        Some(b) => format!(
-            "content-type: application/json\r\ncontent-length: {}\r\n",
-            b.len()
-        ),
-        None => String::new(),
-    };
-    let req =
-        format!("{method} {path} HTTP/1.1\r\nhost: {ip}\r\n{head}connection: close\r\n\r\n{body}");
-    s.write_all(req.as_bytes()).await?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).await?;
-    Ok(out)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -948,66 +901,22 @@ async fn hpa_scales_up_and_down_and_the_console_agrees() {
     record_timing("hpa_scales_up_and_down_and_the_console_agrees", started);
 }
 
-async fn http_post(ip: &str, port: u16, path: &str, body: &str) -> std::io::Result<String> {
-    http(ip, port, "POST", path, Some(body)).await
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn latency_per_revision_from_scrapes_and_pod_proxy_refusal() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    use tractor::metrics::histogram::Quantile;
     let started = Instant::now();
     let k = cluster();
     let ns = Namespace::new(k, "e2e-latency");
     let n = ns.name.clone();
     let client = k.client().await;
     let console = Console::start(&client, Some(vec![n.clone()]), None);
-    let pods = Arc::new(PodRunner::start(&client, &n));
+    let pods = std::sync::Arc::new(PodRunner::start(&client, &n));
     k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(MANIFEST));
     wait_complete(&console, &n, 1, "v1").await;
 
     // steady traffic to whatever servers run, bounded in time and count, loopback only
-    let stop = Arc::new(AtomicBool::new(false));
-    let sent = Arc::new(AtomicU64::new(0));
-    let body = format!(
-        r#"{{"inputs":[{{"name":"features","shape":[1,64],"datatype":"FP32","data":[{}]}}]}}"#,
-        vec!["0.1"; 64].join(",")
-    );
-    let load = {
-        let (stop, sent, pods) = (stop.clone(), sent.clone(), pods.clone());
-        tokio::spawn(async move {
-            let deadline = Instant::now() + Duration::from_secs(150);
-            while !stop.load(Ordering::Relaxed)
-                && Instant::now() < deadline
-                && sent.load(Ordering::Relaxed) < 20_000
-            {
-                for s in pods.served().values() {
-                    if http_post(&s.ip, s.port, "/v2/models/demo-classifier/infer", &body)
-                        .await
-                        .is_ok()
-                    {
-                        sent.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    };
-    let has_latency = |rev: i64, version: &str| {
-        let key = (n.clone(), "classifier".to_string());
-        console.with(|s| {
-            let rows = tractor::state::latency::by_revision(s, &key);
-            let r = rows.iter().find(|r| r.revision == Some(rev))?;
-            let ok = r.versions == version
-                && r.requests > 0.0
-                && matches!(r.p50, Quantile::Value(_))
-                && r.failing == 0;
-            ok.then(|| r.clone())
-        })
-    };
+    let traffic = Traffic::start(pods.clone());
     let r1 = eventually(T, "revision 1's latency scraped from the pods", || {
-        has_latency(1, "v1")
+        console.served_latency(&n, "classifier", 1, "v1")
     })
     .await;
 
@@ -1062,12 +971,10 @@ async fn latency_per_revision_from_scrapes_and_pod_proxy_refusal() {
         "{res:?}"
     );
     let r2 = eventually(T, "revision 2's latency, served as v2", || {
-        has_latency(2, "v2")
+        console.served_latency(&n, "classifier", 2, "v2")
     })
     .await;
-    stop.store(true, Ordering::Relaxed);
-    load.await.unwrap();
-    assert!(sent.load(Ordering::Relaxed) > 0);
+    assert!(traffic.stop().await > 0);
     // what the detail view shows
     let screen = console.with(|s| {
         let mut s2 =

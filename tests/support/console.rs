@@ -10,6 +10,7 @@ use tractor::state::{State, update};
 
 pub struct Console {
     pub state: Arc<Mutex<State>>,
+    via: tractor::scrape::source::Via,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -69,11 +70,37 @@ impl Console {
                 assert!(effects.is_empty(), "no keys are pressed here");
             }
         }));
-        Console { state, tasks }
+        Console { state, via, tasks }
+    }
+
+    /// How this console reaches the pods' /metrics.
+    pub fn scrape_via(&self) -> tractor::scrape::source::Via {
+        self.via
     }
 
     pub fn with<T>(&self, f: impl FnOnce(&State) -> T) -> T {
         f(&self.state.lock().unwrap())
+    }
+
+    /// The latency row of `revision` of `ns/name`, once it shows scraped traffic from
+    /// servers of `version` with p50 known and no failing target.
+    pub fn served_latency(
+        &self,
+        ns: &str,
+        name: &str,
+        revision: i64,
+        version: &str,
+    ) -> Option<tractor::state::latency::RevisionLatency> {
+        let key = (ns.to_string(), name.to_string());
+        self.with(|s| {
+            let rows = tractor::state::latency::by_revision(s, &key);
+            let r = rows.iter().find(|r| r.revision == Some(revision))?;
+            let ok = r.versions == version
+                && r.requests > 0.0
+                && matches!(r.p50, tractor::metrics::histogram::Quantile::Value(_))
+                && r.failing == 0;
+            ok.then(|| r.clone())
+        })
     }
 
     /// The screen a person would see at 160×48.

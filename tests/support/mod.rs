@@ -3,8 +3,10 @@
 #![allow(dead_code)]
 pub mod cluster;
 pub mod console;
+pub mod http;
 pub mod pod_runner;
 pub mod tmux;
+pub mod traffic;
 use jiff::Timestamp;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

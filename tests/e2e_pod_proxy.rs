@@ -1,0 +1,155 @@
+//! End-to-end: latency scraped through the API server's pod proxy
+//! (`/api/v1/namespaces/NS/pods/NAME:PORT/proxy/metrics`), as a laptop with RBAC on
+//! `pods/proxy` scrapes a real cluster.
+//!
+//! The API server refuses to proxy to loopback pod IPs, so this test runs its own
+//! control plane inside a private network namespace (scripts/netns-run) whose pod IPs
+//! are in 198.18.0.0/16, routed as local on that namespace's loopback: the API server
+//! proxies to real tractor-serve processes and no packet ever leaves the namespace.
+//! The test re-runs itself inside the namespace; outside, it starts that run and
+//! always tears the cluster down afterwards.
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::cluster::{Namespace, cluster, eventually, record_timing};
+use support::console::Console;
+use support::pod_runner::PodRunner;
+use support::traffic::Traffic;
+use tractor::scrape::source::Via;
+
+const TEST: &str = "latency_per_revision_through_the_pod_proxy";
+const CLUSTER: &str = "tractor-netns";
+const POD_NET: &str = "198.18";
+const MANIFEST: &str = include_str!("e2e/classifier.yaml");
+const T: Duration = Duration::from_secs(60);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn dev_cluster_down() {
+    let out = Command::new(repo().join("scripts/dev-cluster"))
+        .arg("down")
+        .env("TRACTOR_CLUSTER", CLUSTER)
+        .output()
+        .expect("scripts/dev-cluster runs");
+    assert!(out.status.success(), "dev-cluster down: {out:?}");
+}
+
+#[test]
+fn latency_per_revision_through_the_pod_proxy() {
+    if std::env::var_os("TRACTOR_NETNS").is_some() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        return rt.block_on(inside());
+    }
+    let started = Instant::now();
+    // a cluster left by an interrupted run would hold its name
+    dev_cluster_down();
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(repo().join("scripts/netns-run"))
+        .arg(&exe)
+        .args(["--exact", TEST, "--nocapture", "--test-threads", "1"])
+        .env("TRACTOR_CLUSTER", CLUSTER)
+        .env("TRACTOR_POD_NET", POD_NET)
+        .env("TRACTOR_E2E_SCRAPE_VIA", "proxy")
+        .env_remove("TRACTOR_E2E_KUBECONFIG")
+        .output()
+        .expect("scripts/netns-run runs");
+    dev_cluster_down();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    eprintln!("--- inside the private network namespace ---\n{stdout}{stderr}");
+    assert!(
+        out.status.success(),
+        "the run inside failed: {}",
+        out.status
+    );
+    // the inner run really ran the test (not zero tests by a name mismatch)
+    assert!(stdout.contains("1 passed"), "{stdout}");
+    record_timing(&format!("{TEST} (own cluster in a netns)"), started);
+}
+
+fn kubeconfig() -> &'static Path {
+    &cluster().kubeconfig
+}
+
+async fn inside() {
+    let k = cluster();
+    assert!(
+        k.kubeconfig.to_string_lossy().contains(CLUSTER),
+        "{:?} is not the namespace's own cluster",
+        k.kubeconfig
+    );
+    let ns = Namespace::new(k, "e2e-proxy");
+    let n = ns.name.clone();
+    let client = k.client().await;
+    // the console as a user runs it against a real cluster: scraping through the proxy
+    let console = Console::start(&client, Some(vec![n.clone()]), None);
+    assert_eq!(console.scrape_via(), Via::Proxy);
+    let pods = Arc::new(PodRunner::start(&client, &n));
+    k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(MANIFEST));
+    let traffic = Traffic::start(pods.clone());
+
+    // every served pod's IP is outside 127.0.0.0/8, in the namespace's own range,
+    // so the API server's refusal of loopback no longer applies
+    let served = eventually(T, "two pods served by tractor-serve", || {
+        let s = pods.served();
+        (s.len() == 2).then_some(s)
+    })
+    .await;
+    for s in served.values() {
+        assert!(s.ip.starts_with(&format!("{POD_NET}.")), "{s:?}");
+    }
+    // the API server really proxies to them
+    let pod = served.keys().next().unwrap();
+    let port = served[pod].port.to_string();
+    let path = format!("/api/v1/namespaces/{n}/pods/{pod}:{port}/proxy/metrics");
+    let metrics = k.kubectl(&["get", "--raw", &path]);
+    assert!(metrics.contains("tractor_model_info"), "{metrics}");
+
+    let r1 = eventually(T, "revision 1's latency through the proxy", || {
+        console.served_latency(&n, "classifier", 1, "v1")
+    })
+    .await;
+    assert!(r1.rps.unwrap_or(0.0) > 0.0, "{r1:?}");
+
+    // a new revision through the real CLI; its latency is attributed to revision 2
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tractor"))
+        .arg("--kubeconfig")
+        .arg(kubeconfig())
+        .arg("--audit-log")
+        .arg(dir.path().join("audit.jsonl"))
+        .arg("--log-file")
+        .arg(dir.path().join("cli.log"))
+        .args(["set", "model", "deploy/classifier", "v2", "-n", &n, "--yes"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tractor set model: {out:?}");
+    let r2 = eventually(
+        T,
+        "revision 2's latency, served as v2, through the proxy",
+        || console.served_latency(&n, "classifier", 2, "v2"),
+    )
+    .await;
+    assert!(traffic.stop().await > 0);
+    // no pod of revision 2 is counted under revision 1
+    let rows = console
+        .with(|s| tractor::state::latency::by_revision(s, &(n.clone(), "classifier".to_string())));
+    for r in &rows {
+        if r.revision == Some(1) {
+            assert!(!r.versions.contains("v2"), "{r:?}");
+        }
+    }
+    eprintln!("through the pod proxy:\nrevision 1: {r1:?}\nrevision 2: {r2:?}");
+}
