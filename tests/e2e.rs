@@ -3,10 +3,10 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::cli::tractor_cmd;
 use support::cluster::{Namespace, client_for, cluster, eventually, record_timing};
 use support::console::Console;
 use support::pod_runner::PodRunner;
@@ -409,31 +409,22 @@ async fn undo_previous_chosen_and_mid_rollout() {
     record_timing("undo_previous_chosen_and_mid_rollout", started);
 }
 
-const VIEWER_ROLE: &str = r#"
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: tractor-viewer}
-rules:
-- apiGroups: [apps]
-  resources: [deployments, replicasets]
-  verbs: [get, list, watch]
-- apiGroups: [""]
-  resources: [pods, events]
-  verbs: [get, list, watch]
-- apiGroups: [""]
-  resources: [pods/proxy]
-  verbs: [get]
-- apiGroups: [autoscaling]
-  resources: [horizontalpodautoscalers]
-  verbs: [get, list, watch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: tractor-viewer}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: tractor-viewer}
-subjects:
-- {apiGroup: rbac.authorization.k8s.io, kind: User, name: tractor-viewer}
-"#;
+/// The console's viewer Role as shipped (serving/deploy/k8s/rbac), bound to a user.
+fn apply_viewer_role(k: &support::cluster::Cluster, ns: &str) {
+    let rbac = concat!(env!("CARGO_MANIFEST_DIR"), "/serving/deploy/k8s/rbac");
+    k.kubectl(&["apply", "-n", ns, "-k", rbac]);
+    k.kubectl(&[
+        "create",
+        "rolebinding",
+        "tractor-viewer",
+        "-n",
+        ns,
+        "--role",
+        "tractor-viewer",
+        "--user",
+        "tractor-viewer",
+    ]);
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn viewer_sees_everything_and_cannot_write() {
@@ -442,7 +433,7 @@ async fn viewer_sees_everything_and_cannot_write() {
     let ns = Namespace::new(k, "e2e-rbac");
     let n = ns.name.clone();
     k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(MANIFEST));
-    k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(VIEWER_ROLE));
+    apply_viewer_role(k, &n);
     let viewer_kc = k.user_kubeconfig("tractor-viewer");
     let viewer = client_for(&viewer_kc).await;
 
@@ -460,6 +451,15 @@ async fn viewer_sees_everything_and_cannot_write() {
         console.with(|s| (s.cluster.pods.len() == 2 && !s.cluster.events.is_empty()).then_some(()))
     })
     .await;
+    // pods/proxy is granted: the API server gets past authorization and refuses only the
+    // loopback address (Forbidden would come first)
+    let pod = console.with(|s| s.cluster.pods.keys().next().map(|k| k.1.clone()).unwrap());
+    let raw = format!("/api/v1/namespaces/{n}/pods/{pod}:8080/proxy/metrics");
+    let (_, _, err) = k.kubectl_as(&viewer_kc, &["get", "--raw", &raw]);
+    assert!(
+        err.contains("address not allowed") && !err.contains("orbidden"),
+        "{err}"
+    );
     drop(console);
 
     // all namespaces are refused: the console says so and falls back to the viewer's namespace
@@ -549,24 +549,6 @@ async fn viewer_sees_everything_and_cannot_write() {
 }
 
 /// Runs the tractor binary: (exit code, stdout, stderr).
-fn tractor_cmd(kubeconfig: &Path, args: &[&str], dir: &Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tractor"))
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .arg("--audit-log")
-        .arg(dir.join("cli-audit.jsonl"))
-        .arg("--log-file")
-        .arg(dir.join("cli.log"))
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn subcommands_exit_codes_and_json() {

@@ -1,6 +1,7 @@
 //! Shared by the console's tests: fixtures from YAML, a state built through the
 //! real `update`, and rendering into ratatui's TestBackend.
 #![allow(dead_code)]
+pub mod cli;
 pub mod cluster;
 pub mod console;
 pub mod http;
