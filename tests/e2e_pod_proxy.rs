@@ -62,6 +62,9 @@ fn latency_per_revision_through_the_pod_proxy() {
         .env_remove("TRACTOR_E2E_KUBECONFIG")
         .output()
         .expect("scripts/netns-run runs");
+    if !out.status.success() {
+        print_control_plane_logs();
+    }
     dev_cluster_down();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
@@ -76,6 +79,24 @@ fn latency_per_revision_through_the_pod_proxy() {
     // the inner run really ran the test (not zero tests by a name mismatch)
     assert!(stdout.contains("1 passed"), "{stdout}");
     record_timing(&format!("{TEST} (own cluster in a netns)"), started);
+}
+
+/// The tail of each control-plane log of the namespace's cluster, for a failed run.
+fn print_control_plane_logs() {
+    let cache = std::env::var_os("TRACTOR_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dirs::home_dir().unwrap().join(".cache/tractor"));
+    let logs = cache.join("kwok/clusters").join(CLUSTER).join("logs");
+    let Ok(entries) = std::fs::read_dir(&logs) else {
+        eprintln!("no control-plane logs at {}", logs.display());
+        return;
+    };
+    for e in entries.flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+        eprintln!("--- {} (last 15 lines) ---\n{tail}", e.path().display());
+    }
 }
 
 fn kubeconfig() -> &'static Path {
