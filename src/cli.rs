@@ -69,6 +69,76 @@ pub enum Command {
     },
     /// Set a deployment's replica count.
     Scale(ScaleArgs),
+    /// Send load to model servers and measure latency: open loop at a rate (latency from the
+    /// scheduled send time), or closed loop with --concurrency. Bounded by --duration and --requests.
+    Loadtest(LoadtestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadtestArgs {
+    /// Target URL, http:// only; repeat it to spread requests round-robin.
+    #[arg(long = "url", required = true, value_name = "URL")]
+    pub urls: Vec<String>,
+    /// Requests per second for the constant profile (open loop).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// constant | ramp:FROM..TO | step:R1,R2,.. | spike:BASE,PEAK@AT+LEN (seconds).
+    #[arg(long, default_value = "constant")]
+    pub profile: String,
+    /// Closed loop: this many workers, each sending when its last answer came (maximum throughput).
+    #[arg(long, conflicts_with = "rate")]
+    pub concurrency: Option<usize>,
+    /// How long to send.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Stop after this many requests, if that comes first.
+    #[arg(long = "requests", value_name = "N")]
+    pub max_requests: Option<u64>,
+    /// POST this file (a KServe v2 JSON request, a /predict array, ...); without it, GET.
+    #[arg(long, value_name = "FILE")]
+    pub body: Option<PathBuf>,
+    /// Content type of --body.
+    #[arg(long, default_value = "application/json")]
+    pub content_type: String,
+    /// HTTP/2 (prior knowledge, no TLS) instead of HTTP/1.1 keep-alive.
+    #[arg(long)]
+    pub http2: bool,
+    /// Open loop: most requests in flight at once (a request due while all are busy waits,
+    /// and the wait counts in its latency).
+    #[arg(long, default_value_t = 1000)]
+    pub max_in_flight: usize,
+    /// A request without an answer after this long is a timeout error.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// No screen: a progress line on stderr, the summary table at the end.
+    #[arg(long)]
+    pub no_tui: bool,
+    /// Write the summary as JSON to this file (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Exit 1 when the p99 latency is above this (e.g. 250ms).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub slo_p99: Option<Duration>,
+    /// Exit 1 when more than this share of requests fail (5xx or no answer): 0.01 or 1%.
+    #[arg(long, value_parser = parse_share, value_name = "SHARE")]
+    pub slo_error_rate: Option<f64>,
+}
+
+/// `0.01` or `1%`.
+pub fn parse_share(s: &str) -> Result<f64, String> {
+    let (num, div) = match s.strip_suffix('%') {
+        Some(n) => (n, 100.0),
+        None => (s, 1.0),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a share (write 0.01 or 1%)"))?;
+    let v = v / div;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!("{s:?} is not between 0 and 100%"));
+    }
+    Ok(v)
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::k8s::client::{Connection, connect};
 use crate::k8s::runner::Runner;
 
+pub mod loadtest;
 pub mod status;
 pub mod write;
 
@@ -74,6 +75,7 @@ pub async fn run(cli: &Cli, cmd: &Command, config: Config) -> i32 {
         Command::Set { cmd: Set::Model(a) } => &a.write.target,
         Command::Set { cmd: Set::Image(a) } => &a.write.target,
         Command::Scale(a) => &a.write.target,
+        Command::Loadtest(a) => return loadtest::run(a).await,
     };
     let name = match crate::cli::parse_target(target_name) {
         Ok(n) => n,
@@ -141,6 +143,7 @@ pub async fn run(cli: &Cli, cmd: &Command, config: Config) -> i32 {
             )
             .await
         }
+        Command::Loadtest(a) => loadtest::run(a).await,
     }
 }
 

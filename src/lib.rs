@@ -10,6 +10,7 @@ pub mod config;
 pub mod diff;
 pub mod event;
 pub mod k8s;
+pub mod load;
 pub mod logging;
 pub mod metrics;
 pub mod model;

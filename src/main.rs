@@ -46,6 +46,9 @@ fn real_main() -> color_eyre::Result<i32> {
         .build()?;
     rt.block_on(async move {
         match &cli.command {
+            Some(tractor::cli::Command::Loadtest(a)) => {
+                Ok(tractor::commands::loadtest::run(a).await)
+            }
             Some(cmd) => Ok(tractor::commands::run(&cli, cmd, config).await),
             None => {
                 let ctx = match tractor::commands::context(&cli, config.clone()).await {

@@ -1,0 +1,152 @@
+//! `tractor loadtest`: builds the plan from flags, runs the engine with a live progress
+//! line on stderr, prints the summary, writes JSON, and exits 1 on a missed SLO.
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Method;
+
+use crate::cli::{LoadtestArgs, exit};
+use crate::load::engine::{Endpoint, Mode, Plan, Progress, run as run_plan};
+use crate::load::profile::Profile;
+use crate::load::report::{Slo, Summary};
+
+/// The plan the flags describe, or what is wrong with them.
+pub fn plan(a: &LoadtestArgs) -> Result<Plan, String> {
+    let targets = a
+        .urls
+        .iter()
+        .map(|u| Endpoint::parse(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    if a.duration.is_zero() {
+        return Err("--duration must be more than 0".into());
+    }
+    let mode = match a.concurrency {
+        Some(0) => return Err("--concurrency must be at least 1".into()),
+        Some(c) => {
+            if a.profile != "constant" {
+                return Err("--profile applies to the open loop; drop it or --concurrency".into());
+            }
+            Mode::Closed { concurrency: c }
+        }
+        None => {
+            if let Some(r) = a.rate
+                && (!r.is_finite() || r <= 0.0)
+            {
+                return Err(format!("--rate {r} must be more than 0"));
+            }
+            Mode::Open {
+                profile: Profile::parse(&a.profile, a.rate)?,
+                max_in_flight: a.max_in_flight.max(1),
+            }
+        }
+    };
+    let (method, body) = match &a.body {
+        Some(path) => {
+            let b = std::fs::read(path).map_err(|e| format!("--body {}: {e}", path.display()))?;
+            (Method::POST, Bytes::from(b))
+        }
+        None => (Method::GET, Bytes::new()),
+    };
+    Ok(Plan {
+        targets,
+        content_type: a.body.as_ref().map(|_| a.content_type.clone()),
+        method,
+        body,
+        mode,
+        duration: a.duration,
+        max_requests: a.max_requests,
+        http2: a.http2,
+        timeout: a.timeout,
+    })
+}
+
+pub async fn run(a: &LoadtestArgs) -> i32 {
+    let plan = match plan(a) {
+        Ok(p) => p,
+        Err(e) => return super::fail(exit::USAGE, &e),
+    };
+    let slo = Slo {
+        p99_ms: a.slo_p99.map(|d| d.as_secs_f64() * 1000.0),
+        error_rate: a.slo_error_rate,
+    };
+    let tty = std::io::stderr().is_terminal();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+    let total = plan.duration;
+    let printer = tokio::spawn(async move {
+        let mut last_line = Duration::ZERO;
+        while let Some(p) = rx.recv().await {
+            let line = progress_line(&p, total);
+            let mut err = std::io::stderr();
+            if tty {
+                let _ = write!(err, "\r\x1b[2K{line}");
+            } else if p.elapsed >= last_line + Duration::from_secs(1) {
+                last_line = p.elapsed;
+                let _ = writeln!(err, "{line}");
+            }
+            let _ = err.flush();
+        }
+        if tty {
+            eprintln!();
+        }
+    });
+    let every = Duration::from_millis(250);
+    let outcomes = run_plan(plan.clone(), Some(tx), every).await;
+    let _ = printer.await;
+    let summary = Summary::new(&plan, &outcomes);
+    eprint!("{}", summary.table());
+    let json = summary.to_json(&slo);
+    if let Some(path) = &a.json {
+        let text = serde_json::to_string_pretty(&json).unwrap_or_default();
+        let written = if path.as_os_str() == "-" {
+            println!("{text}");
+            Ok(())
+        } else {
+            std::fs::write(path, text + "\n")
+        };
+        if let Err(e) = written {
+            return super::fail(exit::FAILED, &format!("--json {}: {e}", path.display()));
+        }
+    }
+    let missed = summary.missed(&slo);
+    if missed.is_empty() {
+        if slo != Slo::default() {
+            eprintln!("SLO met");
+        }
+        exit::OK
+    } else {
+        eprintln!("SLO missed: {}", missed.join("; "));
+        exit::FAILED
+    }
+}
+
+/// `[=====>    ] 12.3/30.0 s  sent 6150  498/s (target 500)  p50 1.20 p90 2.01 p99 3.10 p99.9 5.00 ms  errors 0`
+pub fn progress_line(p: &Progress, total: Duration) -> String {
+    const W: usize = 20;
+    let frac = (p.elapsed.as_secs_f64() / total.as_secs_f64().max(1e-9)).clamp(0.0, 1.0);
+    let filled = (frac * W as f64).round() as usize;
+    let bar: String = (0..W)
+        .map(|i| match i.cmp(&filled) {
+            std::cmp::Ordering::Less => '=',
+            std::cmp::Ordering::Equal => '>',
+            std::cmp::Ordering::Greater => ' ',
+        })
+        .collect();
+    let q = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
+    let target = p
+        .target_rate
+        .map(|r| format!(" (target {r:.0})"))
+        .unwrap_or_default();
+    format!(
+        "[{bar}] {:.1}/{:.1} s  sent {}  {:.0}/s{target}  p50 {} p90 {} p99 {} p99.9 {} ms  errors {}",
+        p.elapsed.as_secs_f64(),
+        total.as_secs_f64(),
+        p.sent,
+        p.rps,
+        q(p.p50),
+        q(p.p90),
+        q(p.p99),
+        q(p.p999),
+        p.errors
+    )
+}

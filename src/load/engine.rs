@@ -1,0 +1,430 @@
+//! The load engine: HTTP/1.1 keep-alive or HTTP/2 connections (hyper), an open loop that
+//! sends on schedule and measures latency from the *scheduled* time (so a slow server
+//! cannot hide queueing: no coordinated omission), or a closed loop of N workers. Always
+//! bounded by duration and, if given, a request count.
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, header};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::sync::Semaphore;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Instant;
+
+use super::profile::{Profile, Schedule};
+use super::stats::{Outcome, Stats, quantile_ms};
+
+/// One target URL, resolved into what a request needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    pub host: String,
+    pub port: u16,
+    pub authority: String,
+    pub path: String,
+}
+
+impl Endpoint {
+    pub fn parse(url: &str) -> Result<Endpoint, String> {
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| format!("--url {url:?} is not a URL: {e}"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(format!(
+                    "--url {url:?}: https is not supported by the load generator (plain HTTP only)"
+                ));
+            }
+            _ => return Err(format!("--url {url:?}: write http://HOST:PORT/PATH")),
+        }
+        let auth = uri
+            .authority()
+            .ok_or_else(|| format!("--url {url:?} has no host"))?;
+        Ok(Endpoint {
+            url: url.to_string(),
+            host: auth.host().trim_matches(['[', ']']).to_string(),
+            port: auth.port_u16().unwrap_or(80),
+            authority: auth.to_string(),
+            path: uri
+                .path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "/".into()),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// Send at the profile's rate whatever the answers; at most `max_in_flight` at once
+    /// (a request due while all are busy waits, and its wait counts in its latency).
+    Open {
+        profile: Profile,
+        max_in_flight: usize,
+    },
+    /// `concurrency` workers, each sending its next request when the last one answers.
+    Closed { concurrency: usize },
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub targets: Vec<Endpoint>,
+    pub method: Method,
+    pub body: Bytes,
+    pub content_type: Option<String>,
+    pub mode: Mode,
+    pub duration: Duration,
+    pub max_requests: Option<u64>,
+    pub http2: bool,
+    pub timeout: Duration,
+}
+
+/// A live view of the run, sent every `every` while it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    pub elapsed: Duration,
+    pub sent: u64,
+    pub answered: u64,
+    pub errors: u64,
+    /// Answers per second over the last window.
+    pub rps: f64,
+    /// The rate the profile asks for now (open loop).
+    pub target_rate: Option<f64>,
+    /// Cumulative p50, p90, p99, p99.9 in ms (`None` before the first answer).
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
+    pub p999: Option<f64>,
+    /// p99 of the last window alone.
+    pub window_p99: Option<f64>,
+}
+
+/// What a finished run measured.
+#[derive(Debug, Clone)]
+pub struct Outcomes {
+    pub stats: Stats,
+    pub elapsed: Duration,
+    /// From the first send to the last one.
+    pub send_window: Duration,
+}
+
+enum Conn {
+    H1(http1::SendRequest<Full<Bytes>>),
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+async fn connect(ep: &Endpoint, h2: bool) -> Result<Conn, String> {
+    let tcp = tokio::net::TcpStream::connect((ep.host.as_str(), ep.port))
+        .await
+        .map_err(|_| "connect".to_string())?;
+    let _ = tcp.set_nodelay(true);
+    let io = TokioIo::new(tcp);
+    if h2 {
+        let (send, conn) = http2::handshake(TokioExecutor::new(), io)
+            .await
+            .map_err(|_| "handshake".to_string())?;
+        tokio::spawn(conn);
+        Ok(Conn::H2(send))
+    } else {
+        let (send, conn) = http1::handshake(io)
+            .await
+            .map_err(|_| "handshake".to_string())?;
+        tokio::spawn(conn);
+        Ok(Conn::H1(send))
+    }
+}
+
+fn request(plan: &Plan, ep: &Endpoint) -> Result<Request<Full<Bytes>>, String> {
+    let uri = if plan.http2 {
+        format!("http://{}{}", ep.authority, ep.path)
+    } else {
+        ep.path.clone()
+    };
+    let mut b = Request::builder().method(plan.method.clone()).uri(uri);
+    if !plan.http2 {
+        b = b.header(header::HOST, &ep.authority);
+    }
+    if let Some(ct) = &plan.content_type {
+        b = b.header(header::CONTENT_TYPE, ct);
+    }
+    b.body(Full::new(plan.body.clone()))
+        .map_err(|e| format!("request: {e}"))
+}
+
+/// Sends one request on `conn` and reads the whole answer; the status, or the kind of failure.
+async fn exchange(conn: &mut Conn, req: Request<Full<Bytes>>) -> Result<u16, String> {
+    let resp = match conn {
+        Conn::H1(s) => {
+            s.ready().await.map_err(|_| "closed".to_string())?;
+            s.send_request(req).await
+        }
+        Conn::H2(s) => {
+            s.ready().await.map_err(|_| "closed".to_string())?;
+            s.send_request(req).await
+        }
+    }
+    .map_err(|_| "io".to_string())?;
+    let status = resp.status().as_u16();
+    resp.into_body()
+        .collect()
+        .await
+        .map_err(|_| "io".to_string())?;
+    Ok(status)
+}
+
+/// One request on a connection from `pool` (a new one if none is idle), within the timeout.
+/// The connection goes back to the pool unless it failed.
+async fn one(plan: &Plan, ep: &Endpoint, pool: &Mutex<Vec<Conn>>) -> Outcome {
+    let req = match request(plan, ep) {
+        Ok(r) => r,
+        Err(e) => return Outcome::Failed(e),
+    };
+    let idle = pool.lock().ok().and_then(|mut p| p.pop());
+    let work = async {
+        let mut conn = match idle {
+            Some(c) => c,
+            None => connect(ep, plan.http2).await?,
+        };
+        let status = exchange(&mut conn, req).await?;
+        if let Ok(mut p) = pool.lock() {
+            p.push(conn);
+        }
+        Ok::<u16, String>(status)
+    };
+    match tokio::time::timeout(plan.timeout, work).await {
+        Ok(Ok(status)) => Outcome::Status(status),
+        Ok(Err(kind)) => Outcome::Failed(kind),
+        Err(_) => Outcome::Failed("timeout".into()),
+    }
+}
+
+/// Runs the plan to its end, sending a [`Progress`] every `every` to `progress`.
+pub async fn run(
+    plan: Plan,
+    progress: Option<UnboundedSender<Progress>>,
+    every: Duration,
+) -> Outcomes {
+    let plan = Arc::new(plan);
+    let stats = Arc::new(Mutex::new(Stats::new()));
+    let start = Instant::now();
+    let deadline = start + plan.duration;
+    let reporter = progress.map(|tx| {
+        let (stats, plan) = (stats.clone(), plan.clone());
+        tokio::spawn(async move {
+            let mut iv = tokio::time::interval_at(start + every, every);
+            let mut last = start;
+            loop {
+                let now = iv.tick().await;
+                let p = snapshot(&stats, &plan, now - start, now - last);
+                last = now;
+                if tx.send(p).is_err() {
+                    return;
+                }
+            }
+        })
+    });
+    let last_send = match &plan.mode {
+        Mode::Open {
+            profile,
+            max_in_flight,
+        } => open_loop(&plan, profile, *max_in_flight, &stats, start).await,
+        Mode::Closed { concurrency } => closed_loop(&plan, *concurrency, &stats, deadline).await,
+    };
+    if let Some(r) = reporter {
+        r.abort();
+    }
+    let stats = stats.lock().map(|s| s.clone()).unwrap_or_default();
+    Outcomes {
+        stats,
+        elapsed: start.elapsed(),
+        send_window: last_send.saturating_duration_since(start),
+    }
+}
+
+fn snapshot(stats: &Mutex<Stats>, plan: &Plan, elapsed: Duration, window: Duration) -> Progress {
+    let Ok(mut s) = stats.lock() else {
+        return Progress {
+            elapsed,
+            sent: 0,
+            answered: 0,
+            errors: 0,
+            rps: 0.0,
+            target_rate: None,
+            p50: None,
+            p90: None,
+            p99: None,
+            p999: None,
+            window_p99: None,
+        };
+    };
+    let (w, n) = s.take_window();
+    let target_rate = match &plan.mode {
+        Mode::Open { profile, .. } => {
+            Some(profile.rate_at(elapsed.as_secs_f64(), plan.duration.as_secs_f64()))
+        }
+        Mode::Closed { .. } => None,
+    };
+    Progress {
+        elapsed,
+        sent: s.sent,
+        answered: s.answered(),
+        errors: s.errors(),
+        rps: n as f64 / window.as_secs_f64().max(1e-9),
+        target_rate,
+        p50: s.quantile_ms(0.5),
+        p90: s.quantile_ms(0.9),
+        p99: s.quantile_ms(0.99),
+        p999: s.quantile_ms(0.999),
+        window_p99: quantile_ms(&w, 0.99),
+    }
+}
+
+/// Sends on schedule; returns when the last request has finished; the last send time.
+async fn open_loop(
+    plan: &Arc<Plan>,
+    profile: &Profile,
+    max_in_flight: usize,
+    stats: &Arc<Mutex<Stats>>,
+    start: Instant,
+) -> Instant {
+    let pools: Arc<Vec<Mutex<Vec<Conn>>>> = Arc::new(
+        plan.targets
+            .iter()
+            .map(|_| Mutex::new(Vec::new()))
+            .collect(),
+    );
+    let slots = Arc::new(Semaphore::new(max_in_flight.max(1)));
+    let mut schedule = Schedule::new(profile.clone(), plan.duration.as_secs_f64());
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut n: u64 = 0;
+    let mut last = start;
+    while let Some(due) = schedule.next_due() {
+        if plan.max_requests.is_some_and(|m| n >= m) {
+            break;
+        }
+        let at = start + Duration::from_secs_f64(due);
+        if at > Instant::now() {
+            tokio::time::sleep_until(at).await;
+        }
+        let i = (n % plan.targets.len() as u64) as usize;
+        n += 1;
+        last = Instant::now();
+        if let Ok(mut s) = stats.lock() {
+            s.sent += 1;
+        }
+        let (plan, pools, slots, stats) =
+            (plan.clone(), pools.clone(), slots.clone(), stats.clone());
+        tasks.spawn(async move {
+            // waiting for a free slot counts: latency runs from the scheduled time `at`
+            let outcome = match slots.acquire().await {
+                Ok(_permit) => one(&plan, &plan.targets[i], &pools[i]).await,
+                Err(_) => Outcome::Failed("closed".into()),
+            };
+            let latency = at.elapsed();
+            if let Ok(mut s) = stats.lock() {
+                s.record(latency, outcome);
+            }
+        });
+        // reap finished tasks as we go so the set stays small
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+    last
+}
+
+/// `concurrency` workers until the deadline or the request budget; the last send time.
+async fn closed_loop(
+    plan: &Arc<Plan>,
+    concurrency: usize,
+    stats: &Arc<Mutex<Stats>>,
+    deadline: Instant,
+) -> Instant {
+    let claimed = Arc::new(AtomicU64::new(0));
+    let mut workers = tokio::task::JoinSet::new();
+    for w in 0..concurrency.max(1) {
+        let (plan, stats, claimed) = (plan.clone(), stats.clone(), claimed.clone());
+        workers.spawn(async move {
+            let i = w % plan.targets.len();
+            let ep = &plan.targets[i];
+            let pool = Mutex::new(Vec::new());
+            let mut local = Stats::new();
+            let mut flushed = Instant::now();
+            let mut last = Instant::now();
+            while Instant::now() < deadline {
+                if plan
+                    .max_requests
+                    .is_some_and(|m| claimed.fetch_add(1, Ordering::Relaxed) >= m)
+                {
+                    break;
+                }
+                let sent = Instant::now();
+                last = sent;
+                local.sent += 1;
+                let outcome = one(&plan, ep, &pool).await;
+                local.record(sent.elapsed(), outcome);
+                if flushed.elapsed() >= Duration::from_millis(100) {
+                    flush(&stats, &mut local);
+                    flushed = Instant::now();
+                }
+            }
+            flush(&stats, &mut local);
+            last
+        });
+    }
+    let mut last = Instant::now();
+    let mut first = true;
+    while let Some(r) = workers.join_next().await {
+        if let Ok(t) = r
+            && (first || t > last)
+        {
+            last = t;
+            first = false;
+        }
+    }
+    last
+}
+
+fn flush(stats: &Mutex<Stats>, local: &mut Stats) {
+    if let Ok(mut s) = stats.lock() {
+        s.merge(local);
+    }
+    *local = Stats::new();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_or_say_what_is_wrong() {
+        let e = Endpoint::parse("http://127.0.0.1:8080/v2/models/m/infer?x=1").unwrap();
+        assert_eq!(
+            (
+                e.host.as_str(),
+                e.port,
+                e.authority.as_str(),
+                e.path.as_str()
+            ),
+            (
+                "127.0.0.1",
+                8080,
+                "127.0.0.1:8080",
+                "/v2/models/m/infer?x=1"
+            )
+        );
+        let e = Endpoint::parse("http://[::1]/").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("::1", 80));
+        for (bad, frag) in [
+            ("https://127.0.0.1/", "https is not supported"),
+            ("127.0.0.1:8080", "http://HOST:PORT/PATH"),
+            ("http://", "not a URL"),
+        ] {
+            let err = Endpoint::parse(bad).unwrap_err();
+            assert!(err.contains(frag), "{bad}: {err}");
+        }
+    }
+}

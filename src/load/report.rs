@@ -1,0 +1,275 @@
+//! The end of a run: the summary (table for people, JSON for scripts) and the SLO verdict.
+use serde_json::{Value, json};
+
+use super::engine::{Mode, Outcomes, Plan};
+
+/// Objectives a run must meet; any miss makes `tractor loadtest` exit non-zero.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Slo {
+    pub p99_ms: Option<f64>,
+    /// Highest fraction of requests that may fail (5xx or no answer).
+    pub error_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub mode: String,
+    pub urls: Vec<String>,
+    pub http: &'static str,
+    pub duration_s: f64,
+    pub sent: u64,
+    pub requests: u64,
+    pub errors: u64,
+    pub target_rate: Option<f64>,
+    /// Sends per second over the send window.
+    pub achieved_rate: f64,
+    /// Answers per second over the whole run.
+    pub throughput: f64,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
+    pub p999: Option<f64>,
+    pub max: Option<f64>,
+    pub mean: Option<f64>,
+    pub statuses: Vec<(u16, u64)>,
+    pub failures: Vec<(String, u64)>,
+}
+
+impl Summary {
+    pub fn new(plan: &Plan, o: &Outcomes) -> Summary {
+        let s = &o.stats;
+        let (mode, target_rate) = match &plan.mode {
+            Mode::Open { profile, .. } => {
+                let mean_rate = match profile {
+                    super::profile::Profile::Constant(r) => Some(*r),
+                    _ => None,
+                };
+                (format!("open loop, {profile}"), mean_rate)
+            }
+            Mode::Closed { concurrency } => (format!("closed loop, {concurrency} workers"), None),
+        };
+        let h = &s.total;
+        let ms = |us: u64| us as f64 / 1000.0;
+        Summary {
+            mode,
+            urls: plan.targets.iter().map(|t| t.url.clone()).collect(),
+            http: if plan.http2 { "HTTP/2" } else { "HTTP/1.1" },
+            duration_s: o.elapsed.as_secs_f64(),
+            sent: s.sent,
+            requests: s.finished(),
+            errors: s.errors(),
+            target_rate,
+            achieved_rate: if o.send_window.as_secs_f64() > 0.0 {
+                // n sends span n-1 intervals
+                s.sent.saturating_sub(1) as f64 / o.send_window.as_secs_f64()
+            } else {
+                0.0
+            },
+            throughput: s.answered() as f64 / o.elapsed.as_secs_f64().max(1e-9),
+            p50: s.quantile_ms(0.5),
+            p90: s.quantile_ms(0.9),
+            p99: s.quantile_ms(0.99),
+            p999: s.quantile_ms(0.999),
+            max: (!h.is_empty()).then(|| ms(h.max())),
+            mean: (!h.is_empty()).then(|| h.mean() / 1000.0),
+            statuses: s.statuses.iter().map(|(k, v)| (*k, *v)).collect(),
+            failures: s.failures.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        }
+    }
+
+    pub fn error_rate(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.errors as f64 / self.requests as f64
+        }
+    }
+
+    pub fn to_json(&self, slo: &Slo) -> Value {
+        json!({
+            "mode": self.mode,
+            "urls": self.urls,
+            "http": self.http,
+            "duration_s": self.duration_s,
+            "sent": self.sent,
+            "requests": self.requests,
+            "errors": self.errors,
+            "error_rate": self.error_rate(),
+            "target_rate": self.target_rate,
+            "achieved_rate": self.achieved_rate,
+            "throughput": self.throughput,
+            "latency_ms": {
+                "p50": self.p50, "p90": self.p90, "p99": self.p99, "p999": self.p999,
+                "max": self.max, "mean": self.mean,
+            },
+            "statuses": self.statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "failures": self.failures.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "slo": {
+                "p99_ms": slo.p99_ms,
+                "error_rate": slo.error_rate,
+                "missed": self.missed(slo),
+            },
+        })
+    }
+
+    /// Each objective missed, in words (empty: all met).
+    pub fn missed(&self, slo: &Slo) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(limit) = slo.p99_ms {
+            match self.p99 {
+                Some(p) if p <= limit => {}
+                Some(p) => out.push(format!("p99 {p:.1} ms > {limit} ms")),
+                None => out.push(format!(
+                    "p99: no request was answered (objective {limit} ms)"
+                )),
+            }
+        }
+        if let Some(limit) = slo.error_rate
+            && self.error_rate() > limit
+        {
+            out.push(format!(
+                "error rate {:.3}% > {:.3}%",
+                self.error_rate() * 100.0,
+                limit * 100.0
+            ));
+        }
+        out
+    }
+
+    /// The table printed at the end.
+    pub fn table(&self) -> String {
+        let f = |v: Option<f64>| {
+            v.map(|x| format!("{x:.2} ms"))
+                .unwrap_or_else(|| "-".into())
+        };
+        let mut t = String::new();
+        let mut row = |k: &str, v: String| t.push_str(&format!("  {k:<14} {v}\n"));
+        row("mode", format!("{}, {}", self.mode, self.http));
+        row("targets", self.urls.join(", "));
+        row("duration", format!("{:.2} s", self.duration_s));
+        row(
+            "requests",
+            format!(
+                "{} ({} errors, {:.2}%)",
+                self.requests,
+                self.errors,
+                self.error_rate() * 100.0
+            ),
+        );
+        let target = self
+            .target_rate
+            .map(|r| {
+                format!(
+                    " (target {r}/s, {:+.2}%)",
+                    (self.achieved_rate / r - 1.0) * 100.0
+                )
+            })
+            .unwrap_or_default();
+        row("send rate", format!("{:.1}/s{target}", self.achieved_rate));
+        row("throughput", format!("{:.1} answers/s", self.throughput));
+        row(
+            "latency",
+            format!(
+                "p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+                f(self.p50),
+                f(self.p90),
+                f(self.p99),
+                f(self.p999),
+                f(self.max)
+            ),
+        );
+        let st: Vec<String> = self
+            .statuses
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        row(
+            "statuses",
+            if st.is_empty() {
+                "-".into()
+            } else {
+                st.join(", ")
+            },
+        );
+        if !self.failures.is_empty() {
+            let fl: Vec<String> = self
+                .failures
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            row("no answer", fl.join(", "));
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(p99: Option<f64>, requests: u64, errors: u64) -> Summary {
+        Summary {
+            mode: "open loop, constant:100".into(),
+            urls: vec!["http://127.0.0.1:1/".into()],
+            http: "HTTP/1.1",
+            duration_s: 1.0,
+            sent: requests,
+            requests,
+            errors,
+            target_rate: Some(100.0),
+            achieved_rate: 99.0,
+            throughput: 98.0,
+            p50: p99.map(|p| p / 2.0),
+            p90: p99,
+            p99,
+            p999: p99,
+            max: p99,
+            mean: p99,
+            statuses: vec![(200, requests - errors)],
+            failures: vec![],
+        }
+    }
+
+    #[test]
+    fn slo_verdicts() {
+        let slo = Slo {
+            p99_ms: Some(250.0),
+            error_rate: Some(0.01),
+        };
+        let table: &[(Option<f64>, u64, u64, &[&str])] = &[
+            (Some(120.0), 1000, 0, &[]),
+            (Some(250.0), 1000, 10, &[]),
+            (Some(250.1), 1000, 0, &["p99 250.1 ms > 250 ms"]),
+            (Some(10.0), 1000, 11, &["error rate 1.100% > 1.000%"]),
+            (None, 0, 0, &["no request was answered"]),
+        ];
+        for (p99, n, e, want) in table {
+            let got = summary(*p99, *n, *e).missed(&slo);
+            assert_eq!(got.len(), want.len(), "{p99:?} {n} {e}: {got:?}");
+            for (g, w) in got.iter().zip(want.iter()) {
+                assert!(g.contains(w), "{g} vs {w}");
+            }
+        }
+        assert!(
+            summary(Some(1e6), 10, 10)
+                .missed(&Slo::default())
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn json_has_the_fields_scripts_read() {
+        let j = summary(Some(12.5), 100, 1).to_json(&Slo {
+            p99_ms: Some(10.0),
+            error_rate: None,
+        });
+        assert_eq!(j["requests"], 100);
+        assert_eq!(j["errors"], 1);
+        assert_eq!(j["achieved_rate"], 99.0);
+        assert_eq!(j["latency_ms"]["p99"], 12.5);
+        assert!(j["latency_ms"]["p999"].is_number());
+        assert!(j["latency_ms"]["p90"].is_number() && j["latency_ms"]["p50"].is_number());
+        assert_eq!(j["statuses"]["200"], 99);
+        assert_eq!(j["slo"]["missed"][0], "p99 12.5 ms > 10 ms");
+    }
+}

@@ -1,0 +1,176 @@
+//! What a load run measured: exact latency histograms (HDR, microseconds, 3 significant
+//! digits), outcomes by status and error kind, and snapshots for live display.
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// Latencies up to an hour are recorded exactly (to 3 significant digits); longer saturate.
+const MAX_US: u64 = 3_600_000_000;
+
+#[derive(Debug, Clone)]
+pub struct Stats {
+    /// Every answered request's latency (from its scheduled send time in open loop).
+    pub total: Histogram<u64>,
+    /// Since the last snapshot: the live window.
+    pub window: Histogram<u64>,
+    /// Requests started.
+    pub sent: u64,
+    /// Answers by HTTP status.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Requests that got no answer, by kind (connect, timeout, io, ...).
+    pub failures: BTreeMap<String, u64>,
+    /// Answers in the live window (for its rate).
+    pub window_done: u64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats::new()
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    // bounds are constants that hdrhistogram accepts (1 ≤ low, high ≥ 2·low, sigfig ≤ 5)
+    Histogram::new_with_bounds(1, MAX_US, 3).unwrap_or_else(|_| unreachable!())
+}
+
+/// The outcome of one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Status(u16),
+    Failed(String),
+}
+
+impl Stats {
+    pub fn new() -> Stats {
+        Stats {
+            total: histogram(),
+            window: histogram(),
+            sent: 0,
+            statuses: BTreeMap::new(),
+            failures: BTreeMap::new(),
+            window_done: 0,
+        }
+    }
+
+    /// Records one finished request. Latency counts answered requests only.
+    pub fn record(&mut self, latency: Duration, outcome: Outcome) {
+        match outcome {
+            Outcome::Status(code) => {
+                let us = (latency.as_micros() as u64).clamp(1, MAX_US);
+                self.total.saturating_record(us);
+                self.window.saturating_record(us);
+                *self.statuses.entry(code).or_default() += 1;
+                self.window_done += 1;
+            }
+            Outcome::Failed(kind) => *self.failures.entry(kind).or_default() += 1,
+        }
+    }
+
+    /// Adds another worker's stats (and its window) into this one.
+    pub fn merge(&mut self, other: &Stats) {
+        // same bounds on both sides: add cannot fail
+        let _ = self.total.add(&other.total);
+        let _ = self.window.add(&other.window);
+        self.sent += other.sent;
+        self.window_done += other.window_done;
+        for (k, v) in &other.statuses {
+            *self.statuses.entry(*k).or_default() += v;
+        }
+        for (k, v) in &other.failures {
+            *self.failures.entry(k.clone()).or_default() += v;
+        }
+    }
+
+    /// Answered requests (any status).
+    pub fn answered(&self) -> u64 {
+        self.statuses.values().sum()
+    }
+
+    /// Errors: 5xx answers and requests without an answer. 4xx are the client's fault and
+    /// counted apart; 503 is the server's backpressure, an error all the same for an SLO.
+    pub fn errors(&self) -> u64 {
+        self.statuses
+            .iter()
+            .filter(|(c, _)| **c >= 500)
+            .map(|(_, n)| n)
+            .sum::<u64>()
+            + self.failures.values().sum::<u64>()
+    }
+
+    pub fn finished(&self) -> u64 {
+        self.answered() + self.failures.values().sum::<u64>()
+    }
+
+    /// The `q` quantile of all answered requests, in milliseconds (`None` before any).
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        quantile_ms(&self.total, q)
+    }
+
+    /// Takes the live window: its quantiles and answered count, and starts a new one.
+    pub fn take_window(&mut self) -> (Histogram<u64>, u64) {
+        let w = std::mem::replace(&mut self.window, histogram());
+        let n = std::mem::take(&mut self.window_done);
+        (w, n)
+    }
+}
+
+pub fn quantile_ms(h: &Histogram<u64>, q: f64) -> Option<f64> {
+    (!h.is_empty()).then(|| h.value_at_quantile(q) as f64 / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_exact_to_three_digits() {
+        let mut s = Stats::new();
+        // 1..=1000 ms, one each
+        for ms in 1..=1000u64 {
+            s.record(Duration::from_millis(ms), Outcome::Status(200));
+        }
+        let table = [
+            (0.5, 500.0),
+            (0.9, 900.0),
+            (0.99, 990.0),
+            (0.999, 999.0),
+            (1.0, 1000.0),
+        ];
+        for (q, want) in table {
+            let got = s.quantile_ms(q).unwrap();
+            assert!((got - want).abs() / want < 1e-3, "p{q}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn errors_and_answers_are_counted_apart() {
+        let mut s = Stats::new();
+        assert_eq!(s.quantile_ms(0.99), None, "no data is not 0");
+        s.record(Duration::from_millis(5), Outcome::Status(200));
+        s.record(Duration::from_millis(5), Outcome::Status(404));
+        s.record(Duration::from_millis(5), Outcome::Status(503));
+        s.record(Duration::from_millis(5), Outcome::Status(500));
+        s.record(Duration::from_secs(30), Outcome::Failed("timeout".into()));
+        assert_eq!((s.answered(), s.errors(), s.finished()), (4, 3, 5));
+        // a request without an answer has no latency
+        assert_eq!(s.total.len(), 4);
+    }
+
+    #[test]
+    fn merge_adds_and_the_window_restarts() {
+        let mut a = Stats::new();
+        let mut b = Stats::new();
+        a.record(Duration::from_millis(1), Outcome::Status(200));
+        b.record(Duration::from_millis(3), Outcome::Status(200));
+        b.record(Duration::from_millis(3), Outcome::Failed("connect".into()));
+        b.sent = 2;
+        a.merge(&b);
+        assert_eq!((a.answered(), a.sent, a.failures["connect"]), (2, 2, 1));
+        let (w, n) = a.take_window();
+        assert_eq!((w.len(), n), (2, 2));
+        assert_eq!((a.window.len(), a.window_done), (0, 0));
+        assert_eq!(a.total.len(), 2);
+    }
+}
