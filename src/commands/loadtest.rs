@@ -93,6 +93,10 @@ pub async fn run(a: &LoadtestArgs) -> i32 {
     let every = Duration::from_millis(250);
     let outcomes = run_plan(plan.clone(), Some(tx), every).await;
     let _ = printer.await;
+    let outcomes = match outcomes {
+        Ok(o) => o,
+        Err(e) => return super::fail(exit::USAGE, &e),
+    };
     let summary = Summary::new(&plan, &outcomes);
     eprint!("{}", summary.table());
     let json = summary.to_json(&slo);

@@ -138,21 +138,49 @@ async fn connect(ep: &Endpoint, h2: bool) -> Result<Conn, String> {
     }
 }
 
-fn request(plan: &Plan, ep: &Endpoint) -> Result<Request<Full<Bytes>>, String> {
-    let uri = if plan.http2 {
-        format!("http://{}{}", ep.authority, ep.path)
-    } else {
-        ep.path.clone()
-    };
-    let mut b = Request::builder().method(plan.method.clone()).uri(uri);
-    if !plan.http2 {
-        b = b.header(header::HOST, &ep.authority);
+/// What every request to one endpoint shares, parsed once.
+struct Prepared {
+    ep: Endpoint,
+    uri: http::Uri,
+    host: http::HeaderValue,
+    content_type: Option<http::HeaderValue>,
+}
+
+impl Prepared {
+    fn new(plan: &Plan, ep: &Endpoint) -> Result<Prepared, String> {
+        let uri = if plan.http2 {
+            format!("http://{}{}", ep.authority, ep.path)
+        } else {
+            ep.path.clone()
+        };
+        Ok(Prepared {
+            ep: ep.clone(),
+            uri: uri.parse().map_err(|e| format!("{}: {e}", ep.url))?,
+            host: http::HeaderValue::from_str(&ep.authority)
+                .map_err(|e| format!("{}: {e}", ep.url))?,
+            content_type: match &plan.content_type {
+                Some(ct) => Some(
+                    http::HeaderValue::from_str(ct)
+                        .map_err(|e| format!("content type {ct:?}: {e}"))?,
+                ),
+                None => None,
+            },
+        })
     }
-    if let Some(ct) = &plan.content_type {
-        b = b.header(header::CONTENT_TYPE, ct);
+
+    fn request(&self, plan: &Plan) -> Request<Full<Bytes>> {
+        let mut req = Request::new(Full::new(plan.body.clone()));
+        *req.method_mut() = plan.method.clone();
+        *req.uri_mut() = self.uri.clone();
+        let h = req.headers_mut();
+        if !plan.http2 {
+            h.insert(header::HOST, self.host.clone());
+        }
+        if let Some(ct) = &self.content_type {
+            h.insert(header::CONTENT_TYPE, ct.clone());
+        }
+        req
     }
-    b.body(Full::new(plan.body.clone()))
-        .map_err(|e| format!("request: {e}"))
 }
 
 /// Sends one request on `conn` and reads the whole answer; the status, or the kind of failure.
@@ -176,23 +204,17 @@ async fn exchange(conn: &mut Conn, req: Request<Full<Bytes>>) -> Result<u16, Str
     Ok(status)
 }
 
-/// One request on a connection from `pool` (a new one if none is idle), within the timeout.
-/// The connection goes back to the pool unless it failed.
-async fn one(plan: &Plan, ep: &Endpoint, pool: &Mutex<Vec<Conn>>) -> Outcome {
-    let req = match request(plan, ep) {
-        Ok(r) => r,
-        Err(e) => return Outcome::Failed(e),
-    };
-    let idle = pool.lock().ok().and_then(|mut p| p.pop());
+/// One request on the connection in `slot` (a new one if empty), within the timeout. The
+/// connection stays in the slot unless it failed.
+async fn one(plan: &Plan, t: &Prepared, slot: &mut Option<Conn>) -> Outcome {
+    let req = t.request(plan);
     let work = async {
-        let mut conn = match idle {
+        let mut conn = match slot.take() {
             Some(c) => c,
-            None => connect(ep, plan.http2).await?,
+            None => connect(&t.ep, plan.http2).await?,
         };
         let status = exchange(&mut conn, req).await?;
-        if let Ok(mut p) = pool.lock() {
-            p.push(conn);
-        }
+        *slot = Some(conn);
         Ok::<u16, String>(status)
     };
     match tokio::time::timeout(plan.timeout, work).await {
@@ -207,7 +229,13 @@ pub async fn run(
     plan: Plan,
     progress: Option<UnboundedSender<Progress>>,
     every: Duration,
-) -> Outcomes {
+) -> Result<Outcomes, String> {
+    let targets = Arc::new(
+        plan.targets
+            .iter()
+            .map(|ep| Prepared::new(&plan, ep))
+            .collect::<Result<Vec<_>, _>>()?,
+    );
     let plan = Arc::new(plan);
     let stats = Arc::new(Mutex::new(Stats::new()));
     let start = Instant::now();
@@ -231,18 +259,20 @@ pub async fn run(
         Mode::Open {
             profile,
             max_in_flight,
-        } => open_loop(&plan, profile, *max_in_flight, &stats, start).await,
-        Mode::Closed { concurrency } => closed_loop(&plan, *concurrency, &stats, deadline).await,
+        } => open_loop(&plan, &targets, profile, *max_in_flight, &stats, start).await,
+        Mode::Closed { concurrency } => {
+            closed_loop(&plan, &targets, *concurrency, &stats, deadline).await
+        }
     };
     if let Some(r) = reporter {
         r.abort();
     }
     let stats = stats.lock().map(|s| s.clone()).unwrap_or_default();
-    Outcomes {
+    Ok(Outcomes {
         stats,
         elapsed: start.elapsed(),
         send_window: last_send.saturating_duration_since(start),
-    }
+    })
 }
 
 fn snapshot(stats: &Mutex<Stats>, plan: &Plan, elapsed: Duration, window: Duration) -> Progress {
@@ -284,61 +314,94 @@ fn snapshot(stats: &Mutex<Stats>, plan: &Plan, elapsed: Duration, window: Durati
 }
 
 /// Sends on schedule; returns when the last request has finished; the last send time.
+/// The schedule runs on its own thread with the OS's precise sleeps (tokio's timer ticks in
+/// milliseconds, which would add up to 1 ms of our own lag to every latency); each request
+/// runs as a task on the runtime, on a pooled connection.
 async fn open_loop(
     plan: &Arc<Plan>,
+    targets: &Arc<Vec<Prepared>>,
     profile: &Profile,
     max_in_flight: usize,
     stats: &Arc<Mutex<Stats>>,
     start: Instant,
 ) -> Instant {
-    let pools: Arc<Vec<Mutex<Vec<Conn>>>> = Arc::new(
-        plan.targets
-            .iter()
-            .map(|_| Mutex::new(Vec::new()))
-            .collect(),
-    );
+    let pools: Arc<Vec<Mutex<Vec<Conn>>>> =
+        Arc::new(targets.iter().map(|_| Mutex::new(Vec::new())).collect());
     let slots = Arc::new(Semaphore::new(max_in_flight.max(1)));
-    let mut schedule = Schedule::new(profile.clone(), plan.duration.as_secs_f64());
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut n: u64 = 0;
-    let mut last = start;
-    while let Some(due) = schedule.next_due() {
-        if plan.max_requests.is_some_and(|m| n >= m) {
-            break;
-        }
-        let at = start + Duration::from_secs_f64(due);
-        if at > Instant::now() {
-            tokio::time::sleep_until(at).await;
-        }
-        let i = (n % plan.targets.len() as u64) as usize;
-        n += 1;
-        last = Instant::now();
-        if let Ok(mut s) = stats.lock() {
-            s.sent += 1;
-        }
-        let (plan, pools, slots, stats) =
-            (plan.clone(), pools.clone(), slots.clone(), stats.clone());
-        tasks.spawn(async move {
-            // waiting for a free slot counts: latency runs from the scheduled time `at`
-            let outcome = match slots.acquire().await {
-                Ok(_permit) => one(&plan, &plan.targets[i], &pools[i]).await,
-                Err(_) => Outcome::Failed("closed".into()),
-            };
-            let latency = at.elapsed();
-            if let Ok(mut s) = stats.lock() {
-                s.record(latency, outcome);
+    let finished = Arc::new(AtomicU64::new(0));
+    let all_done = Arc::new(tokio::sync::Notify::new());
+    let handle = tokio::runtime::Handle::current();
+    let std_start = start.into_std();
+    let dispatcher = {
+        let (plan, targets, stats) = (plan.clone(), targets.clone(), stats.clone());
+        let (finished, all_done) = (finished.clone(), all_done.clone());
+        let mut schedule = Schedule::new(profile.clone(), plan.duration.as_secs_f64());
+        std::thread::spawn(move || {
+            let mut n: u64 = 0;
+            let mut last = std_start;
+            while let Some(due) = schedule.next_due() {
+                if plan.max_requests.is_some_and(|m| n >= m) {
+                    break;
+                }
+                let at = std_start + Duration::from_secs_f64(due);
+                let now = std::time::Instant::now();
+                if at > now {
+                    std::thread::sleep(at - now);
+                }
+                let i = (n % targets.len() as u64) as usize;
+                n += 1;
+                last = std::time::Instant::now();
+                if let Ok(mut s) = stats.lock() {
+                    s.sent += 1;
+                }
+                let (plan, targets, pools, slots, stats) = (
+                    plan.clone(),
+                    targets.clone(),
+                    pools.clone(),
+                    slots.clone(),
+                    stats.clone(),
+                );
+                let (finished, all_done) = (finished.clone(), all_done.clone());
+                handle.spawn(async move {
+                    // waiting for a free slot counts: latency runs from the scheduled time
+                    let outcome = match slots.acquire().await {
+                        Ok(_permit) => {
+                            let mut slot = pools[i].lock().ok().and_then(|mut p| p.pop());
+                            let o = one(&plan, &targets[i], &mut slot).await;
+                            if let (Some(c), Ok(mut p)) = (slot, pools[i].lock()) {
+                                p.push(c);
+                            }
+                            o
+                        }
+                        Err(_) => Outcome::Failed("closed".into()),
+                    };
+                    let latency = at.elapsed();
+                    if let Ok(mut s) = stats.lock() {
+                        s.record(latency, outcome);
+                    }
+                    finished.fetch_add(1, Ordering::Release);
+                    all_done.notify_one();
+                });
             }
-        });
-        // reap finished tasks as we go so the set stays small
-        while tasks.try_join_next().is_some() {}
+            (n, last)
+        })
+    };
+    // the dispatcher blocks in sleeps: join it off the runtime's workers
+    let (sent, last) = tokio::task::spawn_blocking(move || dispatcher.join())
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .unwrap_or((0, std_start));
+    while finished.load(Ordering::Acquire) < sent {
+        all_done.notified().await;
     }
-    while tasks.join_next().await.is_some() {}
-    last
+    Instant::from_std(last)
 }
 
 /// `concurrency` workers until the deadline or the request budget; the last send time.
 async fn closed_loop(
     plan: &Arc<Plan>,
+    targets: &Arc<Vec<Prepared>>,
     concurrency: usize,
     stats: &Arc<Mutex<Stats>>,
     deadline: Instant,
@@ -346,11 +409,15 @@ async fn closed_loop(
     let claimed = Arc::new(AtomicU64::new(0));
     let mut workers = tokio::task::JoinSet::new();
     for w in 0..concurrency.max(1) {
-        let (plan, stats, claimed) = (plan.clone(), stats.clone(), claimed.clone());
+        let (plan, targets, stats, claimed) = (
+            plan.clone(),
+            targets.clone(),
+            stats.clone(),
+            claimed.clone(),
+        );
         workers.spawn(async move {
-            let i = w % plan.targets.len();
-            let ep = &plan.targets[i];
-            let pool = Mutex::new(Vec::new());
+            let t = &targets[w % targets.len()];
+            let mut conn = None;
             let mut local = Stats::new();
             let mut flushed = Instant::now();
             let mut last = Instant::now();
@@ -364,7 +431,7 @@ async fn closed_loop(
                 let sent = Instant::now();
                 last = sent;
                 local.sent += 1;
-                let outcome = one(&plan, ep, &pool).await;
+                let outcome = one(&plan, t, &mut conn).await;
                 local.record(sent.elapsed(), outcome);
                 if flushed.elapsed() >= Duration::from_millis(100) {
                     flush(&stats, &mut local);
