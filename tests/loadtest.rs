@@ -34,20 +34,15 @@ fn serve() -> Server {
         env!("CARGO_MANIFEST_DIR"),
         "/assets/models/demo-classifier-v1.onnx"
     );
-    let child = Command::new(support::pod_runner::serve_bin())
-        .args([
-            "--model",
-            model,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-        ])
-        .args(["--workers", "1", "--batch-tuning", "false"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = support::pod_runner::spawn_serve(
+        &support::pod_runner::serve_bin(),
+        std::path::Path::new(model),
+        "demo-classifier-v1",
+        "1",
+        "127.0.0.1",
+        port,
+    )
+    .unwrap();
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(

@@ -4,7 +4,7 @@
 //! when the pod goes away. Traffic to pod IPs then reaches real servers.
 #![allow(dead_code)]
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -75,7 +75,7 @@ fn wanted(p: &Pod) -> Option<(String, u16)> {
     Some((version, port))
 }
 
-fn start(p: &Pod, bin: &PathBuf) -> Option<Proc> {
+fn start(p: &Pod, bin: &Path) -> Option<Proc> {
     let ip = p.status.as_ref()?.pod_ip.clone()?;
     // the hard rule: only loopback (or the private namespace's own range), ever
     super::http::assert_allowed(&ip);
@@ -86,28 +86,38 @@ fn start(p: &Pod, bin: &PathBuf) -> Option<Proc> {
     } else {
         repo().join("assets/models/demo-classifier-v1.onnx")
     };
-    let child = Command::new(bin)
-        .args(["--model"])
-        .arg(&model)
-        .args([
-            "--name",
-            "demo-classifier",
-            "--model-version",
-            &version,
-            "--host",
-            &ip,
-            "--port",
-            &port.to_string(),
-        ])
-        .args(["--workers", "1", "--batch-tuning", "false"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
+    let child = spawn_serve(bin, &model, "demo-classifier", &version, &ip, port).ok()?;
     Some(Proc {
         child,
         served: Served { ip, port, version },
     })
+}
+
+/// A real tractor-serve on `host:port` (one worker, no batch tuning: quick to start).
+pub fn spawn_serve(
+    bin: &Path,
+    model: &Path,
+    name: &str,
+    version: &str,
+    host: &str,
+    port: u16,
+) -> std::io::Result<std::process::Child> {
+    super::http::assert_allowed(host);
+    Command::new(bin)
+        .arg("--model")
+        .arg(model)
+        .args(["--name", name, "--model-version", version, "--host", host])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--workers",
+            "1",
+            "--batch-tuning",
+            "false",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
 }
 
 impl PodRunner {
