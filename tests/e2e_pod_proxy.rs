@@ -134,7 +134,12 @@ async fn inside() {
     let pod = served.keys().next().unwrap();
     let port = served[pod].port.to_string();
     let path = format!("/api/v1/namespaces/{n}/pods/{pod}:{port}/proxy/metrics");
-    let metrics = k.kubectl(&["get", "--raw", &path]);
+    // (the server loads its model before it listens: retried until it answers)
+    let metrics = eventually(T, "the API server proxies to the pod's /metrics", || {
+        let (ok, out, _) = k.kubectl_as(&k.kubeconfig, &["get", "--raw", &path]);
+        ok.then_some(out)
+    })
+    .await;
     assert!(metrics.contains("tractor_model_info"), "{metrics}");
 
     let r1 = eventually(T, "revision 1's latency through the proxy", || {
