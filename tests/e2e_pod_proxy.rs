@@ -31,15 +31,6 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn dev_cluster_down() {
-    let out = Command::new(repo().join("scripts/dev-cluster"))
-        .arg("down")
-        .env("TRACTOR_CLUSTER", CLUSTER)
-        .output()
-        .expect("scripts/dev-cluster runs");
-    assert!(out.status.success(), "dev-cluster down: {out:?}");
-}
-
 #[test]
 fn latency_per_revision_through_the_pod_proxy() {
     if std::env::var_os("TRACTOR_NETNS").is_some() {
@@ -51,7 +42,7 @@ fn latency_per_revision_through_the_pod_proxy() {
     }
     let started = Instant::now();
     // a cluster left by an interrupted run would hold its name
-    dev_cluster_down();
+    support::cluster::down(CLUSTER);
     let exe = std::env::current_exe().unwrap();
     let out = Command::new(repo().join("scripts/netns-run"))
         .arg(&exe)
@@ -65,7 +56,7 @@ fn latency_per_revision_through_the_pod_proxy() {
     if !out.status.success() {
         print_control_plane_logs();
     }
-    dev_cluster_down();
+    support::cluster::down(CLUSTER);
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
@@ -83,10 +74,7 @@ fn latency_per_revision_through_the_pod_proxy() {
 
 /// The tail of each control-plane log of the namespace's cluster, for a failed run.
 fn print_control_plane_logs() {
-    let cache = std::env::var_os("TRACTOR_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| dirs::home_dir().unwrap().join(".cache/tractor"));
-    let logs = cache.join("kwok/clusters").join(CLUSTER).join("logs");
+    let logs = support::cluster::workdir_of(CLUSTER).join("logs");
     let Ok(entries) = std::fs::read_dir(&logs) else {
         eprintln!("no control-plane logs at {}", logs.display());
         return;

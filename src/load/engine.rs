@@ -84,7 +84,7 @@ pub struct Plan {
 }
 
 /// A live view of the run, sent every `every` while it runs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Progress {
     pub elapsed: Duration,
     pub sent: u64,
@@ -279,16 +279,7 @@ fn snapshot(stats: &Mutex<Stats>, plan: &Plan, elapsed: Duration, window: Durati
     let Ok(mut s) = stats.lock() else {
         return Progress {
             elapsed,
-            sent: 0,
-            answered: 0,
-            errors: 0,
-            rps: 0.0,
-            target_rate: None,
-            p50: None,
-            p90: None,
-            p99: None,
-            p999: None,
-            window_p99: None,
+            ..Progress::default()
         };
     };
     let (w, n) = s.take_window();

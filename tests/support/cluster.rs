@@ -130,11 +130,26 @@ impl Cluster {
     /// The control plane's working directory (pids, logs).
     pub fn workdir(&self) -> PathBuf {
         let name = std::env::var("TRACTOR_CLUSTER").unwrap_or_else(|_| "tractor".into());
-        let cache = std::env::var_os("TRACTOR_CACHE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| dirs::home_dir().unwrap().join(".cache/tractor"));
-        cache.join("kwok/clusters").join(name)
+        workdir_of(&name)
     }
+}
+
+/// The working directory (pids, logs) of the control plane of cluster `name`.
+pub fn workdir_of(name: &str) -> PathBuf {
+    let cache = std::env::var_os("TRACTOR_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dirs::home_dir().unwrap().join(".cache/tractor"));
+    cache.join("kwok/clusters").join(name)
+}
+
+/// `scripts/dev-cluster down` for cluster `name` (whatever TRACTOR_CLUSTER says here).
+pub fn down(name: &str) {
+    let out = Command::new(repo().join("scripts/dev-cluster"))
+        .arg("down")
+        .env("TRACTOR_CLUSTER", name)
+        .output()
+        .expect("scripts/dev-cluster runs");
+    assert!(out.status.success(), "dev-cluster down: {out:?}");
 }
 
 pub async fn client_for(kubeconfig: &Path) -> kube::Client {
