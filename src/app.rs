@@ -8,10 +8,60 @@ use jiff::Timestamp;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use crate::config::Config;
-use crate::event::AppEvent;
+use crate::event::{AppEvent, EffectResult};
 use crate::k8s::client::Connection;
 use crate::k8s::runner::Runner;
-use crate::state::{State, update};
+use crate::state::{Effect, State, View, update};
+
+pub mod load;
+
+/// How the console opens: on which screen, with a load test running, scraping which URLs.
+#[derive(Debug, Clone, Default)]
+pub struct Start {
+    pub view: Option<View>,
+    /// `tractor loadtest`'s flags, as the load prompt takes them.
+    pub load: Option<String>,
+    pub scrape_urls: Vec<String>,
+}
+
+/// Hands one effect to whoever carries it out; results come back as events.
+fn dispatch(
+    e: Effect,
+    runner: Option<&Runner>,
+    loads: &mut load::LoadRunner,
+    tx: &UnboundedSender<AppEvent>,
+) {
+    tracing::info!(effect = ?e, "effect");
+    match e {
+        Effect::StartLoad { args } => loads.start(args, tx.clone()),
+        Effect::StopLoad => loads.stop(),
+        Effect::Prepare { target, action } | Effect::Execute { target, action }
+            if runner.is_none() =>
+        {
+            let _ = tx.send(AppEvent::Effect(EffectResult::Failed {
+                target,
+                action,
+                message:
+                    "no cluster: this console was started without one (loadtest without --deploy)"
+                        .into(),
+            }));
+        }
+        e => {
+            let (Some(r), tx) = (runner.cloned(), tx.clone()) else {
+                return;
+            };
+            tokio::spawn(async move {
+                let result = match e {
+                    Effect::Prepare { target, action } => r.prepare(&target, action).await,
+                    Effect::Execute { target, action } => r.execute(&target, action).await,
+                    Effect::StartLoad { .. } | Effect::StopLoad => return,
+                };
+                tracing::info!(result = ?result, "effect result");
+                let _ = tx.send(AppEvent::Effect(result));
+            });
+        }
+    }
+}
 
 fn spawn_input(tx: UnboundedSender<AppEvent>) {
     tokio::spawn(async move {
@@ -65,53 +115,72 @@ fn spawn_signals(tx: UnboundedSender<AppEvent>) {
     });
 }
 
+/// Runs the console until quit. Without a cluster (`None`) only the load test and the
+/// explicit scrape URLs are shown. Returns how the load test ended, if one did.
 pub async fn run(
-    conn: Connection,
+    cluster: Option<(Connection, Runner)>,
     config: Config,
     namespaces: Option<Vec<String>>,
-    runner: Runner,
-) -> Result<()> {
+    start: Start,
+) -> Result<Option<Result<String, String>>> {
     let (tx, mut rx) = unbounded_channel();
     let tick = Duration::from_millis(config.general.tick_ms);
-    let mut state = State::new(
-        config,
-        conn.context.clone(),
-        conn.user.clone(),
-        Timestamp::now(),
-    );
-    state.read_only |= runner.read_only;
+    let (context, user) = match &cluster {
+        Some((conn, _)) => (conn.context.clone(), conn.user.clone()),
+        None => ("(no cluster)".to_string(), "-".to_string()),
+    };
+    let mut state = State::new(config, context, user, Timestamp::now());
     state.namespaces = namespaces.clone();
-    let watchers = crate::k8s::watch::spawn_all(
-        &conn.client,
-        namespaces.as_deref(),
-        Some(&conn.namespace),
+    let settings = crate::scrape::source::Settings::from(&state.config.scrape);
+    let mut tasks = Vec::new();
+    if let Some((conn, runner)) = &cluster {
+        state.read_only |= runner.read_only;
+        tasks.extend(crate::k8s::watch::spawn_all(
+            &conn.client,
+            namespaces.as_deref(),
+            Some(&conn.namespace),
+            &tx,
+        ));
+        tasks.extend(crate::scrape::source::spawn(
+            &conn.client,
+            namespaces.as_deref(),
+            settings,
+            &tx,
+        ));
+    }
+    tasks.extend(crate::scrape::urls::spawn(
+        start.scrape_urls.clone(),
+        settings.interval,
+        settings.timeout,
         &tx,
-    );
-    let scrapers = crate::scrape::source::spawn(
-        &conn.client,
-        namespaces.as_deref(),
-        crate::scrape::source::Settings::from(&state.config.scrape),
-        &tx,
-    );
+    ));
+    let runner = cluster.as_ref().map(|(_, r)| r);
+    let mut loads = load::LoadRunner::default();
+    if let Some(v) = start.view {
+        state.view = v;
+    }
+    if let Some(line) = &start.load {
+        for e in crate::state::update::load::start(&mut state, line) {
+            dispatch(e, runner, &mut loads, &tx);
+        }
+    }
     let mut guard = crate::tui::Guard::enter().wrap_err("cannot set up the terminal")?;
     spawn_input(tx.clone());
     spawn_ticks(tx.clone(), tick);
     spawn_signals(tx.clone());
-    tracing::info!(context = %conn.context, server = %conn.server, "console started");
+    match &cluster {
+        Some((conn, _)) => {
+            tracing::info!(context = %conn.context, server = %conn.server, "console started")
+        }
+        None => tracing::info!("console started without a cluster"),
+    }
     while let Some(ev) = rx.recv().await {
         let mut effects = update(&mut state, ev);
         while let Ok(ev) = rx.try_recv() {
             effects.extend(update(&mut state, ev));
         }
         for e in effects {
-            tracing::info!(effect = ?e, "effect");
-            let r = runner.clone();
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let result = r.run(e).await;
-                tracing::info!(result = ?result, "effect result");
-                let _ = tx.send(AppEvent::Effect(result));
-            });
+            dispatch(e, runner, &mut loads, &tx);
         }
         if state.quit {
             break;
@@ -126,9 +195,10 @@ pub async fn run(
             state.dirty = false;
         }
     }
-    for w in watchers.into_iter().chain(scrapers) {
+    loads.stop();
+    for w in tasks {
         w.abort();
     }
     drop(guard);
-    Ok(())
+    Ok(state.load.and_then(|r| r.ended).map(|(_, result)| result))
 }

@@ -51,6 +51,10 @@ pub struct Cli {
     /// The console's log file. Overrides the config.
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// Also scrape this /metrics URL (repeatable): servers outside the cluster's view, shown
+    /// by model version on the monitor screen (`:monitor` with no deployment selected).
+    #[arg(long = "scrape", value_name = "URL")]
+    pub scrape: Vec<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -110,9 +114,17 @@ pub struct LoadtestArgs {
     /// A request without an answer after this long is a timeout error.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// No screen: a progress line on stderr, the summary table at the end.
+    /// No screen: a progress line on stderr, the summary table at the end. Without it (and
+    /// on a terminal) the run is shown on the console's monitor screen.
     #[arg(long)]
     pub no_tui: bool,
+    /// Monitor screen: also show this deployment's servers (deploy/NAME in -n NAMESPACE):
+    /// latency per revision, replicas, rollout and scale markers. Needs a cluster.
+    #[arg(long, value_name = "deploy/NAME")]
+    pub deploy: Option<String>,
+    /// Monitor screen: scrape this /metrics URL too (repeatable), shown by model version.
+    #[arg(long = "scrape", value_name = "URL")]
+    pub scrape: Vec<String>,
     /// Write the summary as JSON to this file (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -122,6 +134,35 @@ pub struct LoadtestArgs {
     /// Exit 1 when more than this share of requests fail (5xx or no answer): 0.01 or 1%.
     #[arg(long, value_parser = parse_share, value_name = "SHARE")]
     pub slo_error_rate: Option<f64>,
+}
+
+/// A load test typed in the console: the flags of `tractor loadtest`.
+#[derive(Debug, Parser)]
+#[command(name = "load", no_binary_name = true, disable_help_flag = true)]
+struct LoadLine {
+    #[command(flatten)]
+    args: LoadtestArgs,
+}
+
+/// Parses `--url URL --rate 100 --duration 60s ...` (words split on spaces). The error is
+/// clap's message without the usage lines, naming the flag that was wrong.
+pub fn parse_load_line(line: &str) -> Result<LoadtestArgs, String> {
+    LoadLine::try_parse_from(line.split_whitespace())
+        .map(|l| l.args)
+        .map_err(|e| {
+            let text = e.render().to_string();
+            let words: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            if words.is_empty() {
+                "invalid load test flags".to_string()
+            } else {
+                words.join(" ").trim_start_matches("error: ").to_string()
+            }
+        })
 }
 
 /// `0.01` or `1%`.

@@ -16,8 +16,17 @@ pub enum AppEvent {
     Effect(EffectResult),
     /// One pod's metrics, scraped (or why not).
     Scrape(ScrapeResult),
+    /// The load test's progress and end.
+    Load(LoadEvent),
     /// SIGTERM, SIGHUP or SIGINT: leave, restoring the terminal.
     Shutdown,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadEvent {
+    Progress(crate::load::engine::Progress),
+    /// The one-line summary, or why the run could not start.
+    Finished(Result<String, String>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

@@ -14,6 +14,12 @@ fn main() {
     std::process::exit(code);
 }
 
+/// The screen needs a terminal on both ends; otherwise `loadtest` runs headless.
+fn on_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
 fn real_main() -> color_eyre::Result<i32> {
     color_eyre::install()?;
     tractor::tui::install_panic_hook();
@@ -46,17 +52,24 @@ fn real_main() -> color_eyre::Result<i32> {
         .build()?;
     rt.block_on(async move {
         match &cli.command {
-            Some(tractor::cli::Command::Loadtest(a)) => {
-                Ok(tractor::commands::loadtest::run(a).await)
+            Some(tractor::cli::Command::Loadtest(a)) if !a.no_tui && on_terminal() => {
+                tractor::commands::loadtest::console(&cli, a, config).await
             }
             Some(cmd) => Ok(tractor::commands::run(&cli, cmd, config).await),
             None => {
+                if let Err(e) = tractor::scrape::urls::check(&cli.scrape) {
+                    return Ok(tractor::commands::fail(exit::USAGE, &e));
+                }
                 let ctx = match tractor::commands::context(&cli, config.clone()).await {
                     Ok(c) => c,
                     Err((code, e)) => return Ok(tractor::commands::fail(code, &e)),
                 };
                 let ns = (!cli.namespace.is_empty()).then(|| cli.namespace.clone());
-                tractor::app::run(ctx.conn, config, ns, ctx.runner).await?;
+                let start = tractor::app::Start {
+                    scrape_urls: cli.scrape.clone(),
+                    ..Default::default()
+                };
+                tractor::app::run(Some((ctx.conn, ctx.runner)), config, ns, start).await?;
                 Ok(exit::OK)
             }
         }

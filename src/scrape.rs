@@ -3,8 +3,9 @@
 //! `pods/proxy`), and what the scrapes say per revision.
 pub mod parse;
 pub mod source;
+pub mod urls;
 
-pub use parse::{PodMetrics, parse};
+pub use parse::{PodMetrics, SumCount, parse};
 
 /// The proxy path of a pod's metrics endpoint.
 pub fn proxy_path(namespace: &str, pod: &str, port: u16) -> String {

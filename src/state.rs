@@ -10,8 +10,10 @@ use crate::event::{Source, SourceStatus};
 use crate::model::Key;
 
 pub mod latency;
+pub mod loadrun;
 pub mod rows;
 pub mod store;
+pub mod timeline;
 pub mod update;
 
 pub use store::Cluster;
@@ -24,6 +26,9 @@ pub enum View {
     Hpas,
     Pods,
     Events,
+    /// One time axis: latency per revision, load, replicas, markers. `None`: the
+    /// explicit scrape URLs instead of a deployment.
+    Monitor(timeline::Subject),
 }
 
 impl View {
@@ -34,6 +39,7 @@ impl View {
             View::Hpas => ViewId::Hpas,
             View::Pods => ViewId::Pods,
             View::Events => ViewId::Events,
+            View::Monitor(_) => ViewId::Monitor,
         }
     }
 }
@@ -45,6 +51,7 @@ pub enum ViewId {
     Hpas,
     Pods,
     Events,
+    Monitor,
 }
 
 /// Which list of the detail view has the cursor.
@@ -68,6 +75,8 @@ pub enum Mode {
     Help,
     Filter(String),
     Command(String),
+    /// Typing a load test's flags.
+    LoadPrompt(String),
     Prompt {
         kind: PromptKind,
         target: Target,
@@ -151,8 +160,16 @@ pub struct State {
     pub flash: Option<Flash>,
     pub follow: Option<Follow>,
     pub hpa_history: HashMap<Key, VecDeque<ReplicaPoint>>,
-    /// The last two scrapes of each pod, and its last error.
+    /// The last two scrapes of each pod (or explicit URL, with an empty namespace), and
+    /// its last error.
     pub scrapes: HashMap<Key, PodScrape>,
+    /// The monitor screen's samples and markers, per deployment (and for the URL targets).
+    pub timelines: HashMap<timeline::Subject, timeline::Timeline>,
+    pub last_sample: Option<Timestamp>,
+    /// The load test started from here, running or finished.
+    pub load: Option<loadrun::LoadRun>,
+    /// What the load prompt starts with: the last flags typed.
+    pub load_args: String,
     /// Rows visible in the last drawn list (for page up/down).
     pub page: usize,
     pub dirty: bool,
@@ -184,6 +201,10 @@ impl State {
             follow: None,
             hpa_history: HashMap::new(),
             scrapes: HashMap::new(),
+            timelines: HashMap::new(),
+            last_sample: None,
+            load: None,
+            load_args: "--url http://127.0.0.1:8080/predict --rate 50 --duration 60s".into(),
             page: 20,
             dirty: true,
             quit: false,

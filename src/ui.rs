@@ -12,6 +12,7 @@ pub mod deployments;
 pub mod detail;
 pub mod events;
 pub mod hpas;
+pub mod monitor;
 pub mod overlay;
 pub mod pods;
 pub mod table;
@@ -36,6 +37,7 @@ pub fn draw(s: &State, f: &mut Frame) {
         View::Hpas => hpas::draw(s, f, body, &theme),
         View::Pods => pods::draw(s, f, body, &theme),
         View::Events => events::draw(s, f, body, &theme),
+        View::Monitor(subject) => monitor::draw(s, subject, f, body, &theme),
     }
     if s.follow.is_some() {
         overlay::follow(s, f, follow, &theme);
@@ -64,6 +66,8 @@ fn header(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         View::Hpas => "HPAs".to_string(),
         View::Pods => "Pods".to_string(),
         View::Events => "Events".to_string(),
+        View::Monitor(Some(k)) => format!("monitor deploy/{} ({})", k.1, k.0),
+        View::Monitor(None) => "monitor".to_string(),
     };
     let mut spans = vec![
         Span::styled(" tractor ", t.accent),
@@ -109,6 +113,11 @@ fn footer(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         Mode::Command(text) => Line::from(vec![
             Span::styled(":", t.accent),
             Span::raw(format!("{text}█")),
+        ]),
+        Mode::LoadPrompt(text) => Line::from(vec![
+            Span::styled("load test flags: ", t.accent),
+            Span::raw(format!("{text}█")),
+            Span::styled("   enter: start  esc: cancel", t.muted),
         ]),
         Mode::Prompt {
             kind,
@@ -172,7 +181,12 @@ fn hints(s: &State, t: &Theme) -> Line<'static> {
     match s.view {
         View::Deployments | View::Hpas | View::Pods => items.push((K::Open, "open")),
         View::Detail(_) => items.push((K::NextSection, "section")),
-        View::Events => {}
+        View::Events | View::Monitor(_) => {}
+    }
+    if matches!(s.view, View::Monitor(_)) {
+        items.extend([(K::Load, "load"), (K::StopLoad, "stop load")]);
+    } else {
+        items.push((K::Monitor, "monitor"));
     }
     if !matches!(s.view, View::Events) {
         items.extend([

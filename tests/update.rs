@@ -512,3 +512,93 @@ fn quitting() {
     );
     assert!(s.quit, "ctrl-c quits from any mode");
 }
+
+#[test]
+fn load_tests_start_stop_and_refuse_from_the_console() {
+    use tractor::event::LoadEvent;
+    let mut s = state();
+    // the monitor key opens the selected deployment's monitor, esc goes back
+    update(&mut s, key('l'));
+    assert_eq!(
+        s.view,
+        View::Monitor(Some(("ml".into(), "classifier".into())))
+    );
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.view, View::Deployments);
+
+    // bad flags are named, nothing starts, and the prompt keeps what was typed
+    update(&mut s, key('L'));
+    assert!(matches!(s.mode, Mode::LoadPrompt(_)));
+    for _ in 0..100 {
+        update(&mut s, code(KeyCode::Backspace));
+    }
+    typed(&mut s, "--rate 10");
+    assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
+    let flash = s.flash.clone().unwrap();
+    assert_eq!(flash.level, Level::Error);
+    assert!(flash.text.contains("--url"), "{}", flash.text);
+    assert!(s.load.is_none());
+    update(&mut s, key('L'));
+    assert_eq!(s.mode, Mode::LoadPrompt("--rate 10".into()));
+    typed(&mut s, " --url http://127.0.0.1:9/ --duration 0s");
+    assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
+    assert!(s.flash.clone().unwrap().text.contains("--duration"));
+
+    // good flags start it, on the monitor of the selected deployment
+    update(&mut s, key('L'));
+    for _ in 0..100 {
+        update(&mut s, code(KeyCode::Backspace));
+    }
+    let line = "--url http://127.0.0.1:9/ --rate 5 --duration 10s";
+    typed(&mut s, line);
+    assert_eq!(
+        update(&mut s, code(KeyCode::Enter)),
+        vec![Effect::StartLoad { args: line.into() }]
+    );
+    assert_eq!(
+        s.view,
+        View::Monitor(Some(("ml".into(), "classifier".into())))
+    );
+    assert!(s.load.as_ref().unwrap().running());
+    // one at a time
+    update(&mut s, key('L'));
+    assert_eq!(s.mode, Mode::Normal);
+    assert!(s.flash.clone().unwrap().text.contains("stop it first"));
+    // stop, then the end arrives
+    assert_eq!(update(&mut s, key('X')), vec![Effect::StopLoad]);
+    assert!(s.load.as_ref().unwrap().stopping);
+    update(
+        &mut s,
+        AppEvent::Load(LoadEvent::Finished(Ok("50 requests, 0 errors".into()))),
+    );
+    let run = s.load.as_ref().unwrap();
+    assert!(!run.running() && !run.stopping);
+    assert!(s.flash.clone().unwrap().text.contains("50 requests"));
+    assert!(update(&mut s, key('X')).is_empty(), "nothing left to stop");
+
+    // read-only refuses to start one
+    let mut ro = state();
+    ro.read_only = true;
+    update(&mut ro, key('L'));
+    assert_eq!(ro.mode, Mode::Normal);
+    assert!(ro.flash.clone().unwrap().text.contains("read-only"));
+}
+
+#[test]
+fn writes_work_from_the_monitor_screen() {
+    let mut s = state();
+    typed(&mut s, ":monitor");
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(
+        s.view,
+        View::Monitor(Some(("ml".into(), "classifier".into())))
+    );
+    // undo in one key, through the same preview as everywhere
+    assert_eq!(
+        update(&mut s, key('u')),
+        vec![Effect::Prepare {
+            target: classifier(),
+            action: Action::Undo { to_revision: None },
+        }]
+    );
+}

@@ -157,6 +157,7 @@ fn detail_with_latency_per_revision() {
         rejected: 0.0,
         inflight: 1.0,
         queue_depth: 0.0,
+        ..PodMetrics::default()
     };
     // revision 2 (v1): 100 fast requests in 10 s; revision 3 (v2): 40 slow ones in 10 s
     for (pod, v, a, b) in [
@@ -195,4 +196,126 @@ fn detail_with_latency_per_revision() {
     );
     update(&mut s, code(KeyCode::Enter));
     both("detail_latency", &s);
+}
+
+/// The monitor screen mid-rollout under load: v1 (revision 2) fast, v2 (revision 3)
+/// slow, a scale marker, and the client's own latency from the load test.
+#[test]
+fn monitor_during_a_rollout_under_load() {
+    use std::time::Duration;
+    use tractor::event::{LoadEvent, ScrapeResult};
+    use tractor::load::engine::Progress;
+    use tractor::metrics::histogram::Bucket;
+    use tractor::scrape::{PodMetrics, SumCount};
+    let mut s = state();
+    let at = |secs: i64| {
+        support::now()
+            .checked_add(jiff::SignedDuration::from_secs(secs))
+            .unwrap()
+    };
+    // cumulative counters after `k` intervals of 5 s
+    let m = |version: &str, k: f64, fast: f64, slow: f64| PodMetrics {
+        version: Some(version.into()),
+        latency: vec![
+            Bucket {
+                le: 0.005,
+                count: k * fast,
+            },
+            Bucket {
+                le: 0.025,
+                count: k * (fast + slow),
+            },
+            Bucket {
+                le: f64::INFINITY,
+                count: k * (fast + slow),
+            },
+        ],
+        requests: k * (fast + slow),
+        inflight: 2.0,
+        queue_wait: SumCount {
+            sum: k * 0.05,
+            count: k * (fast + slow),
+        },
+        inference: SumCount {
+            sum: k * 0.2,
+            count: k * 50.0,
+        },
+        batch_size: SumCount {
+            sum: k * (fast + slow),
+            count: k * 50.0,
+        },
+        ..PodMetrics::default()
+    };
+    // the load test starts from the console, on the classifier (first row)
+    update(&mut s, key('L'));
+    let line = "--url http://127.0.0.1:8080/predict --rate 40 --duration 120s";
+    for _ in 0..80 {
+        update(&mut s, code(KeyCode::Backspace));
+    }
+    typed(&mut s, line);
+    let effects = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(
+        effects,
+        vec![tractor::state::Effect::StartLoad { args: line.into() }]
+    );
+    for i in 0..=12 {
+        let t = i * 5;
+        let k = f64::from(i as i32 + 1);
+        for (pod, metrics) in [
+            ("classifier-7f8b6d4c5-abcde", m("v1", k, 100.0, 0.0)),
+            ("classifier-5c4d8e7f6-pqrst", m("v2", k, 10.0, 90.0)),
+        ] {
+            update(
+                &mut s,
+                AppEvent::Scrape(ScrapeResult {
+                    pod: ("ml".into(), pod.into()),
+                    at: at(t),
+                    result: Ok(metrics),
+                }),
+            );
+        }
+        update(
+            &mut s,
+            AppEvent::Load(LoadEvent::Progress(Progress {
+                elapsed: Duration::from_secs(t as u64),
+                sent: 40 * t as u64,
+                answered: 40 * t as u64,
+                rps: 40.0,
+                target_rate: Some(40.0),
+                p50: Some(3.0),
+                p90: Some(12.0),
+                p99: Some(21.0),
+                p999: Some(24.0),
+                window_p50: Some(3.0 + t as f64 / 10.0),
+                window_p99: Some(20.0 + t as f64 / 5.0),
+                ..Progress::default()
+            })),
+        );
+        if i == 6 {
+            // the deployment scales 4 → 6 (an HPA or a person)
+            let mut d =
+                s.cluster.deployments[&("ml".to_string(), "classifier".to_string())].clone();
+            d.spec.as_mut().unwrap().replicas = Some(6);
+            update(
+                &mut s,
+                AppEvent::Kube(tractor::event::ClusterDelta::Applied(
+                    tractor::event::Object::Deployment(Box::new(d)),
+                )),
+            );
+        }
+        update(&mut s, AppEvent::Tick(at(t)));
+    }
+    assert!(matches!(s.view, tractor::state::View::Monitor(Some(_))));
+    let screen = render(&s, 160, 48);
+    for want in [
+        "monitor deploy/classifier in ml",
+        "● running",
+        "r3 v2 p50",
+        "r2 v1 p50",
+        "scale 4 → 6",
+        "Pods (scraped)",
+    ] {
+        assert!(screen.contains(want), "{want:?} missing:\n{screen}");
+    }
+    both("monitor", &s);
 }

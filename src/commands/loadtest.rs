@@ -61,15 +61,124 @@ pub fn plan(a: &LoadtestArgs) -> Result<Plan, String> {
     })
 }
 
+pub fn slo(a: &LoadtestArgs) -> Slo {
+    Slo {
+        p99_ms: a.slo_p99.map(|d| d.as_secs_f64() * 1000.0),
+        error_rate: a.slo_error_rate,
+    }
+}
+
+/// The flags that describe the run itself, as one line the console's load prompt takes.
+pub fn to_line(a: &LoadtestArgs) -> String {
+    let ms = |d: Duration| format!("{}ms", d.as_millis());
+    let mut w: Vec<String> = Vec::new();
+    for u in &a.urls {
+        w.extend(["--url".into(), u.clone()]);
+    }
+    if let Some(r) = a.rate {
+        w.extend(["--rate".into(), r.to_string()]);
+    }
+    if let Some(c) = a.concurrency {
+        w.extend(["--concurrency".into(), c.to_string()]);
+    }
+    if a.profile != "constant" {
+        w.extend(["--profile".into(), a.profile.clone()]);
+    }
+    w.extend(["--duration".into(), ms(a.duration)]);
+    if let Some(n) = a.max_requests {
+        w.extend(["--requests".into(), n.to_string()]);
+    }
+    if let Some(b) = &a.body {
+        w.extend(["--body".into(), b.display().to_string()]);
+        if a.content_type != "application/json" {
+            w.extend(["--content-type".into(), a.content_type.clone()]);
+        }
+    }
+    if a.http2 {
+        w.push("--http2".into());
+    }
+    if a.max_in_flight != 1000 {
+        w.extend(["--max-in-flight".into(), a.max_in_flight.to_string()]);
+    }
+    if a.timeout != Duration::from_secs(30) {
+        w.extend(["--timeout".into(), ms(a.timeout)]);
+    }
+    if let Some(d) = a.slo_p99 {
+        w.extend(["--slo-p99".into(), ms(d)]);
+    }
+    if let Some(e) = a.slo_error_rate {
+        w.extend(["--slo-error-rate".into(), e.to_string()]);
+    }
+    w.join(" ")
+}
+
+/// Writes the summary's JSON to `path` (`-`: stdout).
+pub fn write_json(summary: &Summary, slo: &Slo, path: &std::path::Path) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(&summary.to_json(slo)).unwrap_or_default();
+    let written = if path.as_os_str() == "-" {
+        println!("{text}");
+        Ok(())
+    } else {
+        std::fs::write(path, text + "\n")
+    };
+    written.map_err(|e| format!("--json {}: {e}", path.display()))
+}
+
+/// The run on the console's monitor screen: with `--deploy`, beside that deployment's
+/// servers; without, beside the `--scrape` URLs only (no cluster needed).
+pub async fn console(
+    cli: &crate::cli::Cli,
+    a: &LoadtestArgs,
+    config: crate::config::Config,
+) -> color_eyre::Result<i32> {
+    if let Err(e) = plan(a).and_then(|_| crate::scrape::urls::check(&a.scrape)) {
+        return Ok(super::fail(exit::USAGE, &e));
+    }
+    if a.json.as_ref().is_some_and(|p| p.as_os_str() == "-") {
+        return Ok(super::fail(
+            exit::USAGE,
+            "--json - writes to standard output, which is the screen: add --no-tui or give a file",
+        ));
+    }
+    let mut line = to_line(a);
+    if let Some(p) = &a.json {
+        line.push_str(&format!(" --json {}", p.display()));
+    }
+    let (cluster, view, ns) = match &a.deploy {
+        Some(t) => {
+            let name = match crate::cli::parse_target(t) {
+                Ok(n) => n,
+                Err(e) => return Ok(super::fail(exit::USAGE, &e)),
+            };
+            let ctx = match super::context(cli, config.clone()).await {
+                Ok(c) => c,
+                Err((code, e)) => return Ok(super::fail(code, &e)),
+            };
+            let view = crate::state::View::Monitor(Some((ctx.namespace.clone(), name)));
+            let ns = Some(vec![ctx.namespace.clone()]);
+            (Some((ctx.conn, ctx.runner)), view, ns)
+        }
+        None => (None, crate::state::View::Monitor(None), None),
+    };
+    let start = crate::app::Start {
+        view: Some(view),
+        load: Some(line),
+        scrape_urls: a.scrape.clone(),
+    };
+    match crate::app::run(cluster, config, ns, start).await? {
+        Some(Ok(summary)) => eprintln!("load test: {summary}"),
+        Some(Err(e)) => eprintln!("load test failed: {e}"),
+        None => eprintln!("load test: left before it ended"),
+    }
+    Ok(exit::OK)
+}
+
 pub async fn run(a: &LoadtestArgs) -> i32 {
     let plan = match plan(a) {
         Ok(p) => p,
         Err(e) => return super::fail(exit::USAGE, &e),
     };
-    let slo = Slo {
-        p99_ms: a.slo_p99.map(|d| d.as_secs_f64() * 1000.0),
-        error_rate: a.slo_error_rate,
-    };
+    let slo = slo(a);
     let tty = std::io::stderr().is_terminal();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
     let total = plan.duration;
@@ -99,18 +208,10 @@ pub async fn run(a: &LoadtestArgs) -> i32 {
     };
     let summary = Summary::new(&plan, &outcomes);
     eprint!("{}", summary.table());
-    let json = summary.to_json(&slo);
-    if let Some(path) = &a.json {
-        let text = serde_json::to_string_pretty(&json).unwrap_or_default();
-        let written = if path.as_os_str() == "-" {
-            println!("{text}");
-            Ok(())
-        } else {
-            std::fs::write(path, text + "\n")
-        };
-        if let Err(e) = written {
-            return super::fail(exit::FAILED, &format!("--json {}: {e}", path.display()));
-        }
+    if let Some(path) = &a.json
+        && let Err(e) = write_json(&summary, &slo, path)
+    {
+        return super::fail(exit::FAILED, &e);
     }
     let missed = summary.missed(&slo);
     if missed.is_empty() {

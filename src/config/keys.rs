@@ -40,6 +40,9 @@ key_actions! {
     PauseResume = "pause_resume": "pause or resume the rollout",
     SetImage = "set_image": "set the container image",
     SetModel = "set_model": "set the model version",
+    Monitor = "monitor": "monitor: latency per revision, load, replicas",
+    Load = "load": "start a load test (the flags of tractor loadtest)",
+    StopLoad = "stop_load": "stop the running load test",
     Confirm = "confirm": "confirm the action shown",
     Cancel = "cancel": "cancel the action shown",
 }

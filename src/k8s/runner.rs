@@ -16,7 +16,6 @@ use crate::action::{Action, Target};
 use crate::audit::{AuditLog, Record};
 use crate::event::EffectResult;
 use crate::model::revision;
-use crate::state::Effect;
 
 #[derive(Clone)]
 pub struct Runner {
@@ -42,13 +41,6 @@ struct Planned {
 }
 
 impl Runner {
-    pub async fn run(&self, e: Effect) -> EffectResult {
-        match e {
-            Effect::Prepare { target, action } => self.prepare(&target, action).await,
-            Effect::Execute { target, action } => self.execute(&target, action).await,
-        }
-    }
-
     fn fill(&self, action: Action) -> Action {
         match action {
             Action::SetModel {

@@ -2,7 +2,7 @@
 //! sends on schedule and measures latency from the *scheduled* time (so a slow server
 //! cannot hide queueing: no coordinated omission), or a closed loop of N workers. Always
 //! bounded by duration and, if given, a request count.
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -99,7 +99,8 @@ pub struct Progress {
     pub p90: Option<f64>,
     pub p99: Option<f64>,
     pub p999: Option<f64>,
-    /// p99 of the last window alone.
+    /// p50 and p99 of the last window alone.
+    pub window_p50: Option<f64>,
     pub window_p99: Option<f64>,
 }
 
@@ -230,6 +231,16 @@ pub async fn run(
     progress: Option<UnboundedSender<Progress>>,
     every: Duration,
 ) -> Result<Outcomes, String> {
+    run_until(plan, progress, every, Arc::new(AtomicBool::new(false))).await
+}
+
+/// [`run`], ending early once `stop` is set: nothing new is sent, answers in flight are awaited.
+pub async fn run_until(
+    plan: Plan,
+    progress: Option<UnboundedSender<Progress>>,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) -> Result<Outcomes, String> {
     let targets = Arc::new(
         plan.targets
             .iter()
@@ -259,9 +270,20 @@ pub async fn run(
         Mode::Open {
             profile,
             max_in_flight,
-        } => open_loop(&plan, &targets, profile, *max_in_flight, &stats, start).await,
+        } => {
+            open_loop(
+                &plan,
+                &targets,
+                profile,
+                *max_in_flight,
+                &stats,
+                start,
+                &stop,
+            )
+            .await
+        }
         Mode::Closed { concurrency } => {
-            closed_loop(&plan, &targets, *concurrency, &stats, deadline).await
+            closed_loop(&plan, &targets, *concurrency, &stats, deadline, &stop).await
         }
     };
     if let Some(r) = reporter {
@@ -300,6 +322,7 @@ fn snapshot(stats: &Mutex<Stats>, plan: &Plan, elapsed: Duration, window: Durati
         p90: s.quantile_ms(0.9),
         p99: s.quantile_ms(0.99),
         p999: s.quantile_ms(0.999),
+        window_p50: quantile_ms(&w, 0.5),
         window_p99: quantile_ms(&w, 0.99),
     }
 }
@@ -315,6 +338,7 @@ async fn open_loop(
     max_in_flight: usize,
     stats: &Arc<Mutex<Stats>>,
     start: Instant,
+    stop: &Arc<AtomicBool>,
 ) -> Instant {
     let pools: Arc<Vec<Mutex<Vec<Conn>>>> =
         Arc::new(targets.iter().map(|_| Mutex::new(Vec::new())).collect());
@@ -325,7 +349,7 @@ async fn open_loop(
     let std_start = start.into_std();
     let dispatcher = {
         let (plan, targets, stats) = (plan.clone(), targets.clone(), stats.clone());
-        let (finished, all_done) = (finished.clone(), all_done.clone());
+        let (finished, all_done, stop) = (finished.clone(), all_done.clone(), stop.clone());
         let mut schedule = Schedule::new(profile.clone(), plan.duration.as_secs_f64());
         std::thread::spawn(move || {
             let mut n: u64 = 0;
@@ -335,9 +359,16 @@ async fn open_loop(
                     break;
                 }
                 let at = std_start + Duration::from_secs_f64(due);
-                let now = std::time::Instant::now();
-                if at > now {
-                    std::thread::sleep(at - now);
+                // sleep in slices so that a stop is seen within 50 ms even at low rates
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        return (n, last);
+                    }
+                    let now = std::time::Instant::now();
+                    if at <= now {
+                        break;
+                    }
+                    std::thread::sleep((at - now).min(Duration::from_millis(50)));
                 }
                 let i = (n % targets.len() as u64) as usize;
                 n += 1;
@@ -396,15 +427,17 @@ async fn closed_loop(
     concurrency: usize,
     stats: &Arc<Mutex<Stats>>,
     deadline: Instant,
+    stop: &Arc<AtomicBool>,
 ) -> Instant {
     let claimed = Arc::new(AtomicU64::new(0));
     let mut workers = tokio::task::JoinSet::new();
     for w in 0..concurrency.max(1) {
-        let (plan, targets, stats, claimed) = (
+        let (plan, targets, stats, claimed, stop) = (
             plan.clone(),
             targets.clone(),
             stats.clone(),
             claimed.clone(),
+            stop.clone(),
         );
         workers.spawn(async move {
             let t = &targets[w % targets.len()];
@@ -412,7 +445,7 @@ async fn closed_loop(
             let mut local = Stats::new();
             let mut flushed = Instant::now();
             let mut last = Instant::now();
-            while Instant::now() < deadline {
+            while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
                 if plan
                     .max_requests
                     .is_some_and(|m| claimed.fetch_add(1, Ordering::Relaxed) >= m)

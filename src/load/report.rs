@@ -136,6 +136,31 @@ impl Summary {
         out
     }
 
+    /// One line for the console's status bar.
+    pub fn line(&self, slo: &Slo) -> String {
+        let q = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
+        let missed = self.missed(slo);
+        let verdict = if missed.is_empty() {
+            if *slo == Slo::default() {
+                String::new()
+            } else {
+                "; SLO met".into()
+            }
+        } else {
+            format!("; SLO missed: {}", missed.join(", "))
+        };
+        format!(
+            "{} requests, {} errors ({:.2}%), {:.1}/s; p50 {} p99 {} p99.9 {} ms{verdict}",
+            self.requests,
+            self.errors,
+            self.error_rate() * 100.0,
+            self.throughput,
+            q(self.p50),
+            q(self.p99),
+            q(self.p999),
+        )
+    }
+
     /// The table printed at the end.
     pub fn table(&self) -> String {
         let f = |v: Option<f64>| {

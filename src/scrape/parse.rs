@@ -17,6 +17,17 @@ pub struct PodMetrics {
     pub rejected: f64,
     pub inflight: f64,
     pub queue_depth: f64,
+    /// `_sum` and `_count` of the queue-wait, batch-execution and batch-size histograms.
+    pub queue_wait: SumCount,
+    pub inference: SumCount,
+    pub batch_size: SumCount,
+}
+
+/// A histogram's `_sum` and `_count`: the mean over a window is Δsum / Δcount.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SumCount {
+    pub sum: f64,
+    pub count: f64,
 }
 
 fn is_inference(route: &str) -> bool {
@@ -97,6 +108,29 @@ pub fn parse(text: &str) -> Result<PodMetrics, String> {
             }
             ("tractor_inflight_requests", Value::Gauge(v) | Value::Untyped(v)) => m.inflight += v,
             ("tractor_queue_depth", Value::Gauge(v) | Value::Untyped(v)) => m.queue_depth += v,
+            (name, Value::Untyped(v) | Value::Counter(v)) => {
+                let (field, sum) = match name.strip_suffix("_sum") {
+                    Some(base) => (base, true),
+                    None => match name.strip_suffix("_count") {
+                        Some(base) => (base, false),
+                        None => continue,
+                    },
+                };
+                let sc = match field {
+                    "tractor_queue_wait_seconds" => &mut m.queue_wait,
+                    "tractor_inference_duration_seconds" => &mut m.inference,
+                    "tractor_batch_size" => &mut m.batch_size,
+                    _ => continue,
+                };
+                if !v.is_finite() || *v < 0.0 {
+                    return Err(format!("bad value {v} for {name}"));
+                }
+                if sum {
+                    sc.sum += v;
+                } else {
+                    sc.count += v;
+                }
+            }
             _ => {}
         }
     }
@@ -137,6 +171,16 @@ tractor_http_request_duration_seconds_bucket{route="/metrics",le="+Inf"} 7
 tractor_inflight_requests 3
 # TYPE tractor_queue_depth gauge
 tractor_queue_depth 1
+# TYPE tractor_queue_wait_seconds histogram
+tractor_queue_wait_seconds_bucket{le="0.001"} 4
+tractor_queue_wait_seconds_bucket{le="+Inf"} 5
+tractor_queue_wait_seconds_sum 0.25
+tractor_queue_wait_seconds_count 5
+# TYPE tractor_batch_size histogram
+tractor_batch_size_bucket{le="1"} 2
+tractor_batch_size_bucket{le="+Inf"} 3
+tractor_batch_size_sum 6
+tractor_batch_size_count 3
 "#;
 
     #[test]
@@ -163,6 +207,21 @@ tractor_queue_depth 1
         );
         assert_eq!((m.requests, m.errors, m.rejected), (95.0, 2.0, 3.0));
         assert_eq!((m.inflight, m.queue_depth), (3.0, 1.0));
+        assert_eq!(
+            m.queue_wait,
+            SumCount {
+                sum: 0.25,
+                count: 5.0
+            }
+        );
+        assert_eq!(
+            m.batch_size,
+            SumCount {
+                sum: 6.0,
+                count: 3.0
+            }
+        );
+        assert_eq!(m.inference, SumCount::default());
     }
 
     #[test]

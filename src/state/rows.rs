@@ -238,6 +238,7 @@ pub fn count(s: &State) -> usize {
         super::View::Pods => pods(s).len(),
         super::View::Hpas => hpas(s).len(),
         super::View::Events => events(s).len(),
+        super::View::Monitor(_) => 0,
         super::View::Detail(k) => match detail(s, k) {
             Some(d) => match s.section {
                 super::Section::Revisions => d.revisions.len(),

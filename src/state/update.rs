@@ -13,14 +13,37 @@ use crate::model::{Key, key};
 /// preview; `Execute` is the write itself, only ever after a confirmation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    Prepare { target: Target, action: Action },
-    Execute { target: Target, action: Action },
+    Prepare {
+        target: Target,
+        action: Action,
+    },
+    Execute {
+        target: Target,
+        action: Action,
+    },
+    /// Run a load test with these flags (`tractor loadtest`'s).
+    StartLoad {
+        args: String,
+    },
+    /// End the running load test early.
+    StopLoad,
 }
+
+pub mod load;
 
 pub fn update(s: &mut State, ev: AppEvent) -> Vec<Effect> {
     match ev {
         AppEvent::Tick(now) => {
             s.now = now;
+            if super::timeline::due(s) {
+                super::timeline::sample(s);
+            }
+            s.dirty = true;
+            vec![]
+        }
+        AppEvent::Load(ev) => {
+            let at = s.now;
+            load::on_event(s, ev, at);
             s.dirty = true;
             vec![]
         }
@@ -62,6 +85,9 @@ fn on_delta(s: &mut State, delta: ClusterDelta) {
                 Object::Hpa(h) => Some(key(&h.metadata)),
                 _ => None,
             };
+            if let Object::Deployment(d) = &obj {
+                super::timeline::on_deployment(s, d);
+            }
             s.cluster.apply(obj);
             if let Some(k) = hpa_key {
                 record_hpa(s, &k);
@@ -98,7 +124,8 @@ fn on_scrape(s: &mut State, r: crate::event::ScrapeResult) {
     // pods that are gone take their scrapes with them
     let pods = &s.cluster.pods;
     if s.scrapes.len() > pods.len() + 64 {
-        s.scrapes.retain(|k, _| pods.contains_key(k));
+        s.scrapes
+            .retain(|k, _| pods.contains_key(k) || super::timeline::is_url_target(k));
     }
 }
 
@@ -202,6 +229,20 @@ fn on_key(s: &mut State, k: KeyEvent) -> Vec<Effect> {
             }
             vec![]
         }
+        Mode::LoadPrompt(text) => match edit(text, &k) {
+            Edit::Done(t) => {
+                s.mode = Mode::Normal;
+                load::start(s, t.trim())
+            }
+            Edit::Cancel => {
+                s.mode = Mode::Normal;
+                vec![]
+            }
+            Edit::Changed(t) => {
+                s.mode = Mode::LoadPrompt(t);
+                vec![]
+            }
+        },
         Mode::Command(text) => {
             match edit(text, &k) {
                 Edit::Done(t) => {
@@ -283,6 +324,15 @@ fn command(s: &mut State, cmd: &str) {
         "pods" | "pod" | "po" | "p" => View::Pods,
         "hpa" | "hpas" | "horizontalpodautoscalers" | "h" => View::Hpas,
         "events" | "event" | "ev" | "e" => View::Events,
+        "monitor" | "mon" | "mo" => {
+            let subject = selected_deployment(s);
+            load::monitor(s, subject);
+            return;
+        }
+        "load" => {
+            load::prompt(s);
+            return;
+        }
         "q" | "quit" | "q!" => {
             s.quit = true;
             return;
@@ -291,7 +341,7 @@ fn command(s: &mut State, cmd: &str) {
         other => {
             s.flash(
                 Level::Error,
-                format!("unknown view \"{other}\": try :deploy :pods :hpa :events"),
+                format!("unknown view \"{other}\": try :deploy :pods :hpa :events :monitor :load"),
             );
             return;
         }
@@ -363,6 +413,15 @@ fn key_action(s: &mut State, a: KeyAction) -> Option<Vec<Effect>> {
         | KeyAction::PauseResume
         | KeyAction::SetImage
         | KeyAction::SetModel => return Some(action_key(s, a)),
+        KeyAction::Monitor => {
+            if matches!(s.view, View::Monitor(_)) {
+                return None;
+            }
+            let subject = selected_deployment(s);
+            load::monitor(s, subject);
+        }
+        KeyAction::Load => load::prompt(s),
+        KeyAction::StopLoad => return Some(load::stop(s)),
         KeyAction::Confirm | KeyAction::Cancel => return None,
     }
     Some(vec![])
@@ -404,11 +463,12 @@ pub fn selected_deployment(s: &State) -> Option<Key> {
             Some((ns, d.name.clone()))
         }
         View::Events => None,
+        View::Monitor(k) => k.clone(),
     }
 }
 
 fn open(s: &mut State) {
-    if let View::Detail(_) | View::Events = s.view {
+    if let View::Detail(_) | View::Events | View::Monitor(_) = s.view {
         return;
     }
     if let Some(k) = selected_deployment(s)

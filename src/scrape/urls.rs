@@ -1,0 +1,88 @@
+//! Explicit scrape targets: `/metrics` URLs given on the command line (servers the
+//! cluster does not know, or local replicas). Every interval each is fetched with a
+//! timeout; one event per URL and scrape, keyed by an empty namespace and the URL.
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+
+use super::parse;
+use crate::event::{AppEvent, ScrapeResult};
+
+/// Checks each URL: `http://` or `https://` with a host.
+pub fn check(urls: &[String]) -> Result<(), String> {
+    for u in urls {
+        let uri: http::Uri = u.parse().map_err(|e| {
+            format!("--scrape {u:?} is not a URL ({e}): write http://HOST:PORT/metrics")
+        })?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(format!("--scrape {u:?}: write http://HOST:PORT/metrics"));
+        }
+    }
+    Ok(())
+}
+
+pub fn spawn(
+    urls: Vec<String>,
+    interval: Duration,
+    timeout: Duration,
+    tx: &UnboundedSender<AppEvent>,
+) -> Option<JoinHandle<()>> {
+    if urls.is_empty() {
+        return None;
+    }
+    let tx = tx.clone();
+    Some(tokio::spawn(async move {
+        let http = match reqwest::Client::builder().timeout(timeout).build() {
+            Ok(h) => h,
+            Err(e) => {
+                for u in urls {
+                    let _ = tx.send(event(u, Err(format!("no HTTP client: {e}"))));
+                }
+                return;
+            }
+        };
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if tx.is_closed() {
+                return;
+            }
+            for u in &urls {
+                let (http, tx, u) = (http.clone(), tx.clone(), u.clone());
+                tokio::spawn(async move {
+                    let result = super::source::fetch_url(&http, &u)
+                        .await
+                        .and_then(|t| parse(&t));
+                    let _ = tx.send(event(u, result));
+                });
+            }
+        }
+    }))
+}
+
+fn event(url: String, result: Result<super::PodMetrics, String>) -> AppEvent {
+    AppEvent::Scrape(ScrapeResult {
+        pod: (String::new(), url),
+        at: Timestamp::now(),
+        result,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_are_checked_with_a_reason() {
+        assert!(super::check(&["http://127.0.0.1:8080/metrics".into()]).is_ok());
+        for (bad, why) in [
+            ("127.0.0.1:8080/metrics", "write http://"),
+            ("ftp://h/metrics", "write http://"),
+            ("http://", "not a URL"),
+        ] {
+            let e = super::check(&[bad.into()]).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! The monitor screen: one time axis for the client's latency and rate (the load test),
+//! the servers' latency per revision, errors, queue against inference time, replicas,
+//! and markers where a rollout, a scale or the load started; a per-pod table below.
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph};
+
+use super::Theme;
+use super::table::{self, col, grow};
+use crate::state::State;
+use crate::state::latency::Window;
+use crate::state::timeline::{MarkerKind, Subject, Timeline};
+
+pub mod chart;
+mod status;
+
+use chart::Series;
+
+const PALETTE: [Color; 5] = [
+    Color::Cyan,
+    Color::Yellow,
+    Color::LightGreen,
+    Color::LightMagenta,
+    Color::LightBlue,
+];
+
+/// Seconds before now of a timestamp.
+fn x(s: &State, at: jiff::Timestamp) -> f64 {
+    (at.as_millisecond() - s.now.as_millisecond()) as f64 / 1000.0
+}
+
+/// The span of the shared axis: what the data covers, at least a minute, at most 15.
+fn span(s: &State, tl: Option<&Timeline>) -> f64 {
+    let first_sample = tl.and_then(|t| t.samples.front()).map(|p| p.at);
+    let first_load = s.load.as_ref().map(|r| r.started);
+    let oldest = [first_sample, first_load]
+        .into_iter()
+        .flatten()
+        .map(|t| -x(s, t))
+        .fold(0.0, f64::max);
+    ((oldest / 60.0).ceil() * 60.0).clamp(60.0, 900.0)
+}
+
+/// Group labels in the order they are drawn: newest revision first, as the samples hold them.
+fn groups(tl: Option<&Timeline>) -> Vec<(String, Option<i64>)> {
+    let mut v: Vec<(String, Option<i64>)> = Vec::new();
+    for sm in tl.iter().flat_map(|t| t.samples.iter()) {
+        for g in &sm.groups {
+            if !v.iter().any(|(l, _)| *l == g.label) {
+                v.push((g.label.clone(), g.revision));
+            }
+        }
+    }
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.truncate(PALETTE.len());
+    v
+}
+
+pub fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) {
+    let tl = s.timelines.get(subject);
+    let span = span(s, tl);
+    let groups = groups(tl);
+    let color = |label: &str| {
+        let i = groups.iter().position(|(l, _)| l == label).unwrap_or(0);
+        Style::default().fg(PALETTE[i % PALETTE.len()])
+    };
+    let mut markers: Vec<(f64, Style, String)> = Vec::new();
+    for m in tl.iter().flat_map(|t| t.markers.iter()) {
+        let st = match m.kind {
+            MarkerKind::Rollout => t.accent,
+            MarkerKind::Scale => t.warn,
+            MarkerKind::Load => t.muted,
+        };
+        markers.push((x(s, m.at), st, m.text.clone()));
+    }
+    for m in s.load.iter().flat_map(|r| r.markers()) {
+        markers.push((x(s, m.at), t.muted, m.text));
+    }
+    markers.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let lines: Vec<(f64, Style)> = markers.iter().map(|(x, st, _)| (*x, *st)).collect();
+
+    let h = area.height;
+    let deployment = subject.is_some();
+    let (lat_h, rps_h, rep_h, queue_h) = match h {
+        0..=21 => (h.saturating_sub(4).max(3), 0, 0, 0),
+        22..=33 => (8, 6, if deployment { 5 } else { 0 }, 0),
+        _ => (12, 7, if deployment { 6 } else { 0 }, 6),
+    };
+    let [head, lat, rps, rep, queue, marks, pods] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Length(lat_h),
+        Constraint::Length(rps_h),
+        Constraint::Length(rep_h),
+        Constraint::Length(queue_h),
+        Constraint::Length(1),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    status::draw(s, subject, tl, f, head, t, &color);
+
+    // latency: p50/p90/p99 per revision, and the client's own (window) p50/p99
+    let mut series = Vec::new();
+    for (label, _) in &groups {
+        for (q, get, modifier) in [
+            (
+                "p99",
+                (|g: &crate::state::timeline::GroupPoint| g.p99) as fn(&_) -> _,
+                Modifier::BOLD,
+            ),
+            ("p90", |g| g.p90, Modifier::empty()),
+            ("p50", |g| g.p50, Modifier::DIM),
+        ] {
+            let points = tl
+                .iter()
+                .flat_map(|t| t.samples.iter())
+                .filter_map(|sm| {
+                    let g = sm.groups.iter().find(|g| g.label == *label)?;
+                    Some((x(s, sm.at), get(g)?))
+                })
+                .collect();
+            series.push(Series {
+                name: format!("{label} {q}"),
+                style: color(label).add_modifier(modifier),
+                points,
+            });
+        }
+    }
+    if let Some(r) = &s.load {
+        let white = Style::default().fg(Color::White);
+        series.push(Series {
+            name: "client p99".into(),
+            style: white.add_modifier(Modifier::BOLD),
+            points: r
+                .points
+                .iter()
+                .filter_map(|p| Some((x(s, p.at), p.p99?)))
+                .collect(),
+        });
+        series.push(Series {
+            name: "client p50".into(),
+            style: white.add_modifier(Modifier::DIM),
+            points: r
+                .points
+                .iter()
+                .filter_map(|p| Some((x(s, p.at), p.p50?)))
+                .collect(),
+        });
+    }
+    let slo = s.config.slo.p99_ms;
+    let mut legend: Vec<Span<'static>> = groups
+        .iter()
+        .map(|(label, _)| Span::styled(format!("━ {label} "), color(label)))
+        .collect();
+    if s.load.is_some() {
+        legend.push(Span::styled("━ client ", Style::default().fg(Color::White)));
+    }
+    legend.push(Span::styled(
+        format!(" bold p99, plain p90, dim p50; SLO p99 {slo} "),
+        t.muted,
+    ));
+    chart::draw(
+        f,
+        lat,
+        t,
+        chart::Spec {
+            title: "latency ms".into(),
+            span,
+            series,
+            markers: &lines,
+            min_max: 1.0,
+            legend: Some(legend),
+        },
+    );
+
+    if rps_h > 0 {
+        let mut series: Vec<Series> = groups
+            .iter()
+            .map(|(label, _)| Series {
+                name: format!("{label} req/s"),
+                style: color(label),
+                points: tl
+                    .iter()
+                    .flat_map(|t| t.samples.iter())
+                    .filter_map(|sm| {
+                        let g = sm.groups.iter().find(|g| g.label == *label)?;
+                        Some((x(s, sm.at), g.rps?))
+                    })
+                    .collect(),
+            })
+            .collect();
+        series.push(Series {
+            name: "5xx/s (not 503)".into(),
+            style: t.bad,
+            points: samples(tl, s, |sm| sm.errors_per_s),
+        });
+        series.push(Series {
+            name: "503/s".into(),
+            style: t.warn,
+            points: samples(tl, s, |sm| sm.rejected_per_s),
+        });
+        if let Some(r) = &s.load {
+            let white = Style::default().fg(Color::White);
+            series.push(Series {
+                name: "client req/s".into(),
+                style: white.add_modifier(Modifier::BOLD),
+                points: r.points.iter().map(|p| (x(s, p.at), p.rps)).collect(),
+            });
+            series.push(Series {
+                name: "target".into(),
+                style: white.add_modifier(Modifier::DIM),
+                points: r
+                    .points
+                    .iter()
+                    .filter_map(|p| Some((x(s, p.at), p.target?)))
+                    .collect(),
+            });
+            series.push(Series {
+                name: "client errors/s".into(),
+                style: t.bad.add_modifier(Modifier::DIM),
+                points: r
+                    .points
+                    .iter()
+                    .map(|p| (x(s, p.at), p.errors_per_s))
+                    .collect(),
+            });
+        }
+        chart::draw(
+            f,
+            rps,
+            t,
+            chart::Spec {
+                title: "requests/s and errors/s".into(),
+                span,
+                series,
+                markers: &lines,
+                min_max: 1.0,
+                legend: None,
+            },
+        );
+    }
+    if rep_h > 0 {
+        let int = |get: fn(&crate::state::timeline::Sample) -> Option<i32>| {
+            samples(tl, s, move |sm| get(sm).map(f64::from))
+        };
+        let series = vec![
+            Series {
+                name: "ready".into(),
+                style: t.ok,
+                points: int(|sm| sm.ready),
+            },
+            Series {
+                name: "spec".into(),
+                style: Style::default().fg(Color::Cyan),
+                points: int(|sm| sm.wanted),
+            },
+            Series {
+                name: "hpa desired".into(),
+                style: t.warn,
+                points: int(|sm| sm.hpa_desired),
+            },
+        ];
+        chart::draw(
+            f,
+            rep,
+            t,
+            chart::Spec {
+                title: "replicas".into(),
+                span,
+                series,
+                markers: &lines,
+                min_max: 1.0,
+                legend: None,
+            },
+        );
+    }
+    if queue_h > 0 {
+        let last = tl.and_then(|t| t.samples.back());
+        let batch = last
+            .and_then(|l| l.batch)
+            .map(|b| format!("{b:.1}"))
+            .unwrap_or_else(|| "-".into());
+        let inflight = last
+            .map(|l| format!("{:.0}", l.inflight))
+            .unwrap_or_else(|| "-".into());
+        let series = vec![
+            Series {
+                name: "queue wait ms".into(),
+                style: t.warn,
+                points: samples(tl, s, |sm| sm.queue_ms),
+            },
+            Series {
+                name: "inference ms (per batch)".into(),
+                style: Style::default().fg(Color::Cyan),
+                points: samples(tl, s, |sm| sm.inference_ms),
+            },
+            Series {
+                name: "batch size".into(),
+                style: t.muted,
+                points: samples(tl, s, |sm| sm.batch),
+            },
+        ];
+        chart::draw(
+            f,
+            queue,
+            t,
+            chart::Spec {
+                title: format!(
+                    "queue vs inference (mean); batch now {batch}, in flight {inflight}"
+                ),
+                span,
+                series,
+                markers: &lines,
+                min_max: 1.0,
+                legend: None,
+            },
+        );
+    }
+    let mut spans = vec![Span::styled("markers ", t.muted)];
+    if markers.is_empty() {
+        spans.push(Span::styled(
+            "none yet (rollouts, scales and load runs appear here and as vertical lines)",
+            t.muted,
+        ));
+    }
+    for (xs, st, text) in markers.iter().filter(|m| m.0 >= -span) {
+        spans.push(Span::styled(format!("│ {} {text}  ", chart::ago(*xs)), *st));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), marks);
+    if pods.height >= 4 {
+        targets(s, subject, f, pods, t);
+    }
+}
+
+fn samples(
+    tl: Option<&Timeline>,
+    s: &State,
+    get: impl Fn(&crate::state::timeline::Sample) -> Option<f64>,
+) -> Vec<(f64, f64)> {
+    tl.iter()
+        .flat_map(|t| t.samples.iter())
+        .filter_map(|sm| Some((x(s, sm.at), get(sm)?)))
+        .collect()
+}
+
+const COLS: [table::Col; 12] = [
+    grow("TARGET", 24, 0),
+    col("REV", 4, 1),
+    col("VERSION", 10, 1),
+    col("REQ/S", 8, 2),
+    col("P50 ms", 8, 2),
+    col("P99 ms", 8, 1),
+    col("5XX%", 6, 3),
+    col("QUEUE ms", 9, 4),
+    col("INFER ms", 9, 4),
+    col("BATCH", 6, 5),
+    col("INFLIGHT", 8, 5),
+    grow("SCRAPE", 12, 6),
+];
+
+/// The pods of the deployment (or the URL targets) with their own last window.
+fn targets(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) {
+    let rows: Vec<(String, Option<i64>, &crate::state::PodScrape)> = match subject {
+        Some(k) => crate::state::rows::detail(s, k)
+            .map(|d| {
+                d.pods
+                    .iter()
+                    .filter_map(|(p, rev)| {
+                        let pk = crate::model::key(&p.metadata);
+                        let sc = s.scrapes.get(&pk)?;
+                        Some((pk.1, *rev, sc))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        None => {
+            let mut v: Vec<_> = s
+                .scrapes
+                .iter()
+                .filter(|(k, _)| crate::state::timeline::is_url_target(k))
+                .map(|(k, sc)| (k.1.clone(), None, sc))
+                .collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        }
+    };
+    let n = |v: Option<f64>, p: usize| v.map(|x| format!("{x:.p$}")).unwrap_or_else(|| "-".into());
+    let title = match subject {
+        Some(_) => "Pods (scraped)",
+        None => "Scrape URLs",
+    };
+    table::draw(
+        f,
+        area,
+        t,
+        table::Spec {
+            title: title.into(),
+            cols: &COLS,
+            total: rows.len(),
+            selected: None,
+        },
+        |i| {
+            let (name, rev, sc) = &rows[i];
+            let w = Window::of([*sc]);
+            let ms = |q: f64| w.quantile(q).value().map(|v| v * 1000.0);
+            let (scrape, style) = match (&sc.error, &sc.last) {
+                (Some(e), _) => (format!("✗ {e}"), t.bad),
+                (None, Some((at, _))) => (
+                    format!("ok {}s ago", (s.now.as_second() - at.as_second()).max(0)),
+                    Style::default(),
+                ),
+                (None, None) => ("-".into(), t.muted),
+            };
+            (
+                vec![
+                    Cell::from(name.clone()),
+                    Cell::from(rev.map(|r| r.to_string()).unwrap_or_else(|| "-".into())),
+                    Cell::from(w.versions_label()),
+                    Cell::from(n(w.rps(), 1)),
+                    Cell::from(n(ms(0.5), 2)),
+                    Cell::from(n(ms(0.99), 2)),
+                    Cell::from(n(w.error_share().map(|e| e * 100.0), 1)),
+                    Cell::from(n(w.queue_ms(), 2)),
+                    Cell::from(n(w.inference_ms(), 2)),
+                    Cell::from(n(w.batch(), 1)),
+                    Cell::from(format!("{:.0}", w.inflight)),
+                    Cell::from(scrape),
+                ],
+                style,
+            )
+        },
+    );
+}
