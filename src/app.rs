@@ -131,6 +131,7 @@ pub async fn run(
     };
     let mut state = State::new(config, context, user, Timestamp::now());
     state.namespaces = namespaces.clone();
+    state.no_cluster = cluster.is_none();
     let settings = crate::scrape::source::Settings::from(&state.config.scrape);
     let mut tasks = Vec::new();
     if let Some((conn, runner)) = &cluster {

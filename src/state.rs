@@ -148,6 +148,8 @@ pub struct State {
     /// Namespaces watched (`None`: all).
     pub namespaces: Option<Vec<String>>,
     pub read_only: bool,
+    /// Started without a cluster (`loadtest` without `--deploy`).
+    pub no_cluster: bool,
     pub cluster: Cluster,
     pub sources: BTreeMap<Source, SourceStatus>,
     pub view: View,
@@ -184,6 +186,7 @@ impl State {
             now,
             keymap,
             read_only,
+            no_cluster: false,
             context,
             user,
             namespaces: None,

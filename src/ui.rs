@@ -95,6 +95,8 @@ fn header(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
                 t.warn,
             ),
         }
+    } else if s.no_cluster {
+        Span::styled("  no cluster: load test and --scrape URLs only", t.muted)
     } else if syncing > 0 || s.sources.is_empty() {
         Span::styled("  … syncing", t.muted)
     } else {

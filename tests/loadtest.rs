@@ -29,16 +29,21 @@ fn free_port() -> u16 {
 }
 
 fn serve() -> Server {
+    serve_version("v1")
+}
+
+/// tractor-serve with the demo model `version` (v1 or v2) on a free loopback port.
+fn serve_version(version: &str) -> Server {
     let port = free_port();
-    let model = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/assets/models/demo-classifier-v1.onnx"
+    let model = format!(
+        "{}/assets/models/demo-classifier-{version}.onnx",
+        env!("CARGO_MANIFEST_DIR")
     );
     let child = support::pod_runner::spawn_serve(
         &support::pod_runner::serve_bin(),
-        std::path::Path::new(model),
-        "demo-classifier-v1",
-        "1",
+        std::path::Path::new(&model),
+        "demo-classifier",
+        version,
         "127.0.0.1",
         port,
     )
@@ -85,7 +90,7 @@ fn loadtest(args: &[&str]) -> (i32, Value, String) {
 
 fn infer_url(s: &Server) -> String {
     format!(
-        "http://127.0.0.1:{}/v2/models/demo-classifier-v1/infer",
+        "http://127.0.0.1:{}/v2/models/demo-classifier/infer",
         s.port
     )
 }
@@ -299,4 +304,77 @@ fn bad_flags_are_named_with_exit_two() {
         assert!(err.contains(frag), "{args:?}: {err}");
         assert!(v.is_null(), "no JSON on a usage error");
     }
+}
+
+/// The monitor screen as a person sees it: `tractor loadtest` on a terminal, two servers
+/// (v1 and v2) scraped by URL; the client's and each version's latency appear, X stops
+/// the run early, L starts the next one from the prompt, q leaves with the summary.
+#[test]
+fn loadtest_on_the_monitor_screen_in_tmux() {
+    let (a, b) = (serve_version("v1"), serve_version("v2"));
+    let dir = tempfile::tempdir().unwrap();
+    let body = body_file(dir.path());
+    let cfg = dir.path().join("cfg.toml");
+    std::fs::write(&cfg, "[scrape]\ninterval_ms = 500\n").unwrap();
+    let bin = env!("CARGO_BIN_EXE_tractor");
+    let url = |s: &Server, path: &str| format!("http://127.0.0.1:{}{path}", s.port);
+    let infer = "/v2/models/demo-classifier/infer";
+    let t = support::tmux::Tmux::start("monitor");
+    t.line(&format!(
+        "{bin} --config {} --log-file {} loadtest --url {} --url {} --body {} --rate 40 --duration 120s --scrape {} --scrape {}; echo EXIT=$?",
+        cfg.display(),
+        dir.path().join("log").display(),
+        url(&a, infer),
+        url(&b, infer),
+        body.display(),
+        url(&a, "/metrics"),
+        url(&b, "/metrics"),
+    ));
+    let wait = Duration::from_secs(30);
+    t.wait_for("● running", wait);
+    // both versions' server-side latency, with numbers (not "-")
+    let start = Instant::now();
+    let screen = loop {
+        let s = t.screen();
+        let has = |v: &str| {
+            s.lines().any(|l| {
+                l.starts_with("server")
+                    && l.split(&format!("{v} p50 ")).nth(1).is_some_and(|rest| {
+                        rest.chars().next().is_some_and(|c| c.is_ascii_digit())
+                    })
+            })
+        };
+        if has("v1") && has("v2") && s.contains("client") {
+            break s;
+        }
+        assert!(start.elapsed() < wait, "no server latency per version:\n{s}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for want in ["monitor the --scrape URLs", "Scrape URLs [2]", "load start", "latency ms"] {
+        assert!(screen.contains(want), "{want:?} missing:\n{screen}");
+    }
+    // X stops it long before its 120 s
+    t.keys(&["X"]);
+    let done = t.wait_for("■ done", wait);
+    let sent: u64 = done
+        .lines()
+        .find(|l| l.starts_with("load"))
+        .and_then(|l| l.split("■ done").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no request count:\n{done}"));
+    assert!(sent > 0 && sent < 40 * 60, "stopped early: {sent} requests");
+    assert!(done.contains("load end"));
+    // L offers the last flags; enter starts a new run; X stops it too
+    t.keys(&["L"]);
+    let prompt = t.wait_for("load test flags:", wait);
+    assert!(prompt.contains("--rate 40"), "{prompt}");
+    t.keys(&["Enter"]);
+    t.wait_for("● running", wait);
+    t.keys(&["X"]);
+    t.wait_for("■ done", wait);
+    t.keys(&["q"]);
+    let out = t.wait_for("EXIT=", wait);
+    assert!(out.contains("EXIT=0"), "{out}");
+    assert!(out.contains("load test: "), "the summary is printed on leaving:\n{out}");
 }
