@@ -956,7 +956,52 @@ async fn latency_per_revision_from_scrapes_and_pod_proxy_refusal() {
         console.served_latency(&n, "classifier", 2, "v2")
     })
     .await;
+    // the monitor's timeline: revision 2's latency sampled over time beside revision 1's,
+    // and a marker where the rollout happened
+    let key = (n.clone(), "classifier".to_string());
+    let has_latency = |s: &tractor::state::State, label: &str| {
+        s.timelines.get(&Some(key.clone())).is_some_and(|tl| {
+            tl.samples.iter().any(|sm| {
+                sm.groups
+                    .iter()
+                    .any(|g| g.label == label && g.p99.is_some())
+            })
+        })
+    };
+    eventually(T, "revision 2 sampled on the monitor's timeline", || {
+        console.with(|s| has_latency(s, "r2 v2").then_some(()))
+    })
+    .await;
+    assert!(console.with(|s| has_latency(s, "r1 v1")));
+    let marks: Vec<String> = console.with(|s| {
+        s.timelines[&Some(key.clone())]
+            .markers
+            .iter()
+            .map(|m| m.text.clone())
+            .collect()
+    });
+    assert!(
+        marks.iter().any(|m| m == "rollout → rev 2 (v2)"),
+        "{marks:?}"
+    );
     assert!(traffic.stop().await > 0);
+    let monitor = console.with(|s| {
+        let mut s2 =
+            tractor::state::State::new(s.config.clone(), "e2e".into(), "e2e".into(), s.now);
+        s2.cluster = s.cluster.clone();
+        s2.scrapes = s.scrapes.clone();
+        s2.timelines = s.timelines.clone();
+        s2.view = tractor::state::View::Monitor(Some(key.clone()));
+        support::render(&s2, 160, 48)
+    });
+    for want in [
+        "monitor deploy/classifier",
+        "r2 v2",
+        "rollout → rev 2 (v2)",
+        "Pods (scraped)",
+    ] {
+        assert!(monitor.contains(want), "{want:?} missing:\n{monitor}");
+    }
     // what the detail view shows
     let screen = console.with(|s| {
         let mut s2 =

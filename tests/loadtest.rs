@@ -339,18 +339,26 @@ fn loadtest_on_the_monitor_screen_in_tmux() {
         let has = |v: &str| {
             s.lines().any(|l| {
                 l.starts_with("server")
-                    && l.split(&format!("{v} p50 ")).nth(1).is_some_and(|rest| {
-                        rest.chars().next().is_some_and(|c| c.is_ascii_digit())
-                    })
+                    && l.split(&format!("{v} p50 "))
+                        .nth(1)
+                        .is_some_and(|rest| rest.chars().next().is_some_and(|c| c.is_ascii_digit()))
             })
         };
         if has("v1") && has("v2") && s.contains("client") {
             break s;
         }
-        assert!(start.elapsed() < wait, "no server latency per version:\n{s}");
+        assert!(
+            start.elapsed() < wait,
+            "no server latency per version:\n{s}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
-    for want in ["monitor the --scrape URLs", "Scrape URLs [2]", "load start", "latency ms"] {
+    for want in [
+        "monitor the --scrape URLs",
+        "Scrape URLs [2]",
+        "load start",
+        "latency ms",
+    ] {
         assert!(screen.contains(want), "{want:?} missing:\n{screen}");
     }
     // X stops it long before its 120 s
@@ -376,5 +384,8 @@ fn loadtest_on_the_monitor_screen_in_tmux() {
     t.keys(&["q"]);
     let out = t.wait_for("EXIT=", wait);
     assert!(out.contains("EXIT=0"), "{out}");
-    assert!(out.contains("load test: "), "the summary is printed on leaving:\n{out}");
+    assert!(
+        out.contains("load test: "),
+        "the summary is printed on leaving:\n{out}"
+    );
 }

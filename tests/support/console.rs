@@ -29,6 +29,8 @@ impl Console {
             jiff::Timestamp::now(),
         );
         s.namespaces = namespaces.clone();
+        // the monitor's samples follow the scrapes below
+        s.config.scrape.interval_ms = 500;
         let state = Arc::new(Mutex::new(s));
         let mut tasks =
             tractor::k8s::watch::spawn_all(client, namespaces.as_deref(), fallback, &tx);
