@@ -593,6 +593,10 @@ fn writes_work_from_the_monitor_screen() {
         s.view,
         View::Monitor(Some(("ml".into(), "classifier".into())))
     );
+    typed(&mut s, ":urls");
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.view, View::Monitor(None));
+    update(&mut s, code(KeyCode::Esc));
     // undo in one key, through the same preview as everywhere
     assert_eq!(
         update(&mut s, key('u')),

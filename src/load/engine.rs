@@ -208,20 +208,68 @@ async fn exchange(conn: &mut Conn, req: Request<Full<Bytes>>) -> Result<u16, Str
 /// One request on the connection in `slot` (a new one if empty), within the timeout. The
 /// connection stays in the slot unless it failed.
 async fn one(plan: &Plan, t: &Prepared, slot: &mut Option<Conn>) -> Outcome {
-    let req = t.request(plan);
-    let work = async {
-        let mut conn = match slot.take() {
-            Some(c) => c,
-            None => connect(&t.ep, plan.http2).await?,
-        };
-        let status = exchange(&mut conn, req).await?;
-        *slot = Some(conn);
-        Ok::<u16, String>(status)
-    };
-    match tokio::time::timeout(plan.timeout, work).await {
+    match tokio::time::timeout(plan.timeout, attempt(plan, t, slot)).await {
         Ok(Ok(status)) => Outcome::Status(status),
         Ok(Err(kind)) => Outcome::Failed(kind),
         Err(_) => Outcome::Failed("timeout".into()),
+    }
+}
+
+async fn attempt(plan: &Plan, t: &Prepared, slot: &mut Option<Conn>) -> Result<u16, String> {
+    let req = t.request(plan);
+    let mut conn = match slot.take() {
+        Some(c) => c,
+        None => connect(&t.ep, plan.http2).await?,
+    };
+    let status = exchange(&mut conn, req).await?;
+    *slot = Some(conn);
+    Ok(status)
+}
+
+/// A closed-loop worker's timeout. A timer armed per request costs a timer-wheel update
+/// per request; this one is moved only when fewer than `timeout` remain, about ten times
+/// per timeout. A request without an answer fails after between 1.0 and 1.1 × `timeout`.
+struct Deadline {
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    timeout: Duration,
+}
+
+impl Deadline {
+    fn new(timeout: Duration) -> Deadline {
+        Deadline {
+            sleep: Box::pin(tokio::time::sleep(timeout + timeout / 10)),
+            timeout,
+        }
+    }
+
+    fn arm(&mut self) {
+        let now = Instant::now();
+        if self.sleep.deadline() < now + self.timeout {
+            let at = now + self.timeout + self.timeout / 10;
+            self.sleep.as_mut().reset(at);
+        }
+    }
+}
+
+/// [`one`] under a worker's shared [`Deadline`].
+async fn one_within(
+    plan: &Plan,
+    t: &Prepared,
+    slot: &mut Option<Conn>,
+    deadline: &mut Deadline,
+) -> Outcome {
+    deadline.arm();
+    let work = attempt(plan, t, slot);
+    tokio::select! {
+        biased;
+        r = work => match r {
+            Ok(status) => Outcome::Status(status),
+            Err(kind) => Outcome::Failed(kind),
+        },
+        _ = deadline.sleep.as_mut() => {
+            // the connection may hold a half-read answer: drop it
+            Outcome::Failed("timeout".into())
+        }
     }
 }
 
@@ -271,7 +319,7 @@ pub async fn run_until(
             profile,
             max_in_flight,
         } => {
-            open_loop(
+            let last = open_loop(
                 &plan,
                 &targets,
                 profile,
@@ -280,7 +328,8 @@ pub async fn run_until(
                 start,
                 &stop,
             )
-            .await
+            .await;
+            Ok(last)
         }
         Mode::Closed { concurrency } => {
             closed_loop(&plan, &targets, *concurrency, &stats, deadline, &stop).await
@@ -289,6 +338,7 @@ pub async fn run_until(
     if let Some(r) = reporter {
         r.abort();
     }
+    let last_send = last_send?;
     let stats = stats.lock().map(|s| s.clone()).unwrap_or_default();
     Ok(Outcomes {
         stats,
@@ -421,6 +471,9 @@ async fn open_loop(
 }
 
 /// `concurrency` workers until the deadline or the request budget; the last send time.
+/// The workers are spread over one single-threaded runtime per core (as wrk spreads its
+/// connections over threads): a worker and its connection's task then always run on the
+/// same thread, with no cross-thread wake-ups or work stealing per request.
 async fn closed_loop(
     plan: &Arc<Plan>,
     targets: &Arc<Vec<Prepared>>,
@@ -428,10 +481,19 @@ async fn closed_loop(
     stats: &Arc<Mutex<Stats>>,
     deadline: Instant,
     stop: &Arc<AtomicBool>,
-) -> Instant {
+) -> Result<Instant, String> {
+    let concurrency = concurrency.max(1);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(concurrency);
     let claimed = Arc::new(AtomicU64::new(0));
-    let mut workers = tokio::task::JoinSet::new();
-    for w in 0..concurrency.max(1) {
+    let mut handles = Vec::with_capacity(threads);
+    for i in 0..threads {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start a load thread: {e}"))?;
         let (plan, targets, stats, claimed, stop) = (
             plan.clone(),
             targets.clone(),
@@ -439,43 +501,80 @@ async fn closed_loop(
             claimed.clone(),
             stop.clone(),
         );
-        workers.spawn(async move {
-            let t = &targets[w % targets.len()];
-            let mut conn = None;
-            let mut local = Stats::new();
-            let mut flushed = Instant::now();
-            let mut last = Instant::now();
-            while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
-                if plan
-                    .max_requests
-                    .is_some_and(|m| claimed.fetch_add(1, Ordering::Relaxed) >= m)
-                {
-                    break;
-                }
-                let sent = Instant::now();
-                last = sent;
-                local.sent += 1;
-                let outcome = one(&plan, t, &mut conn).await;
-                local.record(sent.elapsed(), outcome);
-                if flushed.elapsed() >= Duration::from_millis(100) {
-                    flush(&stats, &mut local);
-                    flushed = Instant::now();
-                }
-            }
-            flush(&stats, &mut local);
-            last
-        });
+        let h = std::thread::Builder::new()
+            .name(format!("load-{i}"))
+            .spawn(move || {
+                rt.block_on(async move {
+                    let mut set = tokio::task::JoinSet::new();
+                    for w in (i..concurrency).step_by(threads) {
+                        let ctx = (
+                            plan.clone(),
+                            targets.clone(),
+                            stats.clone(),
+                            claimed.clone(),
+                            stop.clone(),
+                        );
+                        set.spawn(worker(w, ctx, deadline));
+                    }
+                    let mut last: Option<Instant> = None;
+                    while let Some(r) = set.join_next().await {
+                        if let Ok(t) = r {
+                            last = Some(last.map_or(t, |l| l.max(t)));
+                        }
+                    }
+                    last
+                })
+            })
+            .map_err(|e| format!("cannot start a load thread: {e}"))?;
+        handles.push(h);
     }
+    // the threads block: join them off the runtime's workers
+    let lasts = tokio::task::spawn_blocking(move || {
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok().flatten())
+            .max()
+    })
+    .await
+    .map_err(|e| format!("load threads: {e}"))?;
+    Ok(lasts.unwrap_or_else(Instant::now))
+}
+
+type WorkerCtx = (
+    Arc<Plan>,
+    Arc<Vec<Prepared>>,
+    Arc<Mutex<Stats>>,
+    Arc<AtomicU64>,
+    Arc<AtomicBool>,
+);
+
+/// One closed-loop worker: its own connection, the next request when the last answered.
+async fn worker(w: usize, ctx: WorkerCtx, deadline: Instant) -> Instant {
+    let (plan, targets, stats, claimed, stop) = ctx;
+    let t = &targets[w % targets.len()];
+    let mut conn = None;
+    let mut timer = Deadline::new(plan.timeout);
+    let mut local = Stats::new();
+    let mut flushed = Instant::now();
     let mut last = Instant::now();
-    let mut first = true;
-    while let Some(r) = workers.join_next().await {
-        if let Ok(t) = r
-            && (first || t > last)
+    while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+        if plan
+            .max_requests
+            .is_some_and(|m| claimed.fetch_add(1, Ordering::Relaxed) >= m)
         {
-            last = t;
-            first = false;
+            break;
+        }
+        let sent = Instant::now();
+        last = sent;
+        local.sent += 1;
+        let outcome = one_within(&plan, t, &mut conn, &mut timer).await;
+        local.record(sent.elapsed(), outcome);
+        if flushed.elapsed() >= Duration::from_millis(100) {
+            flush(&stats, &mut local);
+            flushed = Instant::now();
         }
     }
+    flush(&stats, &mut local);
     last
 }
 
@@ -489,6 +588,56 @@ fn flush(stats: &Mutex<Stats>, local: &mut Stats) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server that accepts and never answers: every request must end as a timeout,
+    /// after between 1.0 and 1.1 × the timeout, closed loop and open loop alike.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn silent_servers_time_out_on_time() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                held.push(sock);
+            }
+        });
+        let url = format!("http://127.0.0.1:{port}/");
+        for mode in [
+            Mode::Closed { concurrency: 2 },
+            Mode::Open {
+                profile: Profile::Constant(10.0),
+                max_in_flight: 100,
+            },
+        ] {
+            let plan = Plan {
+                targets: vec![Endpoint::parse(&url).unwrap()],
+                method: Method::GET,
+                body: Bytes::new(),
+                content_type: None,
+                mode: mode.clone(),
+                duration: Duration::from_millis(1000),
+                max_requests: None,
+                http2: false,
+                timeout: Duration::from_millis(200),
+            };
+            let o = run(plan, None, Duration::from_millis(250)).await.unwrap();
+            let timeouts = o.stats.failures.get("timeout").copied().unwrap_or(0);
+            assert_eq!(o.stats.answered(), 0, "{mode:?}");
+            assert_eq!(timeouts, o.stats.sent, "{mode:?}: every request timed out");
+            match mode {
+                // 2 workers, each request 200-220 ms: 4 to 5 rounds in 1 s (the last may start at 0.99 s)
+                Mode::Closed { .. } => assert!((8..=12).contains(&timeouts), "{timeouts}"),
+                Mode::Open { .. } => assert!((9..=11).contains(&timeouts), "{timeouts}"),
+            }
+            // the run waits for the last request's timeout, not more
+            assert!(
+                o.elapsed < Duration::from_millis(1300),
+                "{mode:?}: {:?}",
+                o.elapsed
+            );
+        }
+        hold.abort();
+    }
 
     #[test]
     fn urls_parse_or_say_what_is_wrong() {

@@ -329,6 +329,10 @@ fn command(s: &mut State, cmd: &str) {
             load::monitor(s, subject);
             return;
         }
+        "urls" | "scrape" => {
+            load::monitor(s, None);
+            return;
+        }
         "load" => {
             load::prompt(s);
             return;
@@ -341,7 +345,9 @@ fn command(s: &mut State, cmd: &str) {
         other => {
             s.flash(
                 Level::Error,
-                format!("unknown view \"{other}\": try :deploy :pods :hpa :events :monitor :load"),
+                format!(
+                    "unknown view \"{other}\": try :deploy :pods :hpa :events :monitor :urls :load"
+                ),
             );
             return;
         }
