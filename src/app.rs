@@ -7,6 +7,7 @@ use futures::StreamExt;
 use jiff::Timestamp;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
+use crate::backend::Backend;
 use crate::config::Config;
 use crate::event::{AppEvent, EffectResult};
 use crate::k8s::client::Connection;
@@ -24,10 +25,19 @@ pub struct Start {
     pub scrape_urls: Vec<String>,
 }
 
+/// What the console shows and writes to.
+pub enum Cluster {
+    Kube(Connection, Runner),
+    /// The local backend: replicas as child processes, started with the console.
+    Local(crate::local::Config, crate::local::spec::Spec),
+    /// Only the load test and `--scrape` URLs.
+    None,
+}
+
 /// Hands one effect to whoever carries it out; results come back as events.
 fn dispatch(
     e: Effect,
-    runner: Option<&Runner>,
+    runner: Option<&Backend>,
     loads: &mut load::LoadRunner,
     tx: &UnboundedSender<AppEvent>,
 ) {
@@ -115,10 +125,10 @@ fn spawn_signals(tx: UnboundedSender<AppEvent>) {
     });
 }
 
-/// Runs the console until quit. Without a cluster (`None`) only the load test and the
-/// explicit scrape URLs are shown. Returns how the load test ended, if one did.
+/// Runs the console until quit. Without a cluster (`Cluster::None`) only the load test and
+/// the explicit scrape URLs are shown. Returns how the load test ended, if one did.
 pub async fn run(
-    cluster: Option<(Connection, Runner)>,
+    cluster: Cluster,
     config: Config,
     namespaces: Option<Vec<String>>,
     start: Start,
@@ -126,36 +136,64 @@ pub async fn run(
     let (tx, mut rx) = unbounded_channel();
     let tick = Duration::from_millis(config.general.tick_ms);
     let (context, user) = match &cluster {
-        Some((conn, _)) => (conn.context.clone(), conn.user.clone()),
-        None => ("(no cluster)".to_string(), "-".to_string()),
+        Cluster::Kube(conn, _) => (conn.context.clone(), conn.user.clone()),
+        Cluster::Local(..) => (
+            "local".to_string(),
+            std::env::var("USER").unwrap_or_else(|_| "-".into()),
+        ),
+        Cluster::None => ("(no cluster)".to_string(), "-".to_string()),
     };
     let mut state = State::new(config, context, user, Timestamp::now());
     state.namespaces = namespaces.clone();
-    state.no_cluster = cluster.is_none();
+    state.no_cluster = matches!(cluster, Cluster::None);
     let settings = crate::scrape::source::Settings::from(&state.config.scrape);
     let mut tasks = Vec::new();
-    if let Some((conn, runner)) = &cluster {
-        state.read_only |= runner.read_only;
-        tasks.extend(crate::k8s::watch::spawn_all(
-            &conn.client,
-            namespaces.as_deref(),
-            Some(&conn.namespace),
-            &tx,
-        ));
-        tasks.extend(crate::scrape::source::spawn(
-            &conn.client,
-            namespaces.as_deref(),
-            settings,
-            &tx,
-        ));
-    }
+    let backend = match cluster {
+        Cluster::Kube(conn, runner) => {
+            state.read_only |= runner.read_only;
+            tasks.extend(crate::k8s::watch::spawn_all(
+                &conn.client,
+                namespaces.as_deref(),
+                Some(&conn.namespace),
+                &tx,
+            ));
+            tasks.extend(crate::scrape::source::spawn(
+                &conn.client,
+                namespaces.as_deref(),
+                settings,
+                &tx,
+            ));
+            tracing::info!(context = %conn.context, server = %conn.server, "console started");
+            Some(Backend::Kube(Box::new(runner)))
+        }
+        Cluster::Local(cfg, spec) => {
+            let dir = cfg.store.dir.display().to_string();
+            let handle = crate::local::start(cfg, spec, tx.clone())
+                .map_err(|e| color_eyre::eyre::eyre!("local backend ({dir}): {e}"))?;
+            tracing::info!(state_dir = %dir, front_port = handle.front_port, "console started on the local backend");
+            // the load (if any) starts when a replica can take it, not into a wall of 503s
+            if start.load.is_some() {
+                eprintln!("starting the local replicas…");
+                if !handle.wait_ready(Duration::from_secs(60)).await {
+                    eprintln!(
+                        "no replica became ready in 60 s: see the logs in {dir}/logs (the console starts anyway)"
+                    );
+                }
+            }
+            Some(Backend::Local(std::sync::Arc::new(handle)))
+        }
+        Cluster::None => {
+            tracing::info!("console started without a cluster");
+            None
+        }
+    };
     tasks.extend(crate::scrape::urls::spawn(
         start.scrape_urls.clone(),
         settings.interval,
         settings.timeout,
         &tx,
     ));
-    let runner = cluster.as_ref().map(|(_, r)| r);
+    let runner = backend.as_ref();
     let mut loads = load::LoadRunner::default();
     if let Some(v) = start.view {
         state.view = v;
@@ -169,12 +207,6 @@ pub async fn run(
     spawn_input(tx.clone());
     spawn_ticks(tx.clone(), tick);
     spawn_signals(tx.clone());
-    match &cluster {
-        Some((conn, _)) => {
-            tracing::info!(context = %conn.context, server = %conn.server, "console started")
-        }
-        None => tracing::info!("console started without a cluster"),
-    }
     while let Some(ev) = rx.recv().await {
         let mut effects = update(&mut state, ev);
         while let Ok(ev) = rx.try_recv() {
@@ -201,5 +233,9 @@ pub async fn run(
         w.abort();
     }
     drop(guard);
+    if let Some(Backend::Local(h)) = backend {
+        eprintln!("stopping the local replicas (each drains first)…");
+        drop(h);
+    }
     Ok(state.load.and_then(|r| r.ended).map(|(_, result)| result))
 }

@@ -76,6 +76,35 @@ pub enum Command {
     /// Send load to model servers and measure latency: open loop at a rate (latency from the
     /// scheduled send time), or closed loop with --concurrency. Bounded by --duration and --requests.
     Loadtest(LoadtestArgs),
+    /// The product on one machine, no cluster: replicas of the demo model as local processes
+    /// behind one front port, a load profile, an autoscaler, and the console on them.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the local deployment's revisions and the replicas' logs live (default:
+    /// $XDG_STATE_HOME/tractor/demo). History and rollback survive a restart.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// The tractor-serve binary (default: the one beside this binary, then $PATH).
+    #[arg(long, value_name = "FILE")]
+    pub serve_bin: Option<PathBuf>,
+    /// Directory with demo-classifier-v1.onnx and -v2.onnx.
+    #[arg(long, value_name = "DIR", default_value = "assets/models")]
+    pub models: PathBuf,
+    /// The front port on 127.0.0.1 (default: a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Start without the load profile (L starts one).
+    #[arg(long)]
+    pub no_load: bool,
+    /// The load profile (see tractor loadtest --profile).
+    #[arg(long, default_value = "spike:60,600@60+45")]
+    pub profile: String,
+    /// How long the load runs.
+    #[arg(long, default_value = "15m", value_parser = parse_duration)]
+    pub duration: Duration,
 }
 
 #[derive(Debug, Args)]

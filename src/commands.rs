@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::k8s::client::{Connection, connect};
 use crate::k8s::runner::Runner;
 
+pub mod demo;
 pub mod loadtest;
 pub mod status;
 pub mod write;
@@ -76,6 +77,7 @@ pub async fn run(cli: &Cli, cmd: &Command, config: Config) -> i32 {
         Command::Set { cmd: Set::Image(a) } => &a.write.target,
         Command::Scale(a) => &a.write.target,
         Command::Loadtest(a) => return loadtest::run(a).await,
+        Command::Demo(_) => return fail(exit::USAGE, "demo runs from main"),
     };
     let name = match crate::cli::parse_target(target_name) {
         Ok(n) => n,
@@ -144,6 +146,7 @@ pub async fn run(cli: &Cli, cmd: &Command, config: Config) -> i32 {
             .await
         }
         Command::Loadtest(a) => loadtest::run(a).await,
+        Command::Demo(_) => fail(exit::USAGE, "demo runs from main"),
     }
 }
 

@@ -55,6 +55,7 @@ fn real_main() -> color_eyre::Result<i32> {
             Some(tractor::cli::Command::Loadtest(a)) if !a.no_tui && on_terminal() => {
                 tractor::commands::loadtest::console(&cli, a, config).await
             }
+            Some(tractor::cli::Command::Demo(a)) => tractor::commands::demo::run(a, config).await,
             Some(cmd) => Ok(tractor::commands::run(&cli, cmd, config).await),
             None => {
                 if let Err(e) = tractor::scrape::urls::check(&cli.scrape) {
@@ -69,7 +70,13 @@ fn real_main() -> color_eyre::Result<i32> {
                     scrape_urls: cli.scrape.clone(),
                     ..Default::default()
                 };
-                tractor::app::run(Some((ctx.conn, ctx.runner)), config, ns, start).await?;
+                tractor::app::run(
+                    tractor::app::Cluster::Kube(ctx.conn, ctx.runner),
+                    config,
+                    ns,
+                    start,
+                )
+                .await?;
                 Ok(exit::OK)
             }
         }

@@ -156,9 +156,13 @@ pub async fn console(
             };
             let view = crate::state::View::Monitor(Some((ctx.namespace.clone(), name)));
             let ns = Some(vec![ctx.namespace.clone()]);
-            (Some((ctx.conn, ctx.runner)), view, ns)
+            (crate::app::Cluster::Kube(ctx.conn, ctx.runner), view, ns)
         }
-        None => (None, crate::state::View::Monitor(None), None),
+        None => (
+            crate::app::Cluster::None,
+            crate::state::View::Monitor(None),
+            None,
+        ),
     };
     let start = crate::app::Start {
         view: Some(view),

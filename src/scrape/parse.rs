@@ -21,6 +21,9 @@ pub struct PodMetrics {
     pub queue_wait: SumCount,
     pub inference: SumCount,
     pub batch_size: SumCount,
+    /// `_sum` and `_count` of the request-duration histogram over the inference routes: by
+    /// Little's law Δsum/Δt is the mean number of requests in flight over a window.
+    pub request_seconds: SumCount,
 }
 
 /// A histogram's `_sum` and `_count`: the mean over a window is Δsum / Δcount.
@@ -117,6 +120,9 @@ pub fn parse(text: &str) -> Result<PodMetrics, String> {
                     },
                 };
                 let sc = match field {
+                    "tractor_http_request_duration_seconds" if is_inference(route) => {
+                        &mut m.request_seconds
+                    }
                     "tractor_queue_wait_seconds" => &mut m.queue_wait,
                     "tractor_inference_duration_seconds" => &mut m.inference,
                     "tractor_batch_size" => &mut m.batch_size,
@@ -222,6 +228,14 @@ tractor_batch_size_count 3
             }
         );
         assert_eq!(m.inference, SumCount::default());
+        // infer (0.5 s over 95) and predict (no _sum line here); /metrics left out
+        assert_eq!(
+            m.request_seconds,
+            SumCount {
+                sum: 0.5,
+                count: 95.0
+            }
+        );
     }
 
     #[test]

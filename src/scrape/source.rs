@@ -161,7 +161,7 @@ fn host_port(ip: &str, port: u16) -> String {
     }
 }
 
-pub(super) async fn fetch_url(http: &reqwest::Client, url: &str) -> Result<String, String> {
+pub async fn fetch_url(http: &reqwest::Client, url: &str) -> Result<String, String> {
     let resp = http
         .get(url)
         .send()

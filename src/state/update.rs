@@ -95,6 +95,12 @@ fn on_delta(s: &mut State, delta: ClusterDelta) {
         }
         ClusterDelta::Deleted(kind, k) => s.cluster.delete(kind, &k),
         ClusterDelta::Resynced { source, objects } => {
+            // a backend that publishes whole lists (the local one) still gets its markers
+            for o in &objects {
+                if let Object::Deployment(d) = o {
+                    super::timeline::on_deployment(s, d);
+                }
+            }
             let is_hpa = source.kind == Kind::Hpa;
             s.cluster.resync(&source, objects);
             s.sources.insert(source, crate::event::SourceStatus::Live);
