@@ -335,4 +335,30 @@ fn demo_rollout_and_rollback_with_keys() {
     t.keys(&["q"]);
     t.wait_for("EXIT=0", Duration::from_secs(30));
     all_gone(&replicas);
+
+    // a new console on the same state directory: revision 3 runs, and undo still knows v2
+    t.line("clear");
+    t.line(&format!(
+        "{} --log-file {} demo --no-load --state-dir {} --serve-bin {} --models {}; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_tractor"),
+        dir.path().join("log").display(),
+        state.display(),
+        support::pod_runner::serve_bin().display(),
+        models().display(),
+    ));
+    // (no load now: the latency figures stay "-", the revision's label shows)
+    wait_screen(&t, "revision 3 back", |s| {
+        s.contains("server  r3 v1 p50") && s.contains("ready 2/2")
+    });
+    t.keys(&["u"]);
+    t.wait_for("+ model version: v2", Duration::from_secs(10));
+    t.keys(&["y"]);
+    wait_screen(&t, "revision 4 running v2", |s| {
+        s.contains("server  r4 v2 p50") && s.contains("rollout → rev 4 (v2)")
+    });
+    let console = t.child_pid().expect("the console runs");
+    let replicas = children_of(console);
+    t.keys(&["q"]);
+    t.wait_for("EXIT=0", Duration::from_secs(30));
+    all_gone(&replicas);
 }

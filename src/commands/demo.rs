@@ -61,7 +61,7 @@ pub fn initial_spec(models: &Path) -> Spec {
         autoscale: Some(Autoscale {
             min: 2,
             max: 6,
-            target_inflight: 0.5,
+            target_inflight: 0.25,
         }),
         model_pattern: Some(
             models

@@ -100,8 +100,30 @@ pub fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) 
     .areas(area);
     status::draw(s, subject, tl, f, head, t, &color);
 
-    // latency: p50/p90/p99 per revision, and the client's own (window) p50/p99
+    // latency: the client's own (window) p50/p99 first, then p50/p90/p99 per revision
+    // drawn over them (a later line wins a shared cell)
     let mut series = Vec::new();
+    if let Some(r) = &s.load {
+        let white = Style::default().fg(Color::White);
+        series.push(Series {
+            name: "client p99".into(),
+            style: white.add_modifier(Modifier::BOLD),
+            points: r
+                .points
+                .iter()
+                .filter_map(|p| Some((x(s, p.at), p.p99?)))
+                .collect(),
+        });
+        series.push(Series {
+            name: "client p50".into(),
+            style: white.add_modifier(Modifier::DIM),
+            points: r
+                .points
+                .iter()
+                .filter_map(|p| Some((x(s, p.at), p.p50?)))
+                .collect(),
+        });
+    }
     for (label, _) in &groups {
         for (q, get, modifier) in [
             (
@@ -126,27 +148,6 @@ pub fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) 
                 points,
             });
         }
-    }
-    if let Some(r) = &s.load {
-        let white = Style::default().fg(Color::White);
-        series.push(Series {
-            name: "client p99".into(),
-            style: white.add_modifier(Modifier::BOLD),
-            points: r
-                .points
-                .iter()
-                .filter_map(|p| Some((x(s, p.at), p.p99?)))
-                .collect(),
-        });
-        series.push(Series {
-            name: "client p50".into(),
-            style: white.add_modifier(Modifier::DIM),
-            points: r
-                .points
-                .iter()
-                .filter_map(|p| Some((x(s, p.at), p.p50?)))
-                .collect(),
-        });
     }
     let slo = s.config.slo.p99_ms;
     let mut legend: Vec<Span<'static>> = groups
@@ -175,31 +176,7 @@ pub fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) 
     );
 
     if rps_h > 0 {
-        let mut series: Vec<Series> = groups
-            .iter()
-            .map(|(label, _)| Series {
-                name: format!("{label} req/s"),
-                style: color(label),
-                points: tl
-                    .iter()
-                    .flat_map(|t| t.samples.iter())
-                    .filter_map(|sm| {
-                        let g = sm.groups.iter().find(|g| g.label == *label)?;
-                        Some((x(s, sm.at), g.rps?))
-                    })
-                    .collect(),
-            })
-            .collect();
-        series.push(Series {
-            name: "5xx/s (not 503)".into(),
-            style: t.bad,
-            points: samples(tl, s, |sm| sm.errors_per_s),
-        });
-        series.push(Series {
-            name: "503/s".into(),
-            style: t.warn,
-            points: samples(tl, s, |sm| sm.rejected_per_s),
-        });
+        let mut series: Vec<Series> = Vec::new();
         if let Some(r) = &s.load {
             let white = Style::default().fg(Color::White);
             series.push(Series {
@@ -226,6 +203,30 @@ pub fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) 
                     .collect(),
             });
         }
+        series.extend(groups.iter().map(|(label, _)| {
+            Series {
+                name: format!("{label} req/s"),
+                style: color(label),
+                points: tl
+                    .iter()
+                    .flat_map(|t| t.samples.iter())
+                    .filter_map(|sm| {
+                        let g = sm.groups.iter().find(|g| g.label == *label)?;
+                        Some((x(s, sm.at), g.rps?))
+                    })
+                    .collect(),
+            }
+        }));
+        series.push(Series {
+            name: "5xx/s (not 503)".into(),
+            style: t.bad,
+            points: samples(tl, s, |sm| sm.errors_per_s),
+        });
+        series.push(Series {
+            name: "503/s".into(),
+            style: t.warn,
+            points: samples(tl, s, |sm| sm.rejected_per_s),
+        });
         chart::draw(
             f,
             rps,

@@ -68,7 +68,7 @@ pub fn confirm(
             )),
         ]),
         Line::from(Span::styled(action.describe(target), t.muted)),
-        Line::from(Span::styled("server-side dry run: accepted", t.ok)),
+        Line::from(Span::styled("dry run: accepted", t.ok)),
         Line::from(""),
     ];
     let diff = render(changes);
