@@ -54,12 +54,13 @@ fn drain(rx: &mut UnboundedReceiver<AppEvent>, seen: &mut Seen) {
     }
 }
 
-/// Waits until revision `rev` runs alone on every wanted replica, all ready.
-async fn settled(rx: &mut UnboundedReceiver<AppEvent>, seen: &mut Seen, rev: i64) {
+/// Waits until revision `rev` runs alone on `want` replicas, all ready.
+async fn settled(rx: &mut UnboundedReceiver<AppEvent>, seen: &mut Seen, rev: i64, want: i32) {
     let start = Instant::now();
     loop {
         drain(rx, seen);
         if seen.revision == rev
+            && seen.want == want
             && seen.updated == seen.want
             && seen.ready == seen.want
             && seen.live == seen.want
@@ -90,7 +91,7 @@ async fn rollout_and_undo_under_load_drop_nothing() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = tractor::local::start(cfg, spec, tx).unwrap();
     let mut seen = Seen::default();
-    settled(&mut rx, &mut seen, 1).await;
+    settled(&mut rx, &mut seen, 1, 2).await;
 
     // steady load through the front port for the whole test: 100 requests/s, 25 s at most
     let url = format!(
@@ -135,7 +136,7 @@ async fn rollout_and_undo_under_load_drop_nothing() {
         "{done:?}"
     );
     let rolling = Instant::now();
-    settled(&mut rx, &mut seen, 2).await;
+    settled(&mut rx, &mut seen, 2, 2).await;
     let rollout_s = rolling.elapsed().as_secs_f64();
     let rolled = Instant::now();
     let undo = handle
@@ -151,7 +152,17 @@ async fn rollout_and_undo_under_load_drop_nothing() {
         ),
         "{undo:?}"
     );
-    settled(&mut rx, &mut seen, 3).await;
+    settled(&mut rx, &mut seen, 3, 2).await;
+    // scale up and down (the surplus drains out of traffic), then a restart: still under load
+    for (action, rev, want) in [
+        (Action::Scale { replicas: 3 }, 3, 3),
+        (Action::Scale { replicas: 1 }, 3, 1),
+        (Action::Restart, 4, 1),
+    ] {
+        let r = handle.execute(&target(), action.clone()).await;
+        assert!(matches!(r, EffectResult::Done { .. }), "{action:?}: {r:?}");
+        settled(&mut rx, &mut seen, rev, want).await;
+    }
     eprintln!(
         "rollout to v2 took {rollout_s:.1} s, undo to v1 {:.1} s",
         rolled.elapsed().as_secs_f64()
@@ -184,7 +195,77 @@ async fn rollout_and_undo_under_load_drop_nothing() {
         .iter()
         .map(|r| (r.number, r.version.as_str()))
         .collect();
-    assert_eq!((saved.current, revs), (3, vec![(2, "v2"), (3, "v1")]));
+    // the restart made revision 4: the same model, a new template
+    assert_eq!(
+        (saved.current, revs),
+        (4, vec![(2, "v2"), (3, "v1"), (4, "v1")])
+    );
+    drop(handle);
+}
+
+/// The autoscaler on real replicas: load raises the replicas' mean requests in flight above
+/// the target, and the deployment grows within the bounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_autoscaler_adds_replicas_under_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = tractor::commands::demo::initial_spec(&models());
+    spec.replicas = 1;
+    spec.autoscale = Some(tractor::local::spec::Autoscale {
+        min: 1,
+        max: 3,
+        target_inflight: 0.02,
+    });
+    let cfg = tractor::local::Config {
+        store: tractor::local::spec::Store::new(dir.path()),
+        serve_bin: support::pod_runner::serve_bin(),
+        front_port: 0,
+        scrape_every: Duration::from_millis(500),
+        drain_grace: Duration::from_millis(300),
+        stop_timeout: Duration::from_secs(20),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = tractor::local::start(cfg, spec, tx).unwrap();
+    let mut seen = Seen::default();
+    settled(&mut rx, &mut seen, 1, 1).await;
+    let url = format!(
+        "http://127.0.0.1:{}/v2/models/demo-classifier/infer",
+        handle.front_port
+    );
+    let plan = Plan {
+        targets: vec![Endpoint::parse(&url).unwrap()],
+        method: http::Method::POST,
+        body: Bytes::from(tractor::commands::demo::body()),
+        content_type: Some("application/json".into()),
+        mode: Mode::Open {
+            profile: Profile::Constant(200.0),
+            max_in_flight: 100,
+        },
+        duration: Duration::from_secs(20),
+        max_requests: None,
+        http2: false,
+        timeout: Duration::from_secs(10),
+    };
+    let load = tokio::spawn(run(plan, None, Duration::from_millis(250)));
+    let start = Instant::now();
+    loop {
+        drain(&mut rx, &mut seen);
+        if seen.want > 1 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(18),
+            "no scale-up under load: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen.want <= 3, "within max: {seen:?}");
+    eprintln!(
+        "scaled 1 → {} after {:.1} s",
+        seen.want,
+        start.elapsed().as_secs_f64()
+    );
+    let o = load.await.unwrap().unwrap();
+    assert_eq!(o.stats.errors(), 0, "{:?}", o.stats.failures);
     drop(handle);
 }
 

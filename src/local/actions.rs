@@ -196,3 +196,104 @@ pub fn execute(spec: &mut Spec, store: &Store, action: Action) -> EffectResult {
         revision_after: Some(after),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, Store, Spec) {
+        let dir = tempfile::tempdir().unwrap();
+        for v in ["v1", "v2"] {
+            std::fs::write(dir.path().join(format!("m-{v}.onnx")), b"x").unwrap();
+        }
+        let mut spec = crate::commands::demo::initial_spec(dir.path());
+        spec.revisions[0].model = dir.path().join("m-v1.onnx");
+        spec.model_pattern = Some(dir.path().join("m-{version}.onnx").display().to_string());
+        let store = Store::new(dir.path().join("state"));
+        (dir, store, spec)
+    }
+
+    fn done(r: &EffectResult) -> (Option<i64>, Option<i64>) {
+        match r {
+            EffectResult::Done {
+                revision_before,
+                revision_after,
+                ..
+            } => (*revision_before, *revision_after),
+            other => panic!("not done: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn previews_and_changes_and_refusals() {
+        let (_d, store, mut spec) = setup();
+        let v2 = Action::SetModel {
+            container: None,
+            version: "v2".into(),
+            path: None,
+        };
+        let EffectResult::Prepared { changes, .. } = prepare(&spec, v2.clone()) else {
+            panic!("no preview")
+        };
+        assert_eq!(changes[0].after.as_deref(), Some("v2"));
+        assert_eq!(
+            done(&execute(&mut spec, &store, v2.clone())),
+            (Some(1), Some(2))
+        );
+        // the same again: nothing to do
+        assert!(matches!(prepare(&spec, v2), EffectResult::Skipped { .. }));
+        // undo to a chosen revision, and to one that is not there
+        assert_eq!(
+            done(&execute(
+                &mut spec,
+                &store,
+                Action::Undo {
+                    to_revision: Some(1)
+                }
+            )),
+            (Some(2), Some(3))
+        );
+        let e = prepare(
+            &spec,
+            Action::Undo {
+                to_revision: Some(9),
+            },
+        );
+        assert!(
+            matches!(&e, EffectResult::Failed { message, .. } if message.contains("revision 9 not found")),
+            "{e:?}"
+        );
+        // a version without a model file, and an image: refused with the reason
+        let e = prepare(
+            &spec,
+            Action::SetModel {
+                container: None,
+                version: "v7".into(),
+                path: None,
+            },
+        );
+        assert!(
+            matches!(&e, EffectResult::Failed { message, .. } if message.contains("no model file")),
+            "{e:?}"
+        );
+        let e = prepare(
+            &spec,
+            Action::SetImage {
+                container: None,
+                image: "x".into(),
+            },
+        );
+        assert!(
+            matches!(&e, EffectResult::Failed { message, .. } if message.contains("no image")),
+            "{e:?}"
+        );
+        // scale and pause change the spec, not the revision; all of it is saved
+        assert_eq!(
+            done(&execute(&mut spec, &store, Action::Scale { replicas: 5 })),
+            (Some(3), Some(3))
+        );
+        execute(&mut spec, &store, Action::Pause);
+        let saved = store.load().unwrap().unwrap();
+        assert_eq!((saved.replicas, saved.paused, saved.current), (5, true, 3));
+    }
+}
