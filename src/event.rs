@@ -39,6 +39,14 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Deployment,
+        Kind::ReplicaSet,
+        Kind::Pod,
+        Kind::Hpa,
+        Kind::Event,
+    ];
+
     /// The resource as RBAC names it.
     pub fn resource(self) -> &'static str {
         match self {

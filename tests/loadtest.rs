@@ -336,14 +336,7 @@ fn loadtest_on_the_monitor_screen_in_tmux() {
     let start = Instant::now();
     let screen = loop {
         let s = t.screen();
-        let has = |v: &str| {
-            s.lines().any(|l| {
-                l.starts_with("server")
-                    && l.split(&format!("{v} p50 "))
-                        .nth(1)
-                        .is_some_and(|rest| rest.chars().next().is_some_and(|c| c.is_ascii_digit()))
-            })
-        };
+        let has = |v: &str| support::tmux::shows_latency(&s, v);
         if has("v1") && has("v2") && s.contains("client") {
             break s;
         }

@@ -75,44 +75,50 @@ async fn settled(rx: &mut UnboundedReceiver<AppEvent>, seen: &mut Seen, rev: i64
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rollout_and_undo_under_load_drop_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut spec = tractor::commands::demo::initial_spec(&models());
-    spec.autoscale = None; // two replicas throughout: the rollout is what is tested
-    let cfg = tractor::local::Config {
-        store: tractor::local::spec::Store::new(dir.path()),
+fn config(dir: &std::path::Path) -> tractor::local::Config {
+    tractor::local::Config {
+        store: tractor::local::spec::Store::new(dir),
         serve_bin: support::pod_runner::serve_bin(),
         front_port: 0,
         scrape_every: Duration::from_millis(500),
         drain_grace: Duration::from_millis(300),
         stop_timeout: Duration::from_secs(20),
-    };
+    }
+}
+
+/// Open-loop inference requests through the front port at `rate`/s for `secs` seconds.
+fn steady(front_port: u16, rate: f64, secs: u64) -> Plan {
+    support::http::assert_allowed("127.0.0.1");
+    let url = format!("http://127.0.0.1:{front_port}/v2/models/demo-classifier/infer");
+    Plan {
+        targets: vec![Endpoint::parse(&url).unwrap()],
+        method: http::Method::POST,
+        body: Bytes::from(tractor::commands::demo::body()),
+        content_type: Some("application/json".into()),
+        mode: Mode::Open {
+            profile: Profile::Constant(rate),
+            max_in_flight: 100,
+        },
+        duration: Duration::from_secs(secs),
+        max_requests: None,
+        http2: false,
+        timeout: Duration::from_secs(10),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_and_undo_under_load_drop_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = tractor::commands::demo::initial_spec(&models());
+    spec.autoscale = None; // two replicas throughout: the rollout is what is tested
+    let cfg = config(dir.path());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = tractor::local::start(cfg, spec, tx).unwrap();
     let mut seen = Seen::default();
     settled(&mut rx, &mut seen, 1, 2).await;
 
     // steady load through the front port for the whole test: 100 requests/s, 25 s at most
-    let url = format!(
-        "http://127.0.0.1:{}/v2/models/demo-classifier/infer",
-        handle.front_port
-    );
-    support::http::assert_allowed("127.0.0.1");
-    let plan = Plan {
-        targets: vec![Endpoint::parse(&url).unwrap()],
-        method: http::Method::POST,
-        body: Bytes::from(tractor::commands::demo::body()),
-        content_type: Some("application/json".into()),
-        mode: Mode::Open {
-            profile: Profile::Constant(100.0),
-            max_in_flight: 100,
-        },
-        duration: Duration::from_secs(25),
-        max_requests: None,
-        http2: false,
-        timeout: Duration::from_secs(10),
-    };
+    let plan = steady(handle.front_port, 100.0, 25);
     let load = tokio::spawn(run(plan, None, Duration::from_millis(250)));
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -215,36 +221,12 @@ async fn the_autoscaler_adds_replicas_under_load() {
         max: 3,
         target_inflight: 0.02,
     });
-    let cfg = tractor::local::Config {
-        store: tractor::local::spec::Store::new(dir.path()),
-        serve_bin: support::pod_runner::serve_bin(),
-        front_port: 0,
-        scrape_every: Duration::from_millis(500),
-        drain_grace: Duration::from_millis(300),
-        stop_timeout: Duration::from_secs(20),
-    };
+    let cfg = config(dir.path());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = tractor::local::start(cfg, spec, tx).unwrap();
     let mut seen = Seen::default();
     settled(&mut rx, &mut seen, 1, 1).await;
-    let url = format!(
-        "http://127.0.0.1:{}/v2/models/demo-classifier/infer",
-        handle.front_port
-    );
-    let plan = Plan {
-        targets: vec![Endpoint::parse(&url).unwrap()],
-        method: http::Method::POST,
-        body: Bytes::from(tractor::commands::demo::body()),
-        content_type: Some("application/json".into()),
-        mode: Mode::Open {
-            profile: Profile::Constant(200.0),
-            max_in_flight: 100,
-        },
-        duration: Duration::from_secs(20),
-        max_requests: None,
-        http2: false,
-        timeout: Duration::from_secs(10),
-    };
+    let plan = steady(handle.front_port, 200.0, 20);
     let load = tokio::spawn(run(plan, None, Duration::from_millis(250)));
     let start = Instant::now();
     loop {
@@ -351,16 +333,6 @@ fn wait_screen(t: &Tmux, what: &str, ok: impl Fn(&str) -> bool) -> String {
     }
 }
 
-/// The server line shows `label`'s latency with a number.
-fn serving(screen: &str, label: &str) -> bool {
-    screen.lines().any(|l| {
-        l.starts_with("server")
-            && l.split(&format!("{label} p50 "))
-                .nth(1)
-                .is_some_and(|rest| rest.chars().next().is_some_and(|c| c.is_ascii_digit()))
-    })
-}
-
 /// What a person does with `tractor demo`: watch v1 serve under load, roll out v2 with
 /// `m`, see revision 2's latency and the rollout marker, roll back with `u`, quit; the
 /// state directory holds the history and no replica is left.
@@ -378,7 +350,9 @@ fn demo_rollout_and_rollback_with_keys() {
         models().display(),
     ));
     wait_screen(&t, "v1's latency under load", |s| {
-        serving(s, "r1 v1") && s.contains("● running") && s.contains("ready 2/2")
+        support::tmux::shows_latency(s, "r1 v1")
+            && s.contains("● running")
+            && s.contains("ready 2/2")
     });
     // m: the prompt holds the current version; replace it with v2
     t.keys(&["m"]);
@@ -389,14 +363,18 @@ fn demo_rollout_and_rollback_with_keys() {
     t.wait_for("+ model version: v2", Duration::from_secs(10));
     t.keys(&["y"]);
     wait_screen(&t, "revision 2 serving v2", |s| {
-        serving(s, "r2 v2") && s.contains("rollout → rev 2 (v2)") && !s.contains("r1 v1 p50")
+        support::tmux::shows_latency(s, "r2 v2")
+            && s.contains("rollout → rev 2 (v2)")
+            && !s.contains("r1 v1 p50")
     });
     // u: back to v1, as revision 3
     t.keys(&["u"]);
     t.wait_for("+ model version: v1", Duration::from_secs(10));
     t.keys(&["y"]);
     let screen = wait_screen(&t, "revision 3 serving v1", |s| {
-        serving(s, "r3 v1") && s.contains("rollout → rev 3 (v1)") && s.contains("ready 2/2")
+        support::tmux::shows_latency(s, "r3 v1")
+            && s.contains("rollout → rev 3 (v1)")
+            && s.contains("ready 2/2")
     });
     let load = screen.lines().find(|l| l.starts_with("load")).unwrap_or("");
     assert!(load.contains("errors 0"), "no request failed: {load}");

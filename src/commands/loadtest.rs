@@ -241,21 +241,9 @@ pub fn progress_line(p: &Progress, total: Duration) -> String {
             std::cmp::Ordering::Greater => ' ',
         })
         .collect();
-    let q = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
-    let target = p
-        .target_rate
-        .map(|r| format!(" (target {r:.0})"))
-        .unwrap_or_default();
     format!(
-        "[{bar}] {:.1}/{:.1} s  sent {}  {:.0}/s{target}  p50 {} p90 {} p99 {} p99.9 {} ms  errors {}",
-        p.elapsed.as_secs_f64(),
-        total.as_secs_f64(),
-        p.sent,
-        p.rps,
-        q(p.p50),
-        q(p.p90),
-        q(p.p99),
-        q(p.p999),
+        "[{bar}] {}  errors {}",
+        p.figures(total.as_secs_f64()),
         p.errors
     )
 }

@@ -104,6 +104,27 @@ pub struct Progress {
     pub window_p99: Option<f64>,
 }
 
+impl Progress {
+    /// `12.3/30.0 s  sent 6150  498/s (target 500)  p50 1.20 p90 2.01 p99 3.10 p99.9 5.00 ms`
+    pub fn figures(&self, total_s: f64) -> String {
+        let q = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
+        let target = self
+            .target_rate
+            .map(|r| format!(" (target {r:.0})"))
+            .unwrap_or_default();
+        format!(
+            "{:.1}/{total_s:.1} s  sent {}  {:.0}/s{target}  p50 {} p90 {} p99 {} p99.9 {} ms",
+            self.elapsed.as_secs_f64(),
+            self.sent,
+            self.rps,
+            q(self.p50),
+            q(self.p90),
+            q(self.p99),
+            q(self.p999),
+        )
+    }
+}
+
 /// What a finished run measured.
 #[derive(Debug, Clone)]
 pub struct Outcomes {

@@ -471,13 +471,7 @@ impl Ctl {
             return;
         }
         self.last_sent = fingerprint;
-        for kind in [
-            Kind::Deployment,
-            Kind::ReplicaSet,
-            Kind::Pod,
-            Kind::Hpa,
-            Kind::Event,
-        ] {
+        for kind in Kind::ALL {
             let of_kind: Vec<Object> = objs.iter().filter(|o| o.kind() == kind).cloned().collect();
             let _ = self.events.send(AppEvent::Kube(ClusterDelta::Resynced {
                 source: Source {

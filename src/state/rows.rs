@@ -165,6 +165,29 @@ pub fn events(s: &State) -> Vec<&Event> {
     v
 }
 
+/// The deployment and revision a pod belongs to, through its ReplicaSet.
+pub fn owner(s: &State, pod: &Key) -> Option<(Key, Option<i64>)> {
+    let p = s.cluster.pods.get(pod)?;
+    let rs_name = &p
+        .metadata
+        .owner_references
+        .as_ref()?
+        .iter()
+        .find(|o| o.kind == "ReplicaSet")?
+        .name;
+    let rs = s
+        .cluster
+        .replicasets
+        .get(&(pod.0.clone(), rs_name.clone()))?;
+    let d = rs
+        .metadata
+        .owner_references
+        .as_ref()?
+        .iter()
+        .find(|o| o.kind == "Deployment")?;
+    Some(((pod.0.clone(), d.name.clone()), revision(&rs.metadata)))
+}
+
 /// Everything the detail view of one deployment shows.
 pub struct Detail<'a> {
     pub deployment: &'a Deployment,

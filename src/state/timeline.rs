@@ -92,29 +92,6 @@ pub fn is_url_target(k: &Key) -> bool {
     k.0.is_empty()
 }
 
-/// The deployment and revision a pod belongs to, through its ReplicaSet.
-fn owner(s: &State, pod: &Key) -> Option<(Key, Option<i64>)> {
-    let p = s.cluster.pods.get(pod)?;
-    let rs_name = &p
-        .metadata
-        .owner_references
-        .as_ref()?
-        .iter()
-        .find(|o| o.kind == "ReplicaSet")?
-        .name;
-    let rs = s
-        .cluster
-        .replicasets
-        .get(&(pod.0.clone(), rs_name.clone()))?;
-    let d = rs
-        .metadata
-        .owner_references
-        .as_ref()?
-        .iter()
-        .find(|o| o.kind == "Deployment")?;
-    Some(((pod.0.clone(), d.name.clone()), revision(&rs.metadata)))
-}
-
 /// Is it time for the next sample?
 pub fn due(s: &State) -> bool {
     let every = i64::try_from(s.config.scrape.interval_ms).unwrap_or(i64::MAX);
@@ -147,7 +124,7 @@ pub fn sample(s: &mut State) {
                 .unwrap_or_else(|| "-".into());
             (None, (std::cmp::Reverse(None), v))
         } else {
-            match owner(s, k) {
+            match super::rows::owner(s, k) {
                 Some((d, rev)) => (Some(d), (std::cmp::Reverse(rev), String::new())),
                 None => continue,
             }

@@ -457,22 +457,7 @@ pub fn selected_deployment(s: &State) -> Option<Key> {
         }),
         View::Pods => {
             let p = *rows::pods(s).get(s.selected(ViewId::Pods))?;
-            let ns = p.metadata.namespace.clone().unwrap_or_default();
-            let rs_name = &p
-                .metadata
-                .owner_references
-                .as_ref()?
-                .iter()
-                .find(|o| o.kind == "ReplicaSet")?
-                .name;
-            let rs = s.cluster.replicasets.get(&(ns.clone(), rs_name.clone()))?;
-            let d = rs
-                .metadata
-                .owner_references
-                .as_ref()?
-                .iter()
-                .find(|o| o.kind == "Deployment")?;
-            Some((ns, d.name.clone()))
+            rows::owner(s, &key(&p.metadata)).map(|(d, _)| d)
         }
         View::Events => None,
         View::Monitor(k) => k.clone(),

@@ -58,13 +58,7 @@ pub fn state_from(objs: Vec<Object>) -> State {
         "alice".into(),
         now(),
     );
-    for kind in [
-        Kind::Deployment,
-        Kind::ReplicaSet,
-        Kind::Pod,
-        Kind::Hpa,
-        Kind::Event,
-    ] {
+    for kind in Kind::ALL {
         let objects: Vec<Object> = objs.iter().filter(|o| o.kind() == kind).cloned().collect();
         let fx = update(
             &mut s,

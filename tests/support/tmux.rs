@@ -99,3 +99,13 @@ impl Drop for Tmux {
             .output();
     }
 }
+
+/// Does the monitor's server line show `label`'s latency with a number (not "-")?
+pub fn shows_latency(screen: &str, label: &str) -> bool {
+    screen.lines().any(|l| {
+        l.starts_with("server")
+            && l.split(&format!("{label} p50 "))
+                .nth(1)
+                .is_some_and(|rest| rest.chars().next().is_some_and(|c| c.is_ascii_digit()))
+    })
+}

@@ -62,26 +62,12 @@ pub fn draw(
                 (Some((_, Err(e))), _) => spans.push(Span::styled(format!("  {e}"), t.bad)),
                 (Some((_, Ok(summary))), _) => spans.push(Span::raw(format!("  {summary}"))),
                 (None, Some(p)) => {
-                    let target = p
-                        .target_rate
-                        .map(|x| format!(" (target {x:.0})"))
-                        .unwrap_or_default();
                     let err_style = if p.errors > 0 {
                         t.bad
                     } else {
                         Style::default()
                     };
-                    spans.push(Span::raw(format!(
-                        "  {:.1}/{:.0} s  sent {}  {:.0}/s{target}  p50 {} p90 {} p99 {} p99.9 {} ms  ",
-                        p.elapsed.as_secs_f64(),
-                        r.duration_s,
-                        p.sent,
-                        p.rps,
-                        q(p.p50),
-                        q(p.p90),
-                        q(p.p99),
-                        q(p.p999),
-                    )));
+                    spans.push(Span::raw(format!("  {}  ", p.figures(r.duration_s))));
                     spans.push(Span::styled(format!("errors {}", p.errors), err_style));
                 }
                 (None, None) => spans.push(Span::styled("  starting…", t.muted)),
