@@ -257,6 +257,11 @@ pub fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) 
                 points: int(|sm| sm.wanted),
             },
             Series {
+                name: "hpa current".into(),
+                style: Style::default().fg(Color::LightMagenta),
+                points: int(|sm| sm.hpa_current),
+            },
+            Series {
                 name: "hpa desired".into(),
                 style: t.warn,
                 points: int(|sm| sm.hpa_desired),
