@@ -421,3 +421,20 @@ fn demo_rollout_and_rollback_with_keys() {
     t.wait_for("EXIT=0", Duration::from_secs(30));
     all_gone(&replicas);
 }
+
+/// A replica that dies at start (here a binary that exits at once) is restarted with a
+/// growing delay, not every reconcile: a model that cannot load costs little.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashing_replicas_restart_with_backoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.serve_bin = "/bin/false".into();
+    let spec = tractor::commands::demo::initial_spec(&models());
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = tractor::local::start(cfg, spec, tx).unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let starts = std::fs::read_dir(dir.path().join("logs")).unwrap().count();
+    drop(handle);
+    // without backoff: 2 replicas every 200 ms, about 30 starts; with it, a handful
+    assert!((2..=10).contains(&starts), "{starts} starts in 3 s");
+}

@@ -185,6 +185,10 @@ struct Ctl {
     hpa: Option<HpaView>,
     last_autoscale: Instant,
     recommendations: Vec<(Instant, i32)>,
+    /// Replicas that exited on their own since one was last ready, and when the next
+    /// start may happen: a model that cannot load must not respawn every 200 ms.
+    crashes: u32,
+    next_start: Instant,
 }
 
 async fn run(
@@ -210,6 +214,8 @@ async fn run(
         hpa: None,
         last_autoscale: Instant::now(),
         recommendations: Vec::new(),
+        crashes: 0,
+        next_start: Instant::now(),
     };
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut scrape = tokio::time::interval(c.cfg.scrape_every);
@@ -247,17 +253,30 @@ impl Ctl {
     }
 
     async fn reconcile(&mut self) {
-        // reap: exited replicas leave (a crash of a serving one is logged)
+        // reap: exited replicas leave; one that was not asked to stop is a crash, and
+        // restarts back off (250 ms doubling to 10 s) until a replica is ready again
+        let mut crashed = 0;
         self.replicas.retain_mut(|r| match r.child.try_wait() {
             Ok(Some(st)) => {
                 if r.draining.is_none() {
+                    crashed += 1;
                     tracing::warn!(replica = %r.name, status = %st, "replica exited");
                 }
                 false
             }
             _ => true,
         });
+        if crashed > 0 {
+            self.crashes = self.crashes.saturating_add(crashed);
+            let backoff = Duration::from_millis(250)
+                .saturating_mul(1 << self.crashes.min(6))
+                .min(Duration::from_secs(10));
+            self.next_start = Instant::now() + backoff;
+        }
         self.check_ready().await;
+        if self.replicas.iter().any(|r| r.ready) {
+            self.crashes = 0;
+        }
         // drains: out of traffic for drain_grace, then SIGTERM, then SIGKILL
         let (grace, timeout) = (self.cfg.drain_grace, self.cfg.stop_timeout);
         for r in &mut self.replicas {
@@ -288,8 +307,10 @@ impl Ctl {
                     r.draining = Some(Instant::now());
                 }
             }
-            for _ in 0..step.start {
-                self.start_one();
+            if Instant::now() >= self.next_start {
+                for _ in 0..step.start {
+                    self.start_one();
+                }
             }
         }
         let ports: Vec<u16> = self
