@@ -117,6 +117,8 @@ pub async fn start(
     let task = tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
+                // out of file descriptors or the like: do not spin
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 continue;
             };
             let _ = tcp.set_nodelay(true);
