@@ -816,7 +816,8 @@ async fn hpa_scales_up_and_down_and_the_console_agrees() {
     let console = Console::start(&client, Some(vec![n.clone()]), None);
     k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(&busy));
     k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(HPA));
-    let long = Duration::from_secs(180);
+    // ~50 s each way alone; once, under the other e2e tests in CI, scaling up took over 180 s
+    let long = Duration::from_secs(300);
 
     // up: ceil(2 × 150/50) = 6, capped at maxReplicas 4
     eventually(long, "the HPA controller scales to 4", || {
