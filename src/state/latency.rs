@@ -54,6 +54,11 @@ fn delta(a: SumCount, b: SumCount) -> SumCount {
     }
 }
 
+fn plus(x: &mut SumCount, d: SumCount) {
+    x.sum += d.sum;
+    x.count += d.count;
+}
+
 fn mean(sc: SumCount) -> Option<f64> {
     (sc.count > 0.0).then(|| sc.sum / sc.count)
 }
@@ -79,16 +84,25 @@ impl Window {
             self.requests += increase(a.requests, b.requests);
             self.errors += increase(a.errors, b.errors);
             self.rejected += increase(a.rejected, b.rejected);
-            let add = |x: &mut SumCount, d: SumCount| {
-                x.sum += d.sum;
-                x.count += d.count;
-            };
-            add(&mut self.queue_wait, delta(a.queue_wait, b.queue_wait));
-            add(&mut self.inference, delta(a.inference, b.inference));
-            add(&mut self.batch_size, delta(a.batch_size, b.batch_size));
+            plus(&mut self.queue_wait, delta(a.queue_wait, b.queue_wait));
+            plus(&mut self.inference, delta(a.inference, b.inference));
+            plus(&mut self.batch_size, delta(a.batch_size, b.batch_size));
             let secs = (t1.as_millisecond() - t0.as_millisecond()) as f64 / 1000.0;
             self.secs = self.secs.max(secs);
         }
+    }
+
+    /// Adds another group's window (its figures, not its targets' errors or versions).
+    pub fn merge(&mut self, o: &Window) {
+        self.buckets.extend(o.buckets.iter().copied());
+        self.requests += o.requests;
+        self.errors += o.errors;
+        self.rejected += o.rejected;
+        self.secs = self.secs.max(o.secs);
+        plus(&mut self.queue_wait, o.queue_wait);
+        plus(&mut self.inference, o.inference);
+        plus(&mut self.batch_size, o.batch_size);
+        self.inflight += o.inflight;
     }
 
     pub fn of<'a>(scrapes: impl IntoIterator<Item = &'a PodScrape>) -> Window {

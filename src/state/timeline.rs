@@ -166,20 +166,7 @@ fn build(s: &State, subject: &Subject, by_group: Groups) -> Sample {
             rps: w.rps(),
             error_share: w.error_share(),
         });
-        all.buckets.extend(w.buckets.iter().copied());
-        all.requests += w.requests;
-        all.errors += w.errors;
-        all.rejected += w.rejected;
-        all.secs = all.secs.max(w.secs);
-        for (x, y) in [
-            (&mut all.queue_wait, w.queue_wait),
-            (&mut all.inference, w.inference),
-            (&mut all.batch_size, w.batch_size),
-        ] {
-            x.sum += y.sum;
-            x.count += y.count;
-        }
-        all.inflight += w.inflight;
+        all.merge(&w);
     }
     let per_s = |x: f64| (all.secs > 0.0).then(|| x / all.secs);
     let d = subject.as_ref().and_then(|k| s.cluster.deployments.get(k));

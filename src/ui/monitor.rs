@@ -134,14 +134,9 @@ pub fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) 
             ("p90", |g| g.p90, Modifier::empty()),
             ("p50", |g| g.p50, Modifier::DIM),
         ] {
-            let points = tl
-                .iter()
-                .flat_map(|t| t.samples.iter())
-                .filter_map(|sm| {
-                    let g = sm.groups.iter().find(|g| g.label == *label)?;
-                    Some((x(s, sm.at), get(g)?))
-                })
-                .collect();
+            let points = samples(tl, s, |sm| {
+                get(sm.groups.iter().find(|g| g.label == *label)?)
+            });
             series.push(Series {
                 name: format!("{label} {q}"),
                 style: color(label).add_modifier(modifier),
@@ -203,19 +198,12 @@ pub fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) 
                     .collect(),
             });
         }
-        series.extend(groups.iter().map(|(label, _)| {
-            Series {
-                name: format!("{label} req/s"),
-                style: color(label),
-                points: tl
-                    .iter()
-                    .flat_map(|t| t.samples.iter())
-                    .filter_map(|sm| {
-                        let g = sm.groups.iter().find(|g| g.label == *label)?;
-                        Some((x(s, sm.at), g.rps?))
-                    })
-                    .collect(),
-            }
+        series.extend(groups.iter().map(|(label, _)| Series {
+            name: format!("{label} req/s"),
+            style: color(label),
+            points: samples(tl, s, |sm| {
+                sm.groups.iter().find(|g| g.label == *label)?.rps
+            }),
         }));
         series.push(Series {
             name: "5xx/s (not 503)".into(),
