@@ -3,8 +3,8 @@
 //! says why not: never NaN, never negative.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use tractor::metrics::histogram::{Quantile, quantile, window};
-use tractor::scrape::parse::parse;
+use tractor_metrics::histogram::{Quantile, quantile, window};
+use tractor_metrics::parse::parse;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

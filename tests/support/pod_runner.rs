@@ -41,8 +41,11 @@ pub fn serve_bin() -> PathBuf {
     let bin = dir.join("tractor-serve");
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        // the profile these tests were built with (target/debug or target/release)
+        let release = dir.file_name().is_some_and(|n| n == "release");
         let st = Command::new(cargo)
             .args(["build", "-p", "tractor-serve"])
+            .args(release.then_some("--release"))
             .status()
             .unwrap();
         assert!(st.success(), "cargo build -p tractor-serve");

@@ -3,7 +3,7 @@
 //! for real and are rolled out and back with the console's CLI; the console's Roles
 //! (tractor-viewer, tractor-operator) are exactly enough: the operator can do every
 //! action and nothing more, the viewer can write nothing.
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Instant;

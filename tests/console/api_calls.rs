@@ -1,6 +1,6 @@
 //! Each action's API calls (method, path, query, content type, body), made by the
 //! real runner against a mock API server (tower-test), and the audit lines.
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

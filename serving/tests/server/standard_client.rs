@@ -2,7 +2,7 @@
 //! against tractor-serve. The client lives in the Python environment `scripts/python-env`
 //! makes (or `TRACTOR_PYTHON`); without it this test fails with that instruction.
 
-mod common;
+use crate::common;
 
 use common::Served;
 

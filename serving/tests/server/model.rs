@@ -1,7 +1,7 @@
 //! The model layer without HTTP: batch-size tuning keeps a prefix of sizes whose cost per row
 //! falls, and running any number of rows gives the same answers as running them one by one.
 
-mod common;
+use crate::common;
 
 use tract_onnx::prelude::Tensor;
 use tractor_serve::model::Model;

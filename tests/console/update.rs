@@ -1,6 +1,6 @@
 //! The update function: keys, watch deltas and effect results in, state and
 //! effects out, with no I/O.
-mod support;
+use crate::support;
 
 use crossterm::event::KeyCode;
 use support::{code, key, now, objects, render, state, state_from, typed};

@@ -1,7 +1,7 @@
 //! The local backend with real tractor-serve processes on 127.0.0.1: a rollout and an undo
 //! under steady load through the front port lose no request; and no replica outlives the
 //! console, whether it quits, crashes (SIGABRT) or is killed (SIGKILL).
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! `tractor loadtest` as a user runs it, against real tractor-serve processes on 127.0.0.1:
 //! the rate it holds, the request budget, round-robin over targets, HTTP/2, the JSON, SLO
 //! exit codes, failures counted (not crashed on), and bad flags named.
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

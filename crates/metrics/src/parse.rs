@@ -2,7 +2,7 @@
 //! Malformed text is an error naming what was wrong; it never panics.
 use prometheus_parse::{Scrape, Value};
 
-use crate::metrics::histogram::Bucket;
+use crate::histogram::Bucket;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PodMetrics {

@@ -1,7 +1,7 @@
 //! The real binary as an orchestrator runs it: configuration from env vars, failure to load,
 //! graceful drain on SIGTERM, a bounded queue under overload, timeouts, dynamic batching.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

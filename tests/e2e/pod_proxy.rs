@@ -8,7 +8,7 @@
 //! proxies to real tractor-serve processes and no packet ever leaves the namespace.
 //! The test re-runs itself inside the namespace; outside, it starts that run and
 //! always tears the cluster down afterwards.
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,10 +21,10 @@ use support::pod_runner::PodRunner;
 use support::traffic::Traffic;
 use tractor::scrape::source::Via;
 
-const TEST: &str = "latency_per_revision_through_the_pod_proxy";
+const TEST: &str = "pod_proxy::latency_per_revision_through_the_pod_proxy";
 const CLUSTER: &str = "tractor-netns";
 const POD_NET: &str = "198.18";
-const MANIFEST: &str = include_str!("e2e/classifier.yaml");
+const MANIFEST: &str = include_str!("classifier.yaml");
 const T: Duration = Duration::from_secs(60);
 
 fn repo() -> PathBuf {

@@ -1,6 +1,6 @@
 //! The real binary in a real terminal (tmux): what a person sees, and that the
 //! terminal always comes back usable.
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -99,8 +99,10 @@ fn a_panic_restores_the_terminal() {
     let example = dir.join("examples").join("panic_restores");
     if !example.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let release = dir.file_name().is_some_and(|n| n == "release");
         let st = std::process::Command::new(cargo)
             .args(["build", "-p", "tractor", "--example", "panic_restores"])
+            .args(release.then_some("--release"))
             .status()
             .unwrap();
         assert!(st.success());

@@ -1,5 +1,5 @@
 //! Every view rendered from the YAML fixture at 160×48 and 80×24, snapshotted.
-mod support;
+use crate::support;
 
 use crossterm::event::KeyCode;
 use support::{code, key, render, state, typed};

@@ -2,7 +2,7 @@
 //! scripts/make-reference.py and committed in tests/data/reference.json, within the tolerance
 //! stated there (|tract - ort| <= 1e-4 + 1e-3 * |ort|).
 
-mod common;
+use crate::common;
 
 use common::Served;
 use serde_json::{Value, json};

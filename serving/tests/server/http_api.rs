@@ -1,7 +1,7 @@
 //! The HTTP API in-process (`Router::oneshot`), on the demo model and a multi-input,
 //! multi-datatype model: every route, the binary extension both ways, and every bad-input case.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

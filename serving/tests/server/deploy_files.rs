@@ -3,7 +3,7 @@
 //! covers preStop plus drain, and the Grafana dashboard queries only metrics the server
 //! really exposes.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

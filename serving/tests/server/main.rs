@@ -1,0 +1,13 @@
+//! tractor-serve's tests in one test crate (one link of tract, axum and hyper instead of
+//! one per file): the model layer, the HTTP API in process, the real binary's lifecycle,
+//! outputs against onnxruntime's, a standard Open Inference Protocol client, and the
+//! deployment files.
+#[path = "../common/mod.rs"]
+mod common;
+
+mod deploy_files;
+mod http_api;
+mod lifecycle;
+mod model;
+mod reference;
+mod standard_client;

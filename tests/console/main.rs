@@ -1,0 +1,13 @@
+//! The console's tests that need no cluster, in one test crate (one link of kube, ratatui
+//! and hyper instead of one per file): views (insta snapshots of TestBackend), the update
+//! function, the API calls a write makes (a mocked API server), the load generator and
+//! local mode against real servers, and the real binary driven in tmux.
+#[path = "../support/mod.rs"]
+mod support;
+
+mod api_calls;
+mod loadtest;
+mod local;
+mod tui_tmux;
+mod update;
+mod views;

@@ -1,0 +1,15 @@
+//! End-to-end: the console against a real control plane (etcd, kube-apiserver,
+//! controller-manager, scheduler, kwok) on 127.0.0.1, started by scripts/dev-cluster
+//! (or given by TRACTOR_E2E_KUBECONFIG). Built only with `--features e2e`; a cluster that
+//! cannot start fails these tests, they never skip.
+#[path = "../support/mod.rs"]
+mod support;
+
+mod common;
+mod deploy;
+mod hpa;
+mod latency;
+mod pod_proxy;
+mod rbac;
+mod rollouts;
+mod subcommands;
