@@ -175,11 +175,12 @@ fn main() {
     }
 
     let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    let theme = tractor::ui::Theme::from_config(&s.config.theme);
     let mut frame = |s: &State, n: usize| {
         let mut v = Vec::with_capacity(n);
         for _ in 0..n {
             let t = Instant::now();
-            term.draw(|f| tractor::ui::draw(s, f)).unwrap();
+            term.draw(|f| tractor::ui::draw(s, f, &theme)).unwrap();
             v.push(t.elapsed());
         }
         stats(v)

@@ -144,6 +144,8 @@ pub async fn run(
         Cluster::None => ("(no cluster)".to_string(), "-".to_string()),
     };
     let mut state = State::new(config, context, user, Timestamp::now());
+    // The config does not change while the console runs: the theme is built once.
+    let theme = crate::ui::Theme::from_config(&state.config.theme);
     state.namespaces = namespaces.clone();
     state.no_cluster = matches!(cluster, Cluster::None);
     let settings = crate::scrape::source::Settings::from(&state.config.scrape);
@@ -223,7 +225,7 @@ pub async fn run(
             state.page = usize::from(size.height.saturating_sub(8)).max(1);
             guard
                 .terminal
-                .draw(|f| crate::ui::draw(&state, f))
+                .draw(|f| crate::ui::draw(&state, f, &theme))
                 .wrap_err("drawing")?;
             state.dirty = false;
         }

@@ -1,9 +1,15 @@
 //! Console configuration: `config/tractor.toml` is embedded and holds every
 //! default; the user's file overrides any part of it. Errors name the key and line.
+//!
+//! Values are typed as they are read (`scrape.via` is a [`Via`], colours are ratatui
+//! [`Color`]s), so a bad value is a parse error at its line, and nothing downstream matches
+//! strings. This module imports nothing from the UI: the UI builds its theme from [`Colours`].
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use ratatui::style::Color;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub mod keys;
 pub use keys::{KeyMap, Keys};
@@ -51,26 +57,68 @@ section!(
     }
 );
 
+/// How the console reaches each pod's `/metrics` (`scrape.via`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Via {
+    /// `/api/v1/namespaces/NS/pods/NAME:PORT/proxy/metrics` through the API server.
+    /// The API server refuses to proxy to loopback pod IPs ("address not allowed").
+    Proxy,
+    /// `http://POD_IP:PORT/metrics` directly.
+    PodIp,
+}
+
 section!(
     Scrape,
     PartialScrape {
-        via: String,
+        via: Via,
         interval_ms: u64,
         concurrency: usize,
         timeout_ms: u64
     }
 );
 
+/// A colour as written in the config: anything ratatui's `Color: FromStr` reads (a name like
+/// `cyan` or `darkgray`, `#rrggbb`, or an index 0-255).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Colour(pub Color);
+
+impl FromStr for Colour {
+    type Err = BadColour;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Color::from_str(s)
+            .map(Colour)
+            .map_err(|_| BadColour(s.to_owned()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("\"{0}\" is not a colour (a name like cyan or darkgray, or #rrggbb)")]
+pub struct BadColour(pub String);
+
+impl<'de> Deserialize<'de> for Colour {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Colour {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
 section!(
-    Theme,
-    PartialTheme {
-        header: String,
-        selected: String,
-        ok: String,
-        warn: String,
-        bad: String,
-        muted: String,
-        accent: String,
+    Colours,
+    PartialColours {
+        header: Colour,
+        selected: Colour,
+        ok: Colour,
+        warn: Colour,
+        bad: Colour,
+        muted: Colour,
+        accent: Colour,
     }
 );
 
@@ -81,7 +129,7 @@ pub struct Config {
     pub slo: Slo,
     pub scrape: Scrape,
     pub keys: Keys,
-    pub theme: Theme,
+    pub theme: Colours,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,7 +139,7 @@ struct PartialConfig {
     slo: Option<PartialSlo>,
     scrape: Option<PartialScrape>,
     keys: Option<BTreeMap<String, Vec<String>>>,
-    theme: Option<PartialTheme>,
+    theme: Option<PartialColours>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,29 +158,49 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// A TOML or serde error (a value of the wrong type, an unknown key or variant, a bad
+    /// colour), placed at the line and dotted key of its span.
+    fn parse(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
+        let (line, key) = e
+            .span()
+            .map(|s| locate(text, s.start))
+            .unwrap_or((0, String::from("-")));
+        ConfigError::Invalid {
+            path: path.into(),
+            line,
+            key,
+            message: e.message().trim().to_string(),
+        }
+    }
+}
+
 impl Config {
-    /// The embedded defaults alone.
+    /// The embedded defaults alone, or why they do not parse.
+    pub fn embedded() -> Result<Config, ConfigError> {
+        toml::from_str(DEFAULT_TOML).map_err(|e| {
+            ConfigError::parse(
+                Path::new("(embedded) config/tractor.toml"),
+                DEFAULT_TOML,
+                &e,
+            )
+        })
+    }
+
+    /// The embedded defaults alone, for callers that have no error path (tests, benches, the
+    /// help text). Loading a user's file goes through [`Config::embedded`] instead.
     pub fn defaults() -> Config {
-        // The embedded file is checked by the tests; it cannot be wrong at runtime.
+        // The embedded file is a compile-time constant checked by the tests
+        // (`embedded_defaults_are_complete_and_valid`): it cannot fail at runtime.
         #[allow(clippy::expect_used)]
-        toml::from_str(DEFAULT_TOML).expect("embedded config/tractor.toml is valid")
+        Config::embedded().expect("embedded config/tractor.toml is valid")
     }
 
     /// Defaults overridden by `text` (the content of the file at `path`).
     pub fn from_override(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let mut cfg = Config::defaults();
-        let partial: PartialConfig = toml::from_str(text).map_err(|e| {
-            let (line, key) = e
-                .span()
-                .map(|s| locate(text, s.start))
-                .unwrap_or((0, String::from("-")));
-            ConfigError::Invalid {
-                path: path.into(),
-                line,
-                key,
-                message: e.message().trim().to_string(),
-            }
-        })?;
+        let mut cfg = Config::embedded()?;
+        let partial: PartialConfig =
+            toml::from_str(text).map_err(|e| ConfigError::parse(path, text, &e))?;
         let invalid = |section: &str, key: &str, message: String| ConfigError::Invalid {
             path: path.into(),
             line: line_of(text, section, key).unwrap_or(0),
@@ -155,7 +223,7 @@ impl Config {
             for (action, list) in k {
                 cfg.keys
                     .set(&action, list)
-                    .map_err(|m| invalid("keys", &action, m))?;
+                    .map_err(|m| invalid("keys", &action, m.to_string()))?;
             }
         }
         cfg.validate()
@@ -169,7 +237,7 @@ impl Config {
             Some(p) => p.to_path_buf(),
             None => match default_path() {
                 Some(p) if p.exists() => p,
-                _ => return Ok(Config::defaults()),
+                _ => return Config::embedded(),
             },
         };
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
@@ -212,30 +280,8 @@ impl Config {
                 format!("must be at least 100, got {}", self.scrape.interval_ms),
             ));
         }
-        if !matches!(self.scrape.via.as_str(), "proxy" | "pod-ip") {
-            return Err((
-                "scrape",
-                "via",
-                format!(
-                    "must be \"proxy\" or \"pod-ip\", got \"{}\"",
-                    self.scrape.via
-                ),
-            ));
-        }
         if self.scrape.concurrency == 0 {
             return Err(("scrape", "concurrency", "must be at least 1".into()));
-        }
-        let t = &self.theme;
-        for (k, v) in [
-            ("header", &t.header),
-            ("selected", &t.selected),
-            ("ok", &t.ok),
-            ("warn", &t.warn),
-            ("bad", &t.bad),
-            ("muted", &t.muted),
-            ("accent", &t.accent),
-        ] {
-            crate::ui::theme::parse_color(v).map_err(|m| ("theme", k, m))?;
         }
         Ok(())
     }

@@ -20,8 +20,9 @@ pub mod theme;
 
 pub use theme::Theme;
 
-pub fn draw(s: &State, f: &mut Frame) {
-    let theme = Theme::from_config(&s.config.theme);
+/// Draw the whole screen. `theme` is built once from the config (`Theme::from_config`), not
+/// per frame.
+pub fn draw(s: &State, f: &mut Frame, theme: &Theme) {
     let follow_h = if s.follow.is_some() { 3 } else { 0 };
     let [head, body, follow, foot] = Layout::vertical([
         Constraint::Length(1),
@@ -30,27 +31,27 @@ pub fn draw(s: &State, f: &mut Frame) {
         Constraint::Length(1),
     ])
     .areas(f.area());
-    header(s, f, head, &theme);
+    header(s, f, head, theme);
     match &s.view {
-        View::Deployments => deployments::draw(s, f, body, &theme),
-        View::Detail(k) => detail::draw(s, k, f, body, &theme),
-        View::Hpas => hpas::draw(s, f, body, &theme),
-        View::Pods => pods::draw(s, f, body, &theme),
-        View::Events => events::draw(s, f, body, &theme),
-        View::Monitor(subject) => monitor::draw(s, subject, f, body, &theme),
+        View::Deployments => deployments::draw(s, f, body, theme),
+        View::Detail(k) => detail::draw(s, k, f, body, theme),
+        View::Hpas => hpas::draw(s, f, body, theme),
+        View::Pods => pods::draw(s, f, body, theme),
+        View::Events => events::draw(s, f, body, theme),
+        View::Monitor(subject) => monitor::draw(s, subject, f, body, theme),
     }
     if s.follow.is_some() {
-        overlay::follow(s, f, follow, &theme);
+        overlay::follow(s, f, follow, theme);
     }
-    footer(s, f, foot, &theme);
+    footer(s, f, foot, theme);
     match &s.mode {
-        Mode::Help => overlay::help(s, f, &theme),
+        Mode::Help => overlay::help(s, f, theme),
         Mode::Confirm {
             target,
             action,
             changes,
             notes,
-        } => overlay::confirm(f, &theme, target, action, changes, notes),
+        } => overlay::confirm(f, theme, target, action, changes, notes),
         _ => {}
     }
 }

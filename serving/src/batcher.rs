@@ -1,7 +1,7 @@
 //! A bounded queue feeding dedicated inference threads, with dynamic batching.
 //!
 //! The HTTP layer only parses, validates and enqueues a [`Job`]; a full queue is refused at
-//! once (503 + Retry-After) so memory stays bounded. Each worker takes the oldest job, then —
+//! once with a [`Refusal`] (answered 503 + Retry-After) so memory stays bounded. Each worker takes the oldest job, then —
 //! for a batchable model — keeps taking jobs until the batch holds `max_batch` rows or the
 //! first job has waited `max_delay`, runs them as one batch and splits the outputs back.
 //! Jobs whose caller went away (timeout, disconnect) are dropped unrun.
@@ -13,13 +13,42 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::oneshot;
-use tract_onnx::prelude::Tensor;
+use tract_onnx::prelude::{Tensor, TractError};
 
-use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::model::{Model, Runner};
 
-pub type Reply = Result<Vec<Tensor>, String>;
+/// Why the queue did not take a job. Every refusal is the server's load, not the caller's
+/// fault: the caller may retry (see `From<Refusal> for ApiError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the inference queue is full; retry later")]
+    QueueFull,
+    /// The workers are gone: the server is draining or stopping.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
+
+/// Why an accepted job got no outputs. Clone: one failure answers every job of its batch.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum InferError {
+    #[error("assembling the batch: {0}")]
+    Assemble(Arc<TractError>),
+    #[error("inference failed: {0}")]
+    Run(Arc<TractError>),
+    #[error("inference panicked inside the model runtime")]
+    Panicked,
+    #[error("splitting the batch: {0}")]
+    Split(Arc<TractError>),
+    /// The reply channel closed unanswered.
+    #[error("the inference worker stopped before answering")]
+    WorkerGone,
+    /// The request's whole time budget (from arrival) ran out.
+    #[error("no answer within the {0:?} request timeout")]
+    Timeout(Duration),
+}
+
+pub type Reply = Result<Vec<Tensor>, InferError>;
 
 pub struct Job {
     /// One tensor per model input, in the model's input order; batch on axis 0.
@@ -35,12 +64,10 @@ pub struct BatchHandle {
 }
 
 impl BatchHandle {
-    pub fn submit(&self, job: Job) -> Result<(), ApiError> {
+    pub fn submit(&self, job: Job) -> Result<(), Refusal> {
         self.tx.try_send(job).map_err(|e| match e {
-            TrySendError::Full(_) => {
-                ApiError::overloaded("the inference queue is full; retry later")
-            }
-            TrySendError::Disconnected(_) => ApiError::overloaded("the server is shutting down"),
+            TrySendError::Full(_) => Refusal::QueueFull,
+            TrySendError::Disconnected(_) => Refusal::ShuttingDown,
         })
     }
 
@@ -161,15 +188,15 @@ fn execute(
     let inputs = if batch.len() == 1 {
         std::mem::take(&mut batch[0].inputs)
     } else {
-        let stacked: Result<Vec<Tensor>, String> = (0..batch[0].inputs.len())
+        let stacked: Result<Vec<Tensor>, InferError> = (0..batch[0].inputs.len())
             .map(|i| {
                 Tensor::stack_tensors(0, &batch.iter().map(|j| &j.inputs[i]).collect::<Vec<_>>())
-                    .map_err(|e| format!("assembling the batch: {e}"))
+                    .map_err(|e| InferError::Assemble(Arc::new(e)))
             })
             .collect();
         match stacked {
             Ok(s) => s,
-            Err(e) => return fail_all(batch, &e),
+            Err(e) => return fail_all(batch, e),
         }
     };
     let result = catch_unwind(AssertUnwindSafe(|| runner.run(inputs)));
@@ -177,13 +204,13 @@ fn execute(
     metrics.batch_size.observe(rows as f64);
     let outputs = match result {
         Ok(Ok(o)) => o,
-        Ok(Err(e)) => return fail_all(batch, &format!("inference failed: {e}")),
+        Ok(Err(e)) => return fail_all(batch, InferError::Run(Arc::new(e))),
         Err(_) => {
             // The state may be inconsistent after a panic: start from fresh scratch.
             if let Ok(r) = model.runner() {
                 *runner = r;
             }
-            return fail_all(batch, "inference panicked inside the model runtime");
+            return fail_all(batch, InferError::Panicked);
         }
     };
     if batch.len() == 1
@@ -194,11 +221,11 @@ fn execute(
     }
     let mut offset = 0;
     for j in batch {
-        let part: Result<Vec<Tensor>, String> = outputs
+        let part: Reply = outputs
             .iter()
             .map(|o| {
                 o.slice(0, offset, offset + j.rows)
-                    .map_err(|e| format!("splitting the batch: {e}"))
+                    .map_err(|e| InferError::Split(Arc::new(e)))
             })
             .collect();
         offset += j.rows;
@@ -206,9 +233,9 @@ fn execute(
     }
 }
 
-fn fail_all(batch: Vec<Job>, msg: &str) {
-    tracing::error!("{msg}");
+fn fail_all(batch: Vec<Job>, err: InferError) {
+    tracing::error!("{err}");
     for j in batch {
-        let _ = j.reply.send(Err(msg.to_owned()));
+        let _ = j.reply.send(Err(err.clone()));
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 use serde::Deserialize;
 
-use crate::units::{parse_duration, parse_size};
+use crate::units::{UnitError, parse_duration, parse_size};
 
 /// Command line of `tractor-serve`. Every flag can also be given as an environment variable.
 #[derive(Parser, Debug, Default, Clone)]
@@ -134,14 +134,22 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("invalid config file {path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
     #[error(
         "no model given: pass --model PATH, set TRACTOR_SERVE_MODEL, or `model` in the config file"
     )]
     NoModel,
     #[error("invalid setting {key}: {message}")]
     Invalid { key: &'static str, message: String },
+    #[error("invalid setting {key}: {source}")]
+    Unit {
+        key: &'static str,
+        source: UnitError,
+    },
 }
 
 impl Config {
@@ -151,20 +159,19 @@ impl Config {
             Some(path) => load_file(path)?,
             None => FileConfig::default(),
         };
-        let dur = |key: &'static str,
-                   v: &Option<String>|
-         -> Result<Option<Duration>, ConfigError> {
-            v.as_deref()
-                .map(|s| parse_duration(s).map_err(|message| ConfigError::Invalid { key, message }))
-                .transpose()
-        };
+        let dur =
+            |key: &'static str, v: &Option<String>| -> Result<Option<Duration>, ConfigError> {
+                v.as_deref()
+                    .map(|s| parse_duration(s).map_err(|source| ConfigError::Unit { key, source }))
+                    .transpose()
+            };
         let file_body = match &file.max_body_size {
             None => None,
             Some(toml::Value::Integer(n)) if *n > 0 => Some(*n as usize),
             Some(toml::Value::String(s)) => {
-                Some(parse_size(s).map_err(|message| ConfigError::Invalid {
+                Some(parse_size(s).map_err(|source| ConfigError::Unit {
                     key: "max_body_size",
-                    message,
+                    source,
                 })?)
             }
             Some(other) => {
@@ -293,9 +300,9 @@ fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
         path: path.to_owned(),
         source,
     })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
         path: path.to_owned(),
-        message: e.to_string(),
+        source,
     })
 }
 

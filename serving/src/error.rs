@@ -1,8 +1,15 @@
 //! One error type for every HTTP failure, answered as `{"error": "..."}` (the Open Inference
 //! Protocol's error shape) with a status that says whose fault it was.
+//!
+//! The shape of axum's error-handling example: handlers return `Result<_, ApiError>` and use
+//! `?`; the typed errors of the layers below (the queue's [`Refusal`], a job's [`InferError`])
+//! become an `ApiError` through `From`, which is the one place their status is chosen; the one
+//! `IntoResponse` below writes every error response.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use crate::batcher::{InferError, Refusal};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -33,6 +40,27 @@ impl ApiError {
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+}
+
+/// Refused at the queue: the server is busy or stopping, so 503 and a hint to retry.
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        ApiError::overloaded(r.to_string())
+    }
+}
+
+/// Accepted but unanswered: 504 when the time budget ran out, else the server's fault (500).
+impl From<InferError> for ApiError {
+    fn from(e: InferError) -> Self {
+        match e {
+            InferError::Timeout(_) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, e.to_string()),
+            InferError::Assemble(_)
+            | InferError::Run(_)
+            | InferError::Panicked
+            | InferError::Split(_)
+            | InferError::WorkerGone => ApiError::internal(e.to_string()),
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use crate::batcher::{BatchHandle, Job};
+use crate::batcher::{BatchHandle, InferError, Job};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::model::TensorSpec;
@@ -264,27 +264,16 @@ async fn run_job(
         enqueued: Instant::now(),
         reply: tx,
     };
-    if let Err(e) = st.inner.batcher.submit(job) {
-        if e.status == StatusCode::SERVICE_UNAVAILABLE {
-            st.inner.metrics.rejected.fetch_add(1, Ordering::Relaxed);
-        }
-        return Err(e);
-    }
+    st.inner.batcher.submit(job).inspect_err(|_| {
+        // Every refusal counts: tractor_rejected_requests_total is "answered 503 at the queue".
+        st.inner.metrics.rejected.fetch_add(1, Ordering::Relaxed);
+    })?;
     let left = st.inner.request_timeout.saturating_sub(arrived.elapsed());
-    match tokio::time::timeout(left, rx).await {
-        Ok(Ok(Ok(out))) => Ok(out),
-        Ok(Ok(Err(msg))) => Err(ApiError::internal(msg)),
-        Ok(Err(_)) => Err(ApiError::internal(
-            "the inference worker stopped before answering",
-        )),
-        Err(_) => Err(ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            format!(
-                "no answer within the {:?} request timeout",
-                st.inner.request_timeout
-            ),
-        )),
-    }
+    let reply = tokio::time::timeout(left, rx)
+        .await
+        .map_err(|_| InferError::Timeout(st.inner.request_timeout))?
+        .map_err(|_| InferError::WorkerGone)?;
+    Ok(reply?)
 }
 
 async fn infer(

@@ -26,7 +26,7 @@ use batcher::{BatchConfig, Batcher};
 use config::Config;
 use http::{AppState, Shared};
 use metrics::Metrics;
-use model::{LoadError, Model};
+use model::{LoadError, Model, ModelError};
 
 pub struct Server {
     pub config: Config,
@@ -69,7 +69,7 @@ impl Server {
         if config.batch_tuning {
             batch_timings = model.tune_batch_sizes().map_err(|e| LoadError {
                 path: config.model.clone(),
-                message: format!("timing batch sizes: {e:#}"),
+                source: ModelError::Tuning(e),
             })?;
             for &(size, ms, kept) in &batch_timings {
                 tracing::info!(
@@ -99,7 +99,7 @@ impl Server {
         )
         .map_err(|e| LoadError {
             path: config.model.clone(),
-            message: format!("cannot start worker threads: {e}"),
+            source: ModelError::Workers(e),
         })?;
         let state = AppState {
             inner: Arc::new(Shared {

@@ -13,11 +13,13 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use tract_onnx::prelude::*;
-use tract_onnx::tract_core::internal::DimLike;
 use tract_onnx::tract_core::plan::SimpleState;
-use tract_onnx::tract_hir::infer::Factoid;
 
 use crate::dtype::DType;
+
+mod build;
+pub use build::ModelError;
+use build::{apply_shape_override, batched_plans, single_plan};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TensorSpec {
@@ -38,10 +40,10 @@ impl TensorSpec {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot load model {path}: {message}")]
+#[error("cannot load model {path}: {source}")]
 pub struct LoadError {
     pub path: PathBuf,
-    pub message: String,
+    pub source: ModelError,
 }
 
 pub struct Model {
@@ -69,24 +71,24 @@ impl Model {
         max_batch: usize,
         rewrites: bool,
     ) -> Result<Model, LoadError> {
-        let fail = |message: String| LoadError {
+        let fail = |source: ModelError| LoadError {
             path: path.to_owned(),
-            message,
+            source,
         };
-        let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
+        let bytes = std::fs::read(path).map_err(|e| fail(ModelError::Read(e)))?;
         let sha256 = hex(&Sha256::digest(&bytes));
         let mut model = tract_onnx::onnx()
             .model_for_read(&mut Cursor::new(&bytes))
-            .map_err(|e| fail(format!("not a model tract can read: {e:#}")))?;
+            .map_err(|e| fail(ModelError::Unreadable(e)))?;
         let input_names: Vec<String> = model
             .input_outlets()
-            .map_err(|e| fail(format!("{e:#}")))?
+            .map_err(|e| fail(ModelError::Tract(e)))?
             .iter()
             .map(|o| model.node(o.node).name.clone())
             .collect();
         let output_names: Vec<String> = model
             .output_outlets()
-            .map_err(|e| fail(format!("{e:#}")))?
+            .map_err(|e| fail(ModelError::Tract(e)))?
             .iter()
             .map(|o| {
                 model
@@ -105,8 +107,14 @@ impl Model {
                     single_plan(model, &input_names, &output_names, rewrites).map_err(fail)?
                 }
                 // A free batch tract cannot bind: try the model as it is before giving up.
-                Err(batched) => single_plan(model, &input_names, &output_names, rewrites)
-                    .map_err(|single| fail(format!("{batched} (and unbatched: {single})")))?,
+                Err(batched) => {
+                    single_plan(model, &input_names, &output_names, rewrites).map_err(|single| {
+                        fail(ModelError::Unbatchable {
+                            batched: Box::new(batched),
+                            single: Box::new(single),
+                        })
+                    })?
+                }
             };
         let m = Model {
             path: path.to_owned(),
@@ -115,8 +123,7 @@ impl Model {
             outputs,
             plans,
         };
-        m.warm_up()
-            .map_err(|e| fail(format!("warm-up run failed: {e:#}")))?;
+        m.warm_up().map_err(|e| fail(ModelError::WarmUp(e)))?;
         Ok(m)
     }
 
@@ -280,197 +287,6 @@ impl Runner {
             .map(|o| Tensor::stack_tensors(0, &chunks.iter().map(|c| &c[o]).collect::<Vec<_>>()))
             .collect()
     }
-}
-
-fn optimize(mut model: TypedModel, rewrites: bool) -> Result<Arc<TypedSimplePlan>, String> {
-    if rewrites {
-        let n = crate::rewrite::one_hot_matmul_to_lookup(&mut model)
-            .map_err(|e| format!("rewriting: {e:#}"))?;
-        if n > 0 {
-            tracing::debug!(n, "one-hot matrix products replaced by row lookups");
-        }
-    }
-    model
-        .into_optimized()
-        .and_then(|m| m.into_runnable())
-        .map_err(|e| format!("{e:#}"))
-}
-
-fn apply_shape_override(
-    model: &mut InferenceModel,
-    names: &[String],
-    spec: &str,
-) -> Result<(), String> {
-    let (ix, dims) = match spec.split_once('=') {
-        Some((name, dims)) => {
-            let ix = names.iter().position(|n| n == name.trim()).ok_or_else(|| {
-                format!("--input-shape {spec:?} names input {name:?}, but the model's inputs are {names:?}")
-            })?;
-            (ix, dims)
-        }
-        None => (0, spec),
-    };
-    let dt = model
-        .input_fact(ix)
-        .map_err(|e| format!("{e:#}"))?
-        .datum_type
-        .concretize()
-        .ok_or_else(|| format!("input {:?} has no datatype in the model file", names[ix]))?;
-    let mut shape: TVec<TDim> = tvec!();
-    for tok in dims.split(',').map(str::trim) {
-        if let Ok(v) = tok.parse::<i64>() {
-            if v <= 0 {
-                return Err(format!(
-                    "--input-shape {spec:?}: dimension {v} must be positive"
-                ));
-            }
-            shape.push(TDim::Val(v));
-        } else if !tok.is_empty() && tok.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            shape.push(model.symbols.sym(tok).into());
-        } else {
-            return Err(format!(
-                "--input-shape {spec:?}: {tok:?} is neither a positive integer nor a symbol like N"
-            ));
-        }
-    }
-    model
-        .set_input_fact(ix, InferenceFact::dt_shape(dt, shape))
-        .map_err(|e| format!("{e:#}"))
-}
-
-fn specs(model: &TypedModel, names: &[String], inputs: bool) -> Result<Vec<TensorSpec>, String> {
-    let outlets = if inputs {
-        model.input_outlets()
-    } else {
-        model.output_outlets()
-    }
-    .map_err(|e| format!("{e:#}"))?;
-    outlets
-        .iter()
-        .zip(names)
-        .map(|(o, name)| {
-            let fact = model.outlet_fact(*o).map_err(|e| format!("{e:#}"))?;
-            let dtype = DType::from_datum(fact.datum_type).ok_or_else(|| {
-                format!(
-                    "tensor {name:?} has datatype {:?}, which this server cannot carry",
-                    fact.datum_type
-                )
-            })?;
-            let shape = fact.shape.iter().map(|d| d.to_usize().ok()).collect();
-            Ok(TensorSpec {
-                name: name.clone(),
-                dtype,
-                shape,
-            })
-        })
-        .collect()
-}
-
-type Built = (
-    Vec<TensorSpec>,
-    Vec<TensorSpec>,
-    Vec<(usize, Arc<TypedSimplePlan>)>,
-);
-
-/// The model as it is (free dimensions stay symbolic): one plan, requests run one at a time.
-fn single_plan(
-    model: InferenceModel,
-    input_names: &[String],
-    output_names: &[String],
-    rewrites: bool,
-) -> Result<Built, String> {
-    let typed = model
-        .into_typed()
-        .and_then(|m| m.into_decluttered())
-        .map_err(|e| format!("{e:#}"))?;
-    let inputs = specs(&typed, input_names, true)?;
-    let outputs = specs(&typed, output_names, false)?;
-    Ok((inputs, outputs, vec![(0, optimize(typed, rewrites)?)]))
-}
-
-/// When every input has a free first dimension and fixed others, bind that dimension to each
-/// batch size in {1, 2, 4, ..., max} and build one plan per size (fixed facts let tract type
-/// shape computations and pick kernels). `Ok(None)` when the model does not have that form or
-/// its outputs do not carry the batch first.
-fn batched_plans(
-    model: &InferenceModel,
-    input_names: &[String],
-    output_names: &[String],
-    max_batch: usize,
-    rewrites: bool,
-) -> Result<Option<Built>, String> {
-    let mut rests = Vec::new();
-    for (ix, name) in input_names.iter().enumerate() {
-        let fact = model.input_fact(ix).map_err(|e| format!("{e:#}"))?;
-        if fact.shape.is_open() {
-            return Ok(None);
-        }
-        let dims: Vec<Option<usize>> = fact
-            .shape
-            .dims()
-            .map(|d| d.concretize().and_then(|d| d.to_usize().ok()))
-            .collect();
-        match dims.split_first() {
-            Some((None, rest)) if rest.iter().all(Option::is_some) => {
-                let dt = fact
-                    .datum_type
-                    .concretize()
-                    .ok_or_else(|| format!("input {name:?} has no datatype"))?;
-                rests.push((dt, rest.iter().flatten().copied().collect::<Vec<usize>>()));
-            }
-            _ => return Ok(None),
-        }
-    }
-    if rests.is_empty() {
-        return Ok(None);
-    }
-    let mut sizes: Vec<usize> = (0..)
-        .map(|p| 1usize << p)
-        .take_while(|s| *s <= max_batch.max(1))
-        .collect();
-    if max_batch > 1 && !sizes.contains(&max_batch) {
-        sizes.push(max_batch);
-    }
-    let mut plans = Vec::new();
-    let mut specs_at_1 = None;
-    for size in sizes {
-        let mut m = model.clone();
-        for (ix, (dt, rest)) in rests.iter().enumerate() {
-            let shape: TVec<TDim> = std::iter::once(size)
-                .chain(rest.iter().copied())
-                .map(|d| TDim::Val(d as i64))
-                .collect();
-            m.set_input_fact(ix, InferenceFact::dt_shape(*dt, shape))
-                .map_err(|e| format!("{e:#}"))?;
-        }
-        let typed = m
-            .into_typed()
-            .and_then(|m| m.into_decluttered())
-            .map_err(|e| format!("with batch size {size}: {e:#}"))?;
-        let outputs = specs(&typed, output_names, false)?;
-        if !outputs
-            .iter()
-            .all(|o| o.shape.first() == Some(&Some(size)) && o.shape.iter().all(Option::is_some))
-        {
-            return Ok(None);
-        }
-        if specs_at_1.is_none() {
-            let free_first = |mut v: Vec<TensorSpec>| {
-                v.iter_mut().for_each(|s| s.shape[0] = None);
-                v
-            };
-            specs_at_1 = Some((
-                free_first(specs(&typed, input_names, true)?),
-                free_first(outputs),
-            ));
-        }
-        plans.push((
-            size,
-            optimize(typed, rewrites).map_err(|e| format!("with batch size {size}: {e}"))?,
-        ));
-    }
-    let (inputs, outputs) = specs_at_1.ok_or("no batch size to build")?;
-    Ok(Some((inputs, outputs, plans)))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -2,59 +2,83 @@
 
 use std::time::Duration;
 
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+/// Why a duration or size did not parse; each names the text it was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    #[error(
+        "{0:?} is not a duration: expected a number with a unit such as 500us, 2ms, 1.5s or 1m"
+    )]
+    NotADuration(String),
+    #[error("{text:?} has no unit: write e.g. {number}ms or {number}s")]
+    NoDurationUnit { text: String, number: String },
+    #[error("{text:?} has an unknown unit {unit:?}: use us, ms, s, m or h")]
+    UnknownDurationUnit { text: String, unit: String },
+    #[error("{0:?} is not a size: expected bytes, optionally with KiB, MiB or GiB")]
+    NotASize(String),
+    #[error("{text:?} has an unknown unit {unit:?}: use KiB, MiB or GiB")]
+    UnknownSizeUnit { text: String, unit: String },
+    #[error("{0:?} must be above zero")]
+    Zero(String),
+    #[error("{0:?} is out of range")]
+    OutOfRange(String),
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, UnitError> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let value: f64 = num.parse().map_err(|_| {
-        format!(
-            "{s:?} is not a duration: expected a number with a unit such as 500us, 2ms, 1.5s or 1m"
-        )
-    })?;
+    let value: f64 = num
+        .parse()
+        .map_err(|_| UnitError::NotADuration(s.to_owned()))?;
     let scale = match unit.trim() {
         "us" | "µs" => 1e-6,
         "ms" => 1e-3,
         "s" => 1.0,
         "m" => 60.0,
         "h" => 3600.0,
-        "" => return Err(format!("{s:?} has no unit: write e.g. {num}ms or {num}s")),
+        "" => {
+            return Err(UnitError::NoDurationUnit {
+                text: s.to_owned(),
+                number: num.to_owned(),
+            });
+        }
         other => {
-            return Err(format!(
-                "{s:?} has an unknown unit {other:?}: use us, ms, s, m or h"
-            ));
+            return Err(UnitError::UnknownDurationUnit {
+                text: s.to_owned(),
+                unit: other.to_owned(),
+            });
         }
     };
     let secs = value * scale;
     if !secs.is_finite() || secs > 1e9 {
-        return Err(format!("{s:?} is out of range"));
+        return Err(UnitError::OutOfRange(s.to_owned()));
     }
     Ok(Duration::from_secs_f64(secs))
 }
 
-pub fn parse_size(s: &str) -> Result<usize, String> {
+pub fn parse_size(s: &str) -> Result<usize, UnitError> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let value: usize = num.parse().map_err(|_| {
-        format!("{s:?} is not a size: expected bytes, optionally with KiB, MiB or GiB")
-    })?;
+    let value: usize = num.parse().map_err(|_| UnitError::NotASize(s.to_owned()))?;
     let scale: usize = match unit.trim() {
         "" | "B" => 1,
         "KiB" | "K" | "k" => 1 << 10,
         "MiB" | "M" => 1 << 20,
         "GiB" | "G" => 1 << 30,
         other => {
-            return Err(format!(
-                "{s:?} has an unknown unit {other:?}: use KiB, MiB or GiB"
-            ));
+            return Err(UnitError::UnknownSizeUnit {
+                text: s.to_owned(),
+                unit: other.to_owned(),
+            });
         }
     };
     match value.checked_mul(scale) {
-        Some(0) => Err(format!("{s:?} must be above zero")),
+        Some(0) => Err(UnitError::Zero(s.to_owned())),
         Some(n) => Ok(n),
-        None => Err(format!("{s:?} is out of range")),
+        None => Err(UnitError::OutOfRange(s.to_owned())),
     }
 }
 

@@ -26,6 +26,7 @@ fn embedded_defaults_are_complete_and_valid() {
 }
 
 use keys::{KeyAction, parse_key};
+use ratatui::style::Color;
 
 #[test]
 fn a_valid_file_overrides_only_what_it_sets() {
@@ -45,7 +46,7 @@ ok = "#00ff00"
     assert_eq!(c.general.max_events, Config::defaults().general.max_events);
     assert_eq!(c.keys.0["undo"], ["ctrl-z", "u"]);
     assert_eq!(c.keys.0["quit"], Config::defaults().keys.0["quit"]);
-    assert_eq!(c.theme.ok, "#00ff00");
+    assert_eq!(c.theme.ok, Colour(Color::Rgb(0, 0xff, 0)));
     assert!(c.read_only_for("prod-eu"));
     assert!(c.read_only_for("staging"));
     assert!(!c.read_only_for("staging-2"));
@@ -130,4 +131,61 @@ fn files_on_disk() {
     let missing = dir.path().join("missing.toml");
     let e = Config::load(Some(&missing)).unwrap_err();
     assert!(e.to_string().contains("missing.toml: cannot read"), "{e}");
+}
+
+#[test]
+fn scrape_via_is_read_into_its_enum() {
+    assert_eq!(Config::defaults().scrape.via, Via::Proxy);
+    let c = Config::from_override(p(), "[scrape]\nvia = \"pod-ip\"\n").unwrap();
+    assert_eq!(c.scrape.via, Via::PodIp);
+}
+
+#[test]
+fn an_unknown_scrape_via_names_the_field_and_the_allowed_values() {
+    let fixture = r#"
+[general]
+tick_ms = 500
+
+[scrape]
+interval_ms = 1000
+via = "pod_ip"
+"#;
+    match Config::from_override(p(), fixture) {
+        Err(ConfigError::Invalid {
+            line, key, message, ..
+        }) => {
+            assert_eq!((line, key.as_str()), (7, "scrape.via"), "{message}");
+            assert!(message.contains("pod_ip"), "{message}");
+            assert!(
+                message.contains("`proxy`") && message.contains("`pod-ip`"),
+                "{message}"
+            );
+        }
+        other => panic!("gave {other:?}"),
+    }
+    let e = Config::from_override(p(), fixture).unwrap_err().to_string();
+    assert!(e.starts_with("user.toml: line 7, key `scrape.via`:"), "{e}");
+}
+
+#[test]
+fn colours_are_read_with_ratatui_and_a_bad_one_is_named() {
+    let text = "[theme]\nheader = \"Light Blue\"\nmuted = \"grey\"\nbad = \"196\"\n";
+    let c = Config::from_override(p(), text).unwrap();
+    assert_eq!(c.theme.header, Colour(Color::LightBlue));
+    assert_eq!(c.theme.muted, Colour(Color::Gray));
+    assert_eq!(c.theme.bad, Colour(Color::Indexed(196)));
+    match Config::from_override(p(), "[theme]\nok = \"green\"\naccent = \"#12345z\"\n") {
+        Err(ConfigError::Invalid {
+            line, key, message, ..
+        }) => {
+            assert_eq!((line, key.as_str()), (3, "theme.accent"), "{message}");
+            assert!(message.contains("\"#12345z\" is not a colour"), "{message}");
+        }
+        other => panic!("gave {other:?}"),
+    }
+    // Written back, a colour reads the same.
+    for c in [Color::DarkGray, Color::Rgb(1, 2, 3), Color::Indexed(7)] {
+        let v = toml::Value::try_from(Colour(c)).unwrap();
+        assert_eq!(v.clone().try_into::<Colour>().unwrap(), Colour(c), "{v}");
+    }
 }

@@ -16,15 +16,8 @@ use super::{parse, proxy_path};
 use crate::event::{AppEvent, ScrapeResult};
 use crate::model::{MODEL_VERSION_LABEL, key};
 
-/// How a pod's metrics are reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    /// `/api/v1/namespaces/NS/pods/NAME:PORT/proxy/metrics` through the API server.
-    /// The API server refuses to proxy to loopback pod IPs ("address not allowed").
-    Proxy,
-    /// `http://POD_IP:PORT/metrics` directly.
-    PodIp,
-}
+/// How a pod's metrics are reached: read from the config (`scrape.via`).
+pub use crate::config::Via;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
@@ -37,11 +30,7 @@ pub struct Settings {
 impl From<&crate::config::Scrape> for Settings {
     fn from(c: &crate::config::Scrape) -> Self {
         Settings {
-            via: if c.via == "pod-ip" {
-                Via::PodIp
-            } else {
-                Via::Proxy
-            },
+            via: c.via,
             interval: Duration::from_millis(c.interval_ms),
             timeout: Duration::from_millis(c.timeout_ms),
             concurrency: c.concurrency.max(1),

@@ -1,47 +1,11 @@
-//! Colours from the config.
-use ratatui::style::{Color, Modifier, Style};
+//! The styles every view draws with, built once from the config's colours (at startup, or when
+//! the config changes) and passed to the views. The colours are already parsed: the config
+//! reads them with ratatui's `Color: FromStr`.
+use ratatui::style::{Modifier, Style};
 
-use crate::config::Theme as ThemeConfig;
+use crate::config::Colours;
 
-pub fn parse_color(s: &str) -> Result<Color, String> {
-    let c = match s.to_ascii_lowercase().as_str() {
-        "black" => Color::Black,
-        "red" => Color::Red,
-        "green" => Color::Green,
-        "yellow" => Color::Yellow,
-        "blue" => Color::Blue,
-        "magenta" => Color::Magenta,
-        "cyan" => Color::Cyan,
-        "gray" | "grey" => Color::Gray,
-        "darkgray" | "darkgrey" => Color::DarkGray,
-        "lightred" => Color::LightRed,
-        "lightgreen" => Color::LightGreen,
-        "lightyellow" => Color::LightYellow,
-        "lightblue" => Color::LightBlue,
-        "lightmagenta" => Color::LightMagenta,
-        "lightcyan" => Color::LightCyan,
-        "white" => Color::White,
-        hex if hex.len() == 7 && hex.starts_with('#') => {
-            let p = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16);
-            match (p(1), p(3), p(5)) {
-                (Ok(r), Ok(g), Ok(b)) => Color::Rgb(r, g, b),
-                _ => {
-                    return Err(format!(
-                        "\"{s}\" is not a colour (#rrggbb needs hex digits)"
-                    ));
-                }
-            }
-        }
-        _ => {
-            return Err(format!(
-                "\"{s}\" is not a colour (a name like cyan or darkgray, or #rrggbb)"
-            ));
-        }
-    };
-    Ok(c)
-}
-
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Theme {
     pub header: Style,
     pub selected: Style,
@@ -53,18 +17,38 @@ pub struct Theme {
 }
 
 impl Theme {
-    pub fn from_config(c: &ThemeConfig) -> Theme {
-        let fg = |s: &str| Style::default().fg(parse_color(s).unwrap_or(Color::Reset));
+    pub fn from_config(c: &Colours) -> Theme {
+        let fg = |c: crate::config::Colour| Style::default().fg(c.0);
         Theme {
-            header: fg(&c.header).add_modifier(Modifier::BOLD),
+            header: fg(c.header).add_modifier(Modifier::BOLD),
             selected: Style::default()
-                .bg(parse_color(&c.selected).unwrap_or(Color::DarkGray))
+                .bg(c.selected.0)
                 .add_modifier(Modifier::BOLD),
-            ok: fg(&c.ok),
-            warn: fg(&c.warn),
-            bad: fg(&c.bad),
-            muted: fg(&c.muted),
-            accent: fg(&c.accent).add_modifier(Modifier::BOLD),
+            ok: fg(c.ok),
+            warn: fg(c.warn),
+            bad: fg(c.bad),
+            muted: fg(c.muted),
+            accent: fg(c.accent).add_modifier(Modifier::BOLD),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::style::Color;
+
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn built_from_the_configured_colours() {
+        let mut c = Config::defaults().theme;
+        c.ok = "#00ff00".parse().unwrap();
+        c.selected = "lightblue".parse().unwrap();
+        let t = Theme::from_config(&c);
+        assert_eq!(t.ok, Style::default().fg(Color::Rgb(0, 255, 0)));
+        assert_eq!(t.selected.bg, Some(Color::LightBlue));
+        assert_eq!(t.header.fg, Some(Color::Cyan));
+        assert!(t.accent.add_modifier.contains(Modifier::BOLD));
     }
 }

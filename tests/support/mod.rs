@@ -81,7 +81,8 @@ pub fn state() -> State {
 
 pub fn render(s: &State, w: u16, h: u16) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| tractor::ui::draw(s, f)).unwrap();
+    let theme = tractor::ui::Theme::from_config(&s.config.theme);
+    t.draw(|f| tractor::ui::draw(s, f, &theme)).unwrap();
     t.backend().to_string()
 }
 
