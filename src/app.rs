@@ -51,9 +51,7 @@ fn dispatch(
             let _ = tx.send(AppEvent::Effect(EffectResult::Failed {
                 target,
                 action,
-                message:
-                    "no cluster: this console was started without one (loadtest without --deploy)"
-                        .into(),
+                failure: crate::failure::Failure::NoCluster,
             }));
         }
         e => {

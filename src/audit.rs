@@ -3,7 +3,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use jiff::Timestamp;
 use serde::Serialize;
+
+use crate::action::{Action, Target};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Record {
@@ -21,6 +24,33 @@ pub struct Record {
     pub revision_after: Option<i64>,
     /// `ok`, `skipped`, or `error: ...`
     pub result: String,
+}
+
+impl Record {
+    /// The line for one write of `action` on `t` by `user` in `context`, stamped now;
+    /// `revisions` before and after, `result` as it ended (`ok`, `error: ...`).
+    /// Both backends write it, so the log reads the same whichever ran the write.
+    pub fn write(
+        context: &str,
+        user: &str,
+        t: &Target,
+        action: &Action,
+        revisions: (Option<i64>, Option<i64>),
+        result: String,
+    ) -> Record {
+        Record {
+            time: Timestamp::now().to_string(),
+            context: context.into(),
+            user: user.into(),
+            namespace: t.namespace.clone(),
+            object: format!("deployment/{}", t.name),
+            action: action.verb().into(),
+            command: action.describe(t),
+            revision_before: revisions.0,
+            revision_after: revisions.1,
+            result,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@ use k8s_openapi::api::core::v1::{Event as KubeEvent, Pod};
 
 use crate::action::{Action, Target};
 use crate::diff::Change;
+use crate::failure::Failure;
 use crate::model::Key;
 
 #[derive(Debug)]
@@ -151,9 +152,29 @@ pub enum EffectResult {
         revision_before: Option<i64>,
         revision_after: Option<i64>,
     },
+    /// Refused or failed; the failure gives the message and the exit code.
     Failed {
         target: Target,
         action: Action,
-        message: String,
+        failure: Failure,
     },
+}
+
+impl EffectResult {
+    pub fn failed(target: &Target, action: Action, failure: Failure) -> EffectResult {
+        EffectResult::Failed {
+            target: target.clone(),
+            action,
+            failure,
+        }
+    }
+
+    /// Nothing to change; `why` gives the message.
+    pub fn skipped(target: &Target, action: Action, why: &impl std::fmt::Display) -> EffectResult {
+        EffectResult::Skipped {
+            target: target.clone(),
+            action,
+            message: why.to_string(),
+        }
+    }
 }

@@ -55,7 +55,11 @@ fn real_main() -> color_eyre::Result<i32> {
             Some(tractor::cli::Command::Loadtest(a)) if !a.no_tui && on_terminal() => {
                 tractor::commands::loadtest::console(&cli, a, config).await
             }
-            Some(tractor::cli::Command::Demo(a)) => tractor::commands::demo::run(a, config).await,
+            Some(tractor::cli::Command::Demo(a)) => {
+                let audit =
+                    tractor::audit::AuditLog::new(tractor::commands::audit_path(&cli, &config));
+                tractor::commands::demo::run(a, audit, config).await
+            }
             Some(cmd) => Ok(tractor::commands::run(&cli, cmd, config).await),
             None => {
                 if let Err(e) = tractor::scrape::urls::check(&cli.scrape) {

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::audit::AuditLog;
 use crate::cli::{DemoArgs, exit};
 use crate::config::Config;
 use crate::local::spec::{Autoscale, Revision, Spec, Store};
@@ -83,7 +84,8 @@ pub fn body() -> String {
     )
 }
 
-pub async fn run(a: &DemoArgs, mut config: Config) -> color_eyre::Result<i32> {
+/// Runs the demo; its writes are audited in `audit` (the log the subcommands use).
+pub async fn run(a: &DemoArgs, audit: AuditLog, mut config: Config) -> color_eyre::Result<i32> {
     let fail = |e: String| Ok(super::fail(exit::USAGE, &e));
     let bin = match serve_bin(a.serve_bin.as_deref()) {
         Ok(b) => b,
@@ -151,6 +153,7 @@ pub async fn run(a: &DemoArgs, mut config: Config) -> color_eyre::Result<i32> {
         scrape_every: Duration::from_millis(config.scrape.interval_ms),
         drain_grace: Duration::from_millis(300),
         stop_timeout: Duration::from_secs(30),
+        audit,
     };
     let start = crate::app::Start {
         view: Some(crate::state::View::Monitor(Some((

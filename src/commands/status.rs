@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use super::{Ctx, fail};
 use crate::action::Target;
 use crate::cli::{HistoryArgs, Output, StatusArgs, exit};
-use crate::k8s::errors::Failure;
 use crate::model::deployment::{
     RolloutState, history as rs_history, images, is_current, model_version, rollout_status,
 };
@@ -152,24 +151,13 @@ fn fail_api(ctx: &Ctx, t: &Target, e: &kube::Error, verb: &str) -> i32 {
         &t.namespace,
         &t.name,
     );
-    let code = match f {
-        Failure::Forbidden(_) => exit::FORBIDDEN,
-        _ => exit::FAILED,
-    };
-    fail(code, f.message())
+    fail(f.exit_code(), &f.to_string())
 }
 
 pub async fn history(ctx: &Ctx, t: &Target, a: &HistoryArgs) -> i32 {
     let (d, rss) = match ctx.runner.load(t).await {
         Ok(x) => x,
-        Err(f) => {
-            let code = if matches!(f, Failure::Forbidden(_)) {
-                exit::FORBIDDEN
-            } else {
-                exit::FAILED
-            };
-            return fail(code, f.message());
-        }
+        Err(f) => return fail(f.exit_code(), &f.to_string()),
     };
     let revs = rs_history(&d, rss.iter());
     let rows: Vec<Value> = revs

@@ -8,16 +8,6 @@ use crate::action::{Action, Target};
 use crate::cli::{Output, WriteArgs, exit};
 use crate::event::EffectResult;
 
-fn failure_code(message: &str) -> i32 {
-    if message.starts_with("forbidden") {
-        exit::FORBIDDEN
-    } else if message.starts_with("read-only") {
-        exit::REFUSED
-    } else {
-        exit::FAILED
-    }
-}
-
 pub async fn write(ctx: &Ctx, t: &Target, action: Action, args: &WriteArgs) -> i32 {
     let json_out = args.output == Some(Output::Json);
     let emit = |v: serde_json::Value| {
@@ -66,10 +56,11 @@ pub async fn write(ctx: &Ctx, t: &Target, action: Action, args: &WriteArgs) -> i
             return exit::OK;
         }
         EffectResult::Failed {
-            message, action, ..
+            failure, action, ..
         } => {
+            let message = failure.to_string();
             emit(json!({"target": t, "action": action, "result": "failed", "message": message}));
-            return fail(failure_code(&message), &message);
+            return fail(failure.exit_code(), &message);
         }
         EffectResult::Done { .. } => return exit::FAILED,
     };
@@ -131,10 +122,11 @@ pub async fn write(ctx: &Ctx, t: &Target, action: Action, args: &WriteArgs) -> i
             exit::OK
         }
         EffectResult::Failed {
-            message, action, ..
+            failure, action, ..
         } => {
+            let message = failure.to_string();
             emit(json!({"target": t, "action": action, "result": "failed", "message": message}));
-            fail(failure_code(&message), &message)
+            fail(failure.exit_code(), &message)
         }
         EffectResult::Prepared { .. } => exit::FAILED,
     }

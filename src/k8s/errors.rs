@@ -1,20 +1,6 @@
-//! API errors as sentences an operator can act on.
-
-/// What went wrong, and how a subcommand exits for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    Forbidden(String),
-    NotFound(String),
-    Other(String),
-}
-
-impl Failure {
-    pub fn message(&self) -> &str {
-        match self {
-            Failure::Forbidden(m) | Failure::NotFound(m) | Failure::Other(m) => m,
-        }
-    }
-}
+//! API errors as sentences an operator can act on: each becomes a typed [`Failure`]
+//! (its message and exit code live there).
+pub use crate::failure::{Call, Failure};
 
 /// Describes `e` for `verb` on `resource` (e.g. "patch", "deployments.apps").
 pub fn describe(
@@ -25,25 +11,31 @@ pub fn describe(
     namespace: &str,
     name: &str,
 ) -> Failure {
+    let call = Box::new(Call {
+        verb: verb.into(),
+        resource: resource.into(),
+        namespace: namespace.into(),
+        name: name.into(),
+    });
     match e {
-        kube::Error::Api(s) if s.code == 403 => Failure::Forbidden(format!(
-            "forbidden: user \"{user}\" may not {verb} {resource} in namespace \"{namespace}\" (RBAC); ask for a role that allows it. API server said: {}",
-            s.message
-        )),
-        kube::Error::Api(s) if s.code == 404 => Failure::NotFound(format!(
-            "{resource} \"{name}\" not found in namespace \"{namespace}\""
-        )),
-        kube::Error::Api(s) if s.code == 409 => Failure::Other(format!(
-            "conflict: {resource} \"{name}\" changed while tractor was writing; look again and retry ({})",
-            s.message
-        )),
-        kube::Error::Api(s) => Failure::Other(format!(
-            "{verb} {resource} \"{name}\": {} ({})",
-            s.message, s.code
-        )),
-        other => Failure::Other(format!(
-            "{verb} {resource} \"{name}\": cannot reach the API server: {other}"
-        )),
+        kube::Error::Api(s) => {
+            let detail = s.message.clone();
+            match s.code {
+                403 => Failure::Forbidden {
+                    user: user.into(),
+                    call,
+                    detail,
+                },
+                404 => Failure::NotFound { call },
+                409 => Failure::Conflict { call, detail },
+                code @ (400 | 422) => Failure::Invalid { call, code, detail },
+                code => Failure::Api { call, code, detail },
+            }
+        }
+        other => Failure::Transport {
+            call,
+            detail: other.to_string(),
+        },
     }
 }
 

@@ -1,18 +1,25 @@
-//! Building the API patch for each action from the objects as they are now.
-//! Pure: the same code backs the TUI, the subcommands and the tests.
+//! Building the API patch for each action from the objects as they are now: the facts
+//! for the shared write rules (`decide`) come from the Deployment and its ReplicaSets,
+//! and each decision becomes its patch here. Pure: the same code backs the TUI, the
+//! subcommands and the tests.
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::Container;
 use kube::api::Patch;
 use serde_json::{Value, json};
 
 use crate::action::{Action, Target};
-use crate::model::deployment::model_version;
+use crate::decide::{self, Decision, Facts, decide};
+use crate::model::deployment::{history, model_version};
 use crate::model::{
     CHANGE_CAUSE_ANNOTATION, MODEL_PATH_ENV, MODEL_VERSION_ENV, MODEL_VERSION_LABEL,
     RESTARTED_AT_ANNOTATION, revision,
 };
 
-pub use super::rollback::plan_undo;
+pub use super::rollback::undo_patch;
+use super::rollback::without_hash;
+/// The Kubernetes backend's name for the write rules' refusals.
+pub use crate::decide::Refusal as PlanError;
 
 /// What to send, or why nothing needs sending.
 #[derive(Debug, Clone)]
@@ -26,28 +33,46 @@ pub enum Plan {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlanError {
-    #[error(
-        "you cannot {verb} a paused deployment; resume it first with 'tractor rollout resume deploy/{name}' and try again"
-    )]
-    Paused { verb: &'static str, name: String },
-    #[error("no rollout history found for deployment \"{0}\"")]
-    NoHistory(String),
-    #[error("unable to find specified revision {0} in history")]
-    NoRevision(i64),
-    #[error("deploy/{name} has containers {names}: name one (CONTAINER=IMAGE or --container)")]
-    AmbiguousContainer { name: String, names: String },
-    #[error("deploy/{name} has no container named \"{container}\" (it has {names})")]
-    NoContainer {
-        name: String,
-        container: String,
-        names: String,
-    },
-    #[error("replicas must be 0 or more, got {0}")]
-    BadReplicas(i32),
-    #[error("{0} must not be empty")]
-    Empty(&'static str),
+/// What the write rules need, read from the deployment `d` (named by `target`) and its
+/// ReplicaSets.
+pub fn facts(target: &Target, d: &Deployment, rss: &[ReplicaSet]) -> Facts {
+    let spec = d.spec.as_ref();
+    let current = spec.map(|s| without_hash(&s.template)).unwrap_or_default();
+    let history = history(d, rss.iter())
+        .into_iter()
+        .filter_map(|rs| {
+            let template = rs.spec.as_ref().and_then(|s| s.template.as_ref());
+            Some(decide::Revision {
+                number: revision(&rs.metadata)?,
+                is_current_template: template.map(without_hash).unwrap_or_default() == current,
+            })
+        })
+        .collect();
+    Facts {
+        name: target.name.clone(),
+        paused: spec.and_then(|s| s.paused).unwrap_or(false),
+        replicas: spec.and_then(|s| s.replicas),
+        history,
+        containers: containers(d).map(container).collect(),
+        images: true,
+        model_version: model_version(spec.map(|s| &s.template)).map(String::from),
+    }
+}
+
+fn container(c: &Container) -> decide::Container {
+    let env = |k: &str| {
+        c.env
+            .iter()
+            .flatten()
+            .find(|e| e.name == k)
+            .and_then(|e| e.value.clone())
+    };
+    decide::Container {
+        name: c.name.clone(),
+        image: c.image.clone(),
+        model_version: env(MODEL_VERSION_ENV),
+        model_path: env(MODEL_PATH_ENV),
+    }
 }
 
 /// Plans `action` against the deployment `d` and its ReplicaSets.
@@ -58,135 +83,55 @@ pub fn plan(
     action: &Action,
     now: Timestamp,
 ) -> Result<Plan, PlanError> {
-    let name = target.name.clone();
-    let spec = d.spec.as_ref();
-    let paused = spec.and_then(|s| s.paused).unwrap_or(false);
+    let decision = decide(&facts(target, d, rss), action)?;
+    let resolved = decision.resolved(action);
     let cause = action.describe(target);
-    let with_cause = |mut body: Value| {
+    let patch = |mut body: Value| {
         body["metadata"] = json!({"annotations": {CHANGE_CAUSE_ANNOTATION: cause}});
-        body
+        Plan::Patch {
+            patch: Patch::Strategic(body),
+            resolved: resolved.clone(),
+        }
     };
-    let patch = |body: Value| Plan::Patch {
-        patch: Patch::Strategic(with_cause(body)),
-        resolved: action.clone(),
-    };
-    match action {
-        Action::Undo { to_revision } => plan_undo(d, rss, *to_revision),
-        Action::Restart => {
-            if paused {
-                return Err(PlanError::Paused {
-                    verb: "restart",
-                    name,
-                });
-            }
-            let at = now.to_string();
-            Ok(patch(
-                json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT_ANNOTATION: at}}}}}),
-            ))
-        }
-        Action::Scale { replicas } => {
-            if *replicas < 0 {
-                return Err(PlanError::BadReplicas(*replicas));
-            }
-            if spec.and_then(|s| s.replicas) == Some(*replicas) {
-                return Ok(Plan::Skip(format!(
-                    "deploy/{name} already has {replicas} replicas"
-                )));
-            }
-            Ok(patch(json!({"spec": {"replicas": replicas}})))
-        }
-        Action::Pause | Action::Resume => {
-            let want = matches!(action, Action::Pause);
-            if paused == want {
-                let word = if want { "paused" } else { "resumed" };
-                return Ok(Plan::Skip(format!("deploy/{name} is already {word}")));
-            }
-            Ok(patch(json!({"spec": {"paused": want}})))
-        }
-        Action::SetImage { container, image } => {
-            if image.trim().is_empty() {
-                return Err(PlanError::Empty("image"));
-            }
-            let c = container_name(d, container.as_deref(), &name)?;
-            let current = containers(d)
-                .find(|x| x.name == c)
-                .and_then(|x| x.image.clone());
-            if current.as_deref() == Some(image.as_str()) {
-                return Ok(Plan::Skip(format!(
-                    "deploy/{name} container {c} already runs {image}"
-                )));
-            }
-            Ok(patch(
-                json!({"spec": {"template": {"spec": {"containers": [{"name": c, "image": image}]}}}}),
-            ))
-        }
-        Action::SetModel {
+    Ok(match decision {
+        Decision::Skip(why) => Plan::Skip(why.to_string()),
+        Decision::Undo { to } => Plan::Patch {
+            patch: undo_patch(d, rss, to)?,
+            resolved,
+        },
+        Decision::Restart => patch(
+            json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT_ANNOTATION: now.to_string()}}}}}),
+        ),
+        Decision::Scale(replicas) => patch(json!({"spec": {"replicas": replicas}})),
+        Decision::Pause => patch(json!({"spec": {"paused": true}})),
+        Decision::Resume => patch(json!({"spec": {"paused": false}})),
+        Decision::SetImage { container, image } => patch(
+            json!({"spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}}}),
+        ),
+        Decision::SetModel {
             container,
             version,
             path,
         } => {
-            if version.trim().is_empty() {
-                return Err(PlanError::Empty("model version"));
-            }
-            let c = container_name(d, container.as_deref(), &name)?;
-            let env_now = |k: &str| {
-                containers(d)
-                    .find(|x| x.name == c)
-                    .and_then(|x| x.env.as_ref())
-                    .and_then(|env| env.iter().find(|e| e.name == k))
-                    .and_then(|e| e.value.clone())
-            };
-            let same_label = model_version(spec.map(|s| &s.template)) == Some(version.as_str());
-            let same_env = env_now(MODEL_VERSION_ENV).as_deref() == Some(version.as_str());
-            let same_path = path.is_none() || env_now(MODEL_PATH_ENV) == *path;
-            if same_label && same_env && same_path {
-                return Ok(Plan::Skip(format!(
-                    "deploy/{name} already serves model version {version}"
-                )));
-            }
             let mut env = vec![json!({"name": MODEL_VERSION_ENV, "value": version})];
             if let Some(p) = path {
                 env.push(json!({"name": MODEL_PATH_ENV, "value": p}));
             }
-            Ok(patch(json!({"spec": {"template": {
+            patch(json!({"spec": {"template": {
                 "metadata": {"labels": {MODEL_VERSION_LABEL: version}},
-                "spec": {"containers": [{"name": c, "env": env}]}
-            }}})))
+                "spec": {"containers": [{"name": container, "env": env}]}
+            }}}))
         }
-    }
+    })
 }
 
-fn containers(d: &Deployment) -> impl Iterator<Item = &k8s_openapi::api::core::v1::Container> {
+fn containers(d: &Deployment) -> impl Iterator<Item = &Container> {
     d.spec
         .as_ref()
         .and_then(|s| s.template.spec.as_ref())
         .map(|s| s.containers.iter())
         .into_iter()
         .flatten()
-}
-
-fn container_name(d: &Deployment, wanted: Option<&str>, name: &str) -> Result<String, PlanError> {
-    let names: Vec<&str> = containers(d).map(|c| c.name.as_str()).collect();
-    let list = || {
-        if names.is_empty() {
-            "none".to_string()
-        } else {
-            names.join(", ")
-        }
-    };
-    match wanted {
-        Some(w) if names.contains(&w) => Ok(w.to_string()),
-        Some(w) => Err(PlanError::NoContainer {
-            name: name.into(),
-            container: w.into(),
-            names: list(),
-        }),
-        None if names.len() == 1 => Ok(names[0].to_string()),
-        None => Err(PlanError::AmbiguousContainer {
-            name: name.into(),
-            names: list(),
-        }),
-    }
 }
 
 /// The deployment's revision, for messages and the audit log.

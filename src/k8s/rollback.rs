@@ -4,14 +4,16 @@
 //! (without `pod-template-hash`), and the Deployment's annotations become the
 //! ReplicaSet's, except the ones kubectl keeps from the Deployment. A JSON patch
 //! replaces both wholesale, so fields the old template lacks are removed too.
+//! Which revision (and whether at all) is the write rules' decision (`decide`).
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{PatchOperation, ReplaceOperation};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use kube::api::Patch;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-use super::plan::{Plan, PlanError};
-use crate::action::Action;
+use crate::decide::Refusal;
 use crate::model::deployment::history;
 use crate::model::{POD_TEMPLATE_HASH, REVISION_ANNOTATION, revision};
 
@@ -25,7 +27,8 @@ pub const KEEP_FROM_DEPLOYMENT: [&str; 6] = [
     "deprecated.deployment.rollback.to",
 ];
 
-fn without_hash(t: &PodTemplateSpec) -> PodTemplateSpec {
+/// The template as a revision compares: without the controller's hash label.
+pub fn without_hash(t: &PodTemplateSpec) -> PodTemplateSpec {
     let mut t = t.clone();
     if let Some(meta) = t.metadata.as_mut()
         && let Some(labels) = meta.labels.as_mut()
@@ -38,60 +41,19 @@ fn without_hash(t: &PodTemplateSpec) -> PodTemplateSpec {
     t
 }
 
-pub fn plan_undo(
-    d: &Deployment,
-    rss: &[ReplicaSet],
-    to_revision: Option<i64>,
-) -> Result<Plan, PlanError> {
-    let name = d.metadata.name.clone().unwrap_or_default();
-    if d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false) {
-        return Err(PlanError::Paused {
-            verb: "roll back",
-            name,
-        });
-    }
+/// The JSON patch that makes revision `to` (one of `d`'s ReplicaSets) current again.
+pub fn undo_patch(d: &Deployment, rss: &[ReplicaSet], to: i64) -> Result<Patch<Value>, Refusal> {
     let owned = history(d, rss.iter());
-    let rs = match to_revision.filter(|r| *r != 0) {
-        Some(n) => owned
-            .iter()
-            .find(|rs| revision(&rs.metadata) == Some(n))
-            .ok_or(PlanError::NoRevision(n))?,
-        None => {
-            // the second-highest revision is the previous one
-            let mut revs: Vec<i64> = owned
-                .iter()
-                .filter_map(|rs| revision(&rs.metadata))
-                .collect();
-            revs.dedup();
-            let prev = *revs
-                .get(1)
-                .ok_or_else(|| PlanError::NoHistory(name.clone()))?;
-            owned
-                .iter()
-                .find(|rs| revision(&rs.metadata) == Some(prev))
-                .ok_or(PlanError::NoRevision(prev))?
-        }
-    };
-    let to = revision(&rs.metadata).unwrap_or(0);
-    let resolved = Action::Undo {
-        to_revision: Some(to),
-    };
+    let rs = owned
+        .iter()
+        .find(|rs| revision(&rs.metadata) == Some(to))
+        .ok_or(Refusal::NoRevision(to))?;
     let template = without_hash(
         &rs.spec
             .as_ref()
             .and_then(|s| s.template.clone())
             .unwrap_or_default(),
     );
-    let current = d
-        .spec
-        .as_ref()
-        .map(|s| without_hash(&s.template))
-        .unwrap_or_default();
-    if template == current {
-        return Ok(Plan::Skip(format!(
-            "skipped rollback (current template already matches revision {to})"
-        )));
-    }
     let mut annotations: BTreeMap<String, String> = BTreeMap::new();
     let d_ann = d.metadata.annotations.clone().unwrap_or_default();
     for k in KEEP_FROM_DEPLOYMENT {
@@ -104,14 +66,14 @@ pub fn plan_undo(
             annotations.insert(k.clone(), v.clone());
         }
     }
-    let ops = serde_json::json!([
-        {"op": "replace", "path": "/spec/template", "value": template},
-        {"op": "replace", "path": "/metadata/annotations", "value": annotations},
-    ]);
-    let patch: json_patch::Patch =
-        serde_json::from_value(ops).map_err(|_| PlanError::NoRevision(to))?;
-    Ok(Plan::Patch {
-        patch: Patch::<Value>::Json(patch),
-        resolved,
-    })
+    let replace = |path: [&str; 2], value: Value| {
+        PatchOperation::Replace(ReplaceOperation {
+            path: PointerBuf::from_tokens(path),
+            value,
+        })
+    };
+    Ok(Patch::Json(json_patch::Patch(vec![
+        replace(["spec", "template"], json!(template)),
+        replace(["metadata", "annotations"], json!(annotations)),
+    ])))
 }

@@ -63,11 +63,11 @@ impl Runner {
         }
     }
 
-    fn failed(&self, target: &Target, action: &Action, f: Failure) -> EffectResult {
+    fn failed(&self, target: &Target, action: &Action, failure: Failure) -> EffectResult {
         EffectResult::Failed {
             target: target.clone(),
             action: action.clone(),
-            message: f.message().to_string(),
+            failure,
         }
     }
 
@@ -113,8 +113,8 @@ impl Runner {
     async fn plan_write(&self, t: &Target, action: Action) -> Result<Planned, EffectResult> {
         let action = self.fill(action);
         if self.read_only {
-            let why = format!("read-only: {} refused; nothing was sent", action.verb());
-            return Err(self.failed(t, &action, Failure::Other(why)));
+            let verb = action.verb();
+            return Err(self.failed(t, &action, Failure::ReadOnly { verb }));
         }
         let (d, rss) = self.load(t).await.map_err(|f| self.failed(t, &action, f))?;
         match plan(t, &d, &rss, &action, Timestamp::now()) {
@@ -130,7 +130,7 @@ impl Runner {
                 resolved,
                 action,
             }),
-            Err(e) => Err(self.failed(t, &action, Failure::Other(e.to_string()))),
+            Err(refusal) => Err(self.failed(t, &action, Failure::Refused(refusal))),
         }
     }
 
@@ -227,17 +227,15 @@ impl Runner {
             Err(done) => return done,
         };
         let before = current_revision(&d);
-        let record = |result: String, after: Option<i64>| Record {
-            time: Timestamp::now().to_string(),
-            context: self.context.clone(),
-            user: self.user.clone(),
-            namespace: t.namespace.clone(),
-            object: format!("deployment/{}", t.name),
-            action: action.verb().into(),
-            command: action.describe(t),
-            revision_before: before,
-            revision_after: after,
-            result,
+        let record = |result: String, after: Option<i64>| {
+            Record::write(
+                &self.context,
+                &self.user,
+                t,
+                &action,
+                (before, after),
+                result,
+            )
         };
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), &t.namespace);
         let pp = PatchParams {
@@ -255,10 +253,7 @@ impl Runner {
                     &t.namespace,
                     &t.name,
                 );
-                if let Err(io) = self
-                    .audit
-                    .append(&record(format!("error: {}", f.message()), None))
-                {
+                if let Err(io) = self.audit.append(&record(format!("error: {f}"), None)) {
                     tracing::error!(error = %io, "audit log write failed");
                 }
                 return self.failed(t, &resolved, f);
@@ -272,10 +267,10 @@ impl Runner {
             return self.failed(
                 t,
                 &resolved,
-                Failure::Other(format!(
-                    "the change WAS applied, but the audit log {} could not be written: {io}",
-                    self.audit.path().display()
-                )),
+                Failure::Audit {
+                    path: self.audit.path().to_path_buf(),
+                    detail: io.to_string(),
+                },
             );
         }
         let message = match (&resolved, before, after) {

@@ -1,12 +1,25 @@
-//! Actions on a local deployment: what each would change (the preview), and the change
-//! itself, saved crash-safely before the controller acts on it. Same results, same
-//! wording as the Kubernetes runner's, so views and subcommands need not know.
+//! Actions on a local deployment, by the same write rules as the Kubernetes runner's
+//! (`decide`, fed from the spec): what each would change (the preview), and the change
+//! itself, saved crash-safely before the controller acts on it, with the runner's audit
+//! line. Same results, same wording as the Kubernetes runner's, so views and subcommands
+//! need not know.
+use std::cmp::Reverse;
+use std::path::PathBuf;
+
 use jiff::Timestamp;
 
 use super::spec::{Revision, Spec, Store};
 use crate::action::{Action, Target};
+use crate::audit::{AuditLog, Record};
+use crate::decide::{self, Decision, Facts, Refusal, Skip, decide};
 use crate::diff::Change;
 use crate::event::EffectResult;
+use crate::failure::Failure;
+
+/// The context the console and the audit log name for the local backend.
+pub const CONTEXT: &str = "local";
+/// The one container of a local replica (as `objects.rs` shows it).
+pub const CONTAINER: &str = "server";
 
 fn target(spec: &Spec) -> Target {
     Target {
@@ -15,73 +28,101 @@ fn target(spec: &Spec) -> Target {
     }
 }
 
-/// The template the action would make current, or the new replica count, or why not.
-enum Plan {
+/// Who writes, for the audit log (as the console shows it).
+fn user() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "-".into())
+}
+
+/// What the write rules need, read from the spec.
+pub fn facts(spec: &Spec) -> Result<Facts, Failure> {
+    let cur = spec.current_revision().ok_or(Failure::NoCurrentRevision)?;
+    let mut history: Vec<decide::Revision> = spec
+        .revisions
+        .iter()
+        .map(|r| decide::Revision {
+            number: r.number,
+            is_current_template: r.same_template(cur),
+        })
+        .collect();
+    history.sort_by_key(|r| Reverse(r.number));
+    Ok(Facts {
+        name: spec.name.clone(),
+        paused: spec.paused,
+        replicas: Some(spec.replicas),
+        history,
+        containers: vec![decide::Container {
+            name: CONTAINER.into(),
+            image: None,
+            model_version: Some(cur.version.clone()),
+            model_path: Some(cur.model.display().to_string()),
+        }],
+        images: false,
+        model_version: Some(cur.version.clone()),
+    })
+}
+
+/// The spec change a decision means.
+enum Edit {
     Template(Revision),
     Replicas(i32),
     Paused(bool),
 }
 
-fn plan(spec: &Spec, a: &Action) -> Result<Plan, String> {
-    let cur = spec
-        .current_revision()
-        .ok_or("the local deployment has no current revision")?;
+enum Plan {
+    Skip(Skip),
+    Edit { edit: Edit, resolved: Action },
+}
+
+fn plan(spec: &Spec, a: &Action) -> Result<Plan, Failure> {
+    let decision = decide(&facts(spec)?, a)?;
+    let resolved = decision.resolved(a);
+    let cur = spec.current_revision().ok_or(Failure::NoCurrentRevision)?;
     let cause = a.describe(&target(spec));
-    match a {
-        Action::Scale { replicas } => Ok(Plan::Replicas(*replicas)),
-        Action::Pause => Ok(Plan::Paused(true)),
-        Action::Resume => Ok(Plan::Paused(false)),
-        Action::SetImage { .. } => Err(
-            "local replicas run the tractor-serve binary (--serve-bin): there is no image to set; use set model".into(),
-        ),
-        Action::Undo { to_revision } => {
-            let to = match to_revision {
-                Some(n) => *n,
-                None => spec
-                    .revisions
-                    .iter()
-                    .map(|r| r.number)
-                    .filter(|n| *n < spec.current)
-                    .max()
-                    .ok_or("no previous revision to roll back to")?,
-            };
-            let r = spec
-                .revision(to)
-                .ok_or_else(|| format!("revision {to} not found (see the history)"))?;
-            Ok(Plan::Template(r.clone()))
+    let edit = match decision {
+        Decision::Skip(why) => return Ok(Plan::Skip(why)),
+        Decision::Scale(n) => Edit::Replicas(n),
+        Decision::Pause => Edit::Paused(true),
+        Decision::Resume => Edit::Paused(false),
+        // the facts say there are no images; the rules refuse before this
+        Decision::SetImage { .. } => return Err(Refusal::NoImage.into()),
+        Decision::Undo { to } => {
+            Edit::Template(spec.revision(to).cloned().ok_or(Refusal::NoRevision(to))?)
         }
-        Action::Restart => Ok(Plan::Template(Revision {
+        Decision::Restart => Edit::Template(Revision {
             restarted_at: Some(Timestamp::now().to_string()),
             change_cause: cause,
             ..cur.clone()
-        })),
-        Action::SetModel { version, path, .. } => {
-            let model = match (path, &spec.model_pattern) {
-                (Some(p), _) => std::path::PathBuf::from(p),
-                (None, Some(pat)) => pat.replace("{version}", version).into(),
-                (None, None) => {
-                    return Err(format!(
-                        "set model {version}: give the model file (--path) for the local backend"
-                    ));
-                }
-            };
-            if !model.is_file() {
-                return Err(format!(
-                    "set model {version}: no model file at {}",
-                    model.display()
-                ));
-            }
-            Ok(Plan::Template(Revision {
+        }),
+        Decision::SetModel { version, path, .. } => {
+            let model = model_file(spec, &version, path.as_deref())?;
+            Edit::Template(Revision {
                 number: 0,
                 model,
-                version: version.clone(),
+                version,
                 args: cur.args.clone(),
                 change_cause: cause,
                 created: String::new(),
                 restarted_at: None,
-            }))
+            })
         }
+    };
+    Ok(Plan::Edit { edit, resolved })
+}
+
+/// The model file for `version`: the path given, else the spec's pattern; it must exist.
+fn model_file(spec: &Spec, version: &str, path: Option<&str>) -> Result<PathBuf, Refusal> {
+    let model = match (path, &spec.model_pattern) {
+        (Some(p), _) => PathBuf::from(p),
+        (None, Some(pat)) => pat.replace("{version}", version).into(),
+        (None, None) => return Err(Refusal::NoModelPath(version.into())),
+    };
+    if !model.is_file() {
+        return Err(Refusal::NoModelFile {
+            version: version.into(),
+            path: model.display().to_string(),
+        });
     }
+    Ok(model)
 }
 
 fn change(path: &str, before: impl ToString, after: impl ToString) -> Change {
@@ -92,28 +133,14 @@ fn change(path: &str, before: impl ToString, after: impl ToString) -> Change {
     }
 }
 
-pub fn prepare(spec: &Spec, action: Action) -> EffectResult {
-    let t = target(spec);
-    let p = match plan(spec, &action) {
-        Ok(p) => p,
-        Err(message) => {
-            return EffectResult::Failed {
-                target: t,
-                action,
-                message,
+fn changes(spec: &Spec, edit: &Edit) -> Vec<Change> {
+    match edit {
+        Edit::Replicas(n) => vec![change("spec.replicas", spec.replicas, n)],
+        Edit::Paused(b) => vec![change("spec.paused", spec.paused, b)],
+        Edit::Template(r) => {
+            let Some(cur) = spec.current_revision() else {
+                return vec![];
             };
-        }
-    };
-    let Some(cur) = spec.current_revision() else {
-        return super::controller::failed(&t, action, "no current revision");
-    };
-    let changes = match &p {
-        Plan::Replicas(n) if *n == spec.replicas => vec![],
-        Plan::Replicas(n) => vec![change("spec.replicas", spec.replicas, n)],
-        Plan::Paused(b) if *b == spec.paused => vec![],
-        Plan::Paused(b) => vec![change("spec.paused", spec.paused, b)],
-        Plan::Template(r) if r.same_template(cur) => vec![],
-        Plan::Template(r) => {
             let mut v = Vec::new();
             if r.version != cur.version {
                 v.push(change("model version", &cur.version, &r.version));
@@ -130,14 +157,16 @@ pub fn prepare(spec: &Spec, action: Action) -> EffectResult {
             }
             v
         }
-    };
-    if changes.is_empty() {
-        return EffectResult::Skipped {
-            target: t,
-            action,
-            message: "nothing to change: the local deployment already runs this".into(),
-        };
     }
+}
+
+pub fn prepare(spec: &Spec, action: Action) -> EffectResult {
+    let t = target(spec);
+    let (edit, resolved) = match plan(spec, &action) {
+        Ok(Plan::Edit { edit, resolved }) => (edit, resolved),
+        Ok(Plan::Skip(why)) => return EffectResult::skipped(&t, action, &why),
+        Err(f) => return EffectResult::failed(&t, action, f),
+    };
     let notes = vec![format!(
         "local backend: replicas are replaced {} at a time (max surge {}, max unavailable {}), each out of traffic before it drains",
         spec.max_surge.max(spec.max_unavailable),
@@ -146,51 +175,59 @@ pub fn prepare(spec: &Spec, action: Action) -> EffectResult {
     )];
     EffectResult::Prepared {
         target: t,
-        action,
-        changes,
+        action: resolved,
+        changes: changes(spec, &edit),
         notes,
     }
 }
 
-pub fn execute(spec: &mut Spec, store: &Store, action: Action) -> EffectResult {
+/// Applies `action` to the spec and saves it, then appends the audit line (an error line
+/// when the save fails, and nothing changes).
+pub fn execute(spec: &mut Spec, store: &Store, audit: &AuditLog, action: Action) -> EffectResult {
     let t = target(spec);
-    let before_spec = spec.clone();
     let before = spec.current;
-    let p = match plan(spec, &action) {
-        Ok(p) => p,
-        Err(message) => {
-            return EffectResult::Failed {
-                target: t,
-                action,
-                message,
-            };
-        }
+    let (edit, resolved) = match plan(spec, &action) {
+        Ok(Plan::Edit { edit, resolved }) => (edit, resolved),
+        Ok(Plan::Skip(why)) => return EffectResult::skipped(&t, action, &why),
+        Err(f) => return EffectResult::failed(&t, action, f),
     };
-    match p {
-        Plan::Replicas(n) => spec.replicas = n,
-        Plan::Paused(b) => spec.paused = b,
-        Plan::Template(r) => {
+    let before_spec = spec.clone();
+    match edit {
+        Edit::Replicas(n) => spec.replicas = n,
+        Edit::Paused(b) => spec.paused = b,
+        Edit::Template(r) => {
             spec.roll_to(r, &Timestamp::now().to_string());
         }
     }
+    let user = user();
+    let record = |result: String, after: Option<i64>| {
+        Record::write(CONTEXT, &user, &t, &action, (Some(before), after), result)
+    };
     if let Err(e) = store.save(spec) {
         *spec = before_spec;
-        return EffectResult::Failed {
-            target: t,
-            action,
-            message: format!("nothing changed: cannot save the local deployment: {e}"),
-        };
+        let f = Failure::Save(e);
+        if let Err(io) = audit.append(&record(format!("error: {f}"), None)) {
+            tracing::error!(error = %io, "audit log write failed");
+        }
+        return EffectResult::failed(&t, resolved, f);
     }
     let after = spec.current;
+    if let Err(io) = audit.append(&record("ok".into(), Some(after))) {
+        let f = Failure::Audit {
+            path: audit.path().to_path_buf(),
+            detail: io.to_string(),
+        };
+        return EffectResult::failed(&t, resolved, f);
+    }
     let message = if after != before {
-        format!("{}: revision {before} → {after}", action.describe(&t))
+        format!("{}: revision {before} → {after}", resolved.describe(&t))
     } else {
-        action.describe(&t)
+        resolved.describe(&t)
     };
     tracing::info!(%message, "local action");
     EffectResult::Done {
         target: t,
-        action,
+        action: resolved,
         message,
         revision_before: Some(before),
         revision_after: Some(after),
@@ -211,6 +248,15 @@ mod tests {
         spec.model_pattern = Some(dir.path().join("m-{version}.onnx").display().to_string());
         let store = Store::new(dir.path().join("state"));
         (dir, store, spec)
+    }
+
+    /// The audit log beside the state directory.
+    fn audit(store: &Store) -> AuditLog {
+        AuditLog::new(store.dir.with_file_name("audit.jsonl"))
+    }
+
+    fn execute(spec: &mut Spec, store: &Store, action: Action) -> EffectResult {
+        super::execute(spec, store, &audit(store), action)
     }
 
     fn done(r: &EffectResult) -> (Option<i64>, Option<i64>) {
@@ -260,7 +306,7 @@ mod tests {
             },
         );
         assert!(
-            matches!(&e, EffectResult::Failed { message, .. } if message.contains("revision 9 not found")),
+            matches!(&e, EffectResult::Failed { failure, .. } if failure.to_string().contains("unable to find specified revision 9 in history")),
             "{e:?}"
         );
         // a version without a model file, and an image: refused with the reason
@@ -273,7 +319,7 @@ mod tests {
             },
         );
         assert!(
-            matches!(&e, EffectResult::Failed { message, .. } if message.contains("no model file")),
+            matches!(&e, EffectResult::Failed { failure, .. } if failure.to_string().contains("no model file")),
             "{e:?}"
         );
         let e = prepare(
@@ -284,7 +330,7 @@ mod tests {
             },
         );
         assert!(
-            matches!(&e, EffectResult::Failed { message, .. } if message.contains("no image")),
+            matches!(&e, EffectResult::Failed { failure, .. } if failure.to_string().contains("no image")),
             "{e:?}"
         );
         // scale and pause change the spec, not the revision; all of it is saved
@@ -295,5 +341,62 @@ mod tests {
         execute(&mut spec, &store, Action::Pause);
         let saved = store.load().unwrap().unwrap();
         assert_eq!((saved.replicas, saved.paused, saved.current), (5, true, 3));
+    }
+
+    #[test]
+    fn a_write_appends_the_runners_audit_line() {
+        let (_d, store, mut spec) = setup();
+        let log = audit(&store);
+        let r = super::execute(&mut spec, &store, &log, Action::Scale { replicas: 4 });
+        assert_eq!(done(&r), (Some(1), Some(1)));
+        let r = super::execute(&mut spec, &store, &log, Action::Restart);
+        assert_eq!(done(&r), (Some(1), Some(2)));
+        // refused and skipped writes send nothing, so they are not audited
+        super::execute(&mut spec, &store, &log, Action::Scale { replicas: -1 });
+        super::execute(&mut spec, &store, &log, Action::Scale { replicas: 4 });
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        let l = &lines[0];
+        assert_eq!(l["context"], "local");
+        assert_eq!(l["namespace"], "local");
+        assert_eq!(l["object"], "deployment/classifier");
+        assert_eq!(l["action"], "scale");
+        assert_eq!(
+            l["command"],
+            "tractor scale deploy/classifier -n local --replicas 4"
+        );
+        assert_eq!(
+            (l["revision_before"].as_i64(), l["result"].as_str()),
+            (Some(1), Some("ok"))
+        );
+        assert_eq!(lines[1]["action"], "restart");
+        assert_eq!(lines[1]["revision_after"], 2);
+        // a save that fails changes nothing and is audited as an error
+        let blocked = Store::new(log.path().join("state"));
+        let e = super::execute(&mut spec, &blocked, &log, Action::Pause);
+        assert!(
+            matches!(
+                &e,
+                EffectResult::Failed {
+                    failure: Failure::Save(_),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(!spec.paused);
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert!(
+            last["result"]
+                .as_str()
+                .unwrap()
+                .starts_with("error: nothing changed: cannot save"),
+            "{last}"
+        );
     }
 }

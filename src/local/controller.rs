@@ -17,7 +17,9 @@ use super::objects::{HpaView, NAMESPACE, ReplicaView, objects};
 use super::spec::{Spec, Store};
 use super::{actions, children, front, rolling};
 use crate::action::{Action, Target};
+use crate::audit::AuditLog;
 use crate::event::{AppEvent, ClusterDelta, EffectResult, Kind, Object, ScrapeResult, Source};
+use crate::failure::Failure;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -30,6 +32,8 @@ pub struct Config {
     pub drain_grace: Duration,
     /// SIGKILL after this long past SIGTERM.
     pub stop_timeout: Duration,
+    /// Where writes are audited (the same log as the Kubernetes runner's).
+    pub audit: AuditLog,
 }
 
 enum Command {
@@ -56,10 +60,10 @@ impl Handle {
     ) -> EffectResult {
         let (reply, rx) = oneshot::channel();
         if self.tx.send(make(reply)).is_err() {
-            return failed(t, a, "the local controller has stopped");
+            return EffectResult::failed(t, a, Failure::Stopped);
         }
         rx.await
-            .unwrap_or_else(|_| failed(t, a, "the local controller has stopped"))
+            .unwrap_or_else(|_| EffectResult::failed(t, a, Failure::Stopped))
     }
 
     pub async fn prepare(&self, t: &Target, a: Action) -> EffectResult {
@@ -98,14 +102,6 @@ impl Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         self.shutdown();
-    }
-}
-
-pub fn failed(t: &Target, action: Action, message: &str) -> EffectResult {
-    EffectResult::Failed {
-        target: t.clone(),
-        action,
-        message: message.to_string(),
     }
 }
 
@@ -226,7 +222,7 @@ async fn run(
                     let _ = reply.send(actions::prepare(&c.spec, a));
                 }
                 Some(Command::Execute(a, reply)) => {
-                    let r = actions::execute(&mut c.spec, &c.cfg.store, a);
+                    let r = actions::execute(&mut c.spec, &c.cfg.store, &c.cfg.audit, a);
                     let _ = reply.send(r);
                     c.reconcile().await;
                 }

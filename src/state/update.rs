@@ -198,9 +198,9 @@ fn on_result(s: &mut State, r: EffectResult) {
                 });
             }
         }
-        EffectResult::Failed { message, .. } => {
+        EffectResult::Failed { failure, .. } => {
             s.mode = Mode::Normal;
-            s.flash(Level::Error, message);
+            s.flash(Level::Error, failure.to_string());
         }
     }
 }

@@ -334,9 +334,10 @@ async fn forbidden_is_a_clear_message_and_is_audited() {
     let (client, _calls) = server(403);
     let r = runner(client, &audit, false);
     let res = r.prepare(&target(), Action::Restart).await;
-    let EffectResult::Failed { message, .. } = res else {
+    let EffectResult::Failed { failure, .. } = res else {
         panic!("{res:?}")
     };
+    let message = failure.to_string();
     assert!(
         message.starts_with(
             "forbidden: user \"alice\" may not patch deployments.apps in namespace \"ml\""
@@ -344,9 +345,10 @@ async fn forbidden_is_a_clear_message_and_is_audited() {
         "{message}"
     );
     let res = r.execute(&target(), Action::Restart).await;
-    let EffectResult::Failed { message, .. } = res else {
+    let EffectResult::Failed { failure, .. } = res else {
         panic!("{res:?}")
     };
+    let message = failure.to_string();
     assert!(message.starts_with("forbidden:"), "{message}");
     let line: Value =
         serde_json::from_str(std::fs::read_to_string(&audit).unwrap().trim()).unwrap();

@@ -83,6 +83,7 @@ fn config(dir: &std::path::Path) -> tractor::local::Config {
         scrape_every: Duration::from_millis(500),
         drain_grace: Duration::from_millis(300),
         stop_timeout: Duration::from_secs(20),
+        audit: tractor::audit::AuditLog::new(dir.join("audit.jsonl")),
     }
 }
 

@@ -243,7 +243,16 @@ fn pause_key_toggles_and_model_prompt_prefills() {
         AppEvent::Effect(EffectResult::Failed {
             target: t,
             action: Action::Resume,
-            message: "forbidden: user \"alice\" may not patch deployments.apps".into(),
+            failure: tractor::failure::Failure::Forbidden {
+                user: "alice".into(),
+                call: Box::new(tractor::failure::Call {
+                    verb: "patch".into(),
+                    resource: "deployments.apps".into(),
+                    namespace: "staging".into(),
+                    name: "ranker".into(),
+                }),
+                detail: String::new(),
+            },
         }),
     );
     assert_eq!(s.mode, Mode::Normal);
