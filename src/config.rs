@@ -155,7 +155,7 @@ impl Config {
             for (action, list) in k {
                 cfg.keys
                     .set(&action, list)
-                    .map_err(|m| invalid("keys", &action, m))?;
+                    .map_err(|e| invalid("keys", &action, e.to_string()))?;
             }
         }
         cfg.validate()
