@@ -9,6 +9,7 @@ use crate::diff::Change;
 use crate::event::{Source, SourceStatus};
 use crate::model::Key;
 
+pub mod keymap;
 pub mod latency;
 pub mod loadrun;
 pub mod rows;

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::event::SourceStatus;
+use crate::state::keymap::{self, At};
 use crate::state::{Level, Mode, PromptKind, State, View};
 
 pub mod deployments;
@@ -51,7 +52,7 @@ pub fn draw(s: &State, f: &mut Frame, theme: &Theme) {
             action,
             changes,
             notes,
-        } => overlay::confirm(f, theme, target, action, changes, notes),
+        } => overlay::confirm(s, f, theme, target, action, changes, notes),
         _ => {}
     }
 }
@@ -166,43 +167,12 @@ fn footer(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
     f.render_widget(Paragraph::new(line), area);
 }
 
+/// The hint line: the table's labels for this view, each with its first key.
 fn hints(s: &State, t: &Theme) -> Line<'static> {
-    use crate::config::keys::KeyAction as K;
-    let first = |a: K| {
-        s.keymap
-            .shown
-            .iter()
-            .find(|(x, _)| *x == a)
-            .and_then(|(_, k)| k.split(' ').next().map(str::to_string))
-            .unwrap_or_default()
-    };
-    let mut items = vec![
-        (K::Help, "help"),
-        (K::Command, "view"),
-        (K::Filter, "filter"),
-    ];
-    match s.view {
-        View::Deployments | View::Hpas | View::Pods => items.push((K::Open, "open")),
-        View::Detail(_) => items.push((K::NextSection, "section")),
-        View::Events | View::Monitor(_) => {}
-    }
-    if matches!(s.view, View::Monitor(_)) {
-        items.extend([(K::Load, "load"), (K::StopLoad, "stop load")]);
-    } else {
-        items.push((K::Monitor, "monitor"));
-    }
-    if !matches!(s.view, View::Events) {
-        items.extend([
-            (K::Undo, "undo"),
-            (K::Restart, "restart"),
-            (K::Scale, "scale"),
-            (K::SetModel, "model"),
-        ]);
-    }
-    items.extend([(K::Back, "back"), (K::Quit, "quit")]);
     let mut spans = Vec::new();
-    for (a, label) in items {
-        spans.push(Span::styled(format!("<{}>", first(a)), t.accent));
+    for (action, label) in keymap::hints(At::View(s.view.id())) {
+        let first = s.keymap.keys(action).first().cloned().unwrap_or_default();
+        spans.push(Span::styled(format!("<{first}>"), t.accent));
         spans.push(Span::styled(format!("{label} "), t.muted));
     }
     Line::from(spans)

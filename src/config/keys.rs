@@ -4,15 +4,15 @@ use std::collections::BTreeMap;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde::{Deserialize, Serialize};
 
-/// Every action that a key can trigger, with its config name and help text.
+/// Every action a key can be bound to, with its name in the `[keys]` config.
+/// What each one does, where, and its help text: `state::keymap`.
 macro_rules! key_actions {
-    ($($variant:ident = $name:literal : $help:literal),* $(,)?) => {
+    ($($variant:ident = $name:literal),* $(,)?) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum KeyAction { $($variant),* }
         impl KeyAction {
             pub const ALL: &'static [KeyAction] = &[$(KeyAction::$variant),*];
             pub fn name(self) -> &'static str { match self { $(KeyAction::$variant => $name),* } }
-            pub fn help(self) -> &'static str { match self { $(KeyAction::$variant => $help),* } }
             pub fn from_name(s: &str) -> Option<KeyAction> {
                 match s { $($name => Some(KeyAction::$variant),)* _ => None }
             }
@@ -21,30 +21,39 @@ macro_rules! key_actions {
 }
 
 key_actions! {
-    Quit = "quit": "quit tractor",
-    Help = "help": "show every key",
-    Command = "command": "jump to a view (:deploy :pods :hpa :events)",
-    Filter = "filter": "filter the list",
-    Up = "up": "move up",
-    Down = "down": "move down",
-    Top = "top": "first row",
-    Bottom = "bottom": "last row",
-    PageUp = "page_up": "page up",
-    PageDown = "page_down": "page down",
-    Open = "open": "open the selected item",
-    Back = "back": "go back",
-    NextSection = "next_section": "next section of the detail view",
-    Undo = "undo": "roll back (to the selected revision in the detail view)",
-    Restart = "restart": "restart the deployment's pods",
-    Scale = "scale": "scale the deployment",
-    PauseResume = "pause_resume": "pause or resume the rollout",
-    SetImage = "set_image": "set the container image",
-    SetModel = "set_model": "set the model version",
-    Monitor = "monitor": "monitor: latency per revision, load, replicas",
-    Load = "load": "start a load test (the flags of tractor loadtest)",
-    StopLoad = "stop_load": "stop the running load test",
-    Confirm = "confirm": "confirm the action shown",
-    Cancel = "cancel": "cancel the action shown",
+    Quit = "quit",
+    Help = "help",
+    Command = "command",
+    Filter = "filter",
+    Up = "up",
+    Down = "down",
+    Top = "top",
+    Bottom = "bottom",
+    PageUp = "page_up",
+    PageDown = "page_down",
+    Open = "open",
+    Back = "back",
+    NextSection = "next_section",
+    Undo = "undo",
+    Restart = "restart",
+    Scale = "scale",
+    PauseResume = "pause_resume",
+    SetImage = "set_image",
+    SetModel = "set_model",
+    Monitor = "monitor",
+    Load = "load",
+    StopLoad = "stop_load",
+    Confirm = "confirm",
+    Cancel = "cancel",
+}
+
+/// What is wrong with a `[keys]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("unknown action; expected one of {expected}")]
+    UnknownAction { expected: String },
+    #[error("\"{0}\" is not a key (a character, enter, esc, tab, up, pageup, ...)")]
+    NotAKey(String),
 }
 
 /// As written in the config: action name → keys.
@@ -54,13 +63,12 @@ pub struct Keys(pub BTreeMap<String, Vec<String>>);
 
 impl Keys {
     /// Replaces one action's keys, checking the action and each key.
-    pub fn set(&mut self, action: &str, keys: Vec<String>) -> Result<(), String> {
+    pub fn set(&mut self, action: &str, keys: Vec<String>) -> Result<(), KeyError> {
         if KeyAction::from_name(action).is_none() {
             let names: Vec<&str> = KeyAction::ALL.iter().map(|a| a.name()).collect();
-            return Err(format!(
-                "unknown action; expected one of {}",
-                names.join(", ")
-            ));
+            return Err(KeyError::UnknownAction {
+                expected: names.join(", "),
+            });
         }
         for k in &keys {
             parse_key(k)?;
@@ -95,7 +103,7 @@ pub enum KeyCodeKey {
     PageDown,
 }
 
-pub fn parse_key(s: &str) -> Result<Binding, String> {
+pub fn parse_key(s: &str) -> Result<Binding, KeyError> {
     let (ctrl, rest) = match s.strip_prefix("ctrl-") {
         Some(r) if !r.is_empty() => (true, r),
         _ => (false, s),
@@ -114,11 +122,12 @@ pub fn parse_key(s: &str) -> Result<Binding, String> {
         "pageup" => KeyCodeKey::PageUp,
         "pagedown" => KeyCodeKey::PageDown,
         "space" => KeyCodeKey::Char(' '),
-        one if one.chars().count() == 1 => KeyCodeKey::Char(one.chars().next().unwrap_or(' ')),
         other => {
-            return Err(format!(
-                "\"{other}\" is not a key (a character, enter, esc, tab, up, pageup, ...)"
-            ));
+            let mut chars = other.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => KeyCodeKey::Char(c),
+                _ => return Err(KeyError::NotAKey(other.to_string())),
+            }
         }
     };
     Ok(Binding { code, ctrl })
@@ -147,12 +156,12 @@ pub fn binding_of(ev: &KeyEvent) -> Option<Binding> {
     })
 }
 
-/// Lookup from a pressed key to the actions bound to it.
+/// Lookup from a pressed key to the actions bound to it, and back.
 #[derive(Debug, Clone, Default)]
 pub struct KeyMap {
     map: BTreeMap<Binding, Vec<KeyAction>>,
-    /// For the help screen: action → keys as written.
-    pub shown: Vec<(KeyAction, String)>,
+    /// Action → keys as written, for the hint line and the help screen.
+    written: BTreeMap<KeyAction, Vec<String>>,
 }
 
 impl KeyMap {
@@ -165,23 +174,20 @@ impl KeyMap {
                     km.map.entry(b).or_default().push(*action);
                 }
             }
-            km.shown.push((*action, list.join(" ")));
+            km.written.insert(*action, list);
         }
         km
     }
 
-    /// Is `ev` bound to `action`?
-    pub fn is(&self, ev: &KeyEvent, action: KeyAction) -> bool {
+    /// Every action bound to `ev`.
+    pub fn actions(&self, ev: &KeyEvent) -> &[KeyAction] {
         binding_of(ev)
             .and_then(|b| self.map.get(&b))
-            .is_some_and(|v| v.contains(&action))
+            .map_or(&[], Vec::as_slice)
     }
 
-    /// Every action bound to `ev`.
-    pub fn actions(&self, ev: &KeyEvent) -> Vec<KeyAction> {
-        binding_of(ev)
-            .and_then(|b| self.map.get(&b))
-            .cloned()
-            .unwrap_or_default()
+    /// The keys bound to `action`, as written in the config.
+    pub fn keys(&self, action: KeyAction) -> &[String] {
+        self.written.get(&action).map_or(&[], Vec::as_slice)
     }
 }

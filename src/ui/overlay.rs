@@ -3,13 +3,14 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Gauge, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Gauge, Padding, Paragraph, Wrap};
 
 use super::Theme;
 use crate::action::{Action, Target};
 use crate::diff::{Change, render};
 use crate::model::deployment::{RolloutState, rollout_status};
-use crate::state::State;
+use crate::state::keymap::{self, At, Entry, Trigger};
+use crate::state::{State, ViewId};
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
@@ -22,36 +23,94 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     }
 }
 
+/// The keys of the current view, then the `:` commands and the confirm dialog's
+/// keys, from the one table; in two columns when one does not fit the height.
 pub fn help(s: &State, f: &mut Frame, t: &Theme) {
-    let mut lines: Vec<Line> = s
-        .keymap
-        .shown
+    let view = s.view.id();
+    let [keys, typed, dialog] = keymap::help(view);
+    let row = |e: &&Entry| {
+        let k = match e.trigger {
+            Trigger::Key(a) => s.keymap.keys(a).join(" "),
+            Trigger::Typed(names) => format!(":{}", names.first().copied().unwrap_or_default()),
+        };
+        Some((k, e.help))
+    };
+    let mut left: Vec<HelpRow> = keys.iter().map(row).collect();
+    let mut right: Vec<HelpRow> = typed.iter().map(row).collect();
+    right.push(None);
+    right.extend(dialog.iter().map(row));
+    let full = f.area();
+    let fits = left.len() + 1 + right.len() <= usize::from(full.height.saturating_sub(2));
+    if fits {
+        left.push(None);
+        left.append(&mut right);
+    }
+    let (left, left_w) = help_column(&left, t);
+    let (right, right_w) = help_column(&right, t);
+    let gap = if right.is_empty() { 0 } else { 3 };
+    let rows = left.len().max(right.len());
+    // the border and a space either side
+    let width = left_w + gap + right_w + 4;
+    let area = centered(
+        full,
+        width,
+        u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2),
+    );
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .padding(Padding::horizontal(1))
+        .title(format!(" Keys in {} (any key closes) ", view_name(view)));
+    let inner = block.inner(area);
+    f.render_widget(Clear, area);
+    f.render_widget(block, area);
+    let [l, _, r] = Layout::horizontal([
+        Constraint::Length(left_w),
+        Constraint::Length(gap),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    f.render_widget(Paragraph::new(left), l);
+    f.render_widget(Paragraph::new(right), r);
+}
+
+/// Keys and what they do; `None` is a blank line.
+type HelpRow = Option<(String, &'static str)>;
+
+/// A column of the help, keys right-aligned, and its width.
+fn help_column(rows: &[HelpRow], t: &Theme) -> (Vec<Line<'static>>, u16) {
+    let kw = rows
         .iter()
-        .map(|(a, keys)| {
-            Line::from(vec![
-                Span::styled(format!("{keys:>16}  "), t.accent),
-                Span::raw(a.help().to_string()),
-            ])
+        .flatten()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let lines: Vec<Line<'static>> = rows
+        .iter()
+        .map(|r| match r {
+            Some((k, help)) => Line::from(vec![
+                Span::styled(format!("{k:>kw$}  "), t.accent),
+                Span::raw(*help),
+            ]),
+            None => Line::from(""),
         })
         .collect();
-    lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled(
-        "views: :deploy :pods :hpa :events   writes: preview → dry run → confirm",
-        t.muted,
-    )));
-    let area = centered(f.area(), 76, lines.len() as u16 + 2);
-    f.render_widget(Clear, area);
-    f.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" Keys (any key closes) "),
-        ),
-        area,
-    );
+    let width = lines.iter().map(Line::width).max().unwrap_or(0);
+    (lines, u16::try_from(width).unwrap_or(u16::MAX))
+}
+
+fn view_name(v: ViewId) -> &'static str {
+    match v {
+        ViewId::Deployments => "Deployments",
+        ViewId::Detail => "the detail view",
+        ViewId::Hpas => "HPAs",
+        ViewId::Pods => "Pods",
+        ViewId::Events => "Events",
+        ViewId::Monitor => "the monitor",
+    }
 }
 
 pub fn confirm(
+    s: &State,
     f: &mut Frame,
     t: &Theme,
     target: &Target,
@@ -98,15 +157,24 @@ pub fn confirm(
                 .borders(Borders::ALL)
                 .border_style(t.warn)
                 .title(" Confirm ")
-                .title_bottom(Line::from(vec![
-                    Span::styled(" y", t.accent),
-                    Span::raw(": apply · "),
-                    Span::styled("n/esc", t.accent),
-                    Span::raw(": cancel "),
-                ])),
+                .title_bottom(dialog_keys(s, t)),
         ),
         area,
     );
+}
+
+/// The confirm dialog's keys, from the table: ` y: apply · n/esc: cancel `.
+fn dialog_keys(s: &State, t: &Theme) -> Line<'static> {
+    let hints = keymap::hints(At::Confirm);
+    let mut spans = Vec::new();
+    for (i, (action, label)) in hints.iter().enumerate() {
+        let keys = s.keymap.keys(*action).join("/");
+        let lead = if i == 0 { " " } else { "" };
+        let sep = if i + 1 == hints.len() { " " } else { " · " };
+        spans.push(Span::styled(format!("{lead}{keys}"), t.accent));
+        spans.push(Span::raw(format!(": {label}{sep}")));
+    }
+    Line::from(spans)
 }
 
 pub fn follow(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
