@@ -165,35 +165,6 @@ pub struct LoadtestArgs {
     pub slo_error_rate: Option<f64>,
 }
 
-/// A load test typed in the console: the flags of `tractor loadtest`.
-#[derive(Debug, Parser)]
-#[command(name = "load", no_binary_name = true, disable_help_flag = true)]
-struct LoadLine {
-    #[command(flatten)]
-    args: LoadtestArgs,
-}
-
-/// Parses `--url URL --rate 100 --duration 60s ...` (words split on spaces). The error is
-/// clap's message without the usage lines, naming the flag that was wrong.
-pub fn parse_load_line(line: &str) -> Result<LoadtestArgs, String> {
-    LoadLine::try_parse_from(line.split_whitespace())
-        .map(|l| l.args)
-        .map_err(|e| {
-            let text = e.render().to_string();
-            let words: Vec<&str> = text
-                .lines()
-                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect();
-            if words.is_empty() {
-                "invalid load test flags".to_string()
-            } else {
-                words.join(" ").trim_start_matches("error: ").to_string()
-            }
-        })
-}
-
 /// `0.01` or `1%`.
 pub fn parse_share(s: &str) -> Result<f64, String> {
     let (num, div) = match s.strip_suffix('%') {

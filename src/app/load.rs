@@ -1,5 +1,6 @@
-//! Runs the console's load test: parses the flags, drives the engine, forwards its
-//! progress into the event channel, and reports the end (writing `--json` if given).
+//! Runs the console's load test: reads the checked plan's body, drives the engine,
+//! forwards its progress into the event channel, and reports the end (writing `--json`
+//! if given).
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -7,8 +8,20 @@ use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use crate::event::{AppEvent, LoadEvent};
-use crate::load::engine::run_until;
-use crate::load::report::Summary;
+use crate::load::engine::{RunError, run_until};
+use crate::load::plan::{LoadPlan, PlanError};
+use crate::load::report::{JsonError, Summary};
+
+/// Why a console run did not end with a summary.
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Json(#[from] JsonError),
+}
 
 #[derive(Default)]
 pub struct LoadRunner {
@@ -16,12 +29,14 @@ pub struct LoadRunner {
 }
 
 impl LoadRunner {
-    pub fn start(&mut self, line: String, tx: UnboundedSender<AppEvent>) {
+    pub fn start(&mut self, plan: LoadPlan, tx: UnboundedSender<AppEvent>) {
         let stop = Arc::new(AtomicBool::new(false));
         self.stop = Some(stop.clone());
         tokio::spawn(async move {
-            let result = run(&line, &tx, stop).await;
+            let result = run(&plan, &tx, stop).await;
             tracing::info!(?result, "load test ended");
+            // the status bar shows the error's words
+            let result = result.map_err(|e| e.to_string());
             let _ = tx.send(AppEvent::Load(LoadEvent::Finished(result)));
         });
     }
@@ -34,15 +49,11 @@ impl LoadRunner {
 }
 
 async fn run(
-    line: &str,
+    checked: &LoadPlan,
     tx: &UnboundedSender<AppEvent>,
     stop: Arc<AtomicBool>,
-) -> Result<String, String> {
-    let args = crate::cli::parse_load_line(line)?;
-    if args.json.as_ref().is_some_and(|p| p.as_os_str() == "-") {
-        return Err("--json -: standard output is the screen here; give a file".into());
-    }
-    let plan = crate::commands::loadtest::plan(&args)?;
+) -> Result<String, LoadError> {
+    let plan = checked.engine_plan()?;
     let (ptx, mut prx) = unbounded_channel();
     let forward = {
         let tx = tx.clone();
@@ -54,14 +65,12 @@ async fn run(
             }
         })
     };
-    tracing::info!(%line, "load test started");
+    tracing::info!(?checked, "load test started");
     let outcomes = run_until(plan.clone(), Some(ptx), Duration::from_millis(250), stop).await;
     let _ = forward.await;
-    let outcomes = outcomes?;
-    let summary = Summary::new(&plan, &outcomes);
-    let slo = crate::commands::loadtest::slo(&args);
-    if let Some(path) = &args.json {
-        crate::commands::loadtest::write_json(&summary, &slo, path)?;
+    let summary = Summary::new(&plan, &outcomes?);
+    if let Some(path) = &checked.json {
+        summary.write_json(&checked.slo, path)?;
     }
-    Ok(summary.line(&slo))
+    Ok(summary.line(&checked.slo))
 }

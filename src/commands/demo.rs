@@ -135,16 +135,16 @@ pub async fn run(a: &DemoArgs, audit: AuditLog, mut config: Config) -> color_eyr
     let load = (!a.no_load).then(|| {
         format!(
             "--url http://127.0.0.1:{port}/v2/models/{MODEL_NAME}/infer --body {} --profile {} --duration {}ms --max-in-flight 200 --timeout 10s",
-            body_path.display(),
-            a.profile,
+            crate::load::words::quote(&body_path.display().to_string()),
+            crate::load::words::quote(&a.profile),
             a.duration.as_millis()
         )
     });
     if let Some(line) = &load
-        && let Err(e) = crate::cli::parse_load_line(line)
-            .and_then(|args| crate::commands::loadtest::plan(&args).map(|_| ()))
+        && let Err(e) = crate::load::line::parse(line)
+            .and_then(|p| p.engine_plan().map_err(crate::load::line::LineError::from))
     {
-        return fail(e);
+        return fail(e.to_string());
     }
     let cfg = crate::local::Config {
         store,

@@ -2,6 +2,26 @@
 //! schedule that follows it. Pure; the engine only asks "when is the next send?".
 use std::fmt;
 
+/// Why a `--profile` cannot be read; the words say how to write it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileError {
+    #[error("profile constant needs --rate R or constant:R")]
+    NeedsRate,
+    #[error("profile {profile:?}: {what} {value:?} {problem}")]
+    Number {
+        profile: String,
+        what: &'static str,
+        value: String,
+        problem: &'static str,
+    },
+    #[error("profile {profile:?}: write {form}")]
+    Form { profile: String, form: &'static str },
+    #[error("unknown profile {0:?}: constant, ramp:A..B, step:A,B,.. or spike:BASE,PEAK@AT+LEN")]
+    Unknown(String),
+    #[error("profile {0:?}: the rate is 0 throughout")]
+    Zero(String),
+}
+
 /// How the target rate (requests per second) changes over the run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Profile {
@@ -22,28 +42,35 @@ pub enum Profile {
 
 impl Profile {
     /// Parses a profile; `rate` is the `--rate` that `constant` takes.
-    pub fn parse(s: &str, rate: Option<f64>) -> Result<Profile, String> {
+    pub fn parse(s: &str, rate: Option<f64>) -> Result<Profile, ProfileError> {
         let (kind, arg) = s.split_once(':').unwrap_or((s, ""));
-        let num = |v: &str, what: &str| -> Result<f64, String> {
-            let x: f64 = v
-                .trim()
-                .parse()
-                .map_err(|_| format!("profile {s:?}: {what} {v:?} is not a number"))?;
+        let num = |v: &str, what: &'static str| -> Result<f64, ProfileError> {
+            let bad = |problem| ProfileError::Number {
+                profile: s.to_string(),
+                what,
+                value: v.to_string(),
+                problem,
+            };
+            let x: f64 = v.trim().parse().map_err(|_| bad("is not a number"))?;
             if !x.is_finite() || x < 0.0 {
-                return Err(format!("profile {s:?}: {what} {v:?} must be 0 or more"));
+                return Err(bad("must be 0 or more"));
             }
             Ok(x)
+        };
+        let form = |form: &'static str| ProfileError::Form {
+            profile: s.to_string(),
+            form,
         };
         let p = match kind {
             "constant" => match (arg, rate) {
                 ("", Some(r)) => Profile::Constant(r),
-                ("", None) => return Err("profile constant needs --rate R or constant:R".into()),
+                ("", None) => return Err(ProfileError::NeedsRate),
                 (a, _) => Profile::Constant(num(a, "rate")?),
             },
             "ramp" => {
-                let (a, b) = arg.split_once("..").ok_or_else(|| {
-                    format!("profile {s:?}: write ramp:FROM..TO, e.g. ramp:10..500")
-                })?;
+                let (a, b) = arg
+                    .split_once("..")
+                    .ok_or_else(|| form("ramp:FROM..TO, e.g. ramp:10..500"))?;
                 Profile::Ramp {
                     from: num(a, "from")?,
                     to: num(b, "to")?,
@@ -51,7 +78,7 @@ impl Profile {
             }
             "step" => {
                 if arg.trim().is_empty() {
-                    return Err(format!("profile {s:?}: write step:R1,R2,..."));
+                    return Err(form("step:R1,R2,..."));
                 }
                 let steps = arg
                     .split(',')
@@ -60,11 +87,7 @@ impl Profile {
                 Profile::Step(steps)
             }
             "spike" => {
-                let err = || {
-                    format!(
-                        "profile {s:?}: write spike:BASE,PEAK@AT+LEN, e.g. spike:100,1000@30+10"
-                    )
-                };
+                let err = || form("spike:BASE,PEAK@AT+LEN, e.g. spike:100,1000@30+10");
                 let (rates, when) = arg.split_once('@').ok_or_else(err)?;
                 let (base, peak) = rates.split_once(',').ok_or_else(err)?;
                 let (at, len) = when.split_once('+').ok_or_else(err)?;
@@ -75,14 +98,10 @@ impl Profile {
                     len: num(len.trim_end_matches('s'), "length")?,
                 }
             }
-            other => {
-                return Err(format!(
-                    "unknown profile {other:?}: constant, ramp:A..B, step:A,B,.. or spike:BASE,PEAK@AT+LEN"
-                ));
-            }
+            other => return Err(ProfileError::Unknown(other.to_string())),
         };
         if p.peak() <= 0.0 {
-            return Err(format!("profile {s:?}: the rate is 0 throughout"));
+            return Err(ProfileError::Zero(s.to_string()));
         }
         Ok(p)
     }
@@ -284,7 +303,7 @@ mod tests {
             let got = Profile::parse(s, *rate);
             match (want, &got) {
                 (Ok(p), Ok(g)) => assert_eq!(p, g, "{s}"),
-                (Err(frag), Err(e)) => assert!(e.contains(frag), "{s}: {e}"),
+                (Err(frag), Err(e)) => assert!(e.to_string().contains(frag), "{s}: {e}"),
                 _ => panic!("{s}: {got:?}"),
             }
         }

@@ -1,7 +1,10 @@
 //! The end of a run: the summary (table for people, JSON for scripts) and the SLO verdict.
+use std::path::{Path, PathBuf};
+
 use serde_json::{Value, json};
 
 use super::engine::{Mode, Outcomes, Plan};
+use super::failure::Failure;
 
 /// Objectives a run must meet; any miss makes `tractor loadtest` exit non-zero.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9,6 +12,21 @@ pub struct Slo {
     pub p99_ms: Option<f64>,
     /// Highest fraction of requests that may fail (5xx or no answer).
     pub error_rate: Option<f64>,
+}
+
+/// The JSON could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum JsonError {
+    #[error("--json {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--json {}: {source}", path.display())]
+    Encode {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +50,7 @@ pub struct Summary {
     pub max: Option<f64>,
     pub mean: Option<f64>,
     pub statuses: Vec<(u16, u64)>,
-    pub failures: Vec<(String, u64)>,
+    pub failures: Vec<(Failure, u64)>,
 }
 
 impl Summary {
@@ -73,7 +91,7 @@ impl Summary {
             max: (!h.is_empty()).then(|| ms(h.max())),
             mean: (!h.is_empty()).then(|| h.mean() / 1000.0),
             statuses: s.statuses.iter().map(|(k, v)| (*k, *v)).collect(),
-            failures: s.failures.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            failures: s.failures.iter().map(|(k, v)| (*k, *v)).collect(),
         }
     }
 
@@ -103,12 +121,30 @@ impl Summary {
                 "max": self.max, "mean": self.mean,
             },
             "statuses": self.statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
-            "failures": self.failures.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "failures": self.failures.iter().map(|(k, v)| (k.name().to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
             "slo": {
                 "p99_ms": slo.p99_ms,
                 "error_rate": slo.error_rate,
                 "missed": self.missed(slo),
             },
+        })
+    }
+
+    /// Writes [`Summary::to_json`] to `path` (`-`: standard output).
+    pub fn write_json(&self, slo: &Slo, path: &Path) -> Result<(), JsonError> {
+        let text = serde_json::to_string_pretty(&self.to_json(slo)).map_err(|source| {
+            JsonError::Encode {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        if path.as_os_str() == "-" {
+            println!("{text}");
+            return Ok(());
+        }
+        std::fs::write(path, text + "\n").map_err(|source| JsonError::Write {
+            path: path.to_path_buf(),
+            source,
         })
     }
 
@@ -296,5 +332,20 @@ mod tests {
         assert!(j["latency_ms"]["p90"].is_number() && j["latency_ms"]["p50"].is_number());
         assert_eq!(j["statuses"]["200"], 99);
         assert_eq!(j["slo"]["missed"][0], "p99 12.5 ms > 10 ms");
+    }
+
+    #[test]
+    fn failures_are_named_by_kind() {
+        let mut s = summary(None, 3, 3);
+        s.statuses.clear();
+        s.failures = vec![(Failure::Connect, 2), (Failure::Timeout, 1)];
+        let j = s.to_json(&Slo::default());
+        assert_eq!(j["failures"]["connect"], 2);
+        assert_eq!(j["failures"]["timeout"], 1);
+        assert!(
+            s.table().contains("no answer      connect: 2, timeout: 1"),
+            "{}",
+            s.table()
+        );
     }
 }

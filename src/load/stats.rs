@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use super::failure::Failure;
+
 /// Latencies up to an hour are recorded exactly (to 3 significant digits); longer saturate.
 const MAX_US: u64 = 3_600_000_000;
 
@@ -19,7 +21,7 @@ pub struct Stats {
     /// Answers by HTTP status.
     pub statuses: BTreeMap<u16, u64>,
     /// Requests that got no answer, by kind (connect, timeout, io, ...).
-    pub failures: BTreeMap<String, u64>,
+    pub failures: BTreeMap<Failure, u64>,
     /// Answers in the live window (for its rate).
     pub window_done: u64,
 }
@@ -35,11 +37,22 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_US, 3).unwrap_or_else(|_| unreachable!())
 }
 
-/// The outcome of one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The outcome of one request: an answer with its status, or no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Status(u16),
-    Failed(String),
+    Failed(Failure),
+}
+
+impl Outcome {
+    /// Whether it counts as an error: a 5xx answer or none. 4xx are the client's fault and
+    /// counted apart; 503 is the server's backpressure, an error all the same for an SLO.
+    pub fn is_error(self) -> bool {
+        match self {
+            Outcome::Status(code) => code >= 500,
+            Outcome::Failed(_) => true,
+        }
+    }
 }
 
 impl Stats {
@@ -79,7 +92,7 @@ impl Stats {
             *self.statuses.entry(*k).or_default() += v;
         }
         for (k, v) in &other.failures {
-            *self.failures.entry(k.clone()).or_default() += v;
+            *self.failures.entry(*k).or_default() += v;
         }
     }
 
@@ -88,15 +101,15 @@ impl Stats {
         self.statuses.values().sum()
     }
 
-    /// Errors: 5xx answers and requests without an answer. 4xx are the client's fault and
-    /// counted apart; 503 is the server's backpressure, an error all the same for an SLO.
+    /// Errors: the requests whose [`Outcome::is_error`] holds.
     pub fn errors(&self) -> u64 {
-        self.statuses
-            .iter()
-            .filter(|(c, _)| **c >= 500)
+        let statuses = self.statuses.iter().map(|(c, n)| (Outcome::Status(*c), *n));
+        let failures = self.failures.iter().map(|(f, n)| (Outcome::Failed(*f), *n));
+        statuses
+            .chain(failures)
+            .filter(|(o, _)| o.is_error())
             .map(|(_, n)| n)
-            .sum::<u64>()
-            + self.failures.values().sum::<u64>()
+            .sum()
     }
 
     pub fn finished(&self) -> u64 {
@@ -152,7 +165,7 @@ mod tests {
         s.record(Duration::from_millis(5), Outcome::Status(404));
         s.record(Duration::from_millis(5), Outcome::Status(503));
         s.record(Duration::from_millis(5), Outcome::Status(500));
-        s.record(Duration::from_secs(30), Outcome::Failed("timeout".into()));
+        s.record(Duration::from_secs(30), Outcome::Failed(Failure::Timeout));
         assert_eq!((s.answered(), s.errors(), s.finished()), (4, 3, 5));
         // a request without an answer has no latency
         assert_eq!(s.total.len(), 4);
@@ -164,10 +177,13 @@ mod tests {
         let mut b = Stats::new();
         a.record(Duration::from_millis(1), Outcome::Status(200));
         b.record(Duration::from_millis(3), Outcome::Status(200));
-        b.record(Duration::from_millis(3), Outcome::Failed("connect".into()));
+        b.record(Duration::from_millis(3), Outcome::Failed(Failure::Connect));
         b.sent = 2;
         a.merge(&b);
-        assert_eq!((a.answered(), a.sent, a.failures["connect"]), (2, 2, 1));
+        assert_eq!(
+            (a.answered(), a.sent, a.failures[&Failure::Connect]),
+            (2, 2, 1)
+        );
         let (w, n) = a.take_window();
         assert_eq!((w.len(), n), (2, 2));
         assert_eq!((a.window.len(), a.window_done), (0, 0));

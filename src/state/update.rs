@@ -34,9 +34,9 @@ pub enum Effect {
         target: Target,
         action: Action,
     },
-    /// Run a load test with these flags (`tractor loadtest`'s).
+    /// Run a load test with these flags (`tractor loadtest`'s), parsed and checked.
     StartLoad {
-        args: String,
+        args: crate::load::plan::LoadPlan,
     },
     /// End the running load test early.
     StopLoad,

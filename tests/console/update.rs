@@ -562,7 +562,9 @@ fn load_tests_start_stop_and_refuse_from_the_console() {
     typed(&mut s, line);
     assert_eq!(
         update(&mut s, code(KeyCode::Enter)),
-        vec![Effect::StartLoad { args: line.into() }]
+        vec![Effect::StartLoad {
+            args: tractor::load::line::parse(line).unwrap()
+        }]
     );
     assert_eq!(
         s.view,

@@ -256,7 +256,9 @@ fn monitor_during_a_rollout_under_load() {
     let effects = update(&mut s, code(KeyCode::Enter));
     assert_eq!(
         effects,
-        vec![tractor::state::Effect::StartLoad { args: line.into() }]
+        vec![tractor::state::Effect::StartLoad {
+            args: tractor::load::line::parse(line).unwrap()
+        }]
     );
     for i in 0..=12 {
         let t = i * 5;

@@ -38,36 +38,35 @@ pub fn prompt(s: &mut State) {
     }
 }
 
-/// Checks the flags and starts the run, or says what is wrong with them.
+/// Parses and checks the typed flags (once, here) and starts the run with them, or says
+/// what is wrong with them. The body file is read when the run starts.
 pub fn start(s: &mut State, line: &str) -> Vec<Effect> {
     s.load_args = line.to_string();
-    let args = match crate::cli::parse_load_line(line) {
-        Ok(a) => a,
+    let plan = match crate::load::line::parse(line) {
+        Ok(p) => p,
         Err(e) => {
             s.flash(Level::Error, format!("load test not started: {e}"));
             return vec![];
         }
     };
-    if args.duration.is_zero() {
+    if plan.json_to_stdout() {
         s.flash(
             Level::Error,
-            "load test not started: --duration must be more than 0",
+            "load test not started: --json -: standard output is the screen here; give a file",
         );
         return vec![];
     }
     s.load = Some(LoadRun::new(
         line.to_string(),
         s.now,
-        args.duration.as_secs_f64(),
+        plan.duration.as_secs_f64(),
     ));
     if !matches!(s.view, View::Monitor(_)) {
         let subject = super::selected_deployment(s);
         monitor(s, subject);
     }
     s.flash(Level::Info, format!("load test started: {line}"));
-    vec![Effect::StartLoad {
-        args: line.to_string(),
-    }]
+    vec![Effect::StartLoad { args: plan }]
 }
 
 /// The stop key.

@@ -1,0 +1,175 @@
+//! The closed loop: N workers, each with its own connection, each sending its next request
+//! when the last one answered.
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::conn::{Conn, Prepared, attempt, outcome};
+use super::plan::Plan;
+use crate::load::failure::RequestError;
+use crate::load::stats::{Outcome, Stats};
+
+/// The closed loop's threads could not be started or joined.
+#[derive(Debug, thiserror::Error)]
+pub enum ThreadError {
+    #[error("cannot start a load thread: {0}")]
+    Start(#[source] std::io::Error),
+    #[error("load threads: {0}")]
+    Join(#[source] tokio::task::JoinError),
+}
+
+/// What every worker shares.
+#[derive(Clone)]
+struct Shared {
+    plan: Arc<Plan>,
+    targets: Arc<Vec<Prepared>>,
+    stats: Arc<Mutex<Stats>>,
+    /// Requests claimed so far, against the plan's budget.
+    claimed: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+/// `concurrency` workers until the deadline or the request budget; the last send time.
+/// The workers are spread over one single-threaded runtime per core (as wrk spreads its
+/// connections over threads): a worker and its connection's task then always run on the
+/// same thread, with no cross-thread wake-ups or work stealing per request.
+pub async fn run(
+    plan: &Arc<Plan>,
+    targets: &Arc<Vec<Prepared>>,
+    concurrency: usize,
+    stats: &Arc<Mutex<Stats>>,
+    deadline: Instant,
+    stop: &Arc<AtomicBool>,
+) -> Result<Instant, ThreadError> {
+    let concurrency = concurrency.max(1);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(concurrency);
+    let shared = Shared {
+        plan: plan.clone(),
+        targets: targets.clone(),
+        stats: stats.clone(),
+        claimed: Arc::new(AtomicU64::new(0)),
+        stop: stop.clone(),
+    };
+    let mut handles = Vec::with_capacity(threads);
+    for i in 0..threads {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(ThreadError::Start)?;
+        let shared = shared.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("load-{i}"))
+            .spawn(move || {
+                rt.block_on(async move {
+                    let mut set = tokio::task::JoinSet::new();
+                    for w in (i..concurrency).step_by(threads) {
+                        set.spawn(worker(w, shared.clone(), deadline));
+                    }
+                    let mut last: Option<Instant> = None;
+                    while let Some(r) = set.join_next().await {
+                        if let Ok(t) = r {
+                            last = Some(last.map_or(t, |l| l.max(t)));
+                        }
+                    }
+                    last
+                })
+            })
+            .map_err(ThreadError::Start)?;
+        handles.push(h);
+    }
+    // the threads block: join them off the runtime's workers
+    let lasts = tokio::task::spawn_blocking(move || {
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok().flatten())
+            .max()
+    })
+    .await
+    .map_err(ThreadError::Join)?;
+    Ok(lasts.unwrap_or_else(Instant::now))
+}
+
+/// One closed-loop worker: its own connection, the next request when the last answered.
+async fn worker(w: usize, sh: Shared, deadline: Instant) -> Instant {
+    let t = &sh.targets[w % sh.targets.len().max(1)];
+    let mut conn = None;
+    let mut timer = Deadline::new(sh.plan.timeout);
+    let mut local = Stats::new();
+    let mut flushed = Instant::now();
+    let mut last = Instant::now();
+    while Instant::now() < deadline && !sh.stop.load(Ordering::Relaxed) {
+        if sh
+            .plan
+            .max_requests
+            .is_some_and(|m| sh.claimed.fetch_add(1, Ordering::Relaxed) >= m)
+        {
+            break;
+        }
+        let sent = Instant::now();
+        last = sent;
+        local.sent += 1;
+        let outcome = one_within(&sh.plan, t, &mut conn, &mut timer).await;
+        local.record(sent.elapsed(), outcome);
+        if flushed.elapsed() >= Duration::from_millis(100) {
+            flush(&sh.stats, &mut local);
+            flushed = Instant::now();
+        }
+    }
+    flush(&sh.stats, &mut local);
+    last
+}
+
+fn flush(stats: &Mutex<Stats>, local: &mut Stats) {
+    if let Ok(mut s) = stats.lock() {
+        s.merge(local);
+    }
+    *local = Stats::new();
+}
+
+/// A closed-loop worker's timeout. A timer armed per request costs a timer-wheel update
+/// per request; this one is moved only when fewer than `timeout` remain, about ten times
+/// per timeout. A request without an answer fails after between 1.0 and 1.1 × `timeout`.
+struct Deadline {
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    timeout: Duration,
+}
+
+impl Deadline {
+    fn new(timeout: Duration) -> Deadline {
+        Deadline {
+            sleep: Box::pin(tokio::time::sleep(timeout + timeout / 10)),
+            timeout,
+        }
+    }
+
+    fn arm(&mut self) {
+        let now = Instant::now();
+        if self.sleep.deadline() < now + self.timeout {
+            let at = now + self.timeout + self.timeout / 10;
+            self.sleep.as_mut().reset(at);
+        }
+    }
+}
+
+/// One request (see [`attempt`]) under a worker's shared [`Deadline`].
+async fn one_within(
+    plan: &Plan,
+    t: &Prepared,
+    slot: &mut Option<Conn>,
+    deadline: &mut Deadline,
+) -> Outcome {
+    deadline.arm();
+    let work = attempt(plan, t, slot);
+    let result = tokio::select! {
+        biased;
+        r = work => r,
+        // the connection may hold a half-read answer: it is dropped with `work`
+        _ = deadline.sleep.as_mut() => Err(RequestError::Timeout),
+    };
+    outcome(result)
+}

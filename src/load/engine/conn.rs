@@ -1,0 +1,165 @@
+//! Connections: HTTP/1.1 keep-alive or HTTP/2 (prior knowledge) over TCP with hyper, the
+//! request every send shares, and one exchange on a connection kept for the next.
+use bytes::Bytes;
+use http::{Request, header};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use super::plan::Plan;
+use crate::load::endpoint::Endpoint;
+use crate::load::failure::RequestError;
+use crate::load::stats::Outcome;
+
+/// A target's request cannot be built (checked once, before anything is sent).
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error("{url}: {source}")]
+    Uri {
+        url: String,
+        source: http::uri::InvalidUri,
+    },
+    #[error("{url}: {source}")]
+    Host {
+        url: String,
+        source: http::header::InvalidHeaderValue,
+    },
+    #[error("content type {content_type:?}: {source}")]
+    ContentType {
+        content_type: String,
+        source: http::header::InvalidHeaderValue,
+    },
+}
+
+/// An open connection, ready for the next request.
+pub enum Conn {
+    H1(http1::SendRequest<Full<Bytes>>),
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+async fn connect(ep: &Endpoint, h2: bool) -> Result<Conn, RequestError> {
+    let tcp = tokio::net::TcpStream::connect((ep.host.as_str(), ep.port))
+        .await
+        .map_err(RequestError::Connect)?;
+    let _ = tcp.set_nodelay(true);
+    let io = TokioIo::new(tcp);
+    if h2 {
+        let (send, conn) = http2::handshake(TokioExecutor::new(), io)
+            .await
+            .map_err(RequestError::Handshake)?;
+        tokio::spawn(conn);
+        Ok(Conn::H2(send))
+    } else {
+        let (send, conn) = http1::handshake(io)
+            .await
+            .map_err(RequestError::Handshake)?;
+        tokio::spawn(conn);
+        Ok(Conn::H1(send))
+    }
+}
+
+/// What every request to one endpoint shares, parsed once.
+pub struct Prepared {
+    ep: Endpoint,
+    uri: http::Uri,
+    host: http::HeaderValue,
+    content_type: Option<http::HeaderValue>,
+}
+
+impl Prepared {
+    pub fn new(plan: &Plan, ep: &Endpoint) -> Result<Prepared, PrepareError> {
+        let uri = if plan.http2 {
+            format!("http://{}{}", ep.authority, ep.path)
+        } else {
+            ep.path.clone()
+        };
+        Ok(Prepared {
+            ep: ep.clone(),
+            uri: uri.parse().map_err(|source| PrepareError::Uri {
+                url: ep.url.clone(),
+                source,
+            })?,
+            host: http::HeaderValue::from_str(&ep.authority).map_err(|source| {
+                PrepareError::Host {
+                    url: ep.url.clone(),
+                    source,
+                }
+            })?,
+            content_type: match &plan.content_type {
+                Some(ct) => Some(http::HeaderValue::from_str(ct).map_err(|source| {
+                    PrepareError::ContentType {
+                        content_type: ct.clone(),
+                        source,
+                    }
+                })?),
+                None => None,
+            },
+        })
+    }
+
+    fn request(&self, plan: &Plan) -> Request<Full<Bytes>> {
+        let mut req = Request::new(Full::new(plan.body.clone()));
+        *req.method_mut() = plan.method.clone();
+        *req.uri_mut() = self.uri.clone();
+        let h = req.headers_mut();
+        if !plan.http2 {
+            h.insert(header::HOST, self.host.clone());
+        }
+        if let Some(ct) = &self.content_type {
+            h.insert(header::CONTENT_TYPE, ct.clone());
+        }
+        req
+    }
+}
+
+/// Sends one request on `conn` and reads the whole answer; its status.
+async fn exchange(conn: &mut Conn, req: Request<Full<Bytes>>) -> Result<u16, RequestError> {
+    let resp = match conn {
+        Conn::H1(s) => {
+            s.ready().await.map_err(RequestError::Closed)?;
+            s.send_request(req).await
+        }
+        Conn::H2(s) => {
+            s.ready().await.map_err(RequestError::Closed)?;
+            s.send_request(req).await
+        }
+    }
+    .map_err(RequestError::Io)?;
+    let status = resp.status().as_u16();
+    resp.into_body().collect().await.map_err(RequestError::Io)?;
+    Ok(status)
+}
+
+/// One request on the connection in `slot` (a new one if empty), without a timeout. The
+/// connection stays in the slot unless it failed.
+pub async fn attempt(
+    plan: &Plan,
+    t: &Prepared,
+    slot: &mut Option<Conn>,
+) -> Result<u16, RequestError> {
+    let req = t.request(plan);
+    let mut conn = match slot.take() {
+        Some(c) => c,
+        None => connect(&t.ep, plan.http2).await?,
+    };
+    let status = exchange(&mut conn, req).await?;
+    *slot = Some(conn);
+    Ok(status)
+}
+
+/// [`attempt`] within the plan's timeout.
+pub async fn one(plan: &Plan, t: &Prepared, slot: &mut Option<Conn>) -> Outcome {
+    let result = match tokio::time::timeout(plan.timeout, attempt(plan, t, slot)).await {
+        Ok(r) => r,
+        Err(_) => Err(RequestError::Timeout),
+    };
+    outcome(result)
+}
+
+/// The outcome counted for an attempt's result.
+pub fn outcome(result: Result<u16, RequestError>) -> Outcome {
+    match result {
+        Ok(status) => Outcome::Status(status),
+        Err(e) => Outcome::Failed(e.failure()),
+    }
+}

@@ -1,0 +1,44 @@
+//! What the engine runs and what it measured.
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Method;
+
+use crate::load::endpoint::Endpoint;
+use crate::load::profile::Profile;
+use crate::load::stats::Stats;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// Send at the profile's rate whatever the answers; at most `max_in_flight` at once
+    /// (a request due while all are busy waits, and its wait counts in its latency).
+    Open {
+        profile: Profile,
+        max_in_flight: usize,
+    },
+    /// `concurrency` workers, each sending its next request when the last one answers.
+    Closed { concurrency: usize },
+}
+
+/// A run, ready to send: the targets, the request, the loop and its bounds.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub targets: Vec<Endpoint>,
+    pub method: Method,
+    pub body: Bytes,
+    pub content_type: Option<String>,
+    pub mode: Mode,
+    pub duration: Duration,
+    pub max_requests: Option<u64>,
+    pub http2: bool,
+    pub timeout: Duration,
+}
+
+/// What a finished run measured.
+#[derive(Debug, Clone)]
+pub struct Outcomes {
+    pub stats: Stats,
+    pub elapsed: Duration,
+    /// From the first send to the last one.
+    pub send_window: Duration,
+}

@@ -1,0 +1,85 @@
+use bytes::Bytes;
+use http::Method;
+
+use super::*;
+use crate::load::failure::Failure;
+use crate::load::profile::Profile;
+
+/// A server that accepts and never answers: every request must end as a timeout,
+/// after between 1.0 and 1.1 × the timeout, closed loop and open loop alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_servers_time_out_on_time() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}/");
+    for mode in [
+        Mode::Closed { concurrency: 2 },
+        Mode::Open {
+            profile: Profile::Constant(10.0),
+            max_in_flight: 100,
+        },
+    ] {
+        let plan = Plan {
+            targets: vec![Endpoint::parse(&url).unwrap()],
+            method: Method::GET,
+            body: Bytes::new(),
+            content_type: None,
+            mode: mode.clone(),
+            duration: Duration::from_millis(1000),
+            max_requests: None,
+            http2: false,
+            timeout: Duration::from_millis(200),
+        };
+        let o = run(plan, None, Duration::from_millis(250)).await.unwrap();
+        let timeouts = o
+            .stats
+            .failures
+            .get(&Failure::Timeout)
+            .copied()
+            .unwrap_or(0);
+        assert_eq!(o.stats.answered(), 0, "{mode:?}");
+        assert_eq!(timeouts, o.stats.sent, "{mode:?}: every request timed out");
+        match mode {
+            // 2 workers, each request 200-220 ms: 4 to 5 rounds in 1 s (the last may start at 0.99 s)
+            Mode::Closed { .. } => assert!((8..=12).contains(&timeouts), "{timeouts}"),
+            Mode::Open { .. } => assert!((9..=11).contains(&timeouts), "{timeouts}"),
+        }
+        // the run waits for the last request's timeout, not more
+        assert!(
+            o.elapsed < Duration::from_millis(1300),
+            "{mode:?}: {:?}",
+            o.elapsed
+        );
+    }
+    hold.abort();
+}
+
+/// Nothing listens: every request fails to connect, counted by kind, none answered.
+#[tokio::test]
+async fn refused_connections_count_as_connect_failures() {
+    // bind then drop: the port is free and, for a moment, nobody listens on it
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let plan = Plan {
+        targets: vec![Endpoint::parse(&format!("http://127.0.0.1:{port}/")).unwrap()],
+        method: Method::GET,
+        body: Bytes::new(),
+        content_type: None,
+        mode: Mode::Closed { concurrency: 1 },
+        duration: Duration::from_secs(5),
+        max_requests: Some(5),
+        http2: false,
+        timeout: Duration::from_secs(2),
+    };
+    let o = run(plan, None, Duration::from_millis(250)).await.unwrap();
+    assert_eq!(o.stats.failures.get(&Failure::Connect), Some(&5));
+    assert_eq!((o.stats.answered(), o.stats.errors()), (0, 5));
+}

@@ -1,0 +1,133 @@
+//! A load test as the flags of `tractor loadtest` describe it, checked and typed once:
+//! the targets, the loop, the bounds, the SLO and where the JSON goes. Pure; the body
+//! file is read only when the run starts ([`LoadPlan::engine_plan`]).
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Method;
+
+use super::endpoint::{Endpoint, EndpointError};
+use super::engine::{Mode, Plan};
+use super::profile::{Profile, ProfileError};
+use super::report::Slo;
+use crate::cli::LoadtestArgs;
+
+/// A checked load test: everything the flags say, without the body's bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadPlan {
+    pub targets: Vec<Endpoint>,
+    pub mode: Mode,
+    pub duration: Duration,
+    pub max_requests: Option<u64>,
+    /// POST this file; without it, GET.
+    pub body: Option<PathBuf>,
+    /// The body's content type.
+    pub content_type: String,
+    pub http2: bool,
+    pub timeout: Duration,
+    pub slo: Slo,
+    /// Write the summary's JSON here (`-`: standard output).
+    pub json: Option<PathBuf>,
+}
+
+/// What is wrong with the flags; the words name the flag.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Url(#[from] EndpointError),
+    #[error("--duration must be more than 0")]
+    ZeroDuration,
+    #[error("--concurrency must be at least 1")]
+    ZeroConcurrency,
+    #[error("--profile applies to the open loop; drop it or --concurrency")]
+    ProfileWithConcurrency,
+    #[error("--rate {0} must be more than 0")]
+    Rate(f64),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error("--body {}: {source}", path.display())]
+    Body {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl LoadPlan {
+    /// The plan the flags describe, or what is wrong with them.
+    pub fn from_args(a: &LoadtestArgs) -> Result<LoadPlan, PlanError> {
+        let targets = a
+            .urls
+            .iter()
+            .map(|u| Endpoint::parse(u))
+            .collect::<Result<Vec<_>, _>>()?;
+        if a.duration.is_zero() {
+            return Err(PlanError::ZeroDuration);
+        }
+        let mode = match a.concurrency {
+            Some(0) => return Err(PlanError::ZeroConcurrency),
+            Some(c) => {
+                if a.profile != "constant" {
+                    return Err(PlanError::ProfileWithConcurrency);
+                }
+                Mode::Closed { concurrency: c }
+            }
+            None => {
+                if let Some(r) = a.rate
+                    && (!r.is_finite() || r <= 0.0)
+                {
+                    return Err(PlanError::Rate(r));
+                }
+                Mode::Open {
+                    profile: Profile::parse(&a.profile, a.rate)?,
+                    max_in_flight: a.max_in_flight.max(1),
+                }
+            }
+        };
+        Ok(LoadPlan {
+            targets,
+            mode,
+            duration: a.duration,
+            max_requests: a.max_requests,
+            body: a.body.clone(),
+            content_type: a.content_type.clone(),
+            http2: a.http2,
+            timeout: a.timeout,
+            slo: Slo {
+                p99_ms: a.slo_p99.map(|d| d.as_secs_f64() * 1000.0),
+                error_rate: a.slo_error_rate,
+            },
+            json: a.json.clone(),
+        })
+    }
+
+    /// The engine's plan: reads the body file, if any.
+    pub fn engine_plan(&self) -> Result<Plan, PlanError> {
+        let (method, body) = match &self.body {
+            Some(path) => {
+                let b = std::fs::read(path).map_err(|source| PlanError::Body {
+                    path: path.clone(),
+                    source,
+                })?;
+                (Method::POST, Bytes::from(b))
+            }
+            None => (Method::GET, Bytes::new()),
+        };
+        Ok(Plan {
+            targets: self.targets.clone(),
+            method,
+            body,
+            content_type: self.body.as_ref().map(|_| self.content_type.clone()),
+            mode: self.mode.clone(),
+            duration: self.duration,
+            max_requests: self.max_requests,
+            http2: self.http2,
+            timeout: self.timeout,
+        })
+    }
+
+    /// Whether the JSON goes to standard output.
+    pub fn json_to_stdout(&self) -> bool {
+        self.json.as_ref().is_some_and(|p| p.as_os_str() == "-")
+    }
+}
