@@ -109,7 +109,7 @@ async fn viewer_sees_everything_and_cannot_write() {
     ] {
         let res = r.prepare(&target(&n), a.clone()).await;
         let msg = match &res {
-            EffectResult::Failed { message, .. } => message.clone(),
+            EffectResult::Failed { failure, .. } => failure.to_string(),
             // undo with a single revision has no history to go back to: not a write
             EffectResult::Skipped { message, .. } => message.clone(),
             other => panic!("{a:?}: {other:?}"),

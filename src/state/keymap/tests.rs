@@ -64,7 +64,8 @@ fn help_screen(s: &mut State, id: ViewId, w: u16, h: u16) -> String {
     s.view = view(id);
     s.mode = Mode::Help;
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| crate::ui::draw(s, f)).unwrap();
+    let theme = crate::ui::Theme::from_config(&s.config.theme);
+    t.draw(|f| crate::ui::draw(s, f, &theme)).unwrap();
     t.backend().to_string()
 }
 
@@ -198,7 +199,8 @@ fn user_keys_drive_handling_hints_and_help() {
     assert!(screen.contains("M l  monitor the deployment"), "{screen}");
     s.mode = Mode::Normal;
     let mut t = Terminal::new(TestBackend::new(160, 48)).unwrap();
-    t.draw(|f| crate::ui::draw(&s, f)).unwrap();
+    let theme = crate::ui::Theme::from_config(&s.config.theme);
+    t.draw(|f| crate::ui::draw(&s, f, &theme)).unwrap();
     let screen = t.backend().to_string();
     let hint = screen.lines().last().unwrap_or_default();
     assert!(hint.contains("<M>monitor <ctrl-z>undo"), "{hint}");
