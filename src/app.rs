@@ -151,15 +151,18 @@ pub async fn run(
     let backend = match cluster {
         Cluster::Kube(conn, runner) => {
             state.read_only |= runner.read_only;
-            tasks.extend(crate::k8s::watch::spawn_all(
+            // the scrape source scrapes the pods the console's own pod watch sees
+            let pods = crate::scrape::source::Pods::default();
+            tasks.extend(crate::k8s::watch::spawn_all_tapped(
                 &conn.client,
                 namespaces.as_deref(),
                 Some(&conn.namespace),
                 &tx,
+                Some(pods.tap()),
             ));
-            tasks.extend(crate::scrape::source::spawn(
+            tasks.push(crate::scrape::source::spawn_for(
                 &conn.client,
-                namespaces.as_deref(),
+                pods,
                 settings,
                 &tx,
             ));

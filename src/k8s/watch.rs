@@ -1,19 +1,33 @@
-//! Watches (not polls) the objects the views need, one task per kind and
-//! namespace, each sending owned deltas into the UI's channel. Streams resume
-//! with backoff; a fresh list replaces what the source had, so nothing stale stays.
+//! Watches (not polls) the objects the views need, one task per kind and namespace, each
+//! sending owned deltas into the UI's channel. Each task drives one kube-runtime `watcher`
+//! for its whole life: after a failure it resumes from the last resource version it saw
+//! (with a short backoff), and lists again only when the API server says that version is
+//! gone (410). A complete list replaces what the source had, so nothing stale stays.
 use std::fmt::Debug;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Event as KubeEvent, Pod};
-use kube::runtime::watcher;
+use kube::api::ListParams;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::event::{AppEvent, ClusterDelta, Kind, Object, Source, SourceStatus};
+
+#[cfg(test)]
+mod tests;
+
+/// Sees every delta a watch sends, before the UI does (the scrape source keeps its pods so).
+pub type Tap = Arc<dyn Fn(&ClusterDelta) + Send + Sync>;
 
 /// Starts a watcher per kind for each namespace (or one per kind for all).
 /// With `namespaces` `None` (all), a kind whose cluster-wide list RBAC refuses is
@@ -24,54 +38,84 @@ pub fn spawn_all(
     fallback: Option<&str>,
     tx: &UnboundedSender<AppEvent>,
 ) -> Vec<JoinHandle<()>> {
+    spawn_all_tapped(client, namespaces, fallback, tx, None)
+}
+
+/// As [`spawn_all`], and every pod delta is also shown to `pods` first.
+pub fn spawn_all_tapped(
+    client: &Client,
+    namespaces: Option<&[String]>,
+    fallback: Option<&str>,
+    tx: &UnboundedSender<AppEvent>,
+    pods: Option<Tap>,
+) -> Vec<JoinHandle<()>> {
     let scopes: Vec<Option<String>> = match namespaces {
         Some(list) => list.iter().map(|n| Some(n.clone())).collect(),
         None => vec![None],
     };
     let mut tasks = Vec::new();
     for ns in scopes {
+        let out = |tap: Option<Tap>| Out {
+            tx: tx.clone(),
+            tap,
+            fallback: fallback.map(str::to_string),
+        };
         tasks.push(spawn::<Deployment>(
             client,
             ns.clone(),
             Kind::Deployment,
             |o| Object::Deployment(Box::new(o)),
-            fallback,
-            tx,
+            out(None),
         ));
         tasks.push(spawn::<ReplicaSet>(
             client,
             ns.clone(),
             Kind::ReplicaSet,
             |o| Object::ReplicaSet(Box::new(o)),
-            fallback,
-            tx,
+            out(None),
         ));
         tasks.push(spawn::<Pod>(
             client,
             ns.clone(),
             Kind::Pod,
             |o| Object::Pod(Box::new(o)),
-            fallback,
-            tx,
+            out(pods.clone()),
         ));
         tasks.push(spawn::<HorizontalPodAutoscaler>(
             client,
             ns.clone(),
             Kind::Hpa,
             |o| Object::Hpa(Box::new(o)),
-            fallback,
-            tx,
+            out(None),
         ));
         tasks.push(spawn::<KubeEvent>(
             client,
             ns,
             Kind::Event,
             |o| Object::Event(Box::new(o)),
-            fallback,
-            tx,
+            out(None),
         ));
     }
     tasks
+}
+
+/// Where a watch's deltas go.
+#[derive(Clone)]
+struct Out {
+    tx: UnboundedSender<AppEvent>,
+    tap: Option<Tap>,
+    /// The namespace to watch instead when the cluster-wide list is forbidden.
+    fallback: Option<String>,
+}
+
+impl Out {
+    /// False when the UI has gone.
+    fn send(&self, d: ClusterDelta) -> bool {
+        if let Some(tap) = &self.tap {
+            tap(&d);
+        }
+        self.tx.send(AppEvent::Kube(d)).is_ok()
+    }
 }
 
 fn spawn<K>(
@@ -79,8 +123,7 @@ fn spawn<K>(
     namespace: Option<String>,
     kind: Kind,
     wrap: fn(K) -> Object,
-    fallback: Option<&str>,
-    tx: &UnboundedSender<AppEvent>,
+    out: Out,
 ) -> JoinHandle<()>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
@@ -95,15 +138,12 @@ where
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let all_namespaces = namespace.is_none();
-    let fallback = fallback.map(str::to_string);
+    let stop_on_forbidden = namespace.is_none() && out.fallback.is_some();
     let source = Source { kind, namespace };
-    let tx = tx.clone();
     let client = client.clone();
     tokio::spawn(async move {
-        let stop_on_forbidden = all_namespaces && fallback.is_some();
-        if run(api, source, wrap, tx.clone(), stop_on_forbidden).await == Ended::Forbidden
-            && let Some(ns) = fallback
+        if run(api, source, wrap, &out, stop_on_forbidden).await == Ended::Forbidden
+            && let Some(ns) = out.fallback.clone()
         {
             // Listing across namespaces is refused: watch the context's namespace instead.
             tracing::info!(kind = ?kind, namespace = %ns, "cluster-wide list forbidden; watching one namespace");
@@ -112,7 +152,7 @@ where
                 kind,
                 namespace: Some(ns),
             };
-            run(api, source, wrap, tx, false).await;
+            run(api, source, wrap, &out, false).await;
         }
     })
 }
@@ -142,99 +182,199 @@ pub fn status_of(e: &watcher::Error) -> SourceStatus {
     }
 }
 
-/// Backoff between attempts after a failure: doubles from 250 ms up to 4 s, so the
-/// console catches up within seconds of the API server's return.
-pub fn backoff(failures: u32) -> std::time::Duration {
-    let ms = 250u64.saturating_mul(1 << failures.min(4));
-    std::time::Duration::from_millis(ms.min(4000))
+/// The API server says the resource version is gone (410): only a new list helps.
+fn gone(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::WatchError(s) => s.code == 410,
+        watcher::Error::WatchStartFailed(kube::Error::Api(s)) => s.code == 410,
+        _ => false,
+    }
 }
 
-/// Watches until the UI goes away. After any failure the stream is dropped and,
-/// after a backoff, started again with a fresh list: the list's end is the proof
-/// that the source is live again, and it replaces whatever went stale meanwhile.
+/// Backoff between attempts after a failure: doubles from 250 ms up to 4 s, so the
+/// console catches up within seconds of the API server's return.
+pub fn backoff(failures: u32) -> Duration {
+    let ms = 250u64.saturating_mul(1 << failures.min(4));
+    Duration::from_millis(ms.min(4000))
+}
+
+/// A refused list is retried this slowly (RBAC rarely changes within seconds).
+const FORBIDDEN_PAUSE: Duration = Duration::from_secs(10);
+/// Quiet this long past a retry's delay, the watch has most likely resumed: check.
+const SETTLE: Duration = Duration::from_millis(500);
+/// How long the check that the API server answers again may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The watcher's backoff ([`backoff`] by consecutive failures). The stream resets it on
+/// every event; the source resets it too when it finds the watch resumed without one.
+#[derive(Debug, Clone, Default)]
+pub struct Retry {
+    failures: Arc<AtomicU32>,
+}
+
+impl Retry {
+    /// The delay the last failure got.
+    fn last_delay(&self) -> Duration {
+        backoff(self.failures.load(Ordering::Relaxed).saturating_sub(1))
+    }
+}
+
+impl Iterator for Retry {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let failures = self.failures.fetch_add(1, Ordering::Relaxed);
+        Some(backoff(failures))
+    }
+}
+
+impl kube::runtime::utils::Backoff for Retry {
+    fn reset(&mut self) {
+        self.failures.store(0, Ordering::Relaxed);
+    }
+}
+
+fn stream<K>(api: &Api<K>, retry: &Retry) -> BoxStream<'static, watcher::Result<watcher::Event<K>>>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    watcher(api.clone(), watcher::Config::default())
+        .backoff(retry.clone())
+        .boxed()
+}
+
+/// Whether the API server answers a one-item list of this kind again.
+async fn answers<K>(api: &Api<K>) -> bool
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    let lp = ListParams::default().limit(1);
+    matches!(
+        tokio::time::timeout(PROBE_TIMEOUT, api.list_metadata(&lp)).await,
+        Ok(Ok(_))
+    )
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Watches until the UI goes away. One watcher for the source's whole life: a failure is
+/// reported (Reconnecting or Forbidden) and the watcher resumes from its last resource
+/// version after [`backoff`]. A resumed watch says nothing until something changes, so
+/// once it has been quiet past its retry the source checks that the API server answers,
+/// and reports Live. A new list (first, or after a 410) ends in Resynced, which is Live.
 async fn run<K>(
     api: Api<K>,
     source: Source,
     wrap: fn(K) -> Object,
-    tx: UnboundedSender<AppEvent>,
+    out: &Out,
     stop_on_forbidden: bool,
 ) -> Ended
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    let send = |d: ClusterDelta| tx.send(AppEvent::Kube(d)).is_ok();
-    if !send(ClusterDelta::Status {
-        source: source.clone(),
-        status: SourceStatus::Syncing,
-    }) {
+    let status = |status: SourceStatus| {
+        out.send(ClusterDelta::Status {
+            source: source.clone(),
+            status,
+        })
+    };
+    if !status(SourceStatus::Syncing) {
         return Ended::Closed;
     }
-    let mut failures: u32 = 0;
+    let mut retry = Retry::default();
+    let mut events = stream(&api, &retry);
+    let mut buffer: Vec<Object> = Vec::new();
+    // a list has completed, so a failure is followed by a resumed watch (not a new list)
+    let mut listed = false;
+    // after a failure: when to check whether the watch is back
+    let mut recovering: Option<Instant> = None;
     loop {
-        let mut stream = watcher(api.clone(), watcher::Config::default()).boxed();
-        let mut buffer: Vec<Object> = Vec::new();
-        while let Some(ev) = stream.next().await {
-            let ok = match ev {
-                Ok(watcher::Event::Init) => {
-                    buffer.clear();
-                    true
-                }
-                Ok(watcher::Event::InitApply(o)) => {
-                    buffer.push(wrap(slim(o)));
-                    true
-                }
-                Ok(watcher::Event::InitDone) => {
-                    if failures > 0 {
-                        tracing::info!(%source, "watch resumed");
-                    }
-                    failures = 0;
-                    // Resynced also marks the source live
-                    send(ClusterDelta::Resynced {
-                        source: source.clone(),
-                        objects: std::mem::take(&mut buffer),
-                    })
-                }
-                Ok(watcher::Event::Apply(o)) => send(ClusterDelta::Applied(wrap(slim(o)))),
-                Ok(watcher::Event::Delete(o)) => send(ClusterDelta::Deleted(
-                    source.kind,
-                    (o.namespace().unwrap_or_default(), o.name_any()),
-                )),
-                Err(e) => {
-                    failures = failures.saturating_add(1);
-                    tracing::warn!(%source, error = %e, "watch failed; retrying with backoff");
-                    let status = status_of(&e);
-                    let forbidden = matches!(status, SourceStatus::Forbidden(_));
-                    if !send(ClusterDelta::Status {
-                        source: source.clone(),
-                        status,
-                    }) {
+        let ev = tokio::select! {
+            ev = events.next() => ev,
+            () = out.tx.closed() => return Ended::Closed,
+            () = sleep_until(recovering) => {
+                recovering = if answers(&api).await {
+                    tracing::info!(%source, "watch resumed");
+                    kube::runtime::utils::Backoff::reset(&mut retry);
+                    if !status(SourceStatus::Live) {
                         return Ended::Closed;
                     }
-                    if forbidden && stop_on_forbidden {
-                        return Ended::Forbidden;
-                    }
-                    break;
-                }
-            };
-            if !ok {
-                return Ended::Closed; // the UI has gone
+                    None
+                } else {
+                    Some(Instant::now() + retry.last_delay() + SETTLE)
+                };
+                continue;
             }
-        }
-        // the stream failed (or ended): wait, then list and watch again
-        let wait = if matches!(failures, 0) {
-            backoff(0)
-        } else {
-            backoff(failures - 1)
         };
-        let forbidden_pause = std::time::Duration::from_secs(10);
-        tokio::time::sleep(if failures > 8 {
-            forbidden_pause.max(wait)
-        } else {
-            wait
-        })
-        .await;
-        if tx.is_closed() {
-            return Ended::Closed;
+        let sent = match ev {
+            // the backoff never gives up, so the stream does not end; if it did, start over
+            None => {
+                events = stream(&api, &retry);
+                true
+            }
+            Some(Ok(watcher::Event::Init)) => {
+                buffer.clear();
+                listed = false;
+                recovering = None;
+                true
+            }
+            Some(Ok(watcher::Event::InitApply(o))) => {
+                buffer.push(wrap(slim(o)));
+                true
+            }
+            Some(Ok(watcher::Event::InitDone)) => {
+                listed = true;
+                // Resynced also marks the source live
+                out.send(ClusterDelta::Resynced {
+                    source: source.clone(),
+                    objects: std::mem::take(&mut buffer),
+                })
+            }
+            Some(Ok(watcher::Event::Apply(o))) => {
+                (recovering.take().is_none() || status(SourceStatus::Live))
+                    && out.send(ClusterDelta::Applied(wrap(slim(o))))
+            }
+            Some(Ok(watcher::Event::Delete(o))) => {
+                (recovering.take().is_none() || status(SourceStatus::Live))
+                    && out.send(ClusterDelta::Deleted(
+                        source.kind,
+                        (o.namespace().unwrap_or_default(), o.name_any()),
+                    ))
+            }
+            Some(Err(e)) if gone(&e) => {
+                // a new watcher lists at once (the old one would first wait out its
+                // backoff, or retry a version that is gone)
+                tracing::info!(%source, error = %e, "resource version gone; listing again");
+                kube::runtime::utils::Backoff::reset(&mut retry);
+                events = stream(&api, &retry);
+                (listed, recovering) = (false, None);
+                status(SourceStatus::Syncing)
+            }
+            Some(Err(e)) => {
+                tracing::warn!(%source, error = %e, "watch failed; resuming with backoff");
+                let st = status_of(&e);
+                let forbidden = matches!(st, SourceStatus::Forbidden(_));
+                if !status(st) {
+                    return Ended::Closed;
+                }
+                if forbidden && stop_on_forbidden {
+                    return Ended::Forbidden;
+                }
+                if forbidden {
+                    tokio::time::sleep(FORBIDDEN_PAUSE).await;
+                }
+                // a list that failed is retried by the watcher and ends in Resynced
+                recovering = listed.then(|| Instant::now() + retry.last_delay() + SETTLE);
+                true
+            }
+        };
+        if !sent {
+            return Ended::Closed; // the UI has gone
         }
     }
 }
@@ -243,17 +383,4 @@ where
 fn slim<K: Resource>(mut o: K) -> K {
     o.meta_mut().managed_fields = None;
     o
-}
-
-#[cfg(test)]
-mod tests {
-    use super::backoff;
-    use std::time::Duration;
-
-    #[test]
-    fn backoff_doubles_to_four_seconds() {
-        let ms: Vec<u128> = (0..7).map(|f| backoff(f).as_millis()).collect();
-        assert_eq!(ms, [250, 500, 1000, 2000, 4000, 4000, 4000]);
-        assert_eq!(backoff(u32::MAX), Duration::from_millis(4000));
-    }
 }

@@ -390,7 +390,11 @@ impl Ctl {
                 let (http, url) = (http.clone(), format!("http://127.0.0.1:{}/metrics", r.port));
                 async move {
                     let text = crate::scrape::source::fetch_url(&http, &url).await;
-                    (i, text.and_then(|t| crate::scrape::parse(&t)))
+                    (
+                        i,
+                        text.map_err(|e| e.to_string())
+                            .and_then(|t| crate::scrape::parse(&t)),
+                    )
                 }
             });
         for (i, result) in futures::future::join_all(jobs).await {

@@ -1,7 +1,10 @@
-//! The scrape source: keeps the serving pods (those with the model-version label) by
-//! watching them, and every interval scrapes each Running pod through the pod proxy,
-//! a bounded number at a time, each with a timeout. One event per pod and scrape.
-use std::sync::Arc;
+//! The scrape source: every interval it scrapes each Running serving pod (one with the
+//! model-version label) through the pod proxy or at its pod IP, a bounded number at a
+//! time, each with a timeout. One event per pod and scrape. The pods come from the
+//! console's own pod watch ([`Pods`], fed by `k8s::watch`); [`spawn`] keeps its own
+//! watch, for a process without the console's (tests, tools).
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -13,8 +16,8 @@ use tokio::sync::{Semaphore, mpsc::UnboundedSender};
 use tokio::task::JoinHandle;
 
 use super::{parse, proxy_path};
-use crate::event::{AppEvent, ScrapeResult};
-use crate::model::{MODEL_VERSION_LABEL, key};
+use crate::event::{AppEvent, ClusterDelta, Kind, Object, ScrapeResult};
+use crate::model::{Key, MODEL_VERSION_LABEL, key};
 
 /// How a pod's metrics are reached: read from the config (`scrape.via`).
 pub use crate::config::Via;
@@ -54,6 +57,93 @@ pub fn port(p: &Pod) -> u16 {
         .unwrap_or(8080)
 }
 
+/// A serving pod as a scrape needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodTarget {
+    pub port: u16,
+    pub ip: Option<String>,
+}
+
+impl PodTarget {
+    /// The pod's target if it is a Running serving pod not being deleted.
+    pub fn of(p: &Pod) -> Option<PodTarget> {
+        let serving = p
+            .metadata
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.contains_key(MODEL_VERSION_LABEL));
+        let running = p.status.as_ref().and_then(|st| st.phase.as_deref()) == Some("Running");
+        (serving && running && p.metadata.deletion_timestamp.is_none()).then(|| PodTarget {
+            port: port(p),
+            ip: p.status.as_ref().and_then(|st| st.pod_ip.clone()),
+        })
+    }
+}
+
+/// The pods to scrape, kept from the console's pod watch: give [`Pods::tap`] to
+/// `k8s::watch::spawn_all_tapped`.
+#[derive(Debug, Clone, Default)]
+pub struct Pods(Arc<RwLock<BTreeMap<Key, PodTarget>>>);
+
+impl Pods {
+    /// Follows one delta of the pod watch (other kinds are ignored).
+    pub fn observe(&self, d: &ClusterDelta) {
+        let Ok(mut pods) = self.0.write() else {
+            return;
+        };
+        match d {
+            ClusterDelta::Applied(Object::Pod(p)) => {
+                let k = key(&p.metadata);
+                match PodTarget::of(p) {
+                    Some(t) => pods.insert(k, t),
+                    None => pods.remove(&k),
+                };
+            }
+            ClusterDelta::Deleted(Kind::Pod, k) => {
+                pods.remove(k);
+            }
+            ClusterDelta::Resynced { source, objects } if source.kind == Kind::Pod => {
+                // a complete list replaces what that source had
+                pods.retain(|k, _| source.namespace.as_ref().is_some_and(|ns| *ns != k.0));
+                for o in objects {
+                    if let Object::Pod(p) = o
+                        && let Some(t) = PodTarget::of(p)
+                    {
+                        pods.insert(key(&p.metadata), t);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// [`Pods::observe`] as a watch's tap.
+    pub fn tap(&self) -> crate::k8s::watch::Tap {
+        let pods = self.clone();
+        Arc::new(move |d| pods.observe(d))
+    }
+
+    pub fn targets(&self) -> Vec<(Key, PodTarget)> {
+        self.0
+            .read()
+            .map(|p| p.iter().map(|(k, t)| (k.clone(), t.clone())).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Scrapes the pods the console's pod watch keeps in `pods`, until the UI goes.
+pub fn spawn_for(
+    client: &Client,
+    pods: Pods,
+    s: Settings,
+    tx: &UnboundedSender<AppEvent>,
+) -> JoinHandle<()> {
+    let (client, tx) = (client.clone(), tx.clone());
+    tokio::spawn(async move { scrape(client, || pods.targets(), s, tx).await })
+}
+
+/// Watches the serving pods in `namespaces` (all when `None`) itself, and scrapes them:
+/// for a process without the console's pod watch. The watch ends with the task.
 pub fn spawn(
     client: &Client,
     namespaces: Option<&[String]>,
@@ -69,12 +159,12 @@ pub fn spawn(
         .map(|ns| {
             let client = client.clone();
             let tx = tx.clone();
-            tokio::spawn(async move { run(client, ns, s, tx).await })
+            tokio::spawn(async move { watch_and_scrape(client, ns, s, tx).await })
         })
         .collect()
 }
 
-async fn run(
+async fn watch_and_scrape(
     client: Client,
     namespace: Option<String>,
     s: Settings,
@@ -89,7 +179,27 @@ async fn run(
     let watch = reflector(writer, watcher(api, cfg))
         .default_backoff()
         .for_each(|_| async {});
-    tokio::spawn(watch);
+    let targets = move || {
+        store
+            .state()
+            .iter()
+            .filter_map(|p| Some((key(&p.metadata), PodTarget::of(p)?)))
+            .collect()
+    };
+    // one task: when it ends (or is aborted), the watch ends with it
+    tokio::select! {
+        () = watch => {}
+        () = scrape(client, targets, s, tx) => {}
+    }
+}
+
+/// Every interval, scrapes each of `targets()`, at most `s.concurrency` at a time.
+async fn scrape(
+    client: Client,
+    targets: impl Fn() -> Vec<(Key, PodTarget)>,
+    s: Settings,
+    tx: UnboundedSender<AppEvent>,
+) {
     let gate = Arc::new(Semaphore::new(s.concurrency));
     let http = reqwest::Client::builder().timeout(s.timeout).build().ok();
     let mut tick = tokio::time::interval(s.interval);
@@ -99,18 +209,11 @@ async fn run(
         if tx.is_closed() {
             return;
         }
-        for pod in store.state() {
-            let running = pod.status.as_ref().and_then(|st| st.phase.as_deref()) == Some("Running");
-            if !running || pod.metadata.deletion_timestamp.is_some() {
-                continue;
-            }
-            let k = key(&pod.metadata);
+        for (k, pod) in targets() {
             let target = match s.via {
-                Via::Proxy => Target::Proxy(proxy_path(&k.0, &k.1, port(&pod))),
-                Via::PodIp => match pod.status.as_ref().and_then(|st| st.pod_ip.clone()) {
-                    Some(ip) => {
-                        Target::Url(format!("http://{}/metrics", host_port(&ip, port(&pod))))
-                    }
+                Via::Proxy => Target::Proxy(proxy_path(&k.0, &k.1, pod.port)),
+                Via::PodIp => match &pod.ip {
+                    Some(ip) => Target::Url(format!("http://{}/metrics", host_port(ip, pod.port))),
                     None => continue,
                 },
             };
@@ -123,10 +226,12 @@ async fn run(
                     Target::Proxy(path) => fetch(&client, &path, s.timeout).await,
                     Target::Url(url) => match http {
                         Some(h) => fetch_url(&h, &url).await,
-                        None => Err("no HTTP client".into()),
+                        None => Err(FetchError::NoClient),
                     },
                 };
-                let result = text.and_then(|text| parse(&text));
+                let result = text
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| parse(&text));
                 let _ = tx.send(AppEvent::Scrape(ScrapeResult {
                     pod: k,
                     at: Timestamp::now(),
@@ -150,29 +255,142 @@ fn host_port(ip: &str, port: u16) -> String {
     }
 }
 
-pub async fn fetch_url(http: &reqwest::Client, url: &str) -> Result<String, String> {
-    let resp = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
-    let status = resp.status();
-    if !status.is_success() {
-        return Err(format!("{url}: HTTP {status}"));
-    }
-    resp.text().await.map_err(|e| format!("{url}: {e}"))
+/// Why a metrics endpoint gave no text.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("no HTTP client")]
+    NoClient,
+    #[error("{url}: {source}")]
+    Http { url: String, source: reqwest::Error },
+    #[error("{url}: HTTP {status}")]
+    Status {
+        url: String,
+        status: http::StatusCode,
+    },
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("forbidden: get pods/proxy ({0})")]
+    Forbidden(String),
+    #[error("{0}")]
+    Api(#[from] kube::Error),
+    #[error("{0}")]
+    Request(#[from] http::Error),
 }
 
-async fn fetch(client: &Client, path: &str, timeout: Duration) -> Result<String, String> {
-    let req = http::Request::get(path)
-        .body(Vec::new())
-        .map_err(|e| e.to_string())?;
+pub async fn fetch_url(http: &reqwest::Client, url: &str) -> Result<String, FetchError> {
+    let failed = |source| FetchError::Http {
+        url: url.to_string(),
+        source,
+    };
+    let resp = http.get(url).send().await.map_err(failed)?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(FetchError::Status {
+            url: url.to_string(),
+            status,
+        });
+    }
+    resp.text().await.map_err(failed)
+}
+
+async fn fetch(client: &Client, path: &str, timeout: Duration) -> Result<String, FetchError> {
+    let req = http::Request::get(path).body(Vec::new())?;
     match tokio::time::timeout(timeout, client.request_text(req)).await {
-        Err(_) => Err(format!("timed out after {timeout:?}")),
-        Ok(Err(kube::Error::Api(st))) if st.code == 403 => {
-            Err(format!("forbidden: get pods/proxy ({})", st.message))
-        }
-        Ok(Err(e)) => Err(e.to_string()),
-        Ok(Ok(text)) => Ok(text),
+        Err(_) => Err(FetchError::Timeout(timeout)),
+        Ok(Err(kube::Error::Api(st))) if st.code == 403 => Err(FetchError::Forbidden(st.message)),
+        Ok(r) => Ok(r?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::Pod;
+    use serde_json::json;
+
+    use super::{PodTarget, Pods};
+    use crate::event::{ClusterDelta, Kind, Object, Source};
+
+    fn pod(ns: &str, name: &str, phase: &str, serving: bool) -> Object {
+        let labels = if serving {
+            json!({crate::model::MODEL_VERSION_LABEL: "v1"})
+        } else {
+            json!({})
+        };
+        let p: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {"containers": [{"name": "s", "ports": [{"name": "http", "containerPort": 9000}]}]},
+            "status": {"phase": phase, "podIP": "10.0.0.1"},
+        }))
+        .unwrap();
+        Object::Pod(Box::new(p))
+    }
+
+    fn names(p: &Pods) -> Vec<String> {
+        p.targets()
+            .into_iter()
+            .map(|(k, _)| format!("{}/{}", k.0, k.1))
+            .collect()
+    }
+
+    #[test]
+    fn pods_follow_the_watch() {
+        let pods = Pods::default();
+        let source = |ns: &str| Source {
+            kind: Kind::Pod,
+            namespace: Some(ns.into()),
+        };
+        pods.observe(&ClusterDelta::Resynced {
+            source: source("a"),
+            objects: vec![
+                pod("a", "one", "Running", true),
+                pod("a", "pending", "Pending", true),
+                pod("a", "sidecar", "Running", false),
+            ],
+        });
+        pods.observe(&ClusterDelta::Resynced {
+            source: source("b"),
+            objects: vec![pod("b", "two", "Running", true)],
+        });
+        assert_eq!(names(&pods), ["a/one", "b/two"]);
+        let (_, t) = &pods.targets()[0];
+        assert_eq!(
+            *t,
+            PodTarget {
+                port: 9000,
+                ip: Some("10.0.0.1".into())
+            }
+        );
+        pods.observe(&ClusterDelta::Applied(pod("a", "pending", "Running", true)));
+        pods.observe(&ClusterDelta::Deleted(
+            Kind::Pod,
+            ("b".into(), "two".into()),
+        ));
+        assert_eq!(names(&pods), ["a/one", "a/pending"]);
+        pods.observe(&ClusterDelta::Applied(pod("a", "one", "Succeeded", true)));
+        // a new list of namespace a replaces a's pods only
+        pods.observe(&ClusterDelta::Applied(pod("b", "three", "Running", true)));
+        pods.observe(&ClusterDelta::Resynced {
+            source: source("a"),
+            objects: vec![pod("a", "four", "Running", true)],
+        });
+        assert_eq!(names(&pods), ["a/four", "b/three"]);
+        // other kinds are not pods
+        pods.observe(&ClusterDelta::Resynced {
+            source: Source {
+                kind: Kind::Deployment,
+                namespace: None,
+            },
+            objects: vec![],
+        });
+        assert_eq!(names(&pods).len(), 2);
+        // a list across all namespaces replaces everything
+        pods.observe(&ClusterDelta::Resynced {
+            source: Source {
+                kind: Kind::Pod,
+                namespace: None,
+            },
+            objects: vec![],
+        });
+        assert!(names(&pods).is_empty());
     }
 }

@@ -55,6 +55,7 @@ pub fn spawn(
                 tokio::spawn(async move {
                     let result = super::source::fetch_url(&http, &u)
                         .await
+                        .map_err(|e| e.to_string())
                         .and_then(|t| parse(&t));
                     let _ = tx.send(event(u, result));
                 });
