@@ -2,7 +2,6 @@
 
 use tract_onnx::prelude::{DatumType, Tensor, f16};
 
-use crate::error::ApiError;
 use crate::protocol::json::Num;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,12 +88,12 @@ impl DType {
         input: &str,
         shape: &[usize],
         nums: &[Num],
-    ) -> Result<Tensor, ApiError> {
-        let bad = |ix: usize, v: &Num| {
-            ApiError::bad_request(format!(
-                "input {input:?}: element {ix} ({v}) is not a valid {} value",
-                self.kserve_name()
-            ))
+    ) -> Result<Tensor, TensorError> {
+        let bad = |ix: usize, v: &Num| TensorError::BadElement {
+            input: input.to_string(),
+            index: ix,
+            value: v.to_string(),
+            dtype: self.kserve_name(),
         };
         macro_rules! ints {
             ($t:ty) => {{
@@ -153,7 +152,10 @@ impl DType {
             DType::F32 => floats!(f32, |f: f64| f as f32),
             DType::F64 => floats!(f64, |f: f64| f),
         };
-        t.map_err(|e| ApiError::bad_request(format!("input {input:?}: {e}")))
+        t.map_err(|e| TensorError::Shape {
+            input: input.to_string(),
+            reason: e.to_string(),
+        })
     }
 
     /// Build a tensor from raw little-endian bytes (the binary tensor data extension).
@@ -162,27 +164,58 @@ impl DType {
         input: &str,
         shape: &[usize],
         bytes: &[u8],
-    ) -> Result<Tensor, ApiError> {
+    ) -> Result<Tensor, TensorError> {
         let count: usize = shape.iter().product();
         let want = count * self.size();
         if bytes.len() != want {
-            return Err(ApiError::bad_request(format!(
-                "input {input:?}: binary data has {} bytes but shape {shape:?} of {} needs {want}",
-                bytes.len(),
-                self.kserve_name()
-            )));
+            return Err(TensorError::ByteCount {
+                input: input.to_string(),
+                got: bytes.len(),
+                shape: shape.to_vec(),
+                dtype: self.kserve_name(),
+                want,
+            });
         }
         if self == DType::Bool && bytes.iter().any(|b| *b > 1) {
-            return Err(ApiError::bad_request(format!(
-                "input {input:?}: BOOL bytes must be 0 or 1"
-            )));
+            return Err(TensorError::BoolBytes {
+                input: input.to_string(),
+            });
         }
         // SAFETY: the byte count matches shape × element size (checked above), every bit
         // pattern is a valid value for these plain numeric types (bools checked above), and
         // from_raw_dt copies into a properly aligned buffer.
-        unsafe { Tensor::from_raw_dt(self.datum(), shape, bytes) }
-            .map_err(|e| ApiError::bad_request(format!("input {input:?}: {e}")))
+        unsafe { Tensor::from_raw_dt(self.datum(), shape, bytes) }.map_err(|e| TensorError::Shape {
+            input: input.to_string(),
+            reason: e.to_string(),
+        })
     }
+}
+
+/// Input data that does not fit its declared datatype or shape: the client's mistake (400,
+/// through `From<TensorError> for ApiError`).
+#[derive(Debug, thiserror::Error)]
+pub enum TensorError {
+    #[error("input {input:?}: element {index} ({value}) is not a valid {dtype} value")]
+    BadElement {
+        input: String,
+        index: usize,
+        value: String,
+        dtype: &'static str,
+    },
+    #[error(
+        "input {input:?}: binary data has {got} bytes but shape {shape:?} of {dtype} needs {want}"
+    )]
+    ByteCount {
+        input: String,
+        got: usize,
+        shape: Vec<usize>,
+        dtype: &'static str,
+        want: usize,
+    },
+    #[error("input {input:?}: BOOL bytes must be 0 or 1")]
+    BoolBytes { input: String },
+    #[error("input {input:?}: {reason}")]
+    Shape { input: String, reason: String },
 }
 
 #[cfg(not(target_endian = "little"))]
@@ -210,7 +243,7 @@ mod tests {
         let e = DType::U8
             .tensor_from_nums("x", &[1], &[Num::I(256)])
             .unwrap_err();
-        assert!(e.message.contains("element 0"), "{}", e.message);
+        assert!(e.to_string().contains("element 0"), "{e}");
         assert!(
             DType::I32
                 .tensor_from_nums("x", &[1], &[Num::F(1.5)])
@@ -247,6 +280,6 @@ mod tests {
         let e = DType::F32
             .tensor_from_bytes("x", &[3], &[0u8; 8])
             .unwrap_err();
-        assert!(e.message.contains("needs 12"), "{}", e.message);
+        assert!(e.to_string().contains("needs 12"), "{e}");
     }
 }

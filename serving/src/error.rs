@@ -2,7 +2,8 @@
 //! Protocol's error shape) with a status that says whose fault it was.
 //!
 //! The shape of axum's error-handling example: handlers return `Result<_, ApiError>` and use
-//! `?`; the typed errors of the layers below (the queue's [`Refusal`], a job's [`InferError`])
+//! `?`; the typed errors of the layers below (the queue's [`Refusal`], a job's [`InferError`],
+//! input data's [`TensorError`])
 //! become an `ApiError` through `From`, which is the one place their status is chosen; the one
 //! `IntoResponse` below writes every error response.
 
@@ -10,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::batcher::{InferError, Refusal};
+use crate::dtype::TensorError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -47,6 +49,13 @@ impl ApiError {
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> Self {
         ApiError::overloaded(r.to_string())
+    }
+}
+
+/// Data that does not fit its datatype or shape: the client's mistake (400).
+impl From<TensorError> for ApiError {
+    fn from(e: TensorError) -> Self {
+        ApiError::bad_request(e.to_string())
     }
 }
 

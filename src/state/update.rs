@@ -13,6 +13,7 @@ use crate::action::{Action, Target};
 use crate::event::AppEvent;
 
 mod cluster;
+mod edit;
 mod input;
 pub mod load;
 mod navigation;

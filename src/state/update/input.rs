@@ -3,6 +3,7 @@
 //! on when entered.
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::edit::{Edit, edit};
 use super::{Effect, load, navigation, selected_deployment, writes};
 use crate::state::keymap::{self, At, Command};
 use crate::state::{Level, Mode, State};
@@ -82,29 +83,6 @@ pub(super) fn on_key(s: &mut State, k: KeyEvent) -> Vec<Effect> {
         },
         // Waiting for the API: only quitting works.
         Mode::Preparing { .. } | Mode::Executing { .. } => vec![],
-    }
-}
-
-/// A prompt's text after one key.
-pub(super) enum Edit {
-    Changed(String),
-    Done(String),
-    Cancel,
-}
-
-fn edit(mut text: String, k: &KeyEvent) -> Edit {
-    match k.code {
-        KeyCode::Enter => Edit::Done(text),
-        KeyCode::Esc => Edit::Cancel,
-        KeyCode::Backspace => {
-            text.pop();
-            Edit::Changed(text)
-        }
-        KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
-            text.push(c);
-            Edit::Changed(text)
-        }
-        _ => Edit::Changed(text),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Navigation in `update`: views, the cursor in each list, the filter.
-use super::input::Edit;
+use super::edit::Edit;
 use crate::model::{Key, key};
 use crate::state::keymap::{List, Move};
 use crate::state::{Mode, Section, State, View, ViewId, rows};
