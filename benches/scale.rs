@@ -1,6 +1,7 @@
 //! Scale benchmark: 10,000 pods and 500 deployments pushed through the real
 //! `update` and drawn by the real views at 160×48. Prints frame times and memory.
 //! Run: cargo bench -p tractor --bench scale
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark harness: a failed unwrap is a failed test
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};

@@ -1,5 +1,6 @@
 //! End-to-end: the API server goes away and comes back while the console watches.
 //! Its own test binary, so no other test sees the outage.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test crate: a failed unwrap is a failed test
 mod support;
 
 use std::process::Command;

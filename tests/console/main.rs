@@ -2,6 +2,7 @@
 //! and hyper instead of one per file): views (insta snapshots of TestBackend), the update
 //! function, the API calls a write makes (a mocked API server), the load generator and
 //! local mode against real servers, and the real binary driven in tmux.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test crate: a failed unwrap is a failed test
 #[path = "../support/mod.rs"]
 mod support;
 

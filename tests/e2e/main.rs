@@ -2,6 +2,7 @@
 //! controller-manager, scheduler, kwok) on 127.0.0.1, started by scripts/dev-cluster
 //! (or given by TRACTOR_E2E_KUBECONFIG). Built only with `--features e2e`; a cluster that
 //! cannot start fails these tests, they never skip.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test crate: a failed unwrap is a failed test
 #[path = "../support/mod.rs"]
 mod support;
 

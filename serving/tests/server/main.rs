@@ -2,6 +2,7 @@
 //! one per file): the model layer, the HTTP API in process, the real binary's lifecycle,
 //! outputs against onnxruntime's, a standard Open Inference Protocol client, and the
 //! deployment files.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test crate: a failed unwrap is a failed test
 #[path = "../common/mod.rs"]
 mod common;
 
