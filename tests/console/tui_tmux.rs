@@ -58,7 +58,8 @@ fn unreachable_api_server_shows_reconnecting_then_quits_cleanly() {
     assert!(s.contains("ctx:gone") && s.contains("user:tester"), "{s}");
     assert!(s.contains("Deployments [0]"), "{s}");
     t.keys(&["?"]);
-    t.wait_for("Keys (any key closes)", WAIT);
+    // the help names the view it describes ("Keys in Deployments (any key closes)")
+    t.wait_for("Keys in Deployments (any key closes)", WAIT);
     t.keys(&["Escape"]);
     t.keys(&[":", "h", "p", "a", "Enter"]);
     t.wait_for("no HorizontalPodAutoscalers here", WAIT);
