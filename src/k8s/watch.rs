@@ -356,7 +356,7 @@ where
                 status(SourceStatus::Syncing)
             }
             Some(Err(e)) => {
-                tracing::warn!(%source, error = %e, "watch failed; resuming with backoff");
+                tracing::warn!(%source, error = %e, "watch failed; retrying with backoff");
                 let st = status_of(&e);
                 let forbidden = matches!(st, SourceStatus::Forbidden(_));
                 if !status(st) {
