@@ -115,7 +115,7 @@ pub async fn run(a: &DemoArgs, mut config: Config) -> color_eyre::Result<i32> {
     let port = if a.port == 0 {
         match crate::local::children::free_port() {
             Ok(p) => p,
-            Err(e) => return fail(e),
+            Err(e) => return fail(e.to_string()),
         }
     } else {
         a.port
