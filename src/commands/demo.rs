@@ -117,7 +117,7 @@ pub async fn run(a: &DemoArgs, audit: AuditLog, mut config: Config) -> color_eyr
     let port = if a.port == 0 {
         match crate::local::children::free_port() {
             Ok(p) => p,
-            Err(e) => return fail(e),
+            Err(e) => return fail(e.to_string()),
         }
     } else {
         a.port

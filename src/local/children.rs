@@ -4,11 +4,29 @@
 //! outlives the console. Spawn only from a thread that lives as long as the replicas: the
 //! parent-death signal fires when the spawning *thread* ends.
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::spec::Revision;
+
+/// Why a replica could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// Its log file (or the log directory).
+    #[error("{}: {source}", path.display())]
+    Log {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot start {}: {source}", bin.display())]
+    Start {
+        bin: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no free port on 127.0.0.1: {0}")]
+    NoPort(#[source] std::io::Error),
+}
 
 /// Starts one replica of `rev` on 127.0.0.1:`port`, its output appended to `log`.
 pub fn spawn(
@@ -17,18 +35,20 @@ pub fn spawn(
     model_name: &str,
     port: u16,
     log: &Path,
-) -> Result<Child, String> {
+) -> Result<Child, SpawnError> {
+    let log_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SpawnError::Log { path, source }
+    };
     if let Some(dir) = log.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(log_error(dir))?;
     }
     let out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
-        .map_err(|e| format!("{}: {e}", log.display()))?;
-    let err = out
-        .try_clone()
-        .map_err(|e| format!("{}: {e}", log.display()))?;
+        .map_err(log_error(log))?;
+    let err = out.try_clone().map_err(log_error(log))?;
     let parent = std::process::id();
     let mut cmd = Command::new(bin);
     cmd.arg("--model")
@@ -53,8 +73,10 @@ pub fn spawn(
             Ok(())
         });
     }
-    cmd.spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin.display()))
+    cmd.spawn().map_err(|source| SpawnError::Start {
+        bin: bin.to_path_buf(),
+        source,
+    })
 }
 
 /// Sends `sig` to the replica.
@@ -86,9 +108,9 @@ pub fn stop(child: &mut Child, grace: Duration) {
 }
 
 /// A free port on 127.0.0.1 (the OS picks; a replica binds it right after).
-pub fn free_port() -> Result<u16, String> {
+pub fn free_port() -> Result<u16, SpawnError> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
+        .map_err(SpawnError::NoPort)
 }

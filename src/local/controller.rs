@@ -1,9 +1,9 @@
 //! The local controller: one long-lived thread (children are spawned from it, see
-//! `children.rs`) with its own runtime. Every 200 ms it reaps exited replicas, checks
-//! readiness, moves drains along, takes the rolling update's next step, autoscales, and
-//! sends the objects to the console when they changed; every scrape interval it scrapes
-//! the replicas. Actions arrive as commands and are answered with the same results as the
-//! Kubernetes runner's.
+//! `children.rs`) with its own runtime. Every 200 ms it reaps exited replicas and moves
+//! drains along (`supervise.rs`), checks readiness (`probe.rs`), takes the rolling
+//! update's next step and autoscales (`rollout.rs`), and sends the objects to the console
+//! when they changed; every scrape interval it scrapes the replicas (`probe.rs`). Actions
+//! arrive as commands and are answered with the same results as the Kubernetes runner's.
 use std::path::PathBuf;
 use std::process::Child;
 use std::sync::{Arc, RwLock};
@@ -13,13 +13,17 @@ use jiff::Timestamp;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::sync::oneshot;
 
-use super::objects::{HpaView, NAMESPACE, ReplicaView, objects};
+use super::objects::{HpaView, NAMESPACE, Objects, ReplicaView, objects};
 use super::spec::{Spec, Store};
-use super::{actions, children, front, rolling};
+use super::{actions, front};
 use crate::action::{Action, Target};
 use crate::audit::AuditLog;
-use crate::event::{AppEvent, ClusterDelta, EffectResult, Kind, Object, ScrapeResult, Source};
+use crate::event::{AppEvent, ClusterDelta, EffectResult, Kind, Source};
 use crate::failure::Failure;
+
+mod probe;
+mod rollout;
+mod supervise;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -110,7 +114,7 @@ struct Replica {
     revision: i64,
     port: u16,
     child: Child,
-    started: String,
+    started: Timestamp,
     ready: bool,
     draining: Option<Instant>,
     term_sent: Option<Instant>,
@@ -120,10 +124,28 @@ struct Replica {
     busy: Option<(Instant, f64)>,
 }
 
+/// Why the local controller could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The spec is invalid or cannot be saved.
+    #[error("{0}")]
+    Spec(String),
+    #[error("local controller: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error(transparent)]
+    Front(#[from] front::FrontError),
+    #[error("the local controller did not start")]
+    Gone,
+}
+
 /// Starts the controller for `spec` (saved first); its events go to `events`.
-pub fn start(cfg: Config, spec: Spec, events: UnboundedSender<AppEvent>) -> Result<Handle, String> {
-    spec.validate()?;
-    cfg.store.save(&spec)?;
+pub fn start(
+    cfg: Config,
+    spec: Spec,
+    events: UnboundedSender<AppEvent>,
+) -> Result<Handle, StartError> {
+    spec.validate().map_err(StartError::Spec)?;
+    cfg.store.save(&spec).map_err(StartError::Spec)?;
     let (tx, rx) = unbounded_channel();
     let (port_tx, port_rx) = std::sync::mpsc::channel();
     let name = spec.name.clone();
@@ -138,7 +160,7 @@ pub fn start(cfg: Config, spec: Spec, events: UnboundedSender<AppEvent>) -> Resu
             {
                 Ok(rt) => rt,
                 Err(e) => {
-                    let _ = port_tx.send(Err(format!("local controller: {e}")));
+                    let _ = port_tx.send(Err(StartError::Runtime(e)));
                     return;
                 }
             };
@@ -146,7 +168,7 @@ pub fn start(cfg: Config, spec: Spec, events: UnboundedSender<AppEvent>) -> Resu
                 let (port, front_task) = match front::start(cfg.front_port, ready.clone()).await {
                     Ok(p) => p,
                     Err(e) => {
-                        let _ = port_tx.send(Err(e));
+                        let _ = port_tx.send(Err(e.into()));
                         return;
                     }
                 };
@@ -155,10 +177,8 @@ pub fn start(cfg: Config, spec: Spec, events: UnboundedSender<AppEvent>) -> Resu
                 front_task.abort();
             });
         })
-        .map_err(|e| format!("local controller: {e}"))?;
-    let front_port = port_rx
-        .recv()
-        .map_err(|_| "the local controller did not start".to_string())??;
+        .map_err(StartError::Runtime)?;
+    let front_port = port_rx.recv().map_err(|_| StartError::Gone)??;
     Ok(Handle {
         tx,
         front_port,
@@ -175,16 +195,14 @@ struct Ctl {
     ready_set: front::ReadySet,
     events: UnboundedSender<AppEvent>,
     http: Option<reqwest::Client>,
-    created: String,
-    last_sent: String,
+    created: Timestamp,
+    /// What the console was last sent.
+    last_sent: Option<Objects>,
     seq: u64,
     hpa: Option<HpaView>,
     last_autoscale: Instant,
     recommendations: Vec<(Instant, i32)>,
-    /// Replicas that exited on their own since one was last ready, and when the next
-    /// start may happen: a model that cannot load must not respawn every 200 ms.
-    crashes: u32,
-    next_start: Instant,
+    restarts: supervise::Restarts,
 }
 
 async fn run(
@@ -204,14 +222,13 @@ async fn run(
         replicas: Vec::new(),
         ready_set,
         events,
-        created: Timestamp::now().to_string(),
-        last_sent: String::new(),
+        created: Timestamp::now(),
+        last_sent: None,
         seq: 0,
         hpa: None,
         last_autoscale: Instant::now(),
         recommendations: Vec::new(),
-        crashes: 0,
-        next_start: Instant::now(),
+        restarts: supervise::Restarts::default(),
     };
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut scrape = tokio::time::interval(c.cfg.scrape_every);
@@ -236,78 +253,16 @@ async fn run(
 }
 
 impl Ctl {
-    fn seen(&self) -> Vec<rolling::Seen> {
-        self.replicas
-            .iter()
-            .filter(|r| r.draining.is_none())
-            .map(|r| rolling::Seen {
-                id: r.name.clone(),
-                revision: r.revision,
-                ready: r.ready,
-            })
-            .collect()
-    }
-
     async fn reconcile(&mut self) {
-        // reap: exited replicas leave; one that was not asked to stop is a crash, and
-        // restarts back off (250 ms doubling to 10 s) until a replica is ready again
-        let mut crashed = 0;
-        self.replicas.retain_mut(|r| match r.child.try_wait() {
-            Ok(Some(st)) => {
-                if r.draining.is_none() {
-                    crashed += 1;
-                    tracing::warn!(replica = %r.name, status = %st, "replica exited");
-                }
-                false
-            }
-            _ => true,
-        });
-        if crashed > 0 {
-            self.crashes = self.crashes.saturating_add(crashed);
-            let backoff = Duration::from_millis(250)
-                .saturating_mul(1 << self.crashes.min(6))
-                .min(Duration::from_secs(10));
-            self.next_start = Instant::now() + backoff;
-        }
+        self.reap();
         self.check_ready().await;
         if self.replicas.iter().any(|r| r.ready) {
-            self.crashes = 0;
+            self.restarts.ready();
         }
-        // drains: out of traffic for drain_grace, then SIGTERM, then SIGKILL
-        let (grace, timeout) = (self.cfg.drain_grace, self.cfg.stop_timeout);
-        for r in &mut self.replicas {
-            if let Some(since) = r.draining {
-                match r.term_sent {
-                    None if since.elapsed() >= grace => {
-                        children::signal(&r.child, libc::SIGTERM);
-                        r.term_sent = Some(Instant::now());
-                    }
-                    Some(t) if t.elapsed() >= timeout => {
-                        let _ = r.child.kill();
-                    }
-                    _ => {}
-                }
-            }
-        }
+        self.move_drains();
         self.autoscale();
         if !self.spec.paused {
-            let step = rolling::next(
-                &self.seen(),
-                self.spec.current,
-                self.spec.replicas,
-                self.spec.max_surge,
-                self.spec.max_unavailable,
-            );
-            for id in &step.stop {
-                if let Some(r) = self.replicas.iter_mut().find(|r| r.name == *id) {
-                    r.draining = Some(Instant::now());
-                }
-            }
-            if Instant::now() >= self.next_start {
-                for _ in 0..step.start {
-                    self.start_one();
-                }
-            }
+            self.roll();
         }
         let ports: Vec<u16> = self
             .replicas
@@ -321,158 +276,8 @@ impl Ctl {
         self.publish();
     }
 
-    fn start_one(&mut self) {
-        let Some(rev) = self.spec.current_revision().cloned() else {
-            return;
-        };
-        self.seq += 1;
-        let name = format!("{}-r{}-{}", self.spec.name, rev.number, self.seq);
-        let port = match children::free_port() {
-            Ok(p) => p,
-            Err(e) => return tracing::error!(error = %e, "cannot start a replica"),
-        };
-        let log = self.cfg.store.log_path(&name);
-        match children::spawn(&self.cfg.serve_bin, &rev, &self.spec.model_name, port, &log) {
-            Ok(child) => self.replicas.push(Replica {
-                name,
-                revision: rev.number,
-                port,
-                child,
-                started: Timestamp::now().to_string(),
-                ready: false,
-                draining: None,
-                term_sent: None,
-                inflight: None,
-                busy: None,
-            }),
-            Err(e) => tracing::error!(error = %e, "cannot start a replica"),
-        }
-    }
-
-    async fn check_ready(&mut self) {
-        let Some(http) = self.http.clone() else {
-            return;
-        };
-        let checks = self
-            .replicas
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| !r.ready && r.draining.is_none())
-            .map(|(i, r)| {
-                let (http, url) = (http.clone(), format!("http://127.0.0.1:{}/readyz", r.port));
-                async move {
-                    let ok = http
-                        .get(url)
-                        .timeout(Duration::from_millis(300))
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success());
-                    (i, ok)
-                }
-            });
-        for (i, ok) in futures::future::join_all(checks).await {
-            if ok && let Some(r) = self.replicas.get_mut(i) {
-                r.ready = true;
-            }
-        }
-    }
-
-    async fn scrape(&mut self) {
-        let Some(http) = self.http.clone() else {
-            return;
-        };
-        let jobs = self
-            .replicas
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.draining.is_none())
-            .map(|(i, r)| {
-                let (http, url) = (http.clone(), format!("http://127.0.0.1:{}/metrics", r.port));
-                async move {
-                    let text = crate::scrape::source::fetch_url(&http, &url).await;
-                    (
-                        i,
-                        text.map_err(|e| e.to_string())
-                            .and_then(|t| crate::scrape::parse(&t)),
-                    )
-                }
-            });
-        for (i, result) in futures::future::join_all(jobs).await {
-            let Some(r) = self.replicas.get_mut(i) else {
-                continue;
-            };
-            if let Ok(m) = &result {
-                let now = Instant::now();
-                let sum = m.request_seconds.sum;
-                if let Some((t0, s0)) = r.busy {
-                    let dt = now.duration_since(t0).as_secs_f64();
-                    if dt > 0.0 {
-                        r.inflight = Some(crate::metrics::rate::increase(s0, sum) / dt);
-                    }
-                }
-                r.busy = Some((now, sum));
-            }
-            if !r.ready {
-                // a replica still loading its model has nothing to show yet
-                continue;
-            }
-            let _ = self.events.send(AppEvent::Scrape(ScrapeResult {
-                pod: (NAMESPACE.to_string(), r.name.clone()),
-                at: Timestamp::now(),
-                result,
-            }));
-        }
-    }
-
-    fn autoscale(&mut self) {
-        let Some(a) = self.spec.autoscale.clone() else {
-            self.hpa = None;
-            return;
-        };
-        let live: Vec<&Replica> = self
-            .replicas
-            .iter()
-            .filter(|r| r.draining.is_none() && r.revision == self.spec.current)
-            .collect();
-        let samples: Vec<f64> = live
-            .iter()
-            .filter(|r| r.ready)
-            .filter_map(|r| r.inflight)
-            .collect();
-        let inflight =
-            (!samples.is_empty()).then(|| samples.iter().sum::<f64>() / samples.len() as f64);
-        let current = self.spec.replicas;
-        let mut view = HpaView {
-            min: a.min,
-            max: a.max,
-            current: live.len() as i32,
-            desired: current,
-            target_inflight: a.target_inflight,
-            inflight,
-            last_scale: self.hpa.as_ref().and_then(|h| h.last_scale.clone()),
-        };
-        if self.last_autoscale.elapsed() >= Duration::from_secs(3) {
-            self.last_autoscale = Instant::now();
-            let desired =
-                super::autoscaler::desired(&a, current, inflight, &mut self.recommendations);
-            if desired != current {
-                tracing::info!(
-                    from = current,
-                    to = desired,
-                    ?inflight,
-                    "local autoscaler scales"
-                );
-                self.spec.replicas = desired;
-                if let Err(e) = self.cfg.store.save(&self.spec) {
-                    tracing::error!(error = %e, "cannot save the local deployment");
-                }
-                view.last_scale = Some(Timestamp::now().to_string());
-            }
-            view.desired = desired;
-        }
-        self.hpa = Some(view);
-    }
-
+    /// Sends each kind whose objects changed since the last time (all, the first time)
+    /// as a complete list.
     fn publish(&mut self) {
         let views: Vec<ReplicaView> = self
             .replicas
@@ -483,38 +288,22 @@ impl Ctl {
                 port: r.port,
                 ready: r.ready,
                 draining: r.draining.is_some(),
-                started: r.started.clone(),
+                started: r.started,
             })
             .collect();
-        let objs = objects(&self.spec, &views, self.hpa.as_ref(), &self.created);
-        let fingerprint = format!("{objs:?}");
-        if fingerprint == self.last_sent {
-            return;
-        }
-        self.last_sent = fingerprint;
+        let objs = objects(&self.spec, &views, self.hpa.as_ref(), self.created);
         for kind in Kind::ALL {
-            let of_kind: Vec<Object> = objs.iter().filter(|o| o.kind() == kind).cloned().collect();
+            if self.last_sent.as_ref().is_some_and(|l| l.same(&objs, kind)) {
+                continue;
+            }
             let _ = self.events.send(AppEvent::Kube(ClusterDelta::Resynced {
                 source: Source {
                     kind,
                     namespace: Some(NAMESPACE.to_string()),
                 },
-                objects: of_kind,
+                objects: objs.of_kind(kind),
             }));
         }
-    }
-
-    /// Out of traffic, SIGTERM to all, then wait for each (SIGKILL past the timeout).
-    fn stop_all(&mut self) {
-        if let Ok(mut set) = self.ready_set.write() {
-            set.clear();
-        }
-        for r in &self.replicas {
-            children::signal(&r.child, libc::SIGTERM);
-        }
-        for r in &mut self.replicas {
-            children::stop(&mut r.child, self.cfg.stop_timeout);
-        }
-        self.replicas.clear();
+        self.last_sent = Some(objs);
     }
 }

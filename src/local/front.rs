@@ -95,18 +95,24 @@ async fn forward(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Out
     ))
 }
 
+/// The front port cannot listen.
+#[derive(Debug, thiserror::Error)]
+#[error("front port 127.0.0.1:{port}: {source}")]
+pub struct FrontError {
+    port: u16,
+    source: std::io::Error,
+}
+
 /// Listens on 127.0.0.1:`port` (0: any free port); returns the port and the serving task.
 pub async fn start(
     port: u16,
     ready: ReadySet,
-) -> Result<(u16, tokio::task::JoinHandle<()>), String> {
+) -> Result<(u16, tokio::task::JoinHandle<()>), FrontError> {
+    let failed = |source| FrontError { port, source };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
-        .map_err(|e| format!("front port 127.0.0.1:{port}: {e}"))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| format!("front port: {e}"))?
-        .port();
+        .map_err(failed)?;
+    let port = listener.local_addr().map_err(failed)?.port();
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let sh = Arc::new(Shared {

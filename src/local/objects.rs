@@ -1,10 +1,28 @@
 //! Local state as the objects the views already read: a Deployment, one ReplicaSet per
 //! revision, one Pod per replica (pod IP 127.0.0.1, its port as the `http` container port),
 //! and an HPA for the autoscaler. Views and actions cannot tell the backends apart.
-use serde_json::{Value, json};
+//! Built as typed `k8s-openapi` objects, so a misspelled field does not compile.
+use std::collections::BTreeMap;
 
-use super::spec::Spec;
-use crate::event::Object;
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentCondition, DeploymentSpec, DeploymentStatus, DeploymentStrategy,
+    ReplicaSet, ReplicaSetSpec, ReplicaSetStatus, RollingUpdateDeployment,
+};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, ContainerState, ContainerStateRunning, ContainerStatus, EnvVar, Pod,
+    PodCondition, PodSpec, PodStatus, PodTemplateSpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, ObjectMeta, OwnerReference, Time,
+};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::spec::{Revision, Spec};
+use crate::event::{Kind, Object};
+mod hpa;
+
 use crate::model::{
     CHANGE_CAUSE_ANNOTATION, MODEL_PATH_ENV, MODEL_VERSION_ENV, MODEL_VERSION_LABEL,
     REVISION_ANNOTATION,
@@ -21,8 +39,7 @@ pub struct ReplicaView {
     pub ready: bool,
     /// Out of traffic, draining, about to stop.
     pub draining: bool,
-    /// RFC 3339.
-    pub started: String,
+    pub started: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -34,32 +51,126 @@ pub struct HpaView {
     pub target_inflight: f64,
     /// Average in-flight requests per ready replica, once measured.
     pub inflight: Option<f64>,
-    pub last_scale: Option<String>,
+    pub last_scale: Option<Timestamp>,
 }
 
-fn from(v: Value) -> Option<Object> {
-    let kind = v.get("kind")?.as_str()?.to_string();
-    Some(match kind.as_str() {
-        "Deployment" => Object::Deployment(Box::new(serde_json::from_value(v).ok()?)),
-        "ReplicaSet" => Object::ReplicaSet(Box::new(serde_json::from_value(v).ok()?)),
-        "Pod" => Object::Pod(Box::new(serde_json::from_value(v).ok()?)),
-        "HorizontalPodAutoscaler" => Object::Hpa(Box::new(serde_json::from_value(v).ok()?)),
-        _ => return None,
-    })
+/// Every object of the local deployment; compared to the last sent to see what changed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Objects {
+    pub deployment: Deployment,
+    pub replica_sets: Vec<ReplicaSet>,
+    pub pods: Vec<Pod>,
+    pub hpas: Vec<HorizontalPodAutoscaler>,
 }
 
-fn template(spec: &Spec, rev: &super::spec::Revision, hash: &str) -> Value {
-    json!({
-        "metadata": {"labels": {"app": spec.name, MODEL_VERSION_LABEL: rev.version, "pod-template-hash": hash}},
-        "spec": {"containers": [{
-            "name": "server",
-            "image": "tractor-serve (local process)",
-            "env": [
-                {"name": MODEL_VERSION_ENV, "value": rev.version},
-                {"name": MODEL_PATH_ENV, "value": rev.model.display().to_string()},
-            ],
-        }]}
-    })
+impl Objects {
+    /// The objects of `kind`, as a list of that kind would return them.
+    pub fn of_kind(&self, kind: Kind) -> Vec<Object> {
+        match kind {
+            Kind::Deployment => vec![Object::Deployment(Box::new(self.deployment.clone()))],
+            Kind::ReplicaSet => self
+                .replica_sets
+                .iter()
+                .map(|r| Object::ReplicaSet(Box::new(r.clone())))
+                .collect(),
+            Kind::Pod => self
+                .pods
+                .iter()
+                .map(|p| Object::Pod(Box::new(p.clone())))
+                .collect(),
+            Kind::Hpa => self
+                .hpas
+                .iter()
+                .map(|h| Object::Hpa(Box::new(h.clone())))
+                .collect(),
+            Kind::Event => Vec::new(),
+        }
+    }
+
+    /// Whether the objects of `kind` are the same in both.
+    pub fn same(&self, other: &Objects, kind: Kind) -> bool {
+        match kind {
+            Kind::Deployment => self.deployment == other.deployment,
+            Kind::ReplicaSet => self.replica_sets == other.replica_sets,
+            Kind::Pod => self.pods == other.pods,
+            Kind::Hpa => self.hpas == other.hpas,
+            Kind::Event => true,
+        }
+    }
+}
+
+fn map<const N: usize>(pairs: [(&str, String); N]) -> Option<BTreeMap<String, String>> {
+    Some(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
+/// An RFC 3339 time as the spec stores it.
+fn time(rfc3339: &str) -> Option<Time> {
+    rfc3339.parse::<Timestamp>().ok().map(Time)
+}
+
+fn owner(kind: &str, name: &str, uid: &str) -> Option<Vec<OwnerReference>> {
+    Some(vec![OwnerReference {
+        api_version: "apps/v1".into(),
+        kind: kind.into(),
+        name: name.into(),
+        uid: uid.into(),
+        controller: Some(true),
+        ..OwnerReference::default()
+    }])
+}
+
+fn selector(name: &str) -> LabelSelector {
+    LabelSelector {
+        match_labels: map([("app", name.to_string())]),
+        ..LabelSelector::default()
+    }
+}
+
+fn container(ports: Option<Vec<ContainerPort>>, env: Option<Vec<EnvVar>>) -> Container {
+    Container {
+        name: "server".into(),
+        image: Some("tractor-serve (local process)".into()),
+        ports,
+        env,
+        ..Container::default()
+    }
+}
+
+fn template(spec: &Spec, rev: &Revision) -> PodTemplateSpec {
+    let env = |name: &str, value: String| EnvVar {
+        name: name.into(),
+        value: Some(value),
+        ..EnvVar::default()
+    };
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: map([
+                ("app", spec.name.clone()),
+                (MODEL_VERSION_LABEL, rev.version.clone()),
+                ("pod-template-hash", format!("r{}", rev.number)),
+            ]),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(PodSpec {
+            containers: vec![container(
+                None,
+                Some(vec![
+                    env(MODEL_VERSION_ENV, rev.version.clone()),
+                    env(MODEL_PATH_ENV, rev.model.display().to_string()),
+                ]),
+            )],
+            ..PodSpec::default()
+        }),
+    }
+}
+
+fn condition(type_: &str, status: bool, reason: Option<&str>) -> DeploymentCondition {
+    DeploymentCondition {
+        type_: type_.into(),
+        status: if status { "True" } else { "False" }.into(),
+        reason: reason.map(str::to_string),
+        ..DeploymentCondition::default()
+    }
 }
 
 /// Every object of the local deployment, from its spec and its replicas as they are now.
@@ -67,120 +178,264 @@ pub fn objects(
     spec: &Spec,
     replicas: &[ReplicaView],
     hpa: Option<&HpaView>,
-    created: &str,
-) -> Vec<Object> {
-    let name = &spec.name;
-    let uid = format!("local-{name}");
-    let owner = |kind: &str, n: &str, uid: &str| json!([{"apiVersion": "apps/v1", "kind": kind, "name": n, "uid": uid, "controller": true}]);
+    created: Timestamp,
+) -> Objects {
+    Objects {
+        deployment: deployment(spec, replicas, created),
+        replica_sets: spec
+            .revisions
+            .iter()
+            .map(|rev| replica_set(spec, rev, replicas))
+            .collect(),
+        pods: replicas
+            .iter()
+            .filter_map(|r| Some(pod(spec, spec.revision(r.revision)?, r)))
+            .collect(),
+        hpas: hpa
+            .map(|h| hpa::autoscaler(spec, h, created))
+            .into_iter()
+            .collect(),
+    }
+}
+
+fn uid(spec: &Spec) -> String {
+    format!("local-{}", spec.name)
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn deployment(spec: &Spec, replicas: &[ReplicaView], created: Timestamp) -> Deployment {
     let live: Vec<&ReplicaView> = replicas.iter().filter(|r| !r.draining).collect();
-    let updated = live.iter().filter(|r| r.revision == spec.current).count();
-    let ready = live.iter().filter(|r| r.ready).count();
+    let updated = count(live.iter().filter(|r| r.revision == spec.current).count());
+    let ready = count(live.iter().filter(|r| r.ready).count());
+    let live = count(live.len());
     let cur = spec.current_revision();
-    let complete = updated as i32 == spec.replicas
-        && live.len() as i32 == spec.replicas
-        && ready as i32 == spec.replicas;
-    let mut out = Vec::new();
-    let cur_hash = format!("r{}", spec.current);
-    out.push(json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {
-            "name": name, "namespace": NAMESPACE, "uid": uid, "generation": 1,
-            "creationTimestamp": created,
-            "annotations": {
-                REVISION_ANNOTATION: spec.current.to_string(),
-                CHANGE_CAUSE_ANNOTATION: cur.map(|r| r.change_cause.clone()).unwrap_or_default(),
-            },
+    let complete = updated == spec.replicas && live == spec.replicas && ready == spec.replicas;
+    Deployment {
+        metadata: ObjectMeta {
+            name: Some(spec.name.clone()),
+            namespace: Some(NAMESPACE.into()),
+            uid: Some(uid(spec)),
+            generation: Some(1),
+            creation_timestamp: Some(Time(created)),
+            annotations: map([
+                (REVISION_ANNOTATION, spec.current.to_string()),
+                (
+                    CHANGE_CAUSE_ANNOTATION,
+                    cur.map(|r| r.change_cause.clone()).unwrap_or_default(),
+                ),
+            ]),
+            ..ObjectMeta::default()
         },
-        "spec": {
-            "replicas": spec.replicas, "paused": spec.paused,
-            "selector": {"matchLabels": {"app": name}},
-            "strategy": {"type": "RollingUpdate",
-                "rollingUpdate": {"maxSurge": spec.max_surge, "maxUnavailable": spec.max_unavailable}},
-            "template": cur.map(|r| template(spec, r, &cur_hash)).unwrap_or(Value::Null),
+        spec: Some(DeploymentSpec {
+            replicas: Some(spec.replicas),
+            paused: Some(spec.paused),
+            selector: selector(&spec.name),
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".into()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_surge: Some(IntOrString::Int(spec.max_surge)),
+                    max_unavailable: Some(IntOrString::Int(spec.max_unavailable)),
+                }),
+            }),
+            template: cur.map(|r| template(spec, r)).unwrap_or_default(),
+            ..DeploymentSpec::default()
+        }),
+        status: Some(DeploymentStatus {
+            observed_generation: Some(1),
+            replicas: Some(live),
+            updated_replicas: Some(updated),
+            ready_replicas: Some(ready),
+            available_replicas: Some(ready),
+            conditions: Some(vec![
+                condition(
+                    "Available",
+                    ready >= spec.replicas - spec.max_unavailable,
+                    None,
+                ),
+                condition(
+                    "Progressing",
+                    true,
+                    Some(if complete {
+                        "NewReplicaSetAvailable"
+                    } else {
+                        "ReplicaSetUpdated"
+                    }),
+                ),
+            ]),
+            ..DeploymentStatus::default()
+        }),
+    }
+}
+
+fn replica_set(spec: &Spec, rev: &Revision, replicas: &[ReplicaView]) -> ReplicaSet {
+    let mine: Vec<&ReplicaView> = replicas
+        .iter()
+        .filter(|r| !r.draining && r.revision == rev.number)
+        .collect();
+    let ready = count(mine.iter().filter(|r| r.ready).count());
+    let want = if rev.number == spec.current {
+        spec.replicas
+    } else {
+        0
+    };
+    let hash = format!("r{}", rev.number);
+    ReplicaSet {
+        metadata: ObjectMeta {
+            name: Some(format!("{}-{hash}", spec.name)),
+            namespace: Some(NAMESPACE.into()),
+            uid: Some(format!("{}-{hash}", uid(spec))),
+            creation_timestamp: time(&rev.created),
+            labels: map([("app", spec.name.clone()), ("pod-template-hash", hash)]),
+            annotations: map([
+                (REVISION_ANNOTATION, rev.number.to_string()),
+                (CHANGE_CAUSE_ANNOTATION, rev.change_cause.clone()),
+            ]),
+            owner_references: owner("Deployment", &spec.name, &uid(spec)),
+            ..ObjectMeta::default()
         },
-        "status": {
-            "observedGeneration": 1, "replicas": live.len(), "updatedReplicas": updated,
-            "readyReplicas": ready, "availableReplicas": ready,
-            "conditions": [
-                {"type": "Available", "status": if ready as i32 >= spec.replicas - spec.max_unavailable { "True" } else { "False" }},
-                {"type": "Progressing", "status": "True",
-                 "reason": if complete { "NewReplicaSetAvailable" } else { "ReplicaSetUpdated" }},
-            ],
+        spec: Some(ReplicaSetSpec {
+            replicas: Some(want),
+            selector: selector(&spec.name),
+            template: Some(template(spec, rev)),
+            ..ReplicaSetSpec::default()
+        }),
+        status: Some(ReplicaSetStatus {
+            replicas: count(mine.len()),
+            ready_replicas: Some(ready),
+            available_replicas: Some(ready),
+            ..ReplicaSetStatus::default()
+        }),
+    }
+}
+
+fn pod(spec: &Spec, rev: &Revision, r: &ReplicaView) -> Pod {
+    let ready = r.ready && !r.draining;
+    let rs = format!("{}-r{}", spec.name, rev.number);
+    let started = Some(Time(r.started));
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(r.name.clone()),
+            namespace: Some(NAMESPACE.into()),
+            uid: Some(format!("local-pod-{}", r.name)),
+            creation_timestamp: started.clone(),
+            deletion_timestamp: r.draining.then_some(Time(r.started)),
+            labels: map([
+                ("app", spec.name.clone()),
+                (MODEL_VERSION_LABEL, rev.version.clone()),
+                ("pod-template-hash", format!("r{}", rev.number)),
+            ]),
+            owner_references: owner("ReplicaSet", &rs, &format!("{}-r{}", uid(spec), rev.number)),
+            ..ObjectMeta::default()
         },
-    }));
-    for rev in &spec.revisions {
-        let rs_name = format!("{name}-r{}", rev.number);
-        let mine: Vec<&&ReplicaView> = live.iter().filter(|r| r.revision == rev.number).collect();
-        let want = if rev.number == spec.current {
-            spec.replicas
-        } else {
-            0
+        spec: Some(PodSpec {
+            node_name: Some("localhost".into()),
+            containers: vec![container(
+                Some(vec![ContainerPort {
+                    name: Some("http".into()),
+                    container_port: i32::from(r.port),
+                    ..ContainerPort::default()
+                }]),
+                None,
+            )],
+            ..PodSpec::default()
+        }),
+        status: Some(PodStatus {
+            phase: Some("Running".into()),
+            pod_ip: Some("127.0.0.1".into()),
+            start_time: started.clone(),
+            conditions: Some(vec![PodCondition {
+                type_: "Ready".into(),
+                status: if ready { "True" } else { "False" }.into(),
+                ..PodCondition::default()
+            }]),
+            container_statuses: Some(vec![ContainerStatus {
+                name: "server".into(),
+                ready,
+                restart_count: 0,
+                image: "tractor-serve".into(),
+                image_id: String::new(),
+                state: Some(ContainerState {
+                    running: Some(ContainerStateRunning {
+                        started_at: started,
+                    }),
+                    ..ContainerState::default()
+                }),
+                ..ContainerStatus::default()
+            }]),
+            ..PodStatus::default()
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HpaView, ReplicaView, objects};
+    use crate::event::Kind;
+    use crate::local::spec::{Revision, Spec};
+
+    fn spec() -> Spec {
+        Spec {
+            name: "cls".into(),
+            model_name: "cls".into(),
+            replicas: 1,
+            revisions: vec![Revision {
+                number: 1,
+                model: "/m/cls.onnx".into(),
+                version: "v1".into(),
+                args: vec![],
+                change_cause: "first".into(),
+                created: "2024-01-02T03:04:05Z".into(),
+                restarted_at: None,
+            }],
+            current: 1,
+            paused: false,
+            max_surge: 1,
+            max_unavailable: 0,
+            autoscale: None,
+            model_pattern: None,
+        }
+    }
+
+    #[test]
+    fn a_change_is_seen_in_the_kinds_it_touches() {
+        let t = jiff::Timestamp::UNIX_EPOCH;
+        let replica = |ready, draining| ReplicaView {
+            name: "cls-r1-1".into(),
+            revision: 1,
+            port: 9000,
+            ready,
+            draining,
+            started: t,
         };
-        out.push(json!({
-            "apiVersion": "apps/v1", "kind": "ReplicaSet",
-            "metadata": {
-                "name": rs_name, "namespace": NAMESPACE, "uid": format!("{uid}-r{}", rev.number),
-                "creationTimestamp": rev.created,
-                "labels": {"app": name, "pod-template-hash": format!("r{}", rev.number)},
-                "annotations": {REVISION_ANNOTATION: rev.number.to_string(), CHANGE_CAUSE_ANNOTATION: rev.change_cause},
-                "ownerReferences": owner("Deployment", name, &uid),
-            },
-            "spec": {"replicas": want, "selector": {"matchLabels": {"app": name}},
-                     "template": template(spec, rev, &format!("r{}", rev.number))},
-            "status": {"replicas": mine.len(), "readyReplicas": mine.iter().filter(|r| r.ready).count(),
-                       "availableReplicas": mine.iter().filter(|r| r.ready).count()},
-        }));
-    }
-    for r in replicas {
-        let Some(rev) = spec.revision(r.revision) else {
-            continue;
+        let hpa = HpaView {
+            min: 1,
+            max: 3,
+            current: 1,
+            desired: 1,
+            target_inflight: 0.5,
+            inflight: None,
+            last_scale: None,
         };
-        let ready = r.ready && !r.draining;
-        out.push(json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {
-                "name": r.name, "namespace": NAMESPACE, "uid": format!("local-pod-{}", r.name),
-                "creationTimestamp": r.started,
-                "deletionTimestamp": if r.draining { Value::String(r.started.clone()) } else { Value::Null },
-                "labels": {"app": name, MODEL_VERSION_LABEL: rev.version, "pod-template-hash": format!("r{}", rev.number)},
-                "ownerReferences": owner("ReplicaSet", &format!("{name}-r{}", rev.number), &format!("{uid}-r{}", rev.number)),
-            },
-            "spec": {"nodeName": "localhost", "containers": [{
-                "name": "server", "image": "tractor-serve (local process)",
-                "ports": [{"name": "http", "containerPort": r.port}],
-            }]},
-            "status": {
-                "phase": "Running", "podIP": "127.0.0.1", "startTime": r.started,
-                "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
-                "containerStatuses": [{
-                    "name": "server", "ready": ready, "restartCount": 0, "image": "tractor-serve",
-                    "imageID": "", "state": {"running": {"startedAt": r.started}},
-                }],
-            },
-        }));
+        let (s, h) = (spec(), Some(&hpa));
+        let starting = objects(&s, &[replica(false, false)], h, t);
+        let ready = objects(&s, &[replica(true, false)], h, t);
+        for kind in Kind::ALL {
+            assert!(starting.same(&starting.clone(), kind));
+        }
+        assert!(!starting.same(&ready, Kind::Pod));
+        assert!(!starting.same(&ready, Kind::Deployment));
+        assert!(!starting.same(&ready, Kind::ReplicaSet));
+        assert!(starting.same(&ready, Kind::Hpa));
+        assert_eq!(ready.of_kind(Kind::Hpa).len(), 1);
+        let status = ready.deployment.status.clone().unwrap_or_default();
+        assert_eq!(status.ready_replicas, Some(1));
+        // a draining replica is a terminating pod, no longer counted
+        let draining = objects(&s, &[replica(true, true)], h, t);
+        assert!(draining.pods[0].metadata.deletion_timestamp.is_some());
+        let status = draining.deployment.status.clone().unwrap_or_default();
+        assert_eq!(status.replicas, Some(0));
     }
-    if let Some(h) = hpa {
-        out.push(json!({
-            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": name, "namespace": NAMESPACE, "creationTimestamp": created},
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                "minReplicas": h.min, "maxReplicas": h.max,
-                "metrics": [{"type": "Pods", "pods": {
-                    "metric": {"name": "tractor_inflight_requests"},
-                    "target": {"type": "AverageValue", "averageValue": format!("{}m", (h.target_inflight * 1000.0).round() as i64)},
-                }}],
-            },
-            "status": {
-                "currentReplicas": h.current, "desiredReplicas": h.desired,
-                "lastScaleTime": h.last_scale,
-                "currentMetrics": h.inflight.map(|v| json!([{"type": "Pods", "pods": {
-                    "metric": {"name": "tractor_inflight_requests"},
-                    "current": {"averageValue": format!("{}m", (v * 1000.0).round() as i64)},
-                }}])).unwrap_or(Value::Null),
-                "conditions": [{"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound"}],
-            },
-        }));
-    }
-    out.into_iter().filter_map(from).collect()
 }
