@@ -193,7 +193,7 @@ pub const TABLE: &[Entry] = &[
     key(K::StopLoad,      C::StopLoad,                ALL,         "stop the load test")      .hint("stop load", &[Monitor]),
     key(K::Monitor,       C::Monitor,                 NOT_MONITOR, "monitor the deployment")  .hint("monitor", NOT_MONITOR),
     // in the detail view, to the revision under the cursor when it is not the current one
-    key(K::Undo,          C::Write(W::Undo),          &[Detail],   "roll back to this revision").hint("undo", &[Detail]),
+    key(K::Undo,          C::Write(W::Undo),          &[Detail],   "roll back to selected")   .hint("undo", &[Detail]),
     key(K::Undo,          C::Write(W::Undo),          NOT_DETAIL,  "roll back one revision")  .hint("undo", NOT_DETAIL_EVENTS),
     key(K::Restart,       C::Write(W::Restart),       ALL,         "restart the pods")        .hint("restart", NOT_EVENTS),
     key(K::Scale,         C::Write(W::Scale),         ALL,         "scale the deployment")    .hint("scale", NOT_EVENTS),

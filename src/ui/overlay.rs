@@ -49,8 +49,10 @@ pub fn help(s: &State, f: &mut Frame, t: &Theme) {
     let (right, right_w) = help_column(&right, t);
     let gap = if right.is_empty() { 0 } else { 3 };
     let rows = left.len().max(right.len());
-    // the border and a space either side
-    let width = left_w + gap + right_w + 4;
+    let content = left_w.saturating_add(gap).saturating_add(right_w);
+    // the border, and a space either side when there is room
+    let pad = u16::from(content.saturating_add(4) <= full.width);
+    let width = content.saturating_add(2 + 2 * pad);
     let area = centered(
         full,
         width,
@@ -58,7 +60,7 @@ pub fn help(s: &State, f: &mut Frame, t: &Theme) {
     );
     let block = Block::default()
         .borders(Borders::ALL)
-        .padding(Padding::horizontal(1))
+        .padding(Padding::horizontal(pad))
         .title(format!(" Keys in {} (any key closes) ", view_name(view)));
     let inner = block.inner(area);
     f.render_widget(Clear, area);
