@@ -130,7 +130,7 @@ pub async fn run(
     config: Config,
     namespaces: Option<Vec<String>>,
     start: Start,
-) -> Result<Option<Result<String, String>>> {
+) -> Result<Option<crate::load::ended::LoadEnded>> {
     let (tx, mut rx) = unbounded_channel();
     let tick = Duration::from_millis(config.general.tick_ms);
     let (context, user) = match &cluster {

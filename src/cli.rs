@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod values;
+pub use values::{ValueError, parse_duration, parse_share, parse_target};
+
 /// Exit codes of the subcommands.
 pub mod exit {
     /// Done, or nothing to do (skipped).
@@ -165,23 +168,6 @@ pub struct LoadtestArgs {
     pub slo_error_rate: Option<f64>,
 }
 
-/// `0.01` or `1%`.
-pub fn parse_share(s: &str) -> Result<f64, String> {
-    let (num, div) = match s.strip_suffix('%') {
-        Some(n) => (n, 100.0),
-        None => (s, 1.0),
-    };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a share (write 0.01 or 1%)"))?;
-    let v = v / div;
-    if !(0.0..=1.0).contains(&v) {
-        return Err(format!("{s:?} is not between 0 and 100%"));
-    }
-    Ok(v)
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Rollout {
     /// Wait for a rollout to finish, like kubectl (exit 0 complete, 1 stalled or paused, 3 timeout).
@@ -295,86 +281,9 @@ pub struct ScaleArgs {
     pub replicas: i32,
 }
 
-/// `deploy/NAME`, `deployment/NAME`, `deployments.apps/NAME` or a bare `NAME`.
-pub fn parse_target(s: &str) -> Result<String, String> {
-    let name = match s.split_once('/') {
-        Some((kind, name)) => match kind {
-            "deploy" | "deployment" | "deployments" | "deployment.apps" | "deployments.apps" => {
-                name
-            }
-            other => {
-                return Err(format!(
-                    "\"{s}\": only deployments are supported (deploy/NAME), not {other}"
-                ));
-            }
-        },
-        None => s,
-    };
-    let valid = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && !name.starts_with(['-', '.'])
-        && !name.ends_with(['-', '.']);
-    if valid {
-        Ok(name.to_string())
-    } else {
-        Err(format!("\"{name}\" is not a valid deployment name"))
-    }
-}
-
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let n: f64 = n
-        .parse()
-        .map_err(|_| format!("\"{s}\" is not a duration (e.g. 90s, 10m, 1h)"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" | "" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("\"{s}\": unknown unit \"{unit}\" (ms, s, m, h)")),
-    };
-    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
-        return Err(format!("\"{s}\" is out of range"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn targets() {
-        assert_eq!(parse_target("deploy/web").unwrap(), "web");
-        assert_eq!(parse_target("deployments.apps/web-2").unwrap(), "web-2");
-        assert_eq!(parse_target("web").unwrap(), "web");
-        assert!(
-            parse_target("statefulset/web")
-                .unwrap_err()
-                .contains("only deployments")
-        );
-        assert!(parse_target("deploy/").is_err());
-        assert!(parse_target("deploy/Web").is_err());
-        assert!(parse_target("deploy/-x").is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
-        assert_eq!(parse_duration("1.5h").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
-        assert!(parse_duration("10x").is_err());
-        assert!(parse_duration("fast").is_err());
-    }
 
     #[test]
     fn cli_parses() {

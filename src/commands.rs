@@ -34,10 +34,10 @@ pub fn audit_path(cli: &Cli, cfg: &Config) -> std::path::PathBuf {
     })
 }
 
-pub async fn context(cli: &Cli, config: Config) -> Result<Ctx, (i32, String)> {
-    let conn = connect(cli.kubeconfig.as_deref(), cli.context.as_deref())
-        .await
-        .map_err(|e| (exit::FAILED, e))?;
+/// Connects as the flags and config say. A failure to connect exits with
+/// [`exit::FAILED`].
+pub async fn context(cli: &Cli, config: Config) -> Result<Ctx, crate::k8s::client::ConnectError> {
+    let conn = connect(cli.kubeconfig.as_deref(), cli.context.as_deref()).await?;
     let read_only = cli.read_only || config.read_only_for(&conn.context);
     let namespace = cli
         .namespace
@@ -85,7 +85,7 @@ pub async fn run(cli: &Cli, cmd: &Command, config: Config) -> i32 {
     };
     let ctx = match context(cli, config).await {
         Ok(c) => c,
-        Err((code, e)) => return fail(code, &e),
+        Err(e) => return fail(exit::FAILED, e),
     };
     let target = Target {
         namespace: ctx.namespace.clone(),
@@ -150,7 +150,7 @@ pub async fn run(cli: &Cli, cmd: &Command, config: Config) -> i32 {
     }
 }
 
-pub fn fail(code: i32, msg: &str) -> i32 {
+pub fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
     let mut e = std::io::stderr();
     let _ = writeln!(e, "error: {msg}");
     code

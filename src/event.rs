@@ -27,7 +27,7 @@ pub enum AppEvent {
 pub enum LoadEvent {
     Progress(crate::load::engine::Progress),
     /// The one-line summary, or why the run could not start.
-    Finished(Result<String, String>),
+    Finished(crate::load::ended::LoadEnded),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -85,7 +85,7 @@ impl Object {
 pub struct ScrapeResult {
     pub pod: Key,
     pub at: Timestamp,
-    pub result: Result<crate::scrape::PodMetrics, String>,
+    pub result: Result<crate::scrape::PodMetrics, crate::scrape::ScrapeError>,
 }
 
 /// One watch stream: a kind in a namespace (or in all of them).

@@ -50,7 +50,7 @@ pub enum Failure {
     /// The write happened, but its audit line could not be written.
     Audit { path: PathBuf, detail: String },
     /// The local backend could not save its spec: nothing changed.
-    Save(String),
+    Save(crate::local::spec::StoreError),
     /// The local spec has no current revision.
     NoCurrentRevision,
     /// The local controller is gone.

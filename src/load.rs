@@ -2,6 +2,7 @@
 //! the report; the plan the flags describe and the console prompt's line. `tractor
 //! loadtest` drives it headless; the console shows it live. Depends on neither the
 //! console (`app`, `state`) nor the subcommands (`commands`).
+pub mod ended;
 pub mod endpoint;
 pub mod engine;
 pub mod failure;

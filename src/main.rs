@@ -23,7 +23,7 @@ fn on_terminal() -> bool {
 fn real_main() -> color_eyre::Result<i32> {
     color_eyre::install()?;
     tractor::tui::install_panic_hook();
-    let defaults = Config::defaults();
+    let defaults = Config::embedded()?;
     let log_default = tractor::logging::path(None, &defaults);
     let help = format!(
         "Logs: {} (or general.log_file, or --log-file; level from TRACTOR_LOG).\nConfig: {} (or --config).\n{EXIT_CODES}",
@@ -63,11 +63,11 @@ fn real_main() -> color_eyre::Result<i32> {
             Some(cmd) => Ok(tractor::commands::run(&cli, cmd, config).await),
             None => {
                 if let Err(e) = tractor::scrape::urls::check(&cli.scrape) {
-                    return Ok(tractor::commands::fail(exit::USAGE, &e));
+                    return Ok(tractor::commands::fail(exit::USAGE, e));
                 }
                 let ctx = match tractor::commands::context(&cli, config.clone()).await {
                     Ok(c) => c,
-                    Err((code, e)) => return Ok(tractor::commands::fail(code, &e)),
+                    Err(e) => return Ok(tractor::commands::fail(exit::FAILED, e)),
                 };
                 let ns = (!cli.namespace.is_empty()).then(|| cli.namespace.clone());
                 let start = tractor::app::Start {

@@ -129,7 +129,7 @@ pub struct Follow {
 pub struct PodScrape {
     pub prev: Option<(Timestamp, crate::scrape::PodMetrics)>,
     pub last: Option<(Timestamp, crate::scrape::PodMetrics)>,
-    pub error: Option<String>,
+    pub error: Option<crate::scrape::ScrapeError>,
 }
 
 /// One sample of an autoscaler's replicas.

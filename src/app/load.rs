@@ -8,20 +8,10 @@ use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use crate::event::{AppEvent, LoadEvent};
-use crate::load::engine::{RunError, run_until};
-use crate::load::plan::{LoadPlan, PlanError};
-use crate::load::report::{JsonError, Summary};
-
-/// Why a console run did not end with a summary.
-#[derive(Debug, thiserror::Error)]
-enum LoadError {
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    #[error(transparent)]
-    Run(#[from] RunError),
-    #[error(transparent)]
-    Json(#[from] JsonError),
-}
+use crate::load::ended::{LoadEnded, LoadError};
+use crate::load::engine::run_until;
+use crate::load::plan::LoadPlan;
+use crate::load::report::Summary;
 
 #[derive(Default)]
 pub struct LoadRunner {
@@ -35,8 +25,7 @@ impl LoadRunner {
         tokio::spawn(async move {
             let result = run(&plan, &tx, stop).await;
             tracing::info!(?result, "load test ended");
-            // the status bar shows the error's words
-            let result = result.map_err(|e| e.to_string());
+            let result: LoadEnded = result.map_err(Into::into);
             let _ = tx.send(AppEvent::Load(LoadEvent::Finished(result)));
         });
     }

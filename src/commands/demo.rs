@@ -12,13 +12,24 @@ use crate::local::spec::{Autoscale, Revision, Spec, Store};
 pub const NAME: &str = "classifier";
 pub const MODEL_NAME: &str = "demo-classifier";
 
+/// Where no tractor-serve binary was found.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ServeBinError {
+    #[error("--serve-bin {}: no such file", .0.display())]
+    NoSuchFile(PathBuf),
+    #[error(
+        "tractor-serve not found beside tractor or on PATH: build it (cargo build --release -p tractor-serve) or pass --serve-bin"
+    )]
+    NotFound,
+}
+
 /// tractor-serve: the flag, else beside this binary, else on $PATH.
-pub fn serve_bin(flag: Option<&Path>) -> Result<PathBuf, String> {
+pub fn serve_bin(flag: Option<&Path>) -> Result<PathBuf, ServeBinError> {
     if let Some(p) = flag {
         return if p.is_file() {
             Ok(p.to_path_buf())
         } else {
-            Err(format!("--serve-bin {}: no such file", p.display()))
+            Err(ServeBinError::NoSuchFile(p.to_path_buf()))
         };
     }
     let beside = std::env::current_exe()
@@ -32,9 +43,7 @@ pub fn serve_bin(flag: Option<&Path>) -> Result<PathBuf, String> {
         .flat_map(std::env::split_paths)
         .map(|d| d.join("tractor-serve"))
         .find(|p| p.is_file())
-        .ok_or_else(|| {
-            "tractor-serve not found beside tractor or on PATH: build it (cargo build --release -p tractor-serve) or pass --serve-bin".into()
-        })
+        .ok_or(ServeBinError::NotFound)
 }
 
 /// The deployment a fresh demo starts with.
@@ -89,7 +98,7 @@ pub async fn run(a: &DemoArgs, audit: AuditLog, mut config: Config) -> color_eyr
     let fail = |e: String| Ok(super::fail(exit::USAGE, &e));
     let bin = match serve_bin(a.serve_bin.as_deref()) {
         Ok(b) => b,
-        Err(e) => return fail(e),
+        Err(e) => return fail(e.to_string()),
     };
     let models = match std::path::absolute(&a.models) {
         Ok(m) => m,

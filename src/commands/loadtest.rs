@@ -18,7 +18,7 @@ pub async fn console(
 ) -> color_eyre::Result<i32> {
     // the flags and the body file are checked before the screen opens
     if let Err(e) = LoadPlan::from_args(a).and_then(|p| p.engine_plan()) {
-        return Ok(super::fail(exit::USAGE, &e.to_string()));
+        return Ok(super::fail(exit::USAGE, e));
     }
     if let Err(e) = crate::scrape::urls::check(&a.scrape) {
         return Ok(super::fail(exit::USAGE, &e));
@@ -38,7 +38,7 @@ pub async fn console(
             };
             let ctx = match super::context(cli, config.clone()).await {
                 Ok(c) => c,
-                Err((code, e)) => return Ok(super::fail(code, &e)),
+                Err(e) => return Ok(super::fail(exit::FAILED, e)),
             };
             let view = crate::state::View::Monitor(Some((ctx.namespace.clone(), name)));
             let ns = Some(vec![ctx.namespace.clone()]);
@@ -66,11 +66,11 @@ pub async fn console(
 pub async fn run(a: &LoadtestArgs) -> i32 {
     let checked = match LoadPlan::from_args(a) {
         Ok(p) => p,
-        Err(e) => return super::fail(exit::USAGE, &e.to_string()),
+        Err(e) => return super::fail(exit::USAGE, e),
     };
     let plan = match checked.engine_plan() {
         Ok(p) => p,
-        Err(e) => return super::fail(exit::USAGE, &e.to_string()),
+        Err(e) => return super::fail(exit::USAGE, e),
     };
     let slo = checked.slo;
     let tty = std::io::stderr().is_terminal();
@@ -98,14 +98,14 @@ pub async fn run(a: &LoadtestArgs) -> i32 {
     let _ = printer.await;
     let outcomes = match outcomes {
         Ok(o) => o,
-        Err(e) => return super::fail(exit::USAGE, &e.to_string()),
+        Err(e) => return super::fail(exit::USAGE, e),
     };
     let summary = Summary::new(&plan, &outcomes);
     eprint!("{}", summary.table());
     if let Some(path) = &checked.json
         && let Err(e) = summary.write_json(&slo, path)
     {
-        return super::fail(exit::FAILED, &e.to_string());
+        return super::fail(exit::FAILED, e);
     }
     let missed = summary.missed(&slo);
     if missed.is_empty() {

@@ -151,13 +151,13 @@ fn fail_api(ctx: &Ctx, t: &Target, e: &kube::Error, verb: &str) -> i32 {
         &t.namespace,
         &t.name,
     );
-    fail(f.exit_code(), &f.to_string())
+    fail(f.exit_code(), f)
 }
 
 pub async fn history(ctx: &Ctx, t: &Target, a: &HistoryArgs) -> i32 {
     let (d, rss) = match ctx.runner.load(t).await {
         Ok(x) => x,
-        Err(f) => return fail(f.exit_code(), &f.to_string()),
+        Err(f) => return fail(f.exit_code(), f),
     };
     let revs = rs_history(&d, rss.iter());
     let rows: Vec<Value> = revs
@@ -181,7 +181,7 @@ pub async fn history(ctx: &Ctx, t: &Target, a: &HistoryArgs) -> i32 {
         let Some(rs) = revs.iter().find(|rs| revision(&rs.metadata) == Some(n)) else {
             return fail(
                 exit::FAILED,
-                &format!("unable to find the specified revision {n} in history"),
+                format!("unable to find the specified revision {n} in history"),
             );
         };
         let tmpl = rs.spec.as_ref().and_then(|s| s.template.clone());

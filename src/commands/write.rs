@@ -19,7 +19,7 @@ pub async fn write(ctx: &Ctx, t: &Target, action: Action, args: &WriteArgs) -> i
         emit(json!({"target": t, "action": action, "result": "refused", "message": "read-only"}));
         return fail(
             exit::REFUSED,
-            &format!(
+            format!(
                 "read-only: {} refused for deploy/{} (context \"{}\" is read-only); nothing was sent",
                 action.verb(),
                 t.name,

@@ -127,9 +127,12 @@ struct Replica {
 /// Why the local controller could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The spec is invalid or cannot be saved.
-    #[error("{0}")]
-    Spec(String),
+    /// The spec is invalid.
+    #[error(transparent)]
+    Spec(#[from] super::spec::SpecError),
+    /// The spec cannot be saved.
+    #[error(transparent)]
+    Store(#[from] super::spec::StoreError),
     #[error("local controller: {0}")]
     Runtime(#[source] std::io::Error),
     #[error(transparent)]
@@ -144,8 +147,8 @@ pub fn start(
     spec: Spec,
     events: UnboundedSender<AppEvent>,
 ) -> Result<Handle, StartError> {
-    spec.validate().map_err(StartError::Spec)?;
-    cfg.store.save(&spec).map_err(StartError::Spec)?;
+    spec.validate()?;
+    cfg.store.save(&spec)?;
     let (tx, rx) = unbounded_channel();
     let (port_tx, port_rx) = std::sync::mpsc::channel();
     let name = spec.name.clone();

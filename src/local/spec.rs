@@ -4,6 +4,7 @@
 //! history and rollback survive a console restart or a crash mid-write.
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -98,24 +99,21 @@ impl Spec {
     }
 
     /// Checks what a hand-edited or damaged file could hold.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SpecError> {
         if self.name.is_empty() {
-            return Err("name is empty".into());
+            return Err(SpecError::EmptyName);
         }
         if self.replicas < 0 {
-            return Err(format!("replicas is {} (must be ≥ 0)", self.replicas));
+            return Err(SpecError::NegativeReplicas(self.replicas));
         }
         if self.current_revision().is_none() {
-            return Err(format!(
-                "current revision {} is not in revisions",
-                self.current
-            ));
+            return Err(SpecError::NoCurrentRevision(self.current));
         }
         if self.max_surge < 0
             || self.max_unavailable < 0
             || self.max_surge + self.max_unavailable == 0
         {
-            return Err("max_surge and max_unavailable must be ≥ 0 and not both 0".into());
+            return Err(SpecError::Surge);
         }
         if let Some(a) = &self.autoscale
             && (a.min < 1
@@ -123,11 +121,60 @@ impl Spec {
                 || a.target_inflight.is_nan()
                 || a.target_inflight <= 0.0)
         {
-            return Err("autoscale needs 1 ≤ min ≤ max and target_inflight > 0".into());
+            return Err(SpecError::Autoscale);
         }
         Ok(())
     }
 }
+
+/// What a spec holds that it must not.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("name is empty")]
+    EmptyName,
+    #[error("replicas is {0} (must be ≥ 0)")]
+    NegativeReplicas(i32),
+    #[error("current revision {0} is not in revisions")]
+    NoCurrentRevision(i64),
+    #[error("max_surge and max_unavailable must be ≥ 0 and not both 0")]
+    Surge,
+    #[error("autoscale needs 1 ≤ min ≤ max and target_inflight > 0")]
+    Autoscale,
+}
+
+/// Why the state directory's spec could not be read or written. Clone (a failed write
+/// travels in an effect's result); equal when it says the same.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: Arc<std::io::Error>,
+    },
+    #[error("{}: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        source: Arc<serde_json::Error>,
+    },
+    #[error("{}: {source}", path.display())]
+    Invalid { path: PathBuf, source: SpecError },
+    #[error("{what} {}: {source}", path.display())]
+    Write {
+        what: &'static str,
+        path: PathBuf,
+        source: Arc<std::io::Error>,
+    },
+    #[error("cannot encode the spec: {0}")]
+    Encode(Arc<serde_json::Error>),
+}
+
+impl PartialEq for StoreError {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for StoreError {}
 
 /// The state directory.
 #[derive(Debug, Clone)]
@@ -145,34 +192,55 @@ impl Store {
     }
 
     /// The saved spec, `None` when there is none yet. A damaged file is an error naming it.
-    pub fn load(&self) -> Result<Option<Spec>, String> {
-        let p = self.spec_path();
-        let text = match std::fs::read_to_string(&p) {
+    pub fn load(&self) -> Result<Option<Spec>, StoreError> {
+        let path = self.spec_path();
+        let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("{}: {e}", p.display())),
+            Err(e) => {
+                return Err(StoreError::Read {
+                    path,
+                    source: Arc::new(e),
+                });
+            }
         };
-        let spec: Spec =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
-        spec.validate()
-            .map_err(|e| format!("{}: {e}", p.display()))?;
+        let spec: Spec = match serde_json::from_str(&text) {
+            Ok(s) => s,
+            Err(e) => {
+                return Err(StoreError::Json {
+                    path,
+                    source: Arc::new(e),
+                });
+            }
+        };
+        if let Err(source) = spec.validate() {
+            return Err(StoreError::Invalid { path, source });
+        }
         Ok(Some(spec))
     }
 
     /// Writes the spec so that a crash at any point leaves either the old or the new file.
-    pub fn save(&self, spec: &Spec) -> Result<(), String> {
-        let err = |what: &str, p: &Path, e: std::io::Error| format!("{what} {}: {e}", p.display());
-        std::fs::create_dir_all(&self.dir).map_err(|e| err("cannot create", &self.dir, e))?;
+    pub fn save(&self, spec: &Spec) -> Result<(), StoreError> {
+        fn err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+            let path = path.to_path_buf();
+            move |e| StoreError::Write {
+                what,
+                path,
+                source: Arc::new(e),
+            }
+        }
+        std::fs::create_dir_all(&self.dir).map_err(err("cannot create", &self.dir))?;
         let path = self.spec_path();
         let tmp = self.dir.join(".deployment.json.tmp");
-        let text = serde_json::to_string_pretty(spec).map_err(|e| e.to_string())?;
-        let mut f = std::fs::File::create(&tmp).map_err(|e| err("cannot write", &tmp, e))?;
+        let text =
+            serde_json::to_string_pretty(spec).map_err(|e| StoreError::Encode(Arc::new(e)))?;
+        let mut f = std::fs::File::create(&tmp).map_err(err("cannot write", &tmp))?;
         f.write_all(text.as_bytes())
             .and_then(|_| f.write_all(b"\n"))
             .and_then(|_| f.sync_all())
-            .map_err(|e| err("cannot write", &tmp, e))?;
+            .map_err(err("cannot write", &tmp))?;
         drop(f);
-        std::fs::rename(&tmp, &path).map_err(|e| err("cannot replace", &path, e))?;
+        std::fs::rename(&tmp, &path).map_err(err("cannot replace", &path))?;
         if let Ok(d) = std::fs::File::open(&self.dir) {
             let _ = d.sync_all();
         }
@@ -252,12 +320,12 @@ mod tests {
         std::fs::write(store.dir.join(".deployment.json.tmp"), "{\"name\": \"cla").unwrap();
         assert_eq!(store.load().unwrap(), Some(s.clone()));
         std::fs::write(store.spec_path(), "{\"name\": \"cla").unwrap();
-        let e = store.load().unwrap_err();
+        let e = store.load().unwrap_err().to_string();
         assert!(e.contains("deployment.json"), "{e}");
         let mut bad = s;
         bad.current = 9;
         std::fs::write(store.spec_path(), serde_json::to_string(&bad).unwrap()).unwrap();
-        let e = store.load().unwrap_err();
+        let e = store.load().unwrap_err().to_string();
         assert!(e.contains("current revision 9"), "{e}");
     }
 }

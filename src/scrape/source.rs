@@ -15,7 +15,8 @@ use kube::{Api, Client};
 use tokio::sync::{Semaphore, mpsc::UnboundedSender};
 use tokio::task::JoinHandle;
 
-use super::{parse, proxy_path};
+use super::fetch::{FetchError, fetch, fetch_url};
+use super::proxy_path;
 use crate::event::{AppEvent, ClusterDelta, Kind, Object, ScrapeResult};
 use crate::model::{Key, MODEL_VERSION_LABEL, key};
 
@@ -229,9 +230,7 @@ async fn scrape(
                         None => Err(FetchError::NoClient),
                     },
                 };
-                let result = text
-                    .map_err(|e| e.to_string())
-                    .and_then(|text| parse(&text));
+                let result = super::scraped(text);
                 let _ = tx.send(AppEvent::Scrape(ScrapeResult {
                     pod: k,
                     at: Timestamp::now(),
@@ -252,53 +251,6 @@ fn host_port(ip: &str, port: u16) -> String {
         format!("[{ip}]:{port}")
     } else {
         format!("{ip}:{port}")
-    }
-}
-
-/// Why a metrics endpoint gave no text.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    #[error("no HTTP client")]
-    NoClient,
-    #[error("{url}: {source}")]
-    Http { url: String, source: reqwest::Error },
-    #[error("{url}: HTTP {status}")]
-    Status {
-        url: String,
-        status: http::StatusCode,
-    },
-    #[error("timed out after {0:?}")]
-    Timeout(Duration),
-    #[error("forbidden: get pods/proxy ({0})")]
-    Forbidden(String),
-    #[error("{0}")]
-    Api(#[from] kube::Error),
-    #[error("{0}")]
-    Request(#[from] http::Error),
-}
-
-pub async fn fetch_url(http: &reqwest::Client, url: &str) -> Result<String, FetchError> {
-    let failed = |source| FetchError::Http {
-        url: url.to_string(),
-        source,
-    };
-    let resp = http.get(url).send().await.map_err(failed)?;
-    let status = resp.status();
-    if !status.is_success() {
-        return Err(FetchError::Status {
-            url: url.to_string(),
-            status,
-        });
-    }
-    resp.text().await.map_err(failed)
-}
-
-async fn fetch(client: &Client, path: &str, timeout: Duration) -> Result<String, FetchError> {
-    let req = http::Request::get(path).body(Vec::new())?;
-    match tokio::time::timeout(timeout, client.request_text(req)).await {
-        Err(_) => Err(FetchError::Timeout(timeout)),
-        Ok(Err(kube::Error::Api(st))) if st.code == 403 => Err(FetchError::Forbidden(st.message)),
-        Ok(r) => Ok(r?),
     }
 }
 

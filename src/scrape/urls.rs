@@ -7,17 +7,28 @@ use jiff::Timestamp;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
-use super::parse;
 use crate::event::{AppEvent, ScrapeResult};
 
+/// A `--scrape` value that is not a metrics URL.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UrlError {
+    #[error("--scrape {url:?} is not a URL ({reason}): write http://HOST:PORT/metrics")]
+    NotAUrl { url: String, reason: String },
+    #[error("--scrape {0:?}: write http://HOST:PORT/metrics")]
+    NotHttp(String),
+}
+
 /// Checks each URL: `http://` or `https://` with a host.
-pub fn check(urls: &[String]) -> Result<(), String> {
+pub fn check(urls: &[String]) -> Result<(), UrlError> {
     for u in urls {
-        let uri: http::Uri = u.parse().map_err(|e| {
-            format!("--scrape {u:?} is not a URL ({e}): write http://HOST:PORT/metrics")
-        })?;
+        let uri: http::Uri = u
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| UrlError::NotAUrl {
+                url: u.clone(),
+                reason: e.to_string(),
+            })?;
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-            return Err(format!("--scrape {u:?}: write http://HOST:PORT/metrics"));
+            return Err(UrlError::NotHttp(u.clone()));
         }
     }
     Ok(())
@@ -38,7 +49,11 @@ pub fn spawn(
             Ok(h) => h,
             Err(e) => {
                 for u in urls {
-                    let _ = tx.send(event(u, Err(format!("no HTTP client: {e}"))));
+                    let failed = super::fetch::FetchError::Http {
+                        url: u.clone(),
+                        source: format!("no HTTP client: {e}").into(),
+                    };
+                    let _ = tx.send(event(u, Err(failed.into())));
                 }
                 return;
             }
@@ -53,10 +68,7 @@ pub fn spawn(
             for u in &urls {
                 let (http, tx, u) = (http.clone(), tx.clone(), u.clone());
                 tokio::spawn(async move {
-                    let result = super::source::fetch_url(&http, &u)
-                        .await
-                        .map_err(|e| e.to_string())
-                        .and_then(|t| parse(&t));
+                    let result = super::scraped(super::fetch::fetch_url(&http, &u).await);
                     let _ = tx.send(event(u, result));
                 });
             }
@@ -64,7 +76,7 @@ pub fn spawn(
     }))
 }
 
-fn event(url: String, result: Result<super::PodMetrics, String>) -> AppEvent {
+fn event(url: String, result: Result<super::PodMetrics, super::ScrapeError>) -> AppEvent {
     AppEvent::Scrape(ScrapeResult {
         pod: (String::new(), url),
         at: Timestamp::now(),
@@ -82,7 +94,7 @@ mod tests {
             ("ftp://h/metrics", "write http://"),
             ("http://", "not a URL"),
         ] {
-            let e = super::check(&[bad.into()]).unwrap_err();
+            let e = super::check(&[bad.into()]).unwrap_err().to_string();
             assert!(e.contains(why), "{bad}: {e}");
         }
     }

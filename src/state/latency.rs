@@ -16,7 +16,7 @@ pub struct RevisionLatency {
     pub pods: usize,
     /// Pods whose last scrape failed, with the error of one of them.
     pub failing: usize,
-    pub last_error: Option<String>,
+    pub last_error: Option<crate::scrape::ScrapeError>,
     pub requests: f64,
     pub rps: Option<f64>,
     pub errors: f64,
@@ -44,7 +44,7 @@ pub struct Window {
     pub inflight: f64,
     pub versions: Vec<String>,
     pub failing: usize,
-    pub last_error: Option<String>,
+    pub last_error: Option<crate::scrape::ScrapeError>,
 }
 
 fn delta(a: SumCount, b: SumCount) -> SumCount {
@@ -235,7 +235,9 @@ mod tests {
         let b = PodScrape {
             prev: Some((at(0), m(500.0, (9.0, 500.0), (500.0, 250.0), 500.0, 500.0))),
             last: Some((at(5), m(50.0, (0.5, 50.0), (50.0, 50.0), 40.0, 50.0))),
-            error: Some("timed out".into()),
+            error: Some(
+                crate::scrape::fetch::FetchError::Timeout(std::time::Duration::from_secs(2)).into(),
+            ),
         };
         let w = Window::of([&a, &b]);
         assert_eq!(w.targets, 2);
@@ -248,7 +250,11 @@ mod tests {
         assert_eq!(w.batch(), Some(2.5));
         assert_eq!(w.inference_ms(), None, "no batches measured: no data");
         assert_eq!(w.inflight, 4.0);
-        assert_eq!((w.failing, w.last_error.as_deref()), (1, Some("timed out")));
+        let last_error = w.last_error.as_ref().map(|e| e.to_string());
+        assert_eq!(
+            (w.failing, last_error.as_deref()),
+            (1, Some("timed out after 2s"))
+        );
         // 240 of 250 under 10 ms
         assert!(matches!(w.quantile(0.5), Quantile::Value(v) if v > 0.0 && v <= 0.01));
         assert_eq!(w.versions_label(), "v1");

@@ -31,7 +31,7 @@ pub struct LoadRun {
     pub points: VecDeque<ClientPoint>,
     pub last: Option<Progress>,
     /// When it ended, and its one-line summary (or why it could not run).
-    pub ended: Option<(Timestamp, Result<String, String>)>,
+    pub ended: Option<(Timestamp, crate::load::ended::LoadEnded)>,
     /// A stop was asked for and not yet seen through.
     pub stopping: bool,
 }

@@ -5,16 +5,15 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph};
+use ratatui::widgets::Paragraph;
 
 use super::Theme;
-use super::table::{self, col, grow};
 use crate::state::State;
-use crate::state::latency::Window;
 use crate::state::timeline::{MarkerKind, Subject, Timeline};
 
 pub mod chart;
 mod status;
+mod targets;
 
 use chart::Series;
 
@@ -323,7 +322,7 @@ pub fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) 
     }
     f.render_widget(Paragraph::new(Line::from(spans)), marks);
     if pods.height >= 4 {
-        targets(s, subject, f, pods, t);
+        targets::draw(s, subject, f, pods, t);
     }
 }
 
@@ -336,93 +335,4 @@ fn samples(
         .flat_map(|t| t.samples.iter())
         .filter_map(|sm| Some((x(s, sm.at), get(sm)?)))
         .collect()
-}
-
-const COLS: [table::Col; 12] = [
-    grow("TARGET", 24, 0),
-    col("REV", 4, 1),
-    col("VERSION", 10, 1),
-    col("REQ/S", 8, 2),
-    col("P50 ms", 8, 2),
-    col("P99 ms", 8, 1),
-    col("5XX%", 6, 3),
-    col("QUEUE ms", 9, 4),
-    col("INFER ms", 9, 4),
-    col("BATCH", 6, 5),
-    col("INFLIGHT", 8, 5),
-    grow("SCRAPE", 12, 6),
-];
-
-/// The pods of the deployment (or the URL targets) with their own last window.
-fn targets(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) {
-    let rows: Vec<(String, Option<i64>, &crate::state::PodScrape)> = match subject {
-        Some(k) => crate::state::rows::detail(s, k)
-            .map(|d| {
-                d.pods
-                    .iter()
-                    .filter_map(|(p, rev)| {
-                        let pk = crate::model::key(&p.metadata);
-                        let sc = s.scrapes.get(&pk)?;
-                        Some((pk.1, *rev, sc))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        None => {
-            let mut v: Vec<_> = s
-                .scrapes
-                .iter()
-                .filter(|(k, _)| crate::state::timeline::is_url_target(k))
-                .map(|(k, sc)| (k.1.clone(), None, sc))
-                .collect();
-            v.sort_by(|a, b| a.0.cmp(&b.0));
-            v
-        }
-    };
-    let n = |v: Option<f64>, p: usize| v.map(|x| format!("{x:.p$}")).unwrap_or_else(|| "-".into());
-    let title = match subject {
-        Some(_) => "Pods (scraped)",
-        None => "Scrape URLs",
-    };
-    table::draw(
-        f,
-        area,
-        t,
-        table::Spec {
-            title: title.into(),
-            cols: &COLS,
-            total: rows.len(),
-            selected: None,
-        },
-        |i| {
-            let (name, rev, sc) = &rows[i];
-            let w = Window::of([*sc]);
-            let ms = |q: f64| w.quantile(q).value().map(|v| v * 1000.0);
-            let (scrape, style) = match (&sc.error, &sc.last) {
-                (Some(e), _) => (format!("✗ {e}"), t.bad),
-                (None, Some((at, _))) => (
-                    format!("ok {}s ago", (s.now.as_second() - at.as_second()).max(0)),
-                    Style::default(),
-                ),
-                (None, None) => ("-".into(), t.muted),
-            };
-            (
-                vec![
-                    Cell::from(name.clone()),
-                    Cell::from(rev.map(|r| r.to_string()).unwrap_or_else(|| "-".into())),
-                    Cell::from(w.versions_label()),
-                    Cell::from(n(w.rps(), 1)),
-                    Cell::from(n(ms(0.5), 2)),
-                    Cell::from(n(ms(0.99), 2)),
-                    Cell::from(n(w.error_share().map(|e| e * 100.0), 1)),
-                    Cell::from(n(w.queue_ms(), 2)),
-                    Cell::from(n(w.inference_ms(), 2)),
-                    Cell::from(n(w.batch(), 1)),
-                    Cell::from(format!("{:.0}", w.inflight)),
-                    Cell::from(scrape),
-                ],
-                style,
-            )
-        },
-    );
 }

@@ -11,4 +11,6 @@ mod loadtest;
 mod local;
 mod tui_tmux;
 mod update;
+mod update_cluster;
+mod update_writes;
 mod views;

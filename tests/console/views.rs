@@ -191,7 +191,15 @@ fn detail_with_latency_per_revision() {
         AppEvent::Scrape(ScrapeResult {
             pod: ("ml".into(), "classifier-5c4d8e7f6-uvwxy".into()),
             at: at(10),
-            result: Err("http://127.1.0.15:8080/metrics: connection refused".into()),
+            result: Err(tractor::scrape::fetch::FetchError::Http {
+                url: "http://127.1.0.15:8080/metrics".into(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::ConnectionRefused,
+                    "connection refused",
+                )
+                .into(),
+            }
+            .into()),
         }),
     );
     update(&mut s, code(KeyCode::Enter));

@@ -46,7 +46,7 @@ async fn latency_per_revision_from_scrapes_and_pod_proxy_refusal() {
             if let Some(tractor::event::AppEvent::Scrape(r)) = prx.recv().await
                 && let Err(e) = r.result
             {
-                return e;
+                return e.to_string();
             }
         }
     })

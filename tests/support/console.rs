@@ -32,8 +32,15 @@ impl Console {
         // the monitor's samples follow the scrapes below
         s.config.scrape.interval_ms = 500;
         let state = Arc::new(Mutex::new(s));
-        let mut tasks =
-            tractor::k8s::watch::spawn_all(client, namespaces.as_deref(), fallback, &tx);
+        // as the console does: the scrape source follows the console's own pod watch
+        let pods = tractor::scrape::source::Pods::default();
+        let mut tasks = tractor::k8s::watch::spawn_all_tapped(
+            client,
+            namespaces.as_deref(),
+            fallback,
+            &tx,
+            Some(pods.tap()),
+        );
         // the API server refuses to proxy to loopback pod IPs: pods are scraped directly
         let via = match std::env::var("TRACTOR_E2E_SCRAPE_VIA").as_deref() {
             Ok("proxy") => tractor::scrape::source::Via::Proxy,
@@ -45,11 +52,8 @@ impl Console {
             timeout: std::time::Duration::from_secs(2),
             concurrency: 4,
         };
-        tasks.extend(tractor::scrape::source::spawn(
-            client,
-            namespaces.as_deref(),
-            scrape,
-            &tx,
+        tasks.push(tractor::scrape::source::spawn_for(
+            client, pods, scrape, &tx,
         ));
         let st = state.clone();
         let tick_tx = tx.clone();

@@ -69,11 +69,43 @@ fn protect_quoted_braces(line: &str) -> String {
     out
 }
 
-pub fn parse(text: &str) -> Result<PodMetrics, String> {
+/// Why a `/metrics` text gave no numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParseError {
+    /// The text is not the Prometheus exposition format (the parser's words).
+    NotPrometheus(String),
+    /// Well-formed, but without a single sample.
+    NoSamples,
+    /// Samples, but neither `tractor_model_info` nor the request histogram.
+    NotTractorServe,
+    /// A latency bucket with a NaN bound or a negative or non-finite count.
+    BadBucket { le: f64, count: f64 },
+    /// A `_sum` or `_count` that is negative or not finite.
+    BadValue { name: String, value: f64 },
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::NotPrometheus(e) => write!(f, "not Prometheus text: {e}"),
+            ParseError::NoSamples => write!(f, "no samples in the exposition"),
+            ParseError::NotTractorServe => write!(
+                f,
+                "no tractor_model_info and no request histogram: is this tractor-serve?"
+            ),
+            ParseError::BadBucket { le, count } => write!(f, "bad bucket le={le} count={count}"),
+            ParseError::BadValue { name, value } => write!(f, "bad value {value} for {name}"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+pub fn parse(text: &str) -> Result<PodMetrics, ParseError> {
     let lines = text.lines().map(|l| Ok(protect_quoted_braces(l)));
-    let scrape = Scrape::parse(lines).map_err(|e| format!("not Prometheus text: {e}"))?;
+    let scrape = Scrape::parse(lines).map_err(|e| ParseError::NotPrometheus(e.to_string()))?;
     if scrape.samples.is_empty() {
-        return Err("no samples in the exposition".into());
+        return Err(ParseError::NoSamples);
     }
     let mut m = PodMetrics::default();
     let mut seen_latency = false;
@@ -87,7 +119,10 @@ pub fn parse(text: &str) -> Result<PodMetrics, String> {
                 seen_latency = true;
                 for h in hs {
                     if !h.count.is_finite() || h.count < 0.0 || h.less_than.is_nan() {
-                        return Err(format!("bad bucket le={} count={}", h.less_than, h.count));
+                        return Err(ParseError::BadBucket {
+                            le: h.less_than,
+                            count: h.count,
+                        });
                     }
                     match m.latency.iter_mut().find(|b| b.le == h.less_than) {
                         Some(b) => b.count += h.count,
@@ -129,7 +164,10 @@ pub fn parse(text: &str) -> Result<PodMetrics, String> {
                     _ => continue,
                 };
                 if !v.is_finite() || *v < 0.0 {
-                    return Err(format!("bad value {v} for {name}"));
+                    return Err(ParseError::BadValue {
+                        name: name.to_string(),
+                        value: *v,
+                    });
                 }
                 if sum {
                     sc.sum += v;
@@ -141,9 +179,7 @@ pub fn parse(text: &str) -> Result<PodMetrics, String> {
         }
     }
     if m.version.is_none() && !seen_latency {
-        return Err(
-            "no tractor_model_info and no request histogram: is this tractor-serve?".into(),
-        );
+        return Err(ParseError::NotTractorServe);
     }
     m.latency.sort_by(|a, b| a.le.total_cmp(&b.le));
     Ok(m)

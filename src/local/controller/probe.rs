@@ -59,11 +59,8 @@ impl Ctl {
             .map(|(i, r)| {
                 let (http, url) = (http.clone(), format!("http://127.0.0.1:{}/metrics", r.port));
                 async move {
-                    let text = crate::scrape::source::fetch_url(&http, &url).await;
-                    let parsed = text
-                        .map_err(|e| e.to_string())
-                        .and_then(|t| crate::scrape::parse(&t));
-                    (i, parsed)
+                    let text = crate::scrape::fetch::fetch_url(&http, &url).await;
+                    (i, crate::scrape::scraped(text))
                 }
             });
         for (i, result) in futures::future::join_all(jobs).await {
