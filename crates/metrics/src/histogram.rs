@@ -2,6 +2,8 @@
 //! `histogram_quantile(q, sum by (le) (increase(metric_bucket[…])))` over two scrapes.
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+
 use super::rate::increase;
 
 /// One cumulative bucket: observations ≤ `le`.
@@ -11,7 +13,9 @@ pub struct Bucket {
     pub count: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Serialized as `{"kind": "value", "value": 0.012}`, `{"kind": "no_data"}`, …
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Quantile {
     /// Linear interpolation inside the bucket holding the rank.
     Value(f64),
@@ -39,29 +43,12 @@ pub fn quantile(q: f64, buckets: &[Bucket]) -> Quantile {
     if !(0.0..=1.0).contains(&q) {
         return Quantile::Invalid("q must be within 0..=1");
     }
-    let mut merged: BTreeMap<OrdF64, f64> = BTreeMap::new();
-    for b in buckets {
-        if b.le.is_nan() {
-            continue;
-        }
-        *merged.entry(OrdF64(b.le)).or_insert(0.0) +=
-            if b.count.is_finite() { b.count } else { 0.0 };
-    }
-    let mut bs: Vec<Bucket> = merged
-        .into_iter()
-        .map(|(le, count)| Bucket { le: le.0, count })
-        .collect();
+    let bs = normalize(buckets);
     if bs.len() < 2 {
         return Quantile::Invalid("fewer than two buckets");
     }
     if bs.last().map(|b| b.le) != Some(f64::INFINITY) {
         return Quantile::Invalid("no +Inf bucket");
-    }
-    // Cumulative counts must not decrease; scrapes taken mid-update can break that.
-    let mut max = 0.0f64;
-    for b in &mut bs {
-        max = max.max(b.count);
-        b.count = max;
     }
     let total = bs[bs.len() - 1].count;
     if total <= 0.0 {
@@ -89,6 +76,31 @@ pub fn quantile(q: f64, buckets: &[Bucket]) -> Quantile {
         return Quantile::Value(end);
     }
     Quantile::Value(start + (end - start) * ((rank - below) / in_bucket))
+}
+
+/// Buckets as the quantile and the canary's rank test read them: summed per `le` (NaN
+/// bounds dropped, non-finite counts as 0), sorted by `le`, and cumulative counts made
+/// non-decreasing (scrapes taken mid-update can break that; Prometheus's ensureMonotonic).
+pub fn normalize(buckets: &[Bucket]) -> Vec<Bucket> {
+    let mut merged: BTreeMap<OrdF64, f64> = BTreeMap::new();
+    for b in buckets {
+        if b.le.is_nan() {
+            continue;
+        }
+        *merged.entry(OrdF64(b.le)).or_insert(0.0) +=
+            if b.count.is_finite() { b.count } else { 0.0 };
+    }
+    let mut max = 0.0f64;
+    merged
+        .into_iter()
+        .map(|(le, count)| {
+            max = max.max(count);
+            Bucket {
+                le: le.0,
+                count: max,
+            }
+        })
+        .collect()
 }
 
 /// Per-`le` deltas between two scrapes of one series (resets handled like counters).
