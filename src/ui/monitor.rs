@@ -11,6 +11,7 @@ use super::Theme;
 use crate::state::State;
 use crate::state::timeline::{MarkerKind, Subject, Timeline};
 
+pub mod axis;
 pub mod chart;
 mod status;
 mod targets;
@@ -165,6 +166,7 @@ pub fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) 
             series,
             markers: &lines,
             min_max: 1.0,
+            scale: axis::Scale::Log,
             legend: Some(legend),
         },
     );
@@ -224,6 +226,7 @@ pub fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) 
                 series,
                 markers: &lines,
                 min_max: 1.0,
+                scale: axis::Scale::Linear,
                 legend: None,
             },
         );
@@ -264,6 +267,7 @@ pub fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) 
                 series,
                 markers: &lines,
                 min_max: 1.0,
+                scale: axis::Scale::Integer,
                 legend: None,
             },
         );
@@ -306,6 +310,7 @@ pub fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) 
                 series,
                 markers: &lines,
                 min_max: 1.0,
+                scale: axis::Scale::Linear,
                 legend: None,
             },
         );
@@ -313,7 +318,7 @@ pub fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) 
     let mut spans = vec![Span::styled("markers ", t.muted)];
     if markers.is_empty() {
         spans.push(Span::styled(
-            "none yet (rollouts, scales and load runs appear here and as vertical lines)",
+            "none yet (rollouts, scales and load runs appear here and as ┊ columns in the charts)",
             t.muted,
         ));
     }
