@@ -313,7 +313,7 @@ pub fn state_dir() -> PathBuf {
 }
 
 /// The 1-based line of a byte offset and the dotted key written there.
-fn locate(text: &str, offset: usize) -> (usize, String) {
+pub(crate) fn locate(text: &str, offset: usize) -> (usize, String) {
     let upto = &text[..offset.min(text.len())];
     let line = upto.matches('\n').count() + 1;
     let mut section = String::new();

@@ -5,6 +5,7 @@ pub mod app;
 pub mod audit;
 pub mod autoscale;
 pub mod backend;
+pub mod canary;
 pub mod cli;
 pub mod commands;
 pub mod config;
