@@ -4,7 +4,7 @@ use crate::support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::cluster::{Namespace, cluster, eventually, record_timing};
+use support::cluster::{Cluster, Namespace, cluster, eventually, record_timing};
 use support::console::Console;
 
 const HPA: &str = r#"
@@ -36,6 +36,41 @@ fn hpa_now(c: &Console, ns: &str) -> Option<(i32, i32, String)> {
     })
 }
 
+/// Waits until the console has the autoscaler at `want` (current, desired). On timeout,
+/// says what the console had and what the API server has (the HPA's status, its events
+/// and the pods), so a slow controller and a console that missed an update tell apart.
+async fn until_replicas(c: &Console, k: &Cluster, ns: &str, want: (i32, i32), what: &str) {
+    // ~50 s each way alone; once, under the other e2e tests in CI, scaling up took over 180 s
+    let timeout = Duration::from_secs(300);
+    let start = Instant::now();
+    loop {
+        let now = hpa_now(c, ns);
+        if now
+            .as_ref()
+            .is_some_and(|(cur, des, _)| (*cur, *des) == want)
+        {
+            return;
+        }
+        if start.elapsed() > timeout {
+            let status = k.kubectl(&[
+                "-n",
+                ns,
+                "get",
+                "hpa",
+                "classifier",
+                "-o",
+                "jsonpath={.status}",
+            ]);
+            let events = k.kubectl(&["-n", ns, "get", "events", "--sort-by=.lastTimestamp"]);
+            let pods = k.kubectl(&["-n", ns, "get", "pods", "-o", "wide"]);
+            panic!(
+                "timed out after {timeout:?}: {what}\nthe console has (current, desired, cpu): {now:?}\nthe API's HPA status: {status}\nevents:\n{events}\npods:\n{pods}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn hpa_scales_up_and_down_and_the_console_agrees() {
     let started = Instant::now();
@@ -52,16 +87,8 @@ async fn hpa_scales_up_and_down_and_the_console_agrees() {
     let console = Console::start(&client, Some(vec![n.clone()]), None);
     k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(&busy));
     k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(HPA));
-    // ~50 s each way alone; once, under the other e2e tests in CI, scaling up took over 180 s
-    let long = Duration::from_secs(300);
-
     // up: ceil(2 × 150/50) = 6, capped at maxReplicas 4
-    eventually(long, "the HPA controller scales to 4", || {
-        hpa_now(&console, &n)
-            .filter(|(cur, des, _)| (*cur, *des) == (4, 4))
-            .map(|_| ())
-    })
-    .await;
+    until_replicas(&console, k, &n, (4, 4), "the HPA controller scales to 4").await;
     // the console's numbers are the API's
     let api: Value =
         serde_json::from_str(&k.kubectl(&["-n", &n, "get", "hpa", "classifier", "-o", "json"]))
@@ -90,11 +117,13 @@ async fn hpa_scales_up_and_down_and_the_console_agrees() {
         &["apply", "-n", &n, "-f", "-"],
         Some(&busy.replace("usage-cpu: 150m", "usage-cpu: 10m")),
     );
-    eventually(long, "the HPA controller scales down to 1", || {
-        hpa_now(&console, &n)
-            .filter(|(cur, des, _)| (*cur, *des) == (1, 1))
-            .map(|_| ())
-    })
+    until_replicas(
+        &console,
+        k,
+        &n,
+        (1, 1),
+        "the HPA controller scales down to 1",
+    )
     .await;
     // the session's replica history went up to 4 and back to 1, and ends at the API's count
     console.with(|s| {
