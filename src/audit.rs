@@ -22,8 +22,11 @@ pub struct Record {
     pub command: String,
     pub revision_before: Option<i64>,
     pub revision_after: Option<i64>,
-    /// `ok`, `skipped`, or `error: ...`
+    /// `ok`, `skipped`, or `error: ...` (a canary window: `pass`, `fail`, `inconclusive`)
     pub result: String,
+    /// A canary's record: the plan, or a window's verdict with its numbers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
 }
 
 impl Record {
@@ -49,6 +52,36 @@ impl Record {
             revision_before: revisions.0,
             revision_after: revisions.1,
             result,
+            detail: None,
+        }
+    }
+
+    /// A canary run's line: `action` (e.g. `canary-window`) on the stable `t`, with the
+    /// run's command line and `detail` (a value that cannot be serialized is recorded as
+    /// its error).
+    pub fn canary<T: Serialize>(
+        context: &str,
+        user: &str,
+        t: &Target,
+        action: &str,
+        command: String,
+        result: &str,
+        detail: &T,
+    ) -> Record {
+        let detail = serde_json::to_value(detail)
+            .unwrap_or_else(|e| serde_json::json!({ "unserializable": e.to_string() }));
+        Record {
+            time: Timestamp::now().to_string(),
+            context: context.into(),
+            user: user.into(),
+            namespace: t.namespace.clone(),
+            object: format!("deployment/{}", t.name),
+            action: action.into(),
+            command,
+            revision_before: None,
+            revision_after: None,
+            result: result.into(),
+            detail: Some(detail),
         }
     }
 }
@@ -104,6 +137,7 @@ mod tests {
             revision_before: Some(3),
             revision_after: Some(4),
             result: "ok".into(),
+            detail: None,
         };
         log.append(&r).unwrap();
         r.result = "error: forbidden".into();
@@ -117,5 +151,9 @@ mod tests {
         assert_eq!(lines[0]["revision_before"], 3);
         assert_eq!(lines[1]["result"], "error: forbidden");
         assert_eq!(lines[1]["user"], "alice");
+        assert!(
+            lines[0].get("detail").is_none(),
+            "no detail key on a write's line"
+        );
     }
 }

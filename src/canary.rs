@@ -8,6 +8,8 @@
 //! The mechanism is the documented canary pattern on plain Deployments: a second Deployment
 //! `NAME-canary` whose pods carry the labels the Service selects plus
 //! `tractor.dev/track: canary`, so traffic splits roughly as the replicas do.
+pub mod backend;
+pub mod drive;
 pub mod lease;
 pub mod object;
 pub mod plan;
@@ -17,6 +19,7 @@ pub mod state;
 pub mod steps;
 pub mod summary;
 mod text;
+pub mod window;
 
 pub use lease::{Held, Lease, decide_lease, take_over};
 pub use object::{CanaryObjectError, canary_deployment, canary_name};

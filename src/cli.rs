@@ -21,10 +21,16 @@ pub mod exit {
     pub const REFUSED: i32 = 4;
     /// RBAC forbids the request.
     pub const FORBIDDEN: i32 = 5;
+    /// A canary was rolled back: its windows failed, or it was never ready (the stable
+    /// was not changed).
+    pub const ROLLED_BACK: i32 = 6;
+    /// A canary paused for a person: too many inconclusive windows or failed scrapes.
+    pub const PAUSED: i32 = 7;
 }
 
 pub const EXIT_CODES: &str = "Exit codes: 0 done (or nothing to do), 1 failed or rollout stalled, 2 usage or config error, \
-3 timed out, 4 refused (read-only or not confirmed), 5 forbidden by RBAC.";
+3 timed out, 4 refused (read-only, not confirmed, or another console drives the canary), 5 forbidden by RBAC, \
+6 canary rolled back, 7 canary paused (inconclusive).";
 
 #[derive(Debug, Parser)]
 #[command(

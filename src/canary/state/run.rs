@@ -11,6 +11,7 @@ enum AbortReasonDef {
     Failures { failures: u32, limit: u32 },
     NotReady,
     MaxDuration,
+    ByHand,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -118,9 +118,14 @@ pub enum Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum AbortReason {
-    Failures { failures: u32, limit: u32 },
+    Failures {
+        failures: u32,
+        limit: u32,
+    },
     NotReady,
     MaxDuration,
+    /// A person aborted the run (`abort`, or `a` in the console).
+    ByHand,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

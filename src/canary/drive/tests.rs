@@ -1,0 +1,470 @@
+//! The driver against an in-memory backend (a mock of one function's collaborator): which
+//! calls it makes in which order, what it saves, and how each run ends.
+use std::sync::Mutex;
+
+use tractor_metrics::canary::counters::PauseReason;
+use tractor_metrics::histogram::Bucket;
+use tractor_metrics::revision::Revision;
+
+use super::*;
+use crate::canary::backend::Loaded;
+use crate::canary::plan::CanaryArgs;
+use crate::canary::window::{PodSample, Snapshot};
+use crate::scrape::PodMetrics;
+
+const BOUNDS: [f64; 5] = [0.005, 0.01, 0.05, 0.1, f64::INFINITY];
+
+/// Cumulative metrics of a pod that answered `n` requests, each taking `latency` seconds.
+fn pod_metrics(n: f64, latency: f64) -> PodMetrics {
+    PodMetrics {
+        requests: n,
+        latency: BOUNDS
+            .iter()
+            .map(|&le| Bucket {
+                le,
+                count: if latency <= le { n } else { 0.0 },
+            })
+            .collect(),
+        ..PodMetrics::default()
+    }
+}
+
+struct Canary {
+    state: CanaryState,
+    lease: Option<Lease>,
+    replicas: i32,
+    version: u64,
+}
+
+struct Inner {
+    canary: Option<Canary>,
+    calls: Vec<String>,
+    /// Snapshots taken so far (each adds `per_pod` requests to every pod).
+    snaps: u32,
+    stable_template: &'static str,
+    /// At this snapshot, "bob" takes the lease (a person's take-over).
+    steal_at: Option<u32>,
+}
+
+struct Fake {
+    stable: i32,
+    per_pod: f64,
+    canary_latency: f64,
+    stable_latency: f64,
+    inner: Mutex<Inner>,
+}
+
+impl Fake {
+    fn new(canary_latency: f64, per_pod: f64) -> Fake {
+        Fake {
+            stable: 4,
+            per_pod,
+            canary_latency,
+            stable_latency: 0.004,
+            inner: Mutex::new(Inner {
+                canary: None,
+                calls: Vec::new(),
+                snaps: 0,
+                stable_template: "v1",
+                steal_at: None,
+            }),
+        }
+    }
+    fn calls(&self) -> Vec<String> {
+        self.inner.lock().unwrap().calls.clone()
+    }
+    fn gone(&self) -> BackendError {
+        BackendError::Gone {
+            canary: self.canary_name(),
+        }
+    }
+}
+
+impl CanaryBackend for Fake {
+    fn stable_name(&self) -> &str {
+        "web"
+    }
+    fn canary_name(&self) -> String {
+        "web-canary".into()
+    }
+    async fn stable_replicas(&self) -> Result<i32, BackendError> {
+        Ok(self.stable)
+    }
+    async fn create(
+        &self,
+        state: &CanaryState,
+        lease: &Lease,
+        replicas: i32,
+    ) -> Result<(), BackendError> {
+        let mut i = self.inner.lock().unwrap();
+        if i.canary.is_some() {
+            return Err(BackendError::Exists {
+                canary: self.canary_name(),
+            });
+        }
+        i.calls.push(format!("create {replicas}"));
+        i.canary = Some(Canary {
+            state: state.clone(),
+            lease: Some(lease.clone()),
+            replicas,
+            version: 1,
+        });
+        Ok(())
+    }
+    async fn load(&self) -> Result<Option<Loaded>, BackendError> {
+        let i = self.inner.lock().unwrap();
+        Ok(i.canary.as_ref().map(|c| Loaded {
+            state: c.state.clone(),
+            lease: c.lease.clone(),
+            replicas: c.replicas,
+            version: c.version.to_string(),
+        }))
+    }
+    async fn save(
+        &self,
+        state: &CanaryState,
+        lease: &Lease,
+        version: &str,
+    ) -> Result<(), BackendError> {
+        let mut i = self.inner.lock().unwrap();
+        let c = i.canary.as_mut().ok_or(self.gone())?;
+        if c.version.to_string() != version {
+            return Err(BackendError::Conflict {
+                canary: self.canary_name(),
+            });
+        }
+        c.state = state.clone();
+        c.lease = Some(lease.clone());
+        c.version += 1;
+        Ok(())
+    }
+    async fn scale(&self, replicas: i32) -> Result<(), BackendError> {
+        let mut i = self.inner.lock().unwrap();
+        let c = i.canary.as_mut().ok_or(self.gone())?;
+        c.replicas = replicas;
+        c.version += 1;
+        i.calls.push(format!("scale {replicas}"));
+        Ok(())
+    }
+    async fn ready(&self, _replicas: i32) -> Result<bool, BackendError> {
+        Ok(true)
+    }
+    async fn snapshot(&self) -> Result<Snapshot, BackendError> {
+        let mut i = self.inner.lock().unwrap();
+        i.snaps += 1;
+        if i.steal_at == Some(i.snaps)
+            && let Some(c) = i.canary.as_mut()
+        {
+            c.lease = decide_lease(None, "bob", Timestamp::now(), Duration::from_secs(60)).ok();
+            c.version += 1;
+        }
+        let n = f64::from(i.snaps) * self.per_pod;
+        let canary = i.canary.as_ref().map(|c| c.replicas).unwrap_or(0);
+        let pod = |name: String, revision, latency| PodSample {
+            pod: name,
+            revision,
+            metrics: Ok(pod_metrics(n, latency)),
+        };
+        let mut pods: Vec<PodSample> = (0..self.stable)
+            .map(|k| pod(format!("s{k}"), Revision::Stable, self.stable_latency))
+            .collect();
+        pods.extend(
+            (0..canary).map(|k| pod(format!("c{k}"), Revision::Canary, self.canary_latency)),
+        );
+        Ok(Snapshot { pods })
+    }
+    async fn promote(&self, cause: &str, _deadline: Timestamp) -> Result<(), BackendError> {
+        let mut i = self.inner.lock().unwrap();
+        if i.canary.is_none() {
+            return Err(self.gone());
+        }
+        i.stable_template = "v2";
+        i.calls.push(format!("promote ({cause})"));
+        Ok(())
+    }
+    async fn remove(&self) -> Result<(), BackendError> {
+        let mut i = self.inner.lock().unwrap();
+        i.canary = None;
+        i.calls.push("remove".into());
+        Ok(())
+    }
+}
+
+fn plan(extra: impl FnOnce(&mut CanaryArgs)) -> CanaryPlan {
+    let mut a = CanaryArgs {
+        target: Some("deploy/web".into()),
+        model: Some("v2".into()),
+        steps: Some("1,50%".into()),
+        interval: Some("10s".into()),
+        slos: vec!["p99<100ms".into()],
+        compare: Some(true),
+        ..CanaryArgs::default()
+    };
+    extra(&mut a);
+    CanaryPlan::build(&a, None, Duration::from_secs(1)).unwrap()
+}
+
+fn settings(me: &str) -> Settings {
+    Settings {
+        me: me.into(),
+        lease_ttl: Duration::from_secs(60),
+        read_only: false,
+        poll: Duration::from_secs(1),
+    }
+}
+
+fn audit(dir: &std::path::Path) -> Audit {
+    Audit {
+        log: AuditLog::new(dir.join("audit.jsonl")),
+        context: "test".into(),
+        user: "alice".into(),
+        target: Target {
+            namespace: "ml".into(),
+            name: "web".into(),
+        },
+    }
+}
+
+fn audit_lines(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Runs `start` and collects what it reported.
+async fn run_start(b: &Fake, p: CanaryPlan, dir: &std::path::Path) -> (Outcome, Vec<Progress>) {
+    let mut seen = Vec::new();
+    let mut report = |p: &Progress| seen.push(p.clone());
+    let out = start(b, p, &settings("me"), &audit(dir), &mut report)
+        .await
+        .unwrap();
+    (out, seen)
+}
+
+fn windows(seen: &[Progress]) -> Vec<(usize, Judged, Action)> {
+    seen.iter()
+        .filter_map(|p| match p {
+            Progress::Window {
+                step,
+                verdict,
+                next,
+                ..
+            } => Some((*step, Judged::from(&verdict.verdict), *next)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_canary_as_fast_as_the_stable_goes_through_every_step_and_is_promoted() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = Fake::new(0.004, 2000.0);
+    let (out, seen) = run_start(&b, plan(|_| {}), dir.path()).await;
+    assert_eq!(out, Outcome::Promoted);
+    assert_eq!(
+        b.calls(),
+        [
+            "create 1",
+            "scale 1",
+            "scale 2", // 50% of the stable's 4, resolved when the step starts
+            "promote (tractor rollout canary deploy/web -n ml --model v2 --steps 1,50%)",
+            "remove"
+        ]
+    );
+    assert_eq!(
+        windows(&seen),
+        [
+            (0, Judged::Pass, Action::AdvanceStep { step: 1 }),
+            (1, Judged::Pass, Action::Promote)
+        ]
+    );
+    // the observed share: 1 canary pod beside 4 stable ones, then 2 beside 4
+    let shares: Vec<f64> = seen
+        .iter()
+        .filter_map(|p| match p {
+            Progress::Window { canary_share, .. } => *canary_share,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(shares, [0.2, 2.0 / 6.0]);
+    assert_eq!(b.inner.lock().unwrap().stable_template, "v2");
+    let log = audit_lines(dir.path());
+    let actions: Vec<&str> = log.iter().filter_map(|l| l["action"].as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "canary-start",
+            "canary-scale",
+            "canary-window",
+            "canary-scale",
+            "canary-window",
+            "canary-promote",
+            "canary-remove"
+        ]
+    );
+    // a window's line carries its numbers
+    assert_eq!(log[2]["result"], "pass");
+    assert_eq!(log[2]["detail"]["numbers"]["canary"]["requests"], 2000.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slower_canary_fails_its_window_and_is_removed_with_the_stable_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = Fake::new(0.08, 2000.0);
+    let (out, seen) = run_start(&b, plan(|_| {}), dir.path()).await;
+    assert!(
+        matches!(
+            out,
+            Outcome::RolledBack {
+                reason: AbortReason::Failures {
+                    failures: 1,
+                    limit: 0
+                }
+            }
+        ),
+        "{out:?}"
+    );
+    assert_eq!(out.exit_code(), crate::cli::exit::ROLLED_BACK);
+    assert_eq!(b.calls(), ["create 1", "scale 1", "remove"]);
+    assert_eq!(b.inner.lock().unwrap().stable_template, "v1");
+    assert!(matches!(
+        windows(&seen)[..],
+        [(0, Judged::Fail, Action::Abort { .. })]
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_traffic_the_windows_are_inconclusive_and_the_run_pauses_never_promotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = Fake::new(0.004, 0.0);
+    let p = plan(|a| a.inconclusive_limit = Some(1));
+    let (out, seen) = run_start(&b, p, dir.path()).await;
+    assert_eq!(
+        out,
+        Outcome::Paused {
+            reason: PauseReason::Inconclusive {
+                inconclusive: 2,
+                limit: 1
+            }
+        }
+    );
+    assert_eq!(out.exit_code(), crate::cli::exit::PAUSED);
+    assert_eq!(
+        b.calls(),
+        ["create 1", "scale 1"],
+        "the canary stays at its step"
+    );
+    let w = windows(&seen);
+    assert!(
+        w.iter().all(|(_, j, _)| *j == Judged::Inconclusive),
+        "{w:?}"
+    );
+    // the pause is saved on the canary, for any console to see
+    let saved = b.load().await.unwrap().unwrap();
+    assert!(matches!(saved.state.run.phase, Phase::Paused { .. }));
+    assert_eq!(
+        saved.state.last_verdict.map(|v| v.verdict),
+        Some(Judged::Inconclusive)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn another_console_cannot_resume_a_held_canary_and_a_resume_after_expiry_finishes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = Fake::new(0.004, 2000.0);
+    // a canary at step 1 whose driver died, its lease still live
+    let state = CanaryState::start(plan(|_| {}), Timestamp::now());
+    let lease = decide_lease(None, "dead", Timestamp::now(), Duration::from_secs(60)).unwrap();
+    b.create(&state, &lease, 1).await.unwrap();
+    let mut report = |_: &Progress| {};
+    let held = resume(
+        &b,
+        &settings("me"),
+        &audit(dir.path()),
+        &mut report,
+        false,
+        false,
+    )
+    .await;
+    assert!(matches!(held, Err(DriveError::Held(_))), "{held:?}");
+    assert_eq!(held.unwrap_err().exit_code(), crate::cli::exit::REFUSED);
+    // expired: anyone may take it up
+    {
+        let mut i = b.inner.lock().unwrap();
+        let c = i.canary.as_mut().unwrap();
+        c.lease = Some(Lease {
+            renewed: Timestamp::now() - jiff::SignedDuration::from_secs(120),
+            ..lease.clone()
+        });
+    }
+    let out = resume(
+        &b,
+        &settings("me"),
+        &audit(dir.path()),
+        &mut report,
+        false,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out, Outcome::Promoted);
+    let log = audit_lines(dir.path());
+    assert_eq!(log[0]["action"], "canary-resume");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_person_aborts_by_hand_and_read_only_refuses_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = Fake::new(0.004, 0.0);
+    let state = CanaryState::start(plan(|_| {}), Timestamp::now());
+    let lease = decide_lease(None, "driver", Timestamp::now(), Duration::from_secs(60)).unwrap();
+    b.create(&state, &lease, 1).await.unwrap();
+    let mut report = |_: &Progress| {};
+    let mut ro = settings("me");
+    ro.read_only = true;
+    let a = audit(dir.path());
+    for r in [
+        by_hand(&b, &ro, &a, &mut report, false).await,
+        by_hand(&b, &ro, &a, &mut report, true).await,
+        resume(&b, &ro, &a, &mut report, true, true).await,
+        start(&b, plan(|_| {}), &ro, &a, &mut report).await,
+    ] {
+        assert!(matches!(r, Err(DriveError::ReadOnly { .. })), "{r:?}");
+    }
+    assert_eq!(b.calls(), ["create 1"], "nothing written");
+
+    let out = by_hand(&b, &settings("me"), &a, &mut report, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        Outcome::RolledBack {
+            reason: AbortReason::ByHand
+        }
+    );
+    assert_eq!(b.calls(), ["create 1", "remove"]);
+    let log = audit_lines(dir.path());
+    assert_eq!(log[0]["action"], "canary-abort");
+    assert_eq!(log[0]["detail"]["holder"], "driver", "whose lease it broke");
+    // nothing left to abort or promote
+    let r = by_hand(&b, &settings("me"), &a, &mut report, true).await;
+    assert!(matches!(r, Err(DriveError::NoCanary { .. })), "{r:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_driver_whose_lease_was_taken_stops_without_touching_the_canary() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = Fake::new(0.004, 2000.0);
+    b.inner.lock().unwrap().steal_at = Some(1);
+    let (out, _) = run_start(&b, plan(|_| {}), dir.path()).await;
+    match &out {
+        Outcome::Lost { why } => assert!(why.contains("driven by bob"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(out.exit_code(), crate::cli::exit::REFUSED);
+    assert_eq!(b.calls(), ["create 1", "scale 1"], "no promote, no remove");
+    let lease = b.load().await.unwrap().unwrap().lease.unwrap();
+    assert_eq!(lease.holder, "bob", "bob's lease was not overwritten");
+}
