@@ -10,7 +10,9 @@
 //! `tractor.dev/track: canary`, so traffic splits roughly as the replicas do.
 pub mod backend;
 pub mod drive;
+pub mod kube;
 pub mod lease;
+pub mod lines;
 pub mod object;
 pub mod plan;
 pub mod promote;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod canary;
 pub mod values;
 pub use values::{ValueError, parse_duration, parse_share, parse_target};
 
@@ -188,6 +189,10 @@ pub enum Rollout {
     Pause(WriteArgs),
     /// Resume a paused rollout.
     Resume(WriteArgs),
+    /// A canary judged on the model's own latency and errors per revision, step by step:
+    /// promoted when as good as the stable, rolled back when worse. `status`, `promote`,
+    /// `abort`, `resume` act on a running one.
+    Canary(Box<canary::CanaryCli>),
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::k8s::client::{Connection, connect};
 use crate::k8s::runner::Runner;
 
+pub mod canary;
 pub mod demo;
 pub mod loadtest;
 pub mod status;
@@ -72,6 +73,7 @@ pub async fn run(cli: &Cli, cmd: &Command, config: Config) -> i32 {
             Rollout::History(a) => &a.target,
             Rollout::Undo(a) => &a.write.target,
             Rollout::Restart(a) | Rollout::Pause(a) | Rollout::Resume(a) => &a.target,
+            Rollout::Canary(c) => return canary::run(cli, c, config).await,
         },
         Command::Set { cmd: Set::Model(a) } => &a.write.target,
         Command::Set { cmd: Set::Image(a) } => &a.write.target,
@@ -109,7 +111,9 @@ pub async fn run(cli: &Cli, cmd: &Command, config: Config) -> i32 {
                 Rollout::Restart(a) => (a, crate::action::Action::Restart),
                 Rollout::Pause(a) => (a, crate::action::Action::Pause),
                 Rollout::Resume(a) => (a, crate::action::Action::Resume),
-                Rollout::Status(_) | Rollout::History(_) => return exit::USAGE,
+                Rollout::Status(_) | Rollout::History(_) | Rollout::Canary(_) => {
+                    return exit::USAGE;
+                }
             };
             write::write(&ctx, &target, action, args).await
         }

@@ -287,6 +287,12 @@ impl<'a, B: CanaryBackend> Driver<'a, B> {
 
     /// Saves the state with this console's lease renewed, if the lease is still its own.
     async fn save(&mut self) -> Result<(), Halt> {
+        self.write(false).await
+    }
+
+    /// Saves the state; `release`: with this console's lease ended, so that any console
+    /// may take the run up at once.
+    async fn write(&mut self, release: bool) -> Result<(), Halt> {
         let canary = self.b.canary_name();
         for _ in 0..5 {
             let Some(loaded) = self.b.load().await? else {
@@ -316,6 +322,9 @@ impl<'a, B: CanaryBackend> Driver<'a, B> {
                 )));
             }
             self.lease = lease;
+            if release {
+                self.lease.ttl = Duration::ZERO;
+            }
             match self.b.save(&self.state, &self.lease, &loaded.version).await {
                 Ok(()) => {
                     self.force = false;
@@ -369,6 +378,8 @@ impl<'a, B: CanaryBackend> Driver<'a, B> {
                 Phase::Promoted => return self.promote().await,
                 Phase::Aborted { reason } => return self.abort(reason).await,
                 Phase::Paused { reason } => {
+                    // nobody drives a paused run: any console may resume it at once
+                    self.write(true).await?;
                     (self.report)(&Progress::Paused { reason });
                     return Ok(Outcome::Paused { reason });
                 }
@@ -451,7 +462,8 @@ impl<'a, B: CanaryBackend> Driver<'a, B> {
         let verdict = judge(&m.input, &self.state.plan.to_analysis());
         let now = Timestamp::now();
         let next = self.act(Event::Window(Judged::from(&verdict.verdict)))?;
-        self.state.last_verdict = Some(VerdictSummary::of(&verdict, step, now));
+        self.state.last_verdict =
+            Some(VerdictSummary::of(&verdict, step, now).with_share(m.canary_share));
         let judged = Judged::from(&verdict.verdict);
         let p = Progress::Window {
             step,
@@ -460,7 +472,7 @@ impl<'a, B: CanaryBackend> Driver<'a, B> {
             canary_pods: m.canary_pods,
             stable_pods: m.stable_pods,
             stale: m.stale,
-            verdict,
+            verdict: Box::new(verdict),
             next,
         };
         let result = match judged {

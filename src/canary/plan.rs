@@ -7,7 +7,8 @@
 //! per step, no failed window tolerated (Argo's `failureLimit` default), a pause after more
 //! than 3 inconclusive windows and after more than 4 consecutive scrape errors (Argo's
 //! `consecutiveErrorLimit`), a 10m progress deadline (the Deployment default), a maximum
-//! duration of twice the least time the steps take, and no comparison with the stable
+//! duration of twice the least time the windows take plus a progress deadline per step,
+//! and no comparison with the stable
 //! unless asked (then at 95% confidence with a minimum effect of 0.56, a small effect by
 //! Vargha–Delaney). The model version and the steps have no default.
 use std::fmt;
@@ -160,6 +161,15 @@ impl CanaryPlan {
     pub fn min_time(&self) -> Duration {
         let windows = u32::try_from(self.min_windows()).unwrap_or(u32::MAX);
         self.interval.checked_mul(windows).unwrap_or(Duration::MAX)
+    }
+
+    /// The maximum duration when none is set: twice the least time the windows take, plus
+    /// a progress deadline per step (the pods' start counts against the run's time too).
+    pub fn default_max_duration(&self) -> Duration {
+        let steps = u32::try_from(self.steps.as_slice().len()).unwrap_or(u32::MAX);
+        self.min_time()
+            .saturating_mul(2)
+            .saturating_add(self.progress_deadline.saturating_mul(steps))
     }
 
     /// Checks a plan read back from a canary; `scrape_interval`, when known, is this

@@ -25,6 +25,11 @@ pub const VERDICT_ANNOTATION: &str = "tractor.dev/canary-last-verdict";
 /// The version this tractor writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The run's counters as JSON, as the annotation holds them (for `status -o json`).
+pub fn run_json(run: &RunState) -> serde_json::Value {
+    serde_json::to_value(run::Saved(*run)).unwrap_or_default()
+}
+
 /// A run, as saved on the canary.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CanaryState {

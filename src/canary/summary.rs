@@ -18,7 +18,7 @@ enum JudgedDef {
     Inconclusive,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerdictSummary {
     /// When the window ended.
@@ -30,6 +30,9 @@ pub struct VerdictSummary {
     pub verdict: Judged,
     /// Why it failed or was inconclusive, a line each; empty for a pass.
     pub reasons: Vec<String>,
+    /// The canary's observed share of the requests both revisions answered in the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_share: Option<f64>,
 }
 
 impl VerdictSummary {
@@ -44,6 +47,15 @@ impl VerdictSummary {
             step,
             verdict: Judged::from(&v.verdict),
             reasons,
+            canary_share: None,
+        }
+    }
+
+    /// With the request share the canary was observed to get.
+    pub fn with_share(self, canary_share: Option<f64>) -> Self {
+        VerdictSummary {
+            canary_share,
+            ..self
         }
     }
 }

@@ -9,6 +9,9 @@ use kube::Client;
 pub enum FetchError {
     #[error("no HTTP client")]
     NoClient,
+    /// Scraping by pod IP, and the pod has none yet.
+    #[error("the pod has no IP yet")]
+    NoPodIp,
     /// The request failed before an answer (connection, TLS, body): the client's cause.
     #[error("{url}: {source}")]
     Http {

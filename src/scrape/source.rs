@@ -211,26 +211,15 @@ async fn scrape(
             return;
         }
         for (k, pod) in targets() {
-            let target = match s.via {
-                Via::Proxy => Target::Proxy(proxy_path(&k.0, &k.1, pod.port)),
-                Via::PodIp => match &pod.ip {
-                    Some(ip) => Target::Url(format!("http://{}/metrics", host_port(ip, pod.port))),
-                    None => continue,
-                },
-            };
+            if s.via == Via::PodIp && pod.ip.is_none() {
+                continue;
+            }
             let (client, tx, gate, http) = (client.clone(), tx.clone(), gate.clone(), http.clone());
             tokio::spawn(async move {
                 let Ok(_permit) = gate.acquire_owned().await else {
                     return;
                 };
-                let text = match target {
-                    Target::Proxy(path) => fetch(&client, &path, s.timeout).await,
-                    Target::Url(url) => match http {
-                        Some(h) => fetch_url(&h, &url).await,
-                        None => Err(FetchError::NoClient),
-                    },
-                };
-                let result = super::scraped(text);
+                let result = scrape_pod(&client, http.as_ref(), s, &k, &pod).await;
                 let _ = tx.send(AppEvent::Scrape(ScrapeResult {
                     pod: k,
                     at: Timestamp::now(),
@@ -241,9 +230,25 @@ async fn scrape(
     }
 }
 
-enum Target {
-    Proxy(String),
-    Url(String),
+/// One scrape of the pod `k`, reached as `s.via` says (`http` for pod IPs).
+pub async fn scrape_pod(
+    client: &Client,
+    http: Option<&reqwest::Client>,
+    s: Settings,
+    k: &Key,
+    pod: &PodTarget,
+) -> Result<crate::scrape::PodMetrics, crate::scrape::ScrapeError> {
+    let text = match s.via {
+        Via::Proxy => fetch(client, &proxy_path(&k.0, &k.1, pod.port), s.timeout).await,
+        Via::PodIp => match (&pod.ip, http) {
+            (Some(ip), Some(h)) => {
+                fetch_url(h, &format!("http://{}/metrics", host_port(ip, pod.port))).await
+            }
+            (None, _) => Err(FetchError::NoPodIp),
+            (_, None) => Err(FetchError::NoClient),
+        },
+    };
+    super::scraped(text)
 }
 
 fn host_port(ip: &str, port: u16) -> String {

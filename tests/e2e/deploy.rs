@@ -293,9 +293,11 @@ fn operator_role_does_every_action_and_nothing_more() {
         ("patch", "deployments", "yes"),
         ("get", "pods/proxy", "yes"),
         ("watch", "horizontalpodautoscalers.autoscaling", "yes"),
-        ("delete", "deployments", "no"),
-        ("create", "deployments", "no"),
+        // a canary creates NAME-canary and deletes it at the end
+        ("delete", "deployments", "yes"),
+        ("create", "deployments", "yes"),
         ("update", "deployments", "no"),
+        ("deletecollection", "deployments", "no"),
         ("patch", "replicasets", "no"),
         ("delete", "pods", "no"),
         ("get", "secrets", "no"),

@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod canary;
 mod common;
 mod deploy;
 mod hpa;

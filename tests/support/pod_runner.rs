@@ -78,11 +78,12 @@ fn wanted(p: &Pod) -> Option<(String, u16)> {
     Some((version, port))
 }
 
-fn start(p: &Pod, bin: &Path) -> Option<Proc> {
+fn start(p: &Pod, bin: &Path, retiring: &Retiring) -> Option<Proc> {
     let ip = p.status.as_ref()?.pod_ip.clone()?;
     // the hard rule: only loopback (or the private namespace's own range), ever
     super::http::assert_allowed(&ip);
     let (version, port) = wanted(p)?;
+    free_address(&format!("{ip}:{port}"), retiring);
     let model = repo().join(format!("assets/models/demo-classifier-{version}.onnx"));
     let model = if model.exists() {
         model
@@ -123,12 +124,71 @@ pub fn spawn_serve(
         .spawn()
 }
 
+/// Servers retiring, by `ip:port`: their pid.
+type Retiring = Arc<Mutex<HashMap<String, u32>>>;
+
+fn sigterm(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+}
+
+/// A pod that went away, as a kubelet with a `preStop` sleep retires it: out of
+/// [`PodRunner::served`] at once (the endpoints), then SIGTERM a second later, so a request
+/// already sent still gets its answer (tractor-serve drains on SIGTERM); killed if it has
+/// not exited 10 s after.
+fn retire(mut pr: Proc, retiring: &Retiring) {
+    let addr = format!("{}:{}", pr.served.ip, pr.served.port);
+    let pid = pr.child.id();
+    retiring.lock().unwrap().insert(addr.clone(), pid);
+    let retiring = retiring.clone();
+    std::thread::spawn(move || {
+        let exited = |pr: &mut Proc| matches!(pr.child.try_wait(), Ok(Some(_)));
+        for _ in 0..10 {
+            if exited(&mut pr) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        sigterm(pid);
+        for _ in 0..100 {
+            if exited(&mut pr) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = pr.child.kill();
+        let _ = pr.child.wait();
+        let mut r = retiring.lock().unwrap();
+        if r.get(&addr) == Some(&pid) {
+            r.remove(&addr);
+        }
+    });
+}
+
+/// kwok gives a new pod the IP of one that just left: before serving there, the retiring
+/// server on that address is told to go now (it has been out of the traffic since its pod
+/// went away), and waited for, up to 10 s.
+fn free_address(addr: &str, retiring: &Retiring) {
+    let Some(pid) = retiring.lock().unwrap().get(addr).copied() else {
+        return;
+    };
+    sigterm(pid);
+    for _ in 0..200 {
+        if !retiring.lock().unwrap().contains_key(addr) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 impl PodRunner {
     pub fn start(client: &kube::Client, namespace: &str) -> PodRunner {
         let bin = serve_bin();
         let procs: Arc<Mutex<HashMap<String, Proc>>> = Arc::default();
         let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
         let p2 = procs.clone();
+        let retiring: Retiring = Arc::default();
         let task = tokio::spawn(async move {
             let mut stream = watcher(api, watcher::Config::default())
                 .default_backoff()
@@ -147,18 +207,26 @@ impl PodRunner {
                 let running =
                     pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
                 if gone || !running {
-                    if let Some(mut pr) = procs.remove(&name) {
-                        let _ = pr.child.kill();
-                        let _ = pr.child.wait();
+                    if let Some(pr) = procs.remove(&name) {
+                        retire(pr, &retiring);
                     }
                 } else if !procs.contains_key(&name)
-                    && let Some(pr) = start(&pod, &bin)
+                    && let Some(pr) = start(&pod, &bin, &retiring)
                 {
                     procs.insert(name, pr);
                 }
             }
         });
         PodRunner { procs, task }
+    }
+
+    /// What pod `name`'s server serves, if it still serves.
+    pub fn serving(&self, name: &str) -> Option<Served> {
+        self.procs
+            .lock()
+            .unwrap()
+            .get(name)
+            .map(|p| p.served.clone())
     }
 
     /// Pod name → what its server serves.

@@ -51,7 +51,7 @@ pub enum Progress {
         stable_pods: usize,
         stale: Vec<Stale>,
         #[serde(flatten)]
-        verdict: WindowVerdict,
+        verdict: Box<WindowVerdict>,
         next: Action,
     },
     /// A snapshot failed: no window was judged.
@@ -193,7 +193,7 @@ impl fmt::Display for Outcome {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DriveError {
     #[error(transparent)]
-    Backend(#[from] BackendError),
+    Backend(Box<BackendError>),
     #[error(transparent)]
     Steps(#[from] StepsError),
     #[error(transparent)]
@@ -215,6 +215,12 @@ pub enum DriveError {
         path.display()
     )]
     Audit { path: PathBuf, detail: String },
+}
+
+impl From<BackendError> for DriveError {
+    fn from(e: BackendError) -> Self {
+        DriveError::Backend(Box::new(e))
+    }
 }
 
 impl DriveError {

@@ -368,6 +368,10 @@ async fn without_traffic_the_windows_are_inconclusive_and_the_run_pauses_never_p
         saved.state.last_verdict.map(|v| v.verdict),
         Some(Judged::Inconclusive)
     );
+    // and nobody holds it: any console may resume it at once
+    let lease = saved.lease.unwrap();
+    assert_eq!(lease.holder, "me");
+    assert!(!lease.held_at(Timestamp::now()), "{lease:?}");
 }
 
 #[tokio::test(start_paused = true)]

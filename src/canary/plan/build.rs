@@ -278,7 +278,7 @@ impl CanaryPlan {
             min_requests,
             windows_per_step,
         };
-        plan.max_duration = max_duration.unwrap_or_else(|| plan.min_time().saturating_mul(2));
+        plan.max_duration = max_duration.unwrap_or_else(|| plan.default_max_duration());
         plan.check_at(Some(scrape_interval), &|f| b.at(f))?;
         Ok(plan)
     }

@@ -49,8 +49,8 @@ fn flags_alone_take_the_documented_defaults() {
         (0, 3, 4)
     );
     assert_eq!(plan.progress_deadline, secs(600));
-    // twice the least time: 2 steps × 1 window × 1m
-    assert_eq!(plan.max_duration, secs(240));
+    // twice the least time (2 steps × 1 window × 1m), plus a progress deadline per step
+    assert_eq!(plan.max_duration, secs(240 + 2 * 600));
     assert_eq!(plan.compare, None);
     assert_eq!(plan.min_requests, 0);
     assert_eq!(

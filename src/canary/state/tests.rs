@@ -41,6 +41,7 @@ fn state() -> CanaryState {
             step: 1,
             verdict: Judged::Fail,
             reasons: vec!["errors<1% violated: 5.00%".into()],
+            canary_share: Some(0.2),
         }),
     }
 }

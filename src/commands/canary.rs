@@ -1,0 +1,362 @@
+//! `tractor rollout canary`: the plan from flags and file, a preview (the steps against the
+//! stable's replicas now, and a server-side dry run of the canary), confirmation, then the
+//! run driven to its outcome with a line per window (`-o json`: a JSON object per line).
+//! `status`, `promote`, `abort` and `resume` act on a canary that runs.
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::{Ctx, context, fail};
+use crate::action::Target;
+use crate::canary::backend::CanaryBackend;
+use crate::canary::drive::{self, Audit, DriveError, Outcome, Progress, Settings};
+use crate::canary::kube::KubeCanary;
+use crate::canary::lines;
+use crate::canary::{AnalysisFile, CanaryPlan, CanaryState, decide_lease};
+use crate::cli::canary::{CanaryCli, CanaryStart, CanarySub, CanaryTarget};
+use crate::cli::{Cli, Output, exit, parse_target};
+use crate::config::Config;
+
+/// This console, as a lease holder: unique per process.
+fn me(user: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{user}@{host}/{}", std::process::id())
+}
+
+/// Twice the window, at least 30s: renewed every quarter of it, so a console that stops
+/// frees its canary within one ttl.
+fn default_ttl(interval: Duration) -> Duration {
+    (interval * 2).max(Duration::from_secs(30))
+}
+
+fn settings(ctx: &Ctx, ttl: Duration) -> Settings {
+    Settings {
+        me: me(&ctx.conn.user),
+        lease_ttl: ttl,
+        read_only: ctx.read_only,
+        poll: Duration::from_millis(500),
+    }
+}
+
+fn audit(ctx: &Ctx, stable: &str) -> Audit {
+    Audit {
+        log: ctx.runner.audit.clone(),
+        context: ctx.conn.context.clone(),
+        user: ctx.conn.user.clone(),
+        target: Target {
+            namespace: ctx.namespace.clone(),
+            name: stable.into(),
+        },
+    }
+}
+
+fn backend(ctx: &Ctx, stable: &str) -> KubeCanary {
+    KubeCanary::new(
+        ctx.conn.client.clone(),
+        &ctx.namespace,
+        stable,
+        &ctx.conn.user,
+        (&ctx.config.scrape).into(),
+    )
+}
+
+/// Prints each report: a line, or a JSON object per line.
+fn printer(json: bool) -> impl FnMut(&Progress) + Send {
+    move |p: &Progress| {
+        let mut out = std::io::stdout().lock();
+        let text = if json {
+            serde_json::to_string(p).unwrap_or_default()
+        } else {
+            lines::line(p)
+        };
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+}
+
+/// The outcome's line (or JSON object) and exit code.
+fn ended(r: Result<Outcome, DriveError>, json: bool) -> i32 {
+    match r {
+        Ok(o) => {
+            if json {
+                println!("{}", serde_json::to_string(&o).unwrap_or_default());
+            } else {
+                println!("{o}");
+            }
+            o.exit_code()
+        }
+        Err(e) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "outcome": "error", "message": e.to_string() })
+                );
+            }
+            fail(e.exit_code(), e)
+        }
+    }
+}
+
+fn confirm(question: &str) -> Result<(), &'static str> {
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            "not confirmed: stdin is not a terminal; pass --yes to go ahead without a prompt",
+        );
+    }
+    let mut err = std::io::stderr();
+    let _ = write!(err, "{question} [y/N] ");
+    let _ = err.flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err("declined: nothing was changed")
+    }
+}
+
+pub async fn run(cli: &Cli, c: &CanaryCli, config: Config) -> i32 {
+    match &c.cmd {
+        None => start(cli, &c.start, config).await,
+        Some(CanarySub::Status(t)) => status(cli, t, config).await,
+        Some(CanarySub::Promote(t)) => by_hand(cli, t, config, true).await,
+        Some(CanarySub::Abort(t)) => by_hand(cli, t, config, false).await,
+        Some(CanarySub::Resume(r)) => {
+            let json = r.target.output == Some(Output::Json);
+            let (ctx, stable) = match connect(cli, &r.target.target, config).await {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let b = backend(&ctx, &stable);
+            let ttl = match (r.lease_ttl, b.load().await) {
+                (Some(t), _) => t,
+                (None, Ok(Some(l))) => default_ttl(l.state.plan.interval),
+                (None, _) => default_ttl(Duration::from_secs(60)),
+            };
+            let mut print = printer(json);
+            let out = drive::resume(
+                &b,
+                &settings(&ctx, ttl),
+                &audit(&ctx, &stable),
+                &mut print,
+                true,
+                r.take_over,
+            )
+            .await;
+            ended(out, json)
+        }
+    }
+}
+
+async fn connect(cli: &Cli, target: &str, config: Config) -> Result<(Ctx, String), i32> {
+    let stable = parse_target(target).map_err(|e| fail(exit::USAGE, e))?;
+    let ctx = context(cli, config)
+        .await
+        .map_err(|e| fail(exit::FAILED, e))?;
+    Ok((ctx, stable))
+}
+
+async fn start(cli: &Cli, a: &CanaryStart, config: Config) -> i32 {
+    let json = a.output == Some(Output::Json);
+    let file = match &a.analysis {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => match AnalysisFile::parse(path, &text) {
+                Ok(f) => Some(f),
+                Err(e) => return fail(exit::USAGE, e),
+            },
+            Err(e) => {
+                return fail(
+                    exit::USAGE,
+                    format!("cannot read the analysis file {}: {e}", path.display()),
+                );
+            }
+        },
+    };
+    let scrape_interval = Duration::from_millis(config.scrape.interval_ms);
+    let plan = match CanaryPlan::build(&a.plan_args(), file.as_ref(), scrape_interval) {
+        Ok(p) => p,
+        Err(e) => return fail(exit::USAGE, e),
+    };
+    let ctx = match context(cli, config).await {
+        Ok(c) => c,
+        Err(e) => return fail(exit::FAILED, e),
+    };
+    if ctx.read_only {
+        return fail(
+            exit::REFUSED,
+            format!(
+                "read-only: canary refused for deploy/{} (context \"{}\" is read-only); nothing was sent",
+                plan.target, ctx.conn.context
+            ),
+        );
+    }
+    let stable = plan.target.clone();
+    let b = backend(&ctx, &stable);
+    let s = settings(&ctx, a.lease_ttl.unwrap_or(default_ttl(plan.interval)));
+    if let Err(code) = preview(&b, &plan, &s, &ctx).await {
+        return code;
+    }
+    if a.dry_run {
+        eprintln!("dry run: nothing was changed");
+        return exit::OK;
+    }
+    if !a.yes
+        && let Err(why) = confirm("start the canary?")
+    {
+        return fail(exit::REFUSED, why);
+    }
+    let mut print = printer(json);
+    let out = drive::start(&b, plan, &s, &audit(&ctx, &stable), &mut print).await;
+    ended(out, json)
+}
+
+/// The plan against the cluster as it is: the steps resolved, and the canary accepted by a
+/// server-side dry run. Printed on stderr.
+async fn preview(b: &KubeCanary, plan: &CanaryPlan, s: &Settings, ctx: &Ctx) -> Result<(), i32> {
+    let stable = b
+        .stable_replicas()
+        .await
+        .map_err(|e| fail(e.exit_code(), e))?;
+    let sizes = plan
+        .steps
+        .resolve(stable)
+        .map_err(|e| fail(exit::USAGE, e))?;
+    let state = CanaryState::start(plan.clone(), Timestamp::now());
+    let lease = decide_lease(None, &s.me, Timestamp::now(), s.lease_ttl)
+        .map_err(|e| fail(exit::REFUSED, e))?;
+    b.dry_run(&state, &lease, sizes[0])
+        .await
+        .map_err(|e| fail(e.exit_code(), e))?;
+    let mut err = std::io::stderr();
+    let _ = writeln!(
+        err,
+        "{} (server-side dry run accepted):",
+        plan.describe(&ctx.namespace)
+    );
+    let steps: Vec<String> = sizes.iter().map(|n| n.to_string()).collect();
+    let _ = writeln!(
+        err,
+        "  deploy/{}: canary replicas per step {} beside {stable} stable",
+        b.canary_name(),
+        steps.join(" → ")
+    );
+    for l in plan_lines(plan) {
+        let _ = writeln!(err, "  {l}");
+    }
+    Ok(())
+}
+
+fn plan_lines(plan: &CanaryPlan) -> Vec<String> {
+    let slos: Vec<String> = plan.slos.iter().map(|s| s.to_string()).collect();
+    let mut out = vec![format!(
+        "judged every {:?}, {} passing window(s) per step; SLOs: {}",
+        plan.interval,
+        plan.windows_per_step,
+        if slos.is_empty() {
+            "none".into()
+        } else {
+            slos.join(", ")
+        }
+    )];
+    out.push(match &plan.compare {
+        Some(c) => format!(
+            "compared with the stable: {}% confidence, minimum effect {}",
+            c.confidence() * 100.0,
+            c.min_effect()
+        ),
+        None => "not compared with the stable (absolute SLOs only)".into(),
+    });
+    out.push(format!(
+        "rolled back after {} failed window(s); paused after {} inconclusive; at most {:?} in all",
+        plan.failure_limit + 1,
+        plan.inconclusive_limit + 1,
+        plan.max_duration
+    ));
+    out
+}
+
+async fn status(cli: &Cli, t: &CanaryTarget, config: Config) -> i32 {
+    let (ctx, stable) = match connect(cli, &t.target, config).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let b = backend(&ctx, &stable);
+    let loaded = match b.load().await {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            return fail(
+                exit::FAILED,
+                DriveError::NoCanary {
+                    stable: stable.clone(),
+                },
+            );
+        }
+        Err(e) => return fail(e.exit_code(), e),
+    };
+    let stable_replicas = match b.stable_replicas().await {
+        Ok(n) => n,
+        Err(e) => return fail(e.exit_code(), e),
+    };
+    if t.output == Some(Output::Json) {
+        let v = serde_json::json!({
+            "stable": stable,
+            "canary": b.canary_name(),
+            "plan": loaded.state.plan,
+            "run": crate::canary::state::run_json(&loaded.state.run),
+            "started_at": loaded.state.started_at.to_string(),
+            "last_verdict": loaded.state.last_verdict,
+            "lease": loaded.lease,
+            "canary_replicas": loaded.replicas,
+            "stable_replicas": stable_replicas,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        let now = Timestamp::now();
+        for l in lines::status(&stable, &b.canary_name(), &loaded, stable_replicas, now) {
+            println!("{l}");
+        }
+    }
+    exit::OK
+}
+
+async fn by_hand(cli: &Cli, t: &CanaryTarget, config: Config, promote: bool) -> i32 {
+    let json = t.output == Some(Output::Json);
+    let (ctx, stable) = match connect(cli, &t.target, config).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if ctx.read_only {
+        let verb = if promote { "promote" } else { "abort" };
+        return ended(Err(DriveError::ReadOnly { verb }), json);
+    }
+    let b = backend(&ctx, &stable);
+    let what = if promote {
+        format!("promote the canary: deploy/{stable} takes its template")
+    } else {
+        format!("abort the canary: remove deploy/{}", b.canary_name())
+    };
+    eprintln!("{what}");
+    if !t.yes
+        && let Err(why) = confirm("go ahead?")
+    {
+        return fail(exit::REFUSED, why);
+    }
+    let ttl = default_ttl(Duration::from_secs(60));
+    let mut print = printer(json);
+    let out = drive::by_hand(
+        &b,
+        &settings(&ctx, ttl),
+        &audit(&ctx, &stable),
+        &mut print,
+        promote,
+    )
+    .await;
+    ended(out, json)
+}
