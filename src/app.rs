@@ -14,6 +14,7 @@ use crate::k8s::client::Connection;
 use crate::k8s::runner::Runner;
 use crate::state::{Effect, State, View, update};
 
+pub mod canary;
 pub mod load;
 
 /// How the console opens: on which screen, with a load test running, scraping which URLs.
@@ -39,10 +40,12 @@ fn dispatch(
     e: Effect,
     runner: Option<&Backend>,
     loads: &mut load::LoadRunner,
+    canaries: &mut canary::CanaryRunner,
     tx: &UnboundedSender<AppEvent>,
 ) {
     tracing::info!(effect = ?e, "effect");
     match e {
+        Effect::Canary(c) => canaries.dispatch(c, runner, tx),
         Effect::StartLoad { args } => loads.start(args, tx.clone()),
         Effect::StopLoad => loads.stop(),
         Effect::Prepare { target, action } | Effect::Execute { target, action }
@@ -62,7 +65,7 @@ fn dispatch(
                 let result = match e {
                     Effect::Prepare { target, action } => r.prepare(&target, action).await,
                     Effect::Execute { target, action } => r.execute(&target, action).await,
-                    Effect::StartLoad { .. } | Effect::StopLoad => return,
+                    Effect::StartLoad { .. } | Effect::StopLoad | Effect::Canary(_) => return,
                 };
                 tracing::info!(result = ?result, "effect result");
                 let _ = tx.send(AppEvent::Effect(result));
@@ -198,12 +201,13 @@ pub async fn run(
     ));
     let runner = backend.as_ref();
     let mut loads = load::LoadRunner::default();
+    let mut canaries = canary::CanaryRunner::new(settings);
     if let Some(v) = start.view {
         state.view = v;
     }
     if let Some(line) = &start.load {
         for e in crate::state::update::load::start(&mut state, line) {
-            dispatch(e, runner, &mut loads, &tx);
+            dispatch(e, runner, &mut loads, &mut canaries, &tx);
         }
     }
     let mut guard = crate::tui::Guard::enter().wrap_err("cannot set up the terminal")?;
@@ -216,7 +220,7 @@ pub async fn run(
             effects.extend(update(&mut state, ev));
         }
         for e in effects {
-            dispatch(e, runner, &mut loads, &tx);
+            dispatch(e, runner, &mut loads, &mut canaries, &tx);
         }
         if state.quit {
             break;
@@ -232,10 +236,17 @@ pub async fn run(
         }
     }
     loads.stop();
+    let driving = canaries.driving();
+    canaries.stop();
     for w in tasks {
         w.abort();
     }
     drop(guard);
+    if driving > 0 {
+        eprintln!(
+            "{driving} canary run(s) stopped with the console: each stays at its step; `tractor rollout canary resume deploy/NAME` drives it on"
+        );
+    }
     if let Some(Backend::Local(h)) = backend {
         eprintln!("stopping the local replicas (each drains first)…");
         drop(h);

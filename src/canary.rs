@@ -10,6 +10,7 @@
 //! `tractor.dev/track: canary`, so traffic splits roughly as the replicas do.
 pub mod backend;
 pub mod drive;
+pub mod holder;
 pub mod kube;
 pub mod lease;
 pub mod lines;

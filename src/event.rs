@@ -19,6 +19,8 @@ pub enum AppEvent {
     Scrape(ScrapeResult),
     /// The load test's progress and end.
     Load(LoadEvent),
+    /// A canary this console prepares or drives.
+    Canary(CanaryEvent),
     /// SIGTERM, SIGHUP or SIGINT: leave, restoring the terminal.
     Shutdown,
 }
@@ -28,6 +30,30 @@ pub enum LoadEvent {
     Progress(crate::load::engine::Progress),
     /// The one-line summary, or why the run could not start.
     Finished(crate::load::ended::LoadEnded),
+}
+
+/// A canary's preview, progress and end, for the stable `target`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CanaryEvent {
+    /// The plan was built and the canary accepted by a dry run: the preview's lines.
+    Prepared {
+        target: Target,
+        plan: Box<crate::canary::CanaryPlan>,
+        lines: Vec<String>,
+    },
+    /// The plan or the dry run was refused, or the write could not start: why.
+    Refused { target: Target, message: String },
+    Progress {
+        target: Target,
+        progress: crate::canary::drive::Progress,
+    },
+    /// This console stopped driving: the outcome's words, and whether it promoted.
+    Ended {
+        target: Target,
+        text: String,
+        promoted: bool,
+        failed: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

@@ -9,6 +9,7 @@ use crate::diff::Change;
 use crate::event::{Source, SourceStatus};
 use crate::model::Key;
 
+pub mod canaries;
 pub mod keymap;
 pub mod latency;
 pub mod loadrun;
@@ -99,6 +100,39 @@ pub enum Mode {
         target: Target,
         action: Action,
     },
+    /// Typing a canary's flags (`tractor rollout canary`'s) for `target`.
+    CanaryPrompt {
+        target: Target,
+        input: String,
+    },
+    /// Waiting for the canary's plan and dry run.
+    CanaryPreparing {
+        target: Target,
+    },
+    /// The canary's preview (or what a promote or abort does), waiting for `y`.
+    CanaryConfirm {
+        target: Target,
+        write: CanaryWrite,
+        lines: Vec<String>,
+    },
+}
+
+/// What a confirmed canary dialog does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CanaryWrite {
+    Start(Box<crate::canary::CanaryPlan>),
+    /// A person's promote (`true`) or abort.
+    ByHand {
+        promote: bool,
+    },
+}
+
+/// A canary this console drives (or drove): its progress in words, newest last.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CanaryRun {
+    pub lines: VecDeque<String>,
+    /// How it ended for this console; `None` while it is driven.
+    pub ended: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +207,10 @@ pub struct State {
     pub load: Option<loadrun::LoadRun>,
     /// What the load prompt starts with: the last flags typed.
     pub load_args: String,
+    /// The canaries this console drives or drove, by stable deployment.
+    pub canary_runs: HashMap<Key, CanaryRun>,
+    /// What the canary prompt starts with after the first: the last flags typed.
+    pub canary_args: Option<String>,
     /// Rows visible in the last drawn list (for page up/down).
     pub page: usize,
     pub dirty: bool,
@@ -209,6 +247,8 @@ impl State {
             last_sample: None,
             load: None,
             load_args: "--url http://127.0.0.1:8080/predict --rate 50 --duration 60s".into(),
+            canary_runs: HashMap::new(),
+            canary_args: None,
             page: 20,
             dirty: true,
             quit: false,

@@ -53,6 +53,9 @@ pub fn draw(s: &State, f: &mut Frame, theme: &Theme) {
             changes,
             notes,
         } => overlay::confirm(s, f, theme, target, action, changes, notes),
+        Mode::CanaryConfirm { target, lines, .. } => {
+            overlay::canary_confirm(s, f, theme, target, lines)
+        }
         _ => {}
     }
 }
@@ -143,6 +146,18 @@ fn footer(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
             format!(
                 "{} deploy/{}: server-side dry run…",
                 action.verb(),
+                target.name
+            ),
+            t.muted,
+        )),
+        Mode::CanaryPrompt { target, input } => Line::from(vec![
+            Span::styled(format!("canary of deploy/{}: ", target.name), t.accent),
+            Span::raw(format!("{input}█")),
+            Span::styled("   enter: preview  esc: cancel", t.muted),
+        ]),
+        Mode::CanaryPreparing { target } => Line::from(Span::styled(
+            format!(
+                "canary of deploy/{}: building the plan, server-side dry run…",
                 target.name
             ),
             t.muted,

@@ -17,6 +17,11 @@ demo-classifier-v1.onnx / -v2.onnx
     is the "new model that is measurably slower" (about 0.1 ms vs 1 ms per example on one core)
     for rollout and rollback demos. v2 also perturbs the output layer, so its answers differ.
 
+demo-classifier-v3.onnx
+    the same graph with the block applied 60 times (about 500 M MACs, some 5 ms per example
+    on one core): the clearly worse version a canary rolls back by itself (`tractor rollout
+    canary ... --model v3`, and the demo).
+
 serving/tests/data/multi-io.onnx
     inputs  `a` FP32 [N, 4], `b` INT64 [N, 4]
     outputs `sum` FP32 [N, 4] = a + float(b), `doubled` INT64 [N, 4] = 2 * b
@@ -115,9 +120,11 @@ def main():
         out = sys.argv[sys.argv.index("--out") + 1]
         save(demo_classifier(1, depth=2), os.path.join(out, "demo-classifier-v1.onnx"))
         save(demo_classifier(2, depth=12), os.path.join(out, "demo-classifier-v2.onnx"))
+        save(demo_classifier(3, depth=60), os.path.join(out, "demo-classifier-v3.onnx"))
         return 0
     save(demo_classifier(1, depth=2), os.path.join(out, "demo-classifier-v1.onnx"))
     save(demo_classifier(2, depth=12), os.path.join(out, "demo-classifier-v2.onnx"))
+    save(demo_classifier(3, depth=60), os.path.join(out, "demo-classifier-v3.onnx"))
     data = os.path.join(ROOT, "serving", "tests", "data")
     os.makedirs(data, exist_ok=True)
     save(multi_io(), os.path.join(data, "multi-io.onnx"))

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::Serialize;
-use tractor_metrics::canary::counters::{AbortReason, Action, Event, Judged, Phase};
+use tractor_metrics::canary::counters::{AbortReason, Action, Event, Judged, Phase, RunState};
 use tractor_metrics::canary::judge::judge;
 
 use super::backend::{BackendError, CanaryBackend};
@@ -75,6 +75,18 @@ impl Audit {
 /// Receives each progress report as it happens.
 pub type Report<'a> = &'a mut (dyn FnMut(&Progress) + Send);
 
+/// The lease a save writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ttl {
+    Renew,
+    Release,
+    /// Held at least this long (a wait that cannot renew it).
+    For(Duration),
+}
+
+/// How long removal may take (scale to 0, the pods leaving, the delete), for the lease.
+const REMOVE_TIME: Duration = Duration::from_secs(90);
+
 /// Why driving stopped short of an outcome of its own.
 enum Halt {
     /// Someone else drives or ended the run, or the canary is gone.
@@ -82,8 +94,34 @@ enum Halt {
     Error(DriveError),
 }
 
-impl<E: Into<DriveError>> From<E> for Halt {
-    fn from(e: E) -> Self {
+impl From<DriveError> for Halt {
+    fn from(e: DriveError) -> Self {
+        match e {
+            DriveError::Backend(b) => Halt::from(*b),
+            e => Halt::Error(e),
+        }
+    }
+}
+
+/// A canary that is gone ends this console's run (a person aborted or promoted it, or
+/// another console finished it); any other failure is an error.
+impl From<BackendError> for Halt {
+    fn from(e: BackendError) -> Self {
+        match e {
+            BackendError::Gone { canary } => Halt::Lost(format!("deploy/{canary} was removed")),
+            e => Halt::Error(e.into()),
+        }
+    }
+}
+
+impl From<super::steps::StepsError> for Halt {
+    fn from(e: super::steps::StepsError) -> Self {
+        Halt::Error(e.into())
+    }
+}
+
+impl From<super::state::StateError> for Halt {
+    fn from(e: super::state::StateError) -> Self {
         Halt::Error(e.into())
     }
 }
@@ -104,10 +142,6 @@ fn refuse_read_only(s: &Settings, verb: &'static str) -> Result<(), DriveError> 
     }
 }
 
-fn ended(phase: &Phase) -> bool {
-    matches!(phase, Phase::Promoted | Phase::Aborted { .. })
-}
-
 struct Driver<'a, B> {
     b: &'a B,
     s: &'a Settings,
@@ -117,6 +151,9 @@ struct Driver<'a, B> {
     lease: Lease,
     /// The next save takes the lease over whoever holds it (a person's promote or abort).
     force: bool,
+    /// The counters as this console last read or wrote them: only the lease holder writes
+    /// them, so any other value on the canary means someone else drove the run meanwhile.
+    saved: RunState,
 }
 
 /// Starts a canary of `plan` (its first step) and drives it to an outcome.
@@ -154,6 +191,7 @@ pub async fn start<B: CanaryBackend>(
         state,
         lease,
         force: false,
+        saved: RunState::start(),
     };
     finish(d.run().await)
 }
@@ -215,15 +253,17 @@ pub async fn by_hand<B: CanaryBackend>(
         }
     };
     let phase = d.state.run.phase;
-    // finishing what was decided is fine; turning a promotion into an abort (or back) is not
-    if ended(&phase) && std::mem::discriminant(&phase) != std::mem::discriminant(&wanted) {
+    // finishing what was decided is fine, and so is aborting a promotion that could not
+    // finish (the canary is removed; what the stable was given stays); turning an abort
+    // into a promotion is not
+    if matches!(phase, Phase::Aborted { .. }) && promote {
         return Err(DriveError::Ended {
             stable: b.stable_name().into(),
             phase: PhaseText(&phase).to_string(),
             verb,
         });
     }
-    if !ended(&phase) {
+    if !matches!(phase, Phase::Aborted { .. }) {
         d.state.run.phase = wanted;
     }
     let r = async {
@@ -266,6 +306,7 @@ impl<'a, B: CanaryBackend> Driver<'a, B> {
             s,
             audit,
             report,
+            saved: loaded.state.run,
             state: loaded.state,
             lease,
             force,
@@ -287,52 +328,51 @@ impl<'a, B: CanaryBackend> Driver<'a, B> {
 
     /// Saves the state with this console's lease renewed, if the lease is still its own.
     async fn save(&mut self) -> Result<(), Halt> {
-        self.write(false).await
+        self.write(Ttl::Renew).await
     }
 
-    /// Saves the state; `release`: with this console's lease ended, so that any console
-    /// may take the run up at once.
-    async fn write(&mut self, release: bool) -> Result<(), Halt> {
+    /// Saves the state with the lease `ttl` says: this console's ended (`Release`), so that
+    /// any console may take the run up at once, or held for a long wait (`For`).
+    async fn write(&mut self, ttl: Ttl) -> Result<(), Halt> {
         let canary = self.b.canary_name();
-        for _ in 0..5 {
+        for attempt in 0..8u32 {
             let Some(loaded) = self.b.load().await? else {
                 return Err(Halt::Lost(format!("deploy/{canary} was removed")));
             };
+            // someone else wrote the run since this console last did: it is theirs now
+            if !self.force && loaded.state.run != self.saved {
+                return Err(Halt::Lost(format!(
+                    "someone else drove the run meanwhile (it is {})",
+                    PhaseText(&loaded.state.run.phase)
+                )));
+            }
             let now = Timestamp::now();
-            let mine = self.lease.holder == self.s.me
-                && loaded.lease.as_ref().map(|l| &l.holder) == Some(&self.s.me);
-            let (ttl, me) = (self.s.lease_ttl, &self.s.me);
+            let (me, base) = (&self.s.me, self.s.lease_ttl);
+            let lease_ttl = match ttl {
+                Ttl::Renew | Ttl::Release => base,
+                Ttl::For(d) => base.max(d),
+            };
             let lease = if self.force {
-                take_over(loaded.lease.as_ref(), me, now, ttl).lease
+                take_over(loaded.lease.as_ref(), me, now, lease_ttl).lease
             } else {
-                match decide_lease(loaded.lease.as_ref(), me, now, ttl) {
+                match decide_lease(loaded.lease.as_ref(), me, now, lease_ttl) {
                     Ok(l) => l,
                     Err(held) => return Err(Halt::Lost(held.to_string())),
                 }
             };
-            // someone ended the run while this console's lease had run out
-            if !mine
-                && !self.force
-                && ended(&loaded.state.run.phase)
-                && loaded.state.run != self.state.run
-            {
-                return Err(Halt::Lost(format!(
-                    "the run was {} by someone else",
-                    PhaseText(&loaded.state.run.phase)
-                )));
-            }
             self.lease = lease;
-            if release {
+            if ttl == Ttl::Release {
                 self.lease.ttl = Duration::ZERO;
             }
             match self.b.save(&self.state, &self.lease, &loaded.version).await {
                 Ok(()) => {
                     self.force = false;
+                    self.saved = self.state.run;
                     return Ok(());
                 }
-                Err(BackendError::Conflict { .. }) => continue,
-                Err(BackendError::Gone { .. }) => {
-                    return Err(Halt::Lost(format!("deploy/{canary} was removed")));
+                // the controller writes the status too: read again and retry
+                Err(BackendError::Conflict { .. }) => {
+                    tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt + 1))).await;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -343,7 +383,10 @@ impl<'a, B: CanaryBackend> Driver<'a, B> {
     /// Sleeps `d`, renewing the lease well inside its time to live.
     async fn pause(&mut self, d: Duration) -> Result<(), Halt> {
         let chunk = (self.s.lease_ttl / 4).max(Duration::from_millis(100));
-        let until = tokio::time::Instant::now() + d;
+        let now = tokio::time::Instant::now();
+        let until = now
+            .checked_add(d)
+            .unwrap_or(now + Duration::from_secs(86_400));
         loop {
             let now = tokio::time::Instant::now();
             if now >= until {
@@ -379,7 +422,7 @@ impl<'a, B: CanaryBackend> Driver<'a, B> {
                 Phase::Aborted { reason } => return self.abort(reason).await,
                 Phase::Paused { reason } => {
                     // nobody drives a paused run: any console may resume it at once
-                    self.write(true).await?;
+                    self.write(Ttl::Release).await?;
                     (self.report)(&Progress::Paused { reason });
                     return Ok(Outcome::Paused { reason });
                 }
@@ -392,7 +435,7 @@ impl<'a, B: CanaryBackend> Driver<'a, B> {
             }
             let step = self.state.run.step;
             let stable_replicas = self.b.stable_replicas().await?;
-            let sizes = self.state.plan.steps.resolve(stable_replicas)?;
+            let sizes = self.state.plan.steps.sizes(stable_replicas);
             let replicas = sizes.get(step).copied().unwrap_or(1);
             self.b.scale(replicas).await?;
             self.audit.record(
@@ -420,7 +463,10 @@ impl<'a, B: CanaryBackend> Driver<'a, B> {
 
     /// Waits for the step's pods; false when the run's phase changed meanwhile.
     async fn until_ready(&mut self, step: usize, replicas: i32) -> Result<bool, Halt> {
-        let deadline = tokio::time::Instant::now() + self.state.plan.progress_deadline;
+        let now = tokio::time::Instant::now();
+        let deadline = now
+            .checked_add(self.state.plan.progress_deadline)
+            .unwrap_or(now + Duration::from_secs(86_400));
         loop {
             if self.b.ready(replicas).await? {
                 (self.report)(&Progress::Ready { step, replicas });
@@ -525,6 +571,12 @@ impl<'a, B: CanaryBackend> Driver<'a, B> {
             .checked_add(self.state.plan.progress_deadline)
             .unwrap_or(Timestamp::MAX);
         let cause = self.command();
+        let hold = self
+            .state
+            .plan
+            .progress_deadline
+            .saturating_add(REMOVE_TIME);
+        self.write(Ttl::For(hold)).await?;
         let promoted = self.b.promote(&cause, deadline).await;
         let result = match &promoted {
             Ok(()) => "ok".to_string(),
@@ -546,6 +598,7 @@ impl<'a, B: CanaryBackend> Driver<'a, B> {
 
     async fn remove(&mut self) -> Result<(), Halt> {
         let canary = self.b.canary_name();
+        self.write(Ttl::For(REMOVE_TIME)).await?;
         let removed = self.b.remove().await;
         let result = match &removed {
             Ok(()) => "ok".to_string(),

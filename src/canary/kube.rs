@@ -20,6 +20,7 @@ use super::backend::{BackendError, CanaryBackend, Loaded};
 use super::lease::Lease;
 use super::object::{canary_deployment, canary_name};
 use super::promote::promoted_template;
+use super::selector::selects;
 use super::state::CanaryState;
 use super::window::{PodSample, Snapshot};
 use super::{CANARY_TRACK, TRACK_LABEL};
@@ -118,14 +119,16 @@ impl KubeCanary {
     }
 
     /// The serving pods the stable's selector names (the canary's pods too: they carry
-    /// the stable's labels), not being deleted, with their revision.
+    /// the stable's labels), with their revision. Listed by the selector's labels, then
+    /// read as the API server reads the whole selector (its expressions too).
     async fn pods(&self) -> Result<Vec<(Pod, Revision)>, BackendError> {
         let stable = self.stable().await?;
-        let labels: Vec<String> = stable
-            .spec
-            .as_ref()
-            .and_then(|s| s.selector.match_labels.as_ref())
-            .into_iter()
+        let Some(selector) = stable.spec.as_ref().map(|s| s.selector.clone()) else {
+            return Ok(Vec::new());
+        };
+        let labels: Vec<String> = selector
+            .match_labels
+            .iter()
             .flatten()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
@@ -137,19 +140,18 @@ impl KubeCanary {
         Ok(list
             .items
             .into_iter()
-            .map(|p| {
-                let canary = p
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(TRACK_LABEL))
-                    .is_some_and(|t| t == CANARY_TRACK);
+            .filter_map(|p| {
+                let labels = p.metadata.labels.clone().unwrap_or_default();
+                if !selects(&selector, &labels) {
+                    return None;
+                }
+                let canary = labels.get(TRACK_LABEL).is_some_and(|t| t == CANARY_TRACK);
                 let r = if canary {
                     Revision::Canary
                 } else {
                     Revision::Stable
                 };
-                (p, r)
+                Some((p, r))
             })
             .collect())
     }
@@ -175,27 +177,39 @@ impl KubeCanary {
         Snapshot { pods }
     }
 
-    /// Waits (by watching) until `cond` holds for `name`, or `until`.
+    /// Waits (by watching) until `cond` holds for `name`, or `until`; a watch that fails
+    /// is started again (the last failure is reported if the time runs out).
     async fn wait_for(
         &self,
         name: &str,
         what: String,
         until: Duration,
-        cond: impl Fn(&Deployment) -> bool + Send + 'static,
+        cond: impl Fn(&Deployment) -> bool + Clone + Send + 'static,
     ) -> Result<(), BackendError> {
-        let watch = await_condition(self.deployments(), name, move |d: Option<&Deployment>| {
-            d.is_some_and(&cond)
-        });
-        match tokio::time::timeout(until, watch).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(BackendError::Timeout {
-                what: format!("{what} ({e})"),
-                seconds: until.as_secs(),
-            }),
-            Err(_) => Err(BackendError::Timeout {
-                what,
-                seconds: until.as_secs(),
-            }),
+        let deadline = tokio::time::Instant::now() + until;
+        let mut last_error = None;
+        loop {
+            let c = cond.clone();
+            let watch = await_condition(self.deployments(), name, move |d: Option<&Deployment>| {
+                d.is_some_and(&c)
+            });
+            match tokio::time::timeout_at(deadline, watch).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(e)) => {
+                    last_error = Some(e.to_string());
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(_) => {
+                    let what = match last_error {
+                        Some(e) => format!("{what} (last watch error: {e})"),
+                        None => what,
+                    };
+                    return Err(BackendError::Timeout {
+                        what,
+                        seconds: until.as_secs(),
+                    });
+                }
+            }
         }
     }
 }
@@ -337,8 +351,12 @@ impl CanaryBackend for KubeCanary {
             canary: self.canary_name(),
         })?;
         let template = promoted_template(&stable, &canary)?;
+        // only the stable as read: a change meanwhile is a conflict, not a mix of two templates
         let patch = json!({
-            "metadata": { "annotations": { CHANGE_CAUSE_ANNOTATION: cause } },
+            "metadata": {
+                "resourceVersion": stable.metadata.resource_version,
+                "annotations": { CHANGE_CAUSE_ANNOTATION: cause },
+            },
             "spec": { "template": template },
         });
         let pp = PatchParams {

@@ -6,6 +6,7 @@ use tractor_metrics::histogram::Quantile;
 
 use super::backend::Loaded;
 use super::drive::{AbortText, PauseText, PhaseText, Progress};
+use super::plan::CanaryPlan;
 use super::summary::VerdictSummary;
 use super::text::duration;
 
@@ -154,6 +155,53 @@ pub fn line(p: &Progress) -> String {
         ),
         Progress::Unpaused => "unpaused: counting inconclusive windows from zero".into(),
     }
+}
+
+/// The preview of a canary about to start: the command, the canary's replicas per step
+/// beside the stable's now, how each window is judged, and the limits.
+pub fn preview(
+    plan: &CanaryPlan,
+    namespace: &str,
+    canary: &str,
+    stable_replicas: i32,
+    sizes: &[i32],
+) -> Vec<String> {
+    let steps: Vec<String> = sizes.iter().map(|n| n.to_string()).collect();
+    let slos: Vec<String> = plan.slos.iter().map(|s| s.to_string()).collect();
+    vec![
+        format!(
+            "{} (server-side dry run accepted):",
+            plan.describe(namespace)
+        ),
+        format!(
+            "  deploy/{canary}: canary replicas per step {} beside {stable_replicas} stable",
+            steps.join(" → ")
+        ),
+        format!(
+            "  judged every {}, {} passing window(s) per step; SLOs: {}",
+            duration(plan.interval),
+            plan.windows_per_step,
+            if slos.is_empty() {
+                "none".into()
+            } else {
+                slos.join(", ")
+            }
+        ),
+        match &plan.compare {
+            Some(c) => format!(
+                "  compared with the stable: {}% confidence, minimum effect {}",
+                c.confidence() * 100.0,
+                c.min_effect()
+            ),
+            None => "  not compared with the stable (absolute SLOs only)".into(),
+        },
+        format!(
+            "  rolled back after {} failed window(s); paused after {} inconclusive; at most {} in all",
+            u64::from(plan.failure_limit) + 1,
+            u64::from(plan.inconclusive_limit) + 1,
+            duration(plan.max_duration)
+        ),
+    ]
 }
 
 /// The status of a run saved on a canary, beside a stable of `stable_replicas`.

@@ -69,6 +69,10 @@ pub enum CanaryObjectError {
     OtherTarget { plan: String, stable: String },
     #[error("deploy/{canary} is not the canary of deploy/{stable}")]
     NotTheCanary { canary: String, stable: String },
+    #[error(
+        "deploy/{name}'s template changed since the canary started: promoting would undo that change; abort the canary and start a new one"
+    )]
+    StableChanged { name: String },
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -146,7 +150,7 @@ fn apply(t: &mut PodTemplateSpec, decision: &Decision) {
 
 /// The stable's template with the plan's change, as the write rules decide it; refused as
 /// `set model`/`set image` would be, or when it changes nothing.
-fn changed_template(
+pub(super) fn changed_template(
     stable: &Deployment,
     state: &CanaryState,
 ) -> Result<PodTemplateSpec, CanaryObjectError> {

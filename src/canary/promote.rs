@@ -6,8 +6,11 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::TRACK_LABEL;
-use super::object::{CANARY_OF_ANNOTATION, CanaryObjectError, labels_of, name_of, spec_of};
+use super::object::{
+    CANARY_OF_ANNOTATION, CanaryObjectError, changed_template, labels_of, name_of, spec_of,
+};
 use super::selector::{selects, show};
+use super::state::CanaryState;
 use crate::k8s::rollback::without_hash;
 
 /// The template promotion gives `stable`: `canary`'s without the canary's own label (and
@@ -42,7 +45,23 @@ pub fn promoted_template(
         .metadata
         .get_or_insert_with(ObjectMeta::default)
         .labels = (!labels.is_empty()).then_some(labels);
+    // the stable as it is now would still give this canary: nobody changed it meanwhile
+    // (promoting would silently undo that change)
+    let annotations = canary.metadata.annotations.clone().unwrap_or_default();
+    let state = CanaryState::decode(&annotations)?;
+    if without_track(changed_template(stable, &state)?) != template {
+        return Err(CanaryObjectError::StableChanged { name: stable_name });
+    }
     Ok(template)
+}
+
+/// `t` without the canary's label (and no label map when none is left).
+fn without_track(mut t: PodTemplateSpec) -> PodTemplateSpec {
+    let mut labels = labels_of(&t);
+    labels.remove(TRACK_LABEL);
+    t.metadata.get_or_insert_with(ObjectMeta::default).labels =
+        (!labels.is_empty()).then_some(labels);
+    t
 }
 
 #[cfg(test)]

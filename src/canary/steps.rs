@@ -138,6 +138,20 @@ impl Steps {
         }
         Ok(counts)
     }
+
+    /// The canary's replicas per step during a run, beside a stable of `stable_replicas`
+    /// *now*: each step at least the one before, since an autoscaler may shrink the stable
+    /// mid-run and a canary that shrinks would undo the traffic its windows judged.
+    pub fn sizes(&self, stable_replicas: i32) -> Vec<i32> {
+        let mut most = 0;
+        self.0
+            .iter()
+            .map(|s| {
+                most = most.max(s.replicas(stable_replicas));
+                most
+            })
+            .collect()
+    }
 }
 
 impl FromStr for Steps {

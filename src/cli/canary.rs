@@ -126,6 +126,20 @@ pub struct CanaryStart {
     pub output: Option<Output>,
 }
 
+/// The console's canary prompt: the same flags as `tractor rollout canary`.
+#[derive(Debug, clap::Parser)]
+#[command(name = "canary", no_binary_name = true, disable_help_flag = true)]
+struct Prompt {
+    #[command(flatten)]
+    start: CanaryStart,
+}
+
+/// The canary prompt's words as the subcommand's flags.
+pub fn parse_prompt(words: &[String]) -> Result<CanaryStart, clap::Error> {
+    use clap::Parser;
+    Prompt::try_parse_from(words).map(|p| p.start)
+}
+
 impl CanaryStart {
     /// The plan's flags, as typed.
     pub fn plan_args(&self) -> CanaryArgs {

@@ -11,29 +11,13 @@ use super::{Ctx, context, fail};
 use crate::action::Target;
 use crate::canary::backend::CanaryBackend;
 use crate::canary::drive::{self, Audit, DriveError, Outcome, Progress, Settings};
+use crate::canary::holder::{default_ttl, me};
 use crate::canary::kube::KubeCanary;
 use crate::canary::lines;
 use crate::canary::{AnalysisFile, CanaryPlan, CanaryState, decide_lease};
 use crate::cli::canary::{CanaryCli, CanaryStart, CanarySub, CanaryTarget};
 use crate::cli::{Cli, Output, exit, parse_target};
 use crate::config::Config;
-
-/// This console, as a lease holder: unique per process.
-fn me(user: &str) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".into());
-    format!("{user}@{host}/{}", std::process::id())
-}
-
-/// Twice the window, at least 30s: renewed every quarter of it, so a console that stops
-/// frees its canary within one ttl.
-fn default_ttl(interval: Duration) -> Duration {
-    (interval * 2).max(Duration::from_secs(30))
-}
 
 fn settings(ctx: &Ctx, ttl: Duration) -> Settings {
     Settings {
@@ -235,51 +219,10 @@ async fn preview(b: &KubeCanary, plan: &CanaryPlan, s: &Settings, ctx: &Ctx) -> 
         .await
         .map_err(|e| fail(e.exit_code(), e))?;
     let mut err = std::io::stderr();
-    let _ = writeln!(
-        err,
-        "{} (server-side dry run accepted):",
-        plan.describe(&ctx.namespace)
-    );
-    let steps: Vec<String> = sizes.iter().map(|n| n.to_string()).collect();
-    let _ = writeln!(
-        err,
-        "  deploy/{}: canary replicas per step {} beside {stable} stable",
-        b.canary_name(),
-        steps.join(" → ")
-    );
-    for l in plan_lines(plan) {
-        let _ = writeln!(err, "  {l}");
+    for l in lines::preview(plan, &ctx.namespace, &b.canary_name(), stable, &sizes) {
+        let _ = writeln!(err, "{l}");
     }
     Ok(())
-}
-
-fn plan_lines(plan: &CanaryPlan) -> Vec<String> {
-    let slos: Vec<String> = plan.slos.iter().map(|s| s.to_string()).collect();
-    let mut out = vec![format!(
-        "judged every {:?}, {} passing window(s) per step; SLOs: {}",
-        plan.interval,
-        plan.windows_per_step,
-        if slos.is_empty() {
-            "none".into()
-        } else {
-            slos.join(", ")
-        }
-    )];
-    out.push(match &plan.compare {
-        Some(c) => format!(
-            "compared with the stable: {}% confidence, minimum effect {}",
-            c.confidence() * 100.0,
-            c.min_effect()
-        ),
-        None => "not compared with the stable (absolute SLOs only)".into(),
-    });
-    out.push(format!(
-        "rolled back after {} failed window(s); paused after {} inconclusive; at most {:?} in all",
-        plan.failure_limit + 1,
-        plan.inconclusive_limit + 1,
-        plan.max_duration
-    ));
-    out
 }
 
 async fn status(cli: &Cli, t: &CanaryTarget, config: Config) -> i32 {

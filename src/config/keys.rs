@@ -45,6 +45,9 @@ key_actions! {
     StopLoad = "stop_load",
     Confirm = "confirm",
     Cancel = "cancel",
+    Canary = "canary",
+    CanaryAbort = "canary_abort",
+    CanaryPromote = "canary_promote",
 }
 
 /// What is wrong with a `[keys]` entry.

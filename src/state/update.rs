@@ -12,6 +12,7 @@ use super::State;
 use crate::action::{Action, Target};
 use crate::event::AppEvent;
 
+mod canary;
 mod cluster;
 mod edit;
 mod input;
@@ -41,6 +42,25 @@ pub enum Effect {
     },
     /// End the running load test early.
     StopLoad,
+    /// A canary's preview, start, or a person's promote or abort.
+    Canary(CanaryEffect),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CanaryEffect {
+    /// Build the plan (reading the analysis file, if any) and dry-run the canary.
+    Prepare {
+        target: Target,
+        args: Box<crate::canary::CanaryArgs>,
+        analysis: Option<std::path::PathBuf>,
+    },
+    /// Create the canary and drive it to its outcome.
+    Start {
+        target: Target,
+        plan: Box<crate::canary::CanaryPlan>,
+    },
+    /// Promote (`true`) or abort the canary now, taking its lease over.
+    ByHand { target: Target, promote: bool },
 }
 
 pub fn update(s: &mut State, ev: AppEvent) -> Vec<Effect> {
@@ -61,6 +81,11 @@ pub fn update(s: &mut State, ev: AppEvent) -> Vec<Effect> {
         }
         AppEvent::Kube(delta) => {
             cluster::on_delta(s, delta);
+            s.dirty = true;
+            vec![]
+        }
+        AppEvent::Canary(ev) => {
+            canary::on_event(s, ev);
             s.dirty = true;
             vec![]
         }

@@ -9,9 +9,12 @@ use ratatui::widgets::Paragraph;
 
 use super::Theme;
 use crate::state::State;
+use tractor_metrics::canary::counters::Judged;
+
 use crate::state::timeline::{MarkerKind, Subject, Timeline};
 
 pub mod axis;
+mod canary;
 pub mod chart;
 mod status;
 mod targets;
@@ -72,6 +75,9 @@ pub fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) 
             MarkerKind::Rollout => t.accent,
             MarkerKind::Scale => t.warn,
             MarkerKind::Load => t.muted,
+            MarkerKind::Verdict(Judged::Pass) => t.ok,
+            MarkerKind::Verdict(Judged::Fail) => t.bad,
+            MarkerKind::Verdict(Judged::Inconclusive) => t.warn,
         };
         markers.push((x(s, m.at), st, m.text.clone()));
     }
@@ -88,8 +94,9 @@ pub fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) 
         22..=33 => (8, 6, if deployment { 5 } else { 0 }, 0),
         _ => (12, 7, if deployment { 6 } else { 0 }, 6),
     };
+    let canary = canary::line(s, subject, t).is_some();
     let [head, lat, rps, rep, queue, marks, pods] = Layout::vertical([
-        Constraint::Length(3),
+        Constraint::Length(3 + u16::from(canary)),
         Constraint::Length(lat_h),
         Constraint::Length(rps_h),
         Constraint::Length(rep_h),

@@ -146,9 +146,30 @@ pub fn confirm(
     for n in notes {
         lines.push(Line::from(Span::styled(format!("note: {n}"), t.warn)));
     }
+    boxed(s, f, t, lines, " Confirm ");
+}
+
+/// A canary's confirm dialog: the preview's lines (or what a promote or abort does).
+pub fn canary_confirm(s: &State, f: &mut Frame, t: &Theme, target: &Target, lines: &[String]) {
+    let mut out = vec![
+        Line::from(vec![
+            Span::styled("canary", t.accent),
+            Span::raw(format!(
+                " of deploy/{} in namespace {}",
+                target.name, target.namespace
+            )),
+        ]),
+        Line::from(""),
+    ];
+    out.extend(lines.iter().map(|l| Line::from(l.clone())));
+    boxed(s, f, t, out, " Confirm canary ");
+}
+
+/// A dialog in the middle of the screen, as tall as its wrapped lines; the keys sit on the
+/// border, always visible.
+fn boxed(s: &State, f: &mut Frame, t: &Theme, lines: Vec<Line<'static>>, title: &'static str) {
     let full = f.area();
     let width = full.width.saturating_sub(8).min(120);
-    // the height after wrapping, so nothing is cut; the keys sit on the border, always visible
     let inner = usize::from(width.saturating_sub(2).max(1));
     let height: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
     let area = centered(full, width, height as u16 + 2);
@@ -158,7 +179,7 @@ pub fn confirm(
             Block::default()
                 .borders(Borders::ALL)
                 .border_style(t.warn)
-                .title(" Confirm ")
+                .title(title)
                 .title_bottom(dialog_keys(s, t)),
         ),
         area,

@@ -11,6 +11,7 @@ mod loadtest;
 mod local;
 mod tui_tmux;
 mod update;
+mod update_canary;
 mod update_cluster;
 mod update_writes;
 mod views;

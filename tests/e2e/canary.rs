@@ -189,8 +189,9 @@ async fn canary_promotes_a_good_version_and_rolls_back_a_slow_one_without_failed
     );
     two_stable_servers(&pods, "v1.1").await;
 
-    // v2: about ten times the compute; its first window fails and it is rolled back
-    let (code, out, err) = tractor(&op, canary_args(&n, &cfg, "v2", &[]), d).await;
+    // v3: the demo's clearly worse model (some 5 ms more per request); its first window
+    // fails and it is rolled back
+    let (code, out, err) = tractor(&op, canary_args(&n, &cfg, "v3", &[]), d).await;
     let lines = json_lines(&out);
     assert_eq!(code, 6, "rolled back exits 6\n{out}\n{err}");
     let last = lines.last().unwrap();
@@ -207,7 +208,7 @@ async fn canary_promotes_a_good_version_and_rolls_back_a_slow_one_without_failed
         .collect();
     assert!(reasons.contains(&"slower"), "{reasons:?}");
     println!(
-        "rolled back v2: canary p90 {} vs stable p90 {}",
+        "rolled back v3: canary p90 {} vs stable p90 {}",
         w[0]["numbers"]["canary"]["p90"], w[0]["numbers"]["stable"]["p90"]
     );
     assert_eq!(stable_model(k, &n), "v1.1", "the stable was not changed");

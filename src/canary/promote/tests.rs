@@ -74,3 +74,30 @@ fn promotion_gives_the_stable_the_canary_template_without_the_canary_label() {
         Err(CanaryObjectError::SelectorMismatch { .. })
     ));
 }
+
+#[test]
+fn promotion_is_refused_when_the_stable_changed_since_the_canary_started() {
+    let c = canary(&args()).unwrap();
+    let mut changed = stable();
+    changed
+        .spec
+        .as_mut()
+        .unwrap()
+        .template
+        .spec
+        .as_mut()
+        .unwrap()
+        .containers[1]
+        .image = Some("sidecar:2".into());
+    assert!(promoted_template(&stable(), &c).is_ok());
+    let e = promoted_template(&changed, &c).unwrap_err();
+    assert!(matches!(e, CanaryObjectError::StableChanged { .. }), "{e}");
+    assert!(
+        e.to_string().contains("changed since the canary started"),
+        "{e}"
+    );
+    // a scale or an annotation on the Deployment is not a template change
+    let mut scaled = stable();
+    scaled.spec.as_mut().unwrap().replicas = Some(9);
+    assert!(promoted_template(&scaled, &c).is_ok());
+}

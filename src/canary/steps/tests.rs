@@ -152,3 +152,13 @@ fn steps_are_saved_as_their_text() {
     let e = serde_json::from_str::<Steps>("\"5,2\"").unwrap_err();
     assert!(e.to_string().contains("steps must grow"), "{e}");
 }
+
+#[test]
+fn during_a_run_a_step_never_shrinks_the_canary() {
+    let steps: Steps = "2,50%,100%".parse().unwrap();
+    // the stable shrank to 2: 50% is 1 replica, which resolve refuses before a run
+    assert!(steps.resolve(2).is_err());
+    assert_eq!(steps.sizes(2), [2, 2, 2]);
+    assert_eq!(steps.sizes(8), [2, 4, 8]);
+    assert_eq!(steps.sizes(8), steps.resolve(8).unwrap());
+}

@@ -4,7 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::edit::{Edit, edit};
-use super::{Effect, load, navigation, selected_deployment, writes};
+use super::{Effect, canary, load, navigation, selected_deployment, writes};
 use crate::state::keymap::{self, At, Command};
 use crate::state::{Level, Mode, State};
 
@@ -81,8 +81,29 @@ pub(super) fn on_key(s: &mut State, k: KeyEvent) -> Vec<Effect> {
             }
             _ => vec![],
         },
+        Mode::CanaryPrompt { target, input } => match edit(input, &k) {
+            Edit::Done(t) => canary::submit(s, target, t.trim()),
+            Edit::Cancel => {
+                s.mode = Mode::Normal;
+                vec![]
+            }
+            Edit::Changed(t) => {
+                s.mode = Mode::CanaryPrompt { target, input: t };
+                vec![]
+            }
+        },
+        Mode::CanaryConfirm { target, write, .. } => {
+            match keymap::for_key(&s.keymap, At::Confirm, &k) {
+                Some(Command::Confirm) => canary::confirm(s, target, write),
+                Some(Command::Cancel) => {
+                    canary::cancel(s);
+                    vec![]
+                }
+                _ => vec![],
+            }
+        }
         // Waiting for the API: only quitting works.
-        Mode::Preparing { .. } | Mode::Executing { .. } => vec![],
+        Mode::Preparing { .. } | Mode::Executing { .. } | Mode::CanaryPreparing { .. } => vec![],
     }
 }
 
@@ -117,6 +138,7 @@ fn run(s: &mut State, cmd: Command) -> Vec<Effect> {
         Command::NextSection => navigation::next_section(s),
         Command::Goto(list) => navigation::goto(s, list),
         Command::Write(w) => return writes::write_key(s, w),
+        Command::Canary(k) => return canary::key(s, k),
         Command::Monitor => {
             let subject = selected_deployment(s);
             load::monitor(s, subject);

@@ -1,4 +1,5 @@
-//! The monitor's three status lines: what is watched, the load test now, the servers now.
+//! The monitor's status lines: what is watched, the load test now, the servers now (and
+//! the canary, when there is one).
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -116,5 +117,6 @@ pub fn draw(
         }
     }
     lines.push(Line::from(spans));
+    lines.extend(super::canary::line(s, subject, t));
     f.render_widget(Paragraph::new(lines), area);
 }
