@@ -210,8 +210,8 @@ pub const TABLE: &[Entry] = &[
     key(K::SetImage,      C::Write(W::SetImage),      ALL,         "set the container image"),
     key(K::SetModel,      C::Write(W::SetModel),      ALL,         "set the model version")   .hint("model", NOT_EVENTS),
     key(K::Canary,        C::Canary(CanaryKey::Start), NOT_EVENTS, "start a canary, judged per window") .hint("canary", &[Deployments, Detail, Monitor]),
-    key(K::CanaryAbort,   C::Canary(CanaryKey::Abort), &[Detail, Monitor], "abort the canary now")  .hint("abort canary", &[Monitor]),
-    key(K::CanaryPromote, C::Canary(CanaryKey::Promote), &[Detail, Monitor], "promote the canary now") .hint("promote canary", &[Monitor]),
+    key(K::CanaryAbort,   C::Canary(CanaryKey::Abort), &[Monitor], "abort the canary now")  .hint("abort canary", &[Monitor]),
+    key(K::CanaryPromote, C::Canary(CanaryKey::Promote), &[Monitor], "promote the canary now") .hint("promote canary", &[Monitor]),
     key(K::Back,          C::Back,                    ALL,         "go back")                 .hint("back", ALL),
     key(K::Quit,          C::Quit,                    ALL,         "quit tractor")            .hint("quit", ALL),
     // the confirm dialog: its border shows these labels
