@@ -504,7 +504,8 @@ impl<'a, B: CanaryBackend> Driver<'a, B> {
             Ok(s) => s,
             Err(error) => return self.scrape_failed(step, error).await,
         };
-        let m = measure(&start, &end, false);
+        let version = self.state.plan.change.model_version.clone();
+        let m = measure(&start, &end, false, Some(&version));
         let verdict = judge(&m.input, &self.state.plan.to_analysis());
         let now = Timestamp::now();
         let next = self.act(Event::Window(Judged::from(&verdict.verdict)))?;

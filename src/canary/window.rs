@@ -54,6 +54,14 @@ pub enum Stale {
     Left { pod: String },
     /// A pod changed revision between the snapshots (relabelled by hand).
     Relabelled { pod: String },
+    /// A canary pod's server says it loaded another model version than the canary's: its
+    /// numbers are not the canary's (an image or path that loads the old model, or a
+    /// server left over at a reused address).
+    WrongVersion {
+        pod: String,
+        serves: String,
+        expected: String,
+    },
 }
 
 impl std::fmt::Display for Stale {
@@ -62,6 +70,14 @@ impl std::fmt::Display for Stale {
             Stale::Scrape { pod, error } => write!(f, "pod {pod}: scrape failed: {error}"),
             Stale::Left { pod } => write!(f, "pod {pod} left during the window"),
             Stale::Relabelled { pod } => write!(f, "pod {pod} changed revision"),
+            Stale::WrongVersion {
+                pod,
+                serves,
+                expected,
+            } => write!(
+                f,
+                "canary pod {pod} serves model {serves}, not {expected}: not counted"
+            ),
         }
     }
 }
@@ -97,8 +113,14 @@ fn add(w: &mut RevisionWindow, start: Option<&PodMetrics>, end: &PodMetrics) {
 }
 
 /// The window between `start` and `end`; `load_lagging` says whether a load generator
-/// this console runs fell behind its schedule during it.
-pub fn measure(start: &Snapshot, end: &Snapshot, load_lagging: bool) -> Measured {
+/// this console runs fell behind its schedule during it; `canary_version`, the model
+/// version the canary's servers must report (`tractor_model_info`), when known.
+pub fn measure(
+    start: &Snapshot,
+    end: &Snapshot,
+    load_lagging: bool,
+    canary_version: Option<&str>,
+) -> Measured {
     let (mut canary, mut stable) = (empty(), empty());
     let mut stale = Vec::new();
     for s in &start.pods {
@@ -126,6 +148,17 @@ pub fn measure(start: &Snapshot, end: &Snapshot, load_lagging: bool) -> Measured
                 continue;
             }
         };
+        if e.revision == Revision::Canary
+            && let (Some(serves), Some(expected)) = (&metrics.version, canary_version)
+            && serves != expected
+        {
+            stale.push(Stale::WrongVersion {
+                pod: e.pod.clone(),
+                serves: serves.clone(),
+                expected: expected.into(),
+            });
+            continue;
+        }
         let before = match first.map(|s| (&s.metrics, s.revision)) {
             Some((Ok(m), r)) if r == e.revision => Some(m),
             // the start's failure or relabelling is already counted as stale

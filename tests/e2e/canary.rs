@@ -44,7 +44,7 @@ fn setup(k: &Cluster, n: &str, dir: &Path, op: &str, viewer: &str) -> std::path:
 }
 
 /// The canary flags of these tests: steps 1 then 100% of the stable's 2, windows of 4 s
-/// judged on p90 and errors and against the stable.
+/// judged on p50 (20 requests a window suffice) and errors and against the stable.
 fn canary_args<'a>(n: &'a str, cfg: &'a Path, model: &'a str, extra: &[&'a str]) -> Vec<String> {
     let mut v = strings(&[
         "--config",
@@ -61,7 +61,7 @@ fn canary_args<'a>(n: &'a str, cfg: &'a Path, model: &'a str, extra: &[&'a str])
         "--interval",
         "4s",
         "--slo",
-        "p90<50ms",
+        "p50<50ms",
         "--slo",
         "errors<1%",
         "--compare",
@@ -158,7 +158,7 @@ async fn canary_promotes_a_good_version_and_rolls_back_a_slow_one_without_failed
         let share = v["canary_share"].as_f64().unwrap();
         assert!(share > 0.1 && share < 0.9, "observed share {share}: {v}");
         assert!(
-            v["numbers"]["canary"]["requests"].as_f64().unwrap() >= 100.0,
+            v["numbers"]["canary"]["requests"].as_f64().unwrap() >= 20.0,
             "{v}"
         );
     }

@@ -106,9 +106,10 @@ pub fn spawn_serve(
     host: &str,
     port: u16,
 ) -> std::io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
     super::http::assert_allowed(host);
-    Command::new(bin)
-        .arg("--model")
+    let mut cmd = Command::new(bin);
+    cmd.arg("--model")
         .arg(model)
         .args(["--name", name, "--model-version", version, "--host", host])
         .args([
@@ -120,8 +121,19 @@ pub fn spawn_serve(
             "false",
         ])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
+        .stderr(Stdio::null());
+    // no server outlives the test: SIGKILL when the thread that started it ends (the test's
+    // runtime), even if the test process exits with servers still retiring
+    // SAFETY: prctl is async-signal-safe and touches only this (forked) process.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
 }
 
 /// Servers retiring, by `ip:port`: their pid.
@@ -130,6 +142,7 @@ type Retiring = Arc<Mutex<HashMap<String, u32>>>;
 fn sigterm(pid: u32) {
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
+        .stderr(Stdio::null())
         .status();
 }
 
@@ -168,15 +181,22 @@ fn retire(mut pr: Proc, retiring: &Retiring) {
 
 /// kwok gives a new pod the IP of one that just left: before serving there, the retiring
 /// server on that address is told to go now (it has been out of the traffic since its pod
-/// went away), and waited for, up to 10 s.
+/// went away), killed if it is still draining 2 s later (an idle keep-alive connection can
+/// hold a drain), and waited for.
 fn free_address(addr: &str, retiring: &Retiring) {
     let Some(pid) = retiring.lock().unwrap().get(addr).copied() else {
         return;
     };
     sigterm(pid);
-    for _ in 0..200 {
+    for i in 0..200 {
         if !retiring.lock().unwrap().contains_key(addr) {
             return;
+        }
+        if i == 40 {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -211,7 +231,25 @@ impl PodRunner {
                         retire(pr, &retiring);
                     }
                 } else if !procs.contains_key(&name)
-                    && let Some(pr) = start(&pod, &bin, &retiring)
+                    && let Some(pr) = {
+                        // a server still on this pod's address belongs to a pod whose end the
+                        // watch did not see (it re-listed meanwhile): kwok reuses IPs
+                        let ip = pod.status.as_ref().and_then(|s| s.pod_ip.clone());
+                        let port = wanted(&pod).map(|w| w.1);
+                        let stale: Vec<String> = procs
+                            .iter()
+                            .filter(|(_, p)| {
+                                Some(&p.served.ip) == ip.as_ref() && Some(p.served.port) == port
+                            })
+                            .map(|(n, _)| n.clone())
+                            .collect();
+                        for n in stale {
+                            if let Some(pr) = procs.remove(&n) {
+                                retire(pr, &retiring);
+                            }
+                        }
+                        start(&pod, &bin, &retiring)
+                    }
                 {
                     procs.insert(name, pr);
                 }

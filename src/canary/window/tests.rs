@@ -67,7 +67,7 @@ fn sums_increases_per_revision_and_observes_the_share() {
         pod("s2", Stable, metrics(350.0, 0.0, 340.0)),
         pod("c1", Canary, metrics(210.0, 5.0, 110.0)),
     ]);
-    let m = measure(&start, &end, false);
+    let m = measure(&start, &end, false, None);
     assert!(m.input.scrapes_fresh, "{:?}", m.stale);
     assert_eq!(m.input.stable.requests, 600.0);
     assert_eq!(m.input.stable.errors, 1.0);
@@ -79,7 +79,7 @@ fn sums_increases_per_revision_and_observes_the_share() {
     assert_eq!(m.canary_share, Some(0.25));
     assert_eq!((m.canary_pods, m.stable_pods), (1, 2));
     assert!(!m.input.load_lagging);
-    assert!(measure(&start, &end, true).input.load_lagging);
+    assert!(measure(&start, &end, true, None).input.load_lagging);
 }
 
 #[test]
@@ -90,7 +90,7 @@ fn a_restarted_pod_counts_from_zero_and_a_new_pod_counts_whole() {
         pod("c1", Canary, metrics(30.0, 0.0, 30.0)),
         pod("c2", Canary, metrics(70.0, 1.0, 70.0)),
     ]);
-    let m = measure(&start, &end, false);
+    let m = measure(&start, &end, false, None);
     assert!(m.input.scrapes_fresh);
     assert_eq!(m.input.canary.requests, 100.0);
     assert_eq!(m.input.canary.errors, 1.0);
@@ -110,7 +110,7 @@ fn a_missing_scrape_or_a_pod_that_left_makes_the_window_stale() {
         pod("s1", Stable, metrics(200.0, 0.0, 200.0)),
         failed("c1", Canary),
     ]);
-    let m = measure(&base(), &end, false);
+    let m = measure(&base(), &end, false, None);
     assert!(!m.input.scrapes_fresh);
     assert_eq!(m.input.canary.requests, 0.0);
     assert_eq!(m.canary_pods, 0);
@@ -128,13 +128,13 @@ fn a_missing_scrape_or_a_pod_that_left_makes_the_window_stale() {
         pod("s1", Stable, metrics(200.0, 0.0, 200.0)),
         pod("c1", Canary, metrics(20.0, 0.0, 20.0)),
     ]);
-    let m = measure(&start, &end, false);
+    let m = measure(&start, &end, false, None);
     assert!(!m.input.scrapes_fresh);
     assert_eq!(m.input.canary.requests, 0.0, "not counted from zero");
 
     // a stable pod left
     let end = snap(vec![pod("c1", Canary, metrics(20.0, 0.0, 20.0))]);
-    let m = measure(&base(), &end, false);
+    let m = measure(&base(), &end, false, None);
     assert_eq!(m.stale, vec![Stale::Left { pod: "s1".into() }]);
 
     // relabelled between snapshots: counted on neither side
@@ -142,7 +142,7 @@ fn a_missing_scrape_or_a_pod_that_left_makes_the_window_stale() {
         pod("s1", Stable, metrics(200.0, 0.0, 200.0)),
         pod("c1", Stable, metrics(20.0, 0.0, 20.0)),
     ]);
-    let m = measure(&base(), &end, false);
+    let m = measure(&base(), &end, false, None);
     assert_eq!(m.stale, vec![Stale::Relabelled { pod: "c1".into() }]);
     assert_eq!(m.input.stable.requests, 100.0);
 }
@@ -150,9 +150,47 @@ fn a_missing_scrape_or_a_pod_that_left_makes_the_window_stale() {
 #[test]
 fn no_requests_means_no_share() {
     let s = snap(vec![pod("c1", Canary, metrics(10.0, 0.0, 10.0))]);
-    let m = measure(&s, &s, false);
+    let m = measure(&s, &s, false, None);
     assert_eq!(m.canary_share, None);
     assert!(m.input.scrapes_fresh);
     assert!(!Snapshot::default().all_answered());
     assert!(s.all_answered());
+}
+
+#[test]
+fn a_canary_pod_serving_another_version_is_not_counted_as_the_canary() {
+    let with = |version: &str, n: f64| PodMetrics {
+        version: Some(version.into()),
+        ..metrics(n, 0.0, n)
+    };
+    let start = snap(vec![
+        pod("s1", Stable, with("v1", 100.0)),
+        pod("c1", Canary, with("v1", 10.0)),
+        pod("c2", Canary, with("v3", 10.0)),
+    ]);
+    let end = snap(vec![
+        pod("s1", Stable, with("v1", 200.0)),
+        pod("c1", Canary, with("v1", 60.0)),
+        pod("c2", Canary, with("v3", 40.0)),
+    ]);
+    let m = measure(&start, &end, false, Some("v3"));
+    assert_eq!(m.input.canary.requests, 30.0, "c2 only");
+    assert!(!m.input.scrapes_fresh);
+    assert_eq!(
+        m.stale,
+        vec![Stale::WrongVersion {
+            pod: "c1".into(),
+            serves: "v1".into(),
+            expected: "v3".into()
+        }]
+    );
+    assert_eq!(
+        m.stale[0].to_string(),
+        "canary pod c1 serves model v1, not v3: not counted"
+    );
+    // without an expected version, or a server that does not say, it counts
+    assert_eq!(
+        measure(&start, &end, false, None).input.canary.requests,
+        80.0
+    );
 }
