@@ -18,8 +18,8 @@ demo-classifier-v1.onnx / -v2.onnx
     for rollout and rollback demos. v2 also perturbs the output layer, so its answers differ.
 
 demo-classifier-v3.onnx
-    the same graph with the block applied 60 times (about 500 M MACs, some 5 ms per example
-    on one core): the clearly worse version a canary rolls back by itself (`tractor rollout
+    the same graph with the block applied 60 times (about 500 M MACs, some 10 ms per
+    example on one core): the clearly worse version a canary rolls back by itself (`tractor rollout
     canary ... --model v3`, and the demo).
 
 serving/tests/data/multi-io.onnx

@@ -189,7 +189,7 @@ async fn canary_promotes_a_good_version_and_rolls_back_a_slow_one_without_failed
     );
     two_stable_servers(&pods, "v1.1").await;
 
-    // v3: the demo's clearly worse model (some 5 ms more per request); its first window
+    // v3: the demo's clearly worse model (some 10 ms more per request); its first window
     // fails and it is rolled back
     let (code, out, err) = tractor(&op, canary_args(&n, &cfg, "v3", &[]), d).await;
     let lines = json_lines(&out);
