@@ -51,6 +51,19 @@ pub fn of(s: &State, stable: &Key) -> Option<Result<Seen, StateError>> {
     }))
 }
 
+/// Marks a canary's new verdict on its stable's timeline, when `new` is a canary whose
+/// last window changed since the state's copy.
+pub fn on_deployment(s: &mut State, new: &Deployment) {
+    let k = crate::model::key(&new.metadata);
+    let Some(old) = s.cluster.deployments.get(&k) else {
+        return;
+    };
+    if let Some((stable, m)) = verdict_marker(old, new, s.now) {
+        let cap = s.config.general.history_points;
+        s.timelines.entry(Some(stable)).or_default().mark(m, cap);
+    }
+}
+
 /// The marker of a new window's verdict on a canary Deployment, for its stable's timeline.
 pub fn verdict_marker(old: &Deployment, new: &Deployment, at: Timestamp) -> Option<(Key, Marker)> {
     let stable = annotation(new, CANARY_OF_ANNOTATION)?;

@@ -240,10 +240,6 @@ pub fn on_deployment(s: &mut State, new: &Deployment) {
     let Some(old) = s.cluster.deployments.get(&k) else {
         return;
     };
-    if let Some((stable, m)) = super::canaries::verdict_marker(old, new, s.now) {
-        let cap = s.config.general.history_points;
-        s.timelines.entry(Some(stable)).or_default().mark(m, cap);
-    }
     let marks = changes(old, new, s.now);
     if marks.is_empty() {
         return;

@@ -7,10 +7,16 @@ use tractor_metrics::histogram::Bucket;
 use tractor_metrics::revision::Revision;
 
 use super::*;
+use crate::action::Target;
+use crate::audit::AuditLog;
 use crate::canary::backend::Loaded;
+use crate::canary::lease::{Lease, decide_lease};
 use crate::canary::plan::CanaryArgs;
+use crate::canary::plan::CanaryPlan;
+use crate::canary::state::CanaryState;
 use crate::canary::window::{PodSample, Snapshot};
 use crate::scrape::PodMetrics;
+use tractor_metrics::canary::counters::AbortReason;
 
 const BOUNDS: [f64; 5] = [0.005, 0.01, 0.05, 0.1, f64::INFINITY];
 

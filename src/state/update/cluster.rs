@@ -13,6 +13,7 @@ pub(super) fn on_delta(s: &mut State, delta: ClusterDelta) {
             };
             if let Object::Deployment(d) = &obj {
                 timeline::on_deployment(s, d);
+                crate::state::canaries::on_deployment(s, d);
             }
             s.cluster.apply(obj);
             if let Some(k) = hpa_key {
@@ -25,6 +26,7 @@ pub(super) fn on_delta(s: &mut State, delta: ClusterDelta) {
             for o in &objects {
                 if let Object::Deployment(d) = o {
                     timeline::on_deployment(s, d);
+                    crate::state::canaries::on_deployment(s, d);
                 }
             }
             let is_hpa = source.kind == Kind::Hpa;
