@@ -47,12 +47,14 @@ pub enum CanaryEvent {
         target: Target,
         progress: crate::canary::drive::Progress,
     },
-    /// This console stopped driving: the outcome's words, and whether it promoted.
+    /// This console stopped driving: the outcome's words, whether it promoted, failed, or
+    /// lost the run to someone else (a person's abort or promote, another console).
     Ended {
         target: Target,
         text: String,
         promoted: bool,
         failed: bool,
+        lost: bool,
     },
 }
 

@@ -153,7 +153,7 @@ fn footer(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         Mode::CanaryPrompt { target, input } => Line::from(vec![
             Span::styled(format!("canary of deploy/{}: ", target.name), t.accent),
             Span::raw(format!("{input}█")),
-            Span::styled("   enter: preview  esc: cancel", t.muted),
+            Span::styled("   enter: preview  ctrl-u: clear  esc: cancel", t.muted),
         ]),
         Mode::CanaryPreparing { target } => Line::from(Span::styled(
             format!(

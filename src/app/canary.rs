@@ -162,6 +162,7 @@ fn ended(tx: &UnboundedSender<AppEvent>, target: &Target, out: Result<Outcome, d
             text,
             promoted,
             failed,
+            lost: matches!(out, Ok(Outcome::Lost { .. })),
         },
     );
 }

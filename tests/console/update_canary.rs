@@ -150,6 +150,18 @@ fn c_prompts_with_the_subcommand_flags_previews_then_starts_on_y() {
             text: "promoted".into(),
             promoted: true,
             failed: false,
+            lost: false,
+        }),
+    );
+    // the driver a person overrode ends later: it does not hide how the run ended
+    update(
+        &mut s,
+        AppEvent::Canary(CanaryEvent::Ended {
+            target: classifier(),
+            text: "stopped driving: deploy/classifier-canary was removed".into(),
+            promoted: false,
+            failed: false,
+            lost: true,
         }),
     );
     assert_eq!(s.canary_runs[&key_].ended.as_deref(), Some("promoted"));

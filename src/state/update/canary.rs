@@ -214,17 +214,25 @@ pub(super) fn on_event(s: &mut State, ev: CanaryEvent) {
             text,
             promoted,
             failed,
+            lost,
         } => {
-            let level = match (promoted, failed) {
-                (true, _) => Level::Ok,
-                (false, true) => Level::Error,
-                (false, false) => Level::Warn,
+            let run = s
+                .canary_runs
+                .entry((target.namespace.clone(), target.name.clone()))
+                .or_default();
+            // a driver that lost the run (to a person's abort or promote, or another
+            // console) does not hide how the run really ended
+            if lost && run.ended.is_some() {
+                return;
+            }
+            run.ended = Some(text.clone());
+            let level = match (promoted, failed, lost) {
+                (true, _, _) => Level::Ok,
+                (_, true, _) => Level::Error,
+                (_, _, true) => Level::Info,
+                _ => Level::Warn,
             };
             s.flash(level, format!("canary of deploy/{}: {text}", target.name));
-            s.canary_runs
-                .entry((target.namespace, target.name))
-                .or_default()
-                .ended = Some(text);
         }
     }
 }
