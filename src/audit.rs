@@ -42,15 +42,31 @@ impl Record {
         result: String,
     ) -> Record {
         Record {
+            revision_before: revisions.0,
+            revision_after: revisions.1,
+            ..Record::on(context, user, t, action.verb(), action.describe(t), result)
+        }
+    }
+
+    /// A line stamped now for `action` on the deployment `t`, without revisions or detail.
+    fn on(
+        context: &str,
+        user: &str,
+        t: &Target,
+        action: &str,
+        command: String,
+        result: String,
+    ) -> Record {
+        Record {
             time: Timestamp::now().to_string(),
             context: context.into(),
             user: user.into(),
             namespace: t.namespace.clone(),
             object: format!("deployment/{}", t.name),
-            action: action.verb().into(),
-            command: action.describe(t),
-            revision_before: revisions.0,
-            revision_after: revisions.1,
+            action: action.into(),
+            command,
+            revision_before: None,
+            revision_after: None,
             result,
             detail: None,
         }
@@ -71,17 +87,8 @@ impl Record {
         let detail = serde_json::to_value(detail)
             .unwrap_or_else(|e| serde_json::json!({ "unserializable": e.to_string() }));
         Record {
-            time: Timestamp::now().to_string(),
-            context: context.into(),
-            user: user.into(),
-            namespace: t.namespace.clone(),
-            object: format!("deployment/{}", t.name),
-            action: action.into(),
-            command,
-            revision_before: None,
-            revision_after: None,
-            result: result.into(),
             detail: Some(detail),
+            ..Record::on(context, user, t, action, command, result.into())
         }
     }
 }

@@ -71,10 +71,21 @@ impl KubeCanary {
         lease: &Lease,
         replicas: i32,
     ) -> Result<(), BackendError> {
+        self.post(state, lease, replicas, true).await
+    }
+
+    /// Creates the canary (or, with `dry_run`, has the API server check it).
+    async fn post(
+        &self,
+        state: &CanaryState,
+        lease: &Lease,
+        replicas: i32,
+        dry_run: bool,
+    ) -> Result<(), BackendError> {
         let stable = self.stable().await?;
         let canary = canary_deployment(&stable, state, lease, replicas)?;
         let pp = PostParams {
-            dry_run: true,
+            dry_run,
             field_manager: Some(FIELD_MANAGER.into()),
         };
         match self.deployments().create(&pp, &canary).await {
@@ -246,19 +257,7 @@ impl CanaryBackend for KubeCanary {
         lease: &Lease,
         replicas: i32,
     ) -> Result<(), BackendError> {
-        let stable = self.stable().await?;
-        let canary = canary_deployment(&stable, state, lease, replicas)?;
-        let pp = PostParams {
-            field_manager: Some(FIELD_MANAGER.into()),
-            ..PostParams::default()
-        };
-        match self.deployments().create(&pp, &canary).await {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 409 => Err(BackendError::Exists {
-                canary: self.canary_name(),
-            }),
-            Err(e) => Err(self.failed(&e, "create", "deployments.apps", &self.canary_name())),
-        }
+        self.post(state, lease, replicas, false).await
     }
 
     async fn load(&self) -> Result<Option<Loaded>, BackendError> {

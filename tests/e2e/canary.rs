@@ -17,9 +17,6 @@ use support::cluster::{Cluster, Namespace, cluster, eventually, record_timing};
 use support::pod_runner::PodRunner;
 use support::traffic::Traffic;
 
-/// Scrapes by pod IP (the API server does not proxy to loopback pods), once a second.
-const CONFIG: &str = "[scrape]\nvia = \"pod-ip\"\ninterval_ms = 1000\ntimeout_ms = 1000\n";
-
 /// The namespace's Roles, bound to `op` (tractor-operator) and `viewer` (tractor-viewer).
 fn setup(k: &Cluster, n: &str, dir: &Path, op: &str, viewer: &str) -> std::path::PathBuf {
     let rbac = concat!(env!("CARGO_MANIFEST_DIR"), "/serving/deploy/k8s/rbac");
@@ -39,7 +36,7 @@ fn setup(k: &Cluster, n: &str, dir: &Path, op: &str, viewer: &str) -> std::path:
     }
     k.kubectl_stdin(&["apply", "-n", n, "-f", "-"], Some(MANIFEST));
     let cfg = dir.join("tractor.toml");
-    std::fs::write(&cfg, CONFIG).unwrap();
+    std::fs::write(&cfg, POD_IP_SCRAPE).unwrap();
     cfg
 }
 

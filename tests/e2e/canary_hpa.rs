@@ -84,11 +84,7 @@ async fn an_hpa_on_the_stable_counts_the_canary_pods_and_the_deployments_keep_th
     // pauses at its step (exit 7), staying there
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("tractor.toml");
-    std::fs::write(
-        &cfg,
-        "[scrape]\nvia = \"pod-ip\"\ninterval_ms = 1000\ntimeout_ms = 1000\n",
-    )
-    .unwrap();
+    std::fs::write(&cfg, POD_IP_SCRAPE).unwrap();
     let canary = |args: &[&str]| {
         let mut a = vec!["--config", cfg.to_str().unwrap(), "rollout", "canary"];
         a.extend_from_slice(args);

@@ -12,7 +12,6 @@ use support::pod_runner::PodRunner;
 use support::tmux::Tmux;
 use support::traffic::Traffic;
 
-const CONFIG: &str = "[scrape]\nvia = \"pod-ip\"\ninterval_ms = 1000\ntimeout_ms = 1000\n";
 const W: Duration = Duration::from_secs(90);
 
 /// `c`, the prompt cleared (ctrl-u) and `flags` typed, Enter, the preview, `y`.
@@ -40,7 +39,7 @@ async fn the_console_runs_promotes_rolls_back_and_aborts_a_canary() {
     k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(MANIFEST));
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("tractor.toml");
-    std::fs::write(&cfg, CONFIG).unwrap();
+    std::fs::write(&cfg, POD_IP_SCRAPE).unwrap();
     let client = k.client().await;
     let pods = Arc::new(PodRunner::start(&client, &n));
     eventually(T, "two stable servers", || {

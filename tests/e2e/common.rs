@@ -16,6 +16,10 @@ use tractor::state::rows;
 
 pub const MANIFEST: &str = include_str!("classifier.yaml");
 pub const T: Duration = Duration::from_secs(60);
+/// A console config that scrapes by pod IP (the API server does not proxy to loopback
+/// pods) once a second, for the canary's windows.
+pub const POD_IP_SCRAPE: &str =
+    "[scrape]\nvia = \"pod-ip\"\ninterval_ms = 1000\ntimeout_ms = 1000\n";
 
 pub fn target(ns: &str) -> Target {
     Target {
