@@ -33,6 +33,12 @@ pub struct VerdictSummary {
     /// The canary's observed share of the requests both revisions answered in the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary_share: Option<f64>,
+    /// The p99 of each revision in the window, in seconds (when the buckets gave one): the
+    /// numbers behind the verdict that fit on a marker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_p99: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_p99: Option<f64>,
 }
 
 impl VerdictSummary {
@@ -48,7 +54,15 @@ impl VerdictSummary {
             verdict: Judged::from(&v.verdict),
             reasons,
             canary_share: None,
+            canary_p99: v.numbers.canary.p99.value(),
+            stable_p99: v.numbers.stable.p99.value(),
         }
+    }
+
+    /// `p99 4.9 vs 5.1 ms` (canary vs stable), when both are known.
+    pub fn p99s(&self) -> Option<String> {
+        let (c, s) = (self.canary_p99?, self.stable_p99?);
+        Some(format!("p99 {:.1} vs {:.1} ms", c * 1000.0, s * 1000.0))
     }
 
     /// With the request share the canary was observed to get.
@@ -255,10 +269,19 @@ mod tests {
         let s = VerdictSummary::of(&judge(&fine, &analysis(&["p99<250ms"])), 2, at());
         assert_eq!((s.verdict, s.reasons.len()), (Judged::Pass, 0));
         let json = serde_json::to_string(&s).unwrap();
-        assert_eq!(
-            json,
-            r#"{"at":"2026-03-01T12:00:00Z","step":2,"verdict":"pass","reasons":[]}"#
+        assert!(
+            json.starts_with(
+                r#"{"at":"2026-03-01T12:00:00Z","step":2,"verdict":"pass","reasons":[],"canary_p99":"#
+            ),
+            "{json}"
         );
+        assert!(s.p99s().unwrap().starts_with("p99 "), "{s:?}");
         assert_eq!(serde_json::from_str::<VerdictSummary>(&json).unwrap(), s);
+        // a summary saved before the p99s were kept still reads
+        let old: VerdictSummary = serde_json::from_str(
+            r#"{"at":"2026-03-01T12:00:00Z","step":2,"verdict":"pass","reasons":[]}"#,
+        )
+        .unwrap();
+        assert_eq!((old.canary_p99, old.p99s()), (None, None));
     }
 }

@@ -82,6 +82,7 @@ pub fn verdict_marker(old: &Deployment, new: &Deployment, at: Timestamp) -> Opti
         .first()
         .map(|r| format!(": {r}"))
         .unwrap_or_default();
+    let numbers = v.p99s().map(|p| format!(" ({p})")).unwrap_or_default();
     let key = (
         new.metadata.namespace.clone().unwrap_or_default(),
         stable.clone(),
@@ -91,7 +92,7 @@ pub fn verdict_marker(old: &Deployment, new: &Deployment, at: Timestamp) -> Opti
         Marker {
             at,
             kind: MarkerKind::Verdict(v.verdict),
-            text: format!("{sign} step {} {word}{why}", v.step + 1),
+            text: format!("{sign} step {} {word}{numbers}{why}", v.step + 1),
         },
     ))
 }

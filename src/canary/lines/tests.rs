@@ -104,6 +104,8 @@ fn status_says_where_the_run_is_who_drives_it_and_what_the_last_window_said() {
         verdict: Judged::Inconclusive,
         reasons: vec!["canary: 12 requests, 1000 needed".into()],
         canary_share: Some(0.01),
+        canary_p99: None,
+        stable_p99: None,
     });
     let lease = decide_lease(
         None,

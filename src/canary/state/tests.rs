@@ -42,6 +42,8 @@ fn state() -> CanaryState {
             verdict: Judged::Fail,
             reasons: vec!["errors<1% violated: 5.00%".into()],
             canary_share: Some(0.2),
+            canary_p99: Some(0.25),
+            stable_p99: Some(0.1),
         }),
     }
 }

@@ -16,8 +16,7 @@ fn canary(verdict: Option<&str>) -> Deployment {
 }
 
 const FAIL: &str = r#"{"at":"2026-03-01T12:00:00Z","step":0,"verdict":"fail","reasons":["p99<250ms violated: 400.0ms"]}"#;
-const PASS: &str =
-    r#"{"at":"2026-03-01T12:01:00Z","step":1,"verdict":"pass","reasons":[],"canary_share":0.3}"#;
+const PASS: &str = r#"{"at":"2026-03-01T12:01:00Z","step":1,"verdict":"pass","reasons":[],"canary_share":0.3,"canary_p99":0.0049,"stable_p99":0.0051}"#;
 
 #[test]
 fn each_new_verdict_marks_the_stable_timeline_once() {
@@ -30,7 +29,7 @@ fn each_new_verdict_marks_the_stable_timeline_once() {
     // the same verdict again (a status update, a lease renewal) marks nothing
     assert!(verdict_marker(&canary(Some(FAIL)), &canary(Some(FAIL)), at).is_none());
     let (_, m) = verdict_marker(&canary(Some(FAIL)), &canary(Some(PASS)), at).unwrap();
-    assert_eq!(m.text, "✓ step 2 pass");
+    assert_eq!(m.text, "✓ step 2 pass (p99 4.9 vs 5.1 ms)");
     // not a canary, or an unreadable verdict: nothing
     let mut plain = canary(Some(PASS));
     plain

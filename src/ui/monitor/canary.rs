@@ -45,6 +45,9 @@ pub fn line(s: &State, subject: &Subject, t: &Theme) -> Option<Line<'static>> {
                         share * 100.0
                     )));
                 }
+                if let Some(p) = v.p99s() {
+                    spans.push(Span::raw(format!(" {p}")));
+                }
                 if let Some(r) = v.reasons.first() {
                     spans.push(Span::styled(format!(" {r}"), t.muted));
                 }
