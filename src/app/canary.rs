@@ -11,9 +11,9 @@ use tokio::task::JoinHandle;
 use crate::action::Target;
 use crate::backend::Backend;
 use crate::canary::backend::CanaryBackend;
-use crate::canary::drive::{self, Audit, Outcome, Settings};
+use crate::canary::drive::{self, Outcome};
 use crate::canary::holder::{default_ttl, me};
-use crate::canary::kube::KubeCanary;
+use crate::canary::kube::{KubeCanary, audit, settings};
 use crate::canary::{AnalysisFile, CanaryPlan, CanaryState, decide_lease, lines};
 use crate::event::{AppEvent, CanaryEvent};
 use crate::k8s::runner::Runner;
@@ -38,24 +38,6 @@ fn refused(tx: &UnboundedSender<AppEvent>, target: &Target, message: impl ToStri
             message: message.to_string(),
         },
     );
-}
-
-fn audit(r: &Runner, target: &Target) -> Audit {
-    Audit {
-        log: r.audit.clone(),
-        context: r.context.clone(),
-        user: r.user.clone(),
-        target: target.clone(),
-    }
-}
-
-fn settings(r: &Runner, ttl: Duration) -> Settings {
-    Settings {
-        me: me(&r.user),
-        lease_ttl: ttl,
-        read_only: r.read_only,
-        poll: Duration::from_millis(500),
-    }
 }
 
 impl CanaryRunner {
@@ -94,13 +76,7 @@ impl CanaryRunner {
             }
             None => return refused(tx, &target, crate::failure::Failure::NoCluster),
         };
-        let b = KubeCanary::new(
-            r.client.clone(),
-            &target.namespace,
-            &target.name,
-            &r.user,
-            self.scrape,
-        );
+        let b = KubeCanary::for_runner(&r, &target, self.scrape);
         let tx = tx.clone();
         let interval = self.scrape_interval;
         self.tasks.retain(|t| !t.is_finished());

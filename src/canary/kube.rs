@@ -24,7 +24,9 @@ use super::selector::selects;
 use super::state::CanaryState;
 use super::window::{PodSample, Snapshot};
 use super::{CANARY_TRACK, TRACK_LABEL};
+use crate::action::Target;
 use crate::k8s::errors::describe;
+use crate::k8s::runner::Runner;
 use crate::model::{CHANGE_CAUSE_ANNOTATION, key};
 use crate::scrape::source::{PodTarget, Settings, scrape_pod};
 
@@ -42,6 +44,18 @@ pub struct KubeCanary {
 }
 
 impl KubeCanary {
+    /// The canary of `target` as the console or a subcommand drives it with `r`'s client and
+    /// user; the driver's settings and audit from the same runner.
+    pub fn for_runner(r: &Runner, target: &Target, scrape: Settings) -> KubeCanary {
+        KubeCanary::new(
+            r.client.clone(),
+            &target.namespace,
+            &target.name,
+            &r.user,
+            scrape,
+        )
+    }
+
     pub fn new(
         client: Client,
         namespace: &str,
@@ -401,5 +415,26 @@ impl CanaryBackend for KubeCanary {
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
             Err(e) => Err(self.failed(&e, "delete", "deployments.apps", &canary)),
         }
+    }
+}
+
+/// The driver's settings for a console writing through `r`: its user as the lease holder,
+/// its read-only flag, a lease of `ttl`.
+pub fn settings(r: &Runner, ttl: Duration) -> super::drive::Settings {
+    super::drive::Settings {
+        me: super::holder::me(&r.user),
+        lease_ttl: ttl,
+        read_only: r.read_only,
+        poll: Duration::from_millis(500),
+    }
+}
+
+/// Where a console writing through `r` records the canary of `target`.
+pub fn audit(r: &Runner, target: &Target) -> super::drive::Audit {
+    super::drive::Audit {
+        log: r.audit.clone(),
+        context: r.context.clone(),
+        user: r.user.clone(),
+        target: target.clone(),
     }
 }

@@ -11,41 +11,33 @@ use super::{Ctx, context, fail};
 use crate::action::Target;
 use crate::canary::backend::CanaryBackend;
 use crate::canary::drive::{self, Audit, DriveError, Outcome, Progress, Settings};
-use crate::canary::holder::{default_ttl, me};
-use crate::canary::kube::KubeCanary;
+use crate::canary::holder::default_ttl;
+use crate::canary::kube::{self, KubeCanary};
 use crate::canary::lines;
 use crate::canary::{AnalysisFile, CanaryPlan, CanaryState, decide_lease};
 use crate::cli::canary::{CanaryCli, CanaryStart, CanarySub, CanaryTarget};
 use crate::cli::{Cli, Output, exit, parse_target};
 use crate::config::Config;
 
-fn settings(ctx: &Ctx, ttl: Duration) -> Settings {
-    Settings {
-        me: me(&ctx.conn.user),
-        lease_ttl: ttl,
-        read_only: ctx.read_only,
-        poll: Duration::from_millis(500),
+fn target(ctx: &Ctx, stable: &str) -> Target {
+    Target {
+        namespace: ctx.namespace.clone(),
+        name: stable.into(),
     }
+}
+
+fn settings(ctx: &Ctx, ttl: Duration) -> Settings {
+    kube::settings(&ctx.runner, ttl)
 }
 
 fn audit(ctx: &Ctx, stable: &str) -> Audit {
-    Audit {
-        log: ctx.runner.audit.clone(),
-        context: ctx.conn.context.clone(),
-        user: ctx.conn.user.clone(),
-        target: Target {
-            namespace: ctx.namespace.clone(),
-            name: stable.into(),
-        },
-    }
+    kube::audit(&ctx.runner, &target(ctx, stable))
 }
 
 fn backend(ctx: &Ctx, stable: &str) -> KubeCanary {
-    KubeCanary::new(
-        ctx.conn.client.clone(),
-        &ctx.namespace,
-        stable,
-        &ctx.conn.user,
+    KubeCanary::for_runner(
+        &ctx.runner,
+        &target(ctx, stable),
         (&ctx.config.scrape).into(),
     )
 }
