@@ -177,6 +177,7 @@ pub async fn run(
             let handle = crate::local::start(cfg, spec, tx.clone())
                 .map_err(|e| color_eyre::eyre::eyre!("local backend ({dir}): {e}"))?;
             tracing::info!(state_dir = %dir, front_port = handle.front_port, "console started on the local backend");
+            state.read_only |= handle.read_only;
             // the load (if any) starts when a replica can take it, not into a wall of 503s
             if start.load.is_some() {
                 eprintln!("starting the local replicas…");

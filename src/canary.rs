@@ -14,6 +14,7 @@ pub mod holder;
 pub mod kube;
 pub mod lease;
 pub mod lines;
+pub mod local;
 pub mod object;
 pub mod plan;
 pub mod promote;

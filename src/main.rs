@@ -58,7 +58,7 @@ fn real_main() -> color_eyre::Result<i32> {
             Some(tractor::cli::Command::Demo(a)) => {
                 let audit =
                     tractor::audit::AuditLog::new(tractor::commands::audit_path(&cli, &config));
-                tractor::commands::demo::run(a, audit, config).await
+                tractor::commands::demo::run(a, audit, cli.read_only, config).await
             }
             Some(cmd) => Ok(tractor::commands::run(&cli, cmd, config).await),
             None => {

@@ -121,6 +121,8 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CanaryWrite {
     Start(Box<crate::canary::CanaryPlan>),
+    /// Take up the run saved on the canary.
+    Resume,
     /// A person's promote (`true`) or abort.
     ByHand {
         promote: bool,

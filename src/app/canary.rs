@@ -1,7 +1,7 @@
-//! Carries out the console's canary effects: the preview (the plan built, the analysis
-//! file read, the steps resolved and the canary dry-run), the run (the driver in a task, its
-//! progress sent back as events) and a person's promote or abort. Kubernetes only for now:
-//! on the local backend each is refused with that reason.
+//! Carries out the console's canary effects on either backend: the preview (the plan
+//! built, the analysis file read, the steps resolved and the canary dry-run), the run (the
+//! driver in a task, its progress sent back as events), taking up a saved run, and a
+//! person's promote or abort.
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -13,10 +13,10 @@ use crate::backend::Backend;
 use crate::canary::backend::CanaryBackend;
 use crate::canary::drive::{self, Outcome};
 use crate::canary::holder::{default_ttl, me};
-use crate::canary::kube::{KubeCanary, audit, settings};
+use crate::canary::kube::{self, KubeCanary};
+use crate::canary::local::{self, LocalCanary};
 use crate::canary::{AnalysisFile, CanaryPlan, CanaryState, decide_lease, lines};
 use crate::event::{AppEvent, CanaryEvent};
-use crate::k8s::runner::Runner;
 use crate::state::update::CanaryEffect;
 
 pub struct CanaryRunner {
@@ -60,46 +60,42 @@ impl CanaryRunner {
         backend: Option<&Backend>,
         tx: &UnboundedSender<AppEvent>,
     ) {
-        let target = match &e {
-            CanaryEffect::Prepare { target, .. }
-            | CanaryEffect::Start { target, .. }
-            | CanaryEffect::ByHand { target, .. } => target.clone(),
-        };
-        let r = match backend {
-            Some(Backend::Kube(r)) => (**r).clone(),
-            Some(Backend::Local(_)) => {
-                return refused(
-                    tx,
-                    &target,
-                    "canaries run on Kubernetes; the local backend does not run them yet",
-                );
-            }
-            None => return refused(tx, &target, crate::failure::Failure::NoCluster),
-        };
-        let b = KubeCanary::for_runner(&r, &target, self.scrape);
-        let tx = tx.clone();
-        let interval = self.scrape_interval;
+        let target = e.target().clone();
+        let (tx, interval) = (tx.clone(), self.scrape_interval);
         self.tasks.retain(|t| !t.is_finished());
-        self.tasks.push(tokio::spawn(async move {
-            match e {
-                CanaryEffect::Prepare { args, analysis, .. } => {
-                    prepare(&b, &r, &target, &args, analysis, interval, &tx).await
-                }
-                CanaryEffect::Start { plan, .. } => {
-                    let s = settings(&r, default_ttl(plan.interval));
-                    let mut report = progress(&tx, &target);
-                    let out = drive::start(&b, *plan, &s, &audit(&r, &target), &mut report).await;
-                    ended(&tx, &target, out);
-                }
-                CanaryEffect::ByHand { promote, .. } => {
-                    let s = settings(&r, default_ttl(Duration::from_secs(60)));
-                    let mut report = progress(&tx, &target);
-                    let out =
-                        drive::by_hand(&b, &s, &audit(&r, &target), &mut report, promote).await;
-                    ended(&tx, &target, out);
-                }
+        let task = match backend {
+            Some(Backend::Kube(r)) => {
+                let b = KubeCanary::for_runner(r, &target, self.scrape);
+                let d = Driving {
+                    user: r.user.clone(),
+                    audit: kube::audit(r, &target),
+                    settings: kube::settings(r, Duration::ZERO),
+                };
+                tokio::spawn(run(b, d, e, interval, tx))
             }
-        }));
+            Some(Backend::Local(h)) => {
+                if target.name != h.name || target.namespace != crate::local::objects::NAMESPACE {
+                    return refused(
+                        &tx,
+                        &target,
+                        format!(
+                            "the local backend runs deploy/{} only: select it for its canary",
+                            h.name
+                        ),
+                    );
+                }
+                let user = crate::local::actions::user();
+                let b = LocalCanary::new(h.clone(), self.scrape.timeout);
+                let d = Driving {
+                    audit: local::audit(h, &user, &target),
+                    settings: local::settings(&user, h.read_only, Duration::ZERO),
+                    user,
+                };
+                tokio::spawn(run(b, d, e, interval, tx))
+            }
+            None => return refused(&tx, &target, crate::failure::Failure::NoCluster),
+        };
+        self.tasks.push(task);
     }
 
     /// Stops driving (the canaries stay at their step, for `resume`).
@@ -108,6 +104,56 @@ impl CanaryRunner {
             t.abort();
         }
     }
+}
+
+/// Who drives through the console's backend, and where the run is recorded.
+struct Driving {
+    user: String,
+    audit: drive::Audit,
+    /// The lease's time to live is set per run.
+    settings: drive::Settings,
+}
+
+impl Driving {
+    fn settings(&self, ttl: Duration) -> drive::Settings {
+        drive::Settings {
+            lease_ttl: ttl,
+            ..self.settings.clone()
+        }
+    }
+}
+
+/// Carries out one canary effect on backend `b`, its progress and end sent as events.
+async fn run<B: CanaryBackend + Sync>(
+    b: B,
+    d: Driving,
+    e: CanaryEffect,
+    interval: Duration,
+    tx: UnboundedSender<AppEvent>,
+) {
+    let target = e.target().clone();
+    let mut report = progress(&tx, &target);
+    let out = match e {
+        CanaryEffect::Prepare { args, analysis, .. } => {
+            return prepare(&b, &d, &target, &args, analysis, interval, &tx).await;
+        }
+        CanaryEffect::Start { plan, .. } => {
+            let s = d.settings(default_ttl(plan.interval));
+            drive::start(&b, *plan, &s, &d.audit, &mut report).await
+        }
+        CanaryEffect::Resume { .. } => {
+            let ttl = match b.load().await {
+                Ok(Some(l)) => default_ttl(l.state.plan.interval),
+                _ => default_ttl(Duration::from_secs(60)),
+            };
+            drive::resume(&b, &d.settings(ttl), &d.audit, &mut report, true, false).await
+        }
+        CanaryEffect::ByHand { promote, .. } => {
+            let s = d.settings(default_ttl(Duration::from_secs(60)));
+            drive::by_hand(&b, &s, &d.audit, &mut report, promote).await
+        }
+    };
+    ended(&tx, &target, out);
 }
 
 fn progress(
@@ -143,16 +189,16 @@ fn ended(tx: &UnboundedSender<AppEvent>, target: &Target, out: Result<Outcome, d
     );
 }
 
-async fn prepare(
-    b: &KubeCanary,
-    r: &Runner,
+async fn prepare<B: CanaryBackend>(
+    b: &B,
+    d: &Driving,
     target: &Target,
     args: &crate::canary::CanaryArgs,
     analysis: Option<std::path::PathBuf>,
     scrape_interval: Duration,
     tx: &UnboundedSender<AppEvent>,
 ) {
-    if r.read_only {
+    if d.settings.read_only {
         return refused(tx, target, "read-only: canary refused; nothing was sent");
     }
     let file = match analysis {
@@ -185,7 +231,7 @@ async fn prepare(
     };
     let now = Timestamp::now();
     let state = CanaryState::start(plan.clone(), now);
-    let lease = match decide_lease(None, &me(&r.user), now, default_ttl(plan.interval)) {
+    let lease = match decide_lease(None, &me(&d.user), now, default_ttl(plan.interval)) {
         Ok(l) => l,
         Err(e) => return refused(tx, target, e),
     };

@@ -71,6 +71,14 @@ pub trait CanaryBackend {
     fn canary_name(&self) -> String;
     /// The stable's desired replicas now (an autoscaler may change them).
     fn stable_replicas(&self) -> impl Future<Output = Result<i32, BackendError>> + Send;
+    /// Checks what [`CanaryBackend::create`] would do (the API server's dry run, or the
+    /// local write rules), writing nothing.
+    fn dry_run(
+        &self,
+        state: &CanaryState,
+        lease: &Lease,
+        replicas: i32,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
     /// Creates the canary at `replicas`, saving `state` and `lease` on it.
     fn create(
         &self,

@@ -77,17 +77,6 @@ impl KubeCanary {
         }
     }
 
-    /// The canary `create` would make, through the API server's dry run (admission,
-    /// validation, RBAC), nothing written.
-    pub async fn dry_run(
-        &self,
-        state: &CanaryState,
-        lease: &Lease,
-        replicas: i32,
-    ) -> Result<(), BackendError> {
-        self.post(state, lease, replicas, true).await
-    }
-
     /// Creates the canary (or, with `dry_run`, has the API server check it).
     async fn post(
         &self,
@@ -263,6 +252,17 @@ impl CanaryBackend for KubeCanary {
     async fn stable_replicas(&self) -> Result<i32, BackendError> {
         let d = self.stable().await?;
         Ok(d.spec.and_then(|s| s.replicas).unwrap_or(1))
+    }
+
+    /// The canary `create` would make, through the API server's dry run (admission,
+    /// validation, RBAC), nothing written.
+    async fn dry_run(
+        &self,
+        state: &CanaryState,
+        lease: &Lease,
+        replicas: i32,
+    ) -> Result<(), BackendError> {
+        self.post(state, lease, replicas, true).await
     }
 
     async fn create(

@@ -79,6 +79,7 @@ pub fn initial_spec(models: &Path) -> Spec {
                 .display()
                 .to_string(),
         ),
+        canary: None,
     }
 }
 
@@ -94,7 +95,13 @@ pub fn body() -> String {
 }
 
 /// Runs the demo; its writes are audited in `audit` (the log the subcommands use).
-pub async fn run(a: &DemoArgs, audit: AuditLog, mut config: Config) -> color_eyre::Result<i32> {
+/// Runs the demo; with `read_only` every write is refused (the console's `--read-only`).
+pub async fn run(
+    a: &DemoArgs,
+    audit: AuditLog,
+    read_only: bool,
+    mut config: Config,
+) -> color_eyre::Result<i32> {
     let fail = |e: String| Ok(super::fail(exit::USAGE, &e));
     let bin = match serve_bin(a.serve_bin.as_deref()) {
         Ok(b) => b,
@@ -163,6 +170,7 @@ pub async fn run(a: &DemoArgs, audit: AuditLog, mut config: Config) -> color_eyr
         drain_grace: Duration::from_millis(300),
         stop_timeout: Duration::from_secs(30),
         audit,
+        read_only,
     };
     let start = crate::app::Start {
         view: Some(crate::state::View::Monitor(Some((

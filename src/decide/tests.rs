@@ -97,6 +97,7 @@ impl Situation {
             max_unavailable: 0,
             autoscale: None,
             model_pattern: Some(dir.join("{version}.onnx").display().to_string()),
+            canary: None,
         }
     }
 }

@@ -11,6 +11,8 @@ use jiff::Timestamp;
 use super::spec::{Revision, Spec, Store};
 use crate::action::{Action, Target};
 use crate::audit::{AuditLog, Record};
+use crate::canary::CanaryObjectError;
+use crate::canary::backend::BackendError;
 use crate::decide::{self, Decision, Facts, Refusal, Skip, decide};
 use crate::diff::Change;
 use crate::event::EffectResult;
@@ -29,7 +31,7 @@ fn target(spec: &Spec) -> Target {
 }
 
 /// Who writes, for the audit log (as the console shows it).
-fn user() -> String {
+pub fn user() -> String {
     std::env::var("USER").unwrap_or_else(|_| "-".into())
 }
 
@@ -107,6 +109,46 @@ fn plan(spec: &Spec, a: &Action) -> Result<Plan, Failure> {
         }
     };
     Ok(Plan::Edit { edit, resolved })
+}
+
+/// The template a canary of `change` runs: the current revision with the change decided
+/// by the same rules as `set model` and `set image` (an image is refused: a local replica
+/// has none), with `cause` as its change-cause. Refused when it changes nothing.
+pub fn canary_template(
+    spec: &Spec,
+    change: &crate::canary::Change,
+    cause: &str,
+) -> Result<Revision, BackendError> {
+    let mut actions = vec![Action::SetModel {
+        container: change.container.clone(),
+        version: change.model_version.clone(),
+        path: change.model_path.clone(),
+    }];
+    actions.extend(change.images.iter().map(|i| Action::SetImage {
+        container: i.container.clone(),
+        image: i.image.clone(),
+    }));
+    let mut template = None;
+    for a in &actions {
+        if let Plan::Edit {
+            edit: Edit::Template(r),
+            ..
+        } = plan(spec, a)?
+        {
+            template = Some(r);
+        }
+    }
+    let Some(template) = template else {
+        return Err(CanaryObjectError::NoChange {
+            name: spec.name.clone(),
+            version: change.model_version.clone(),
+        }
+        .into());
+    };
+    Ok(Revision {
+        change_cause: cause.to_string(),
+        ..template
+    })
 }
 
 /// The model file for `version`: the path given, else the spec's pattern; it must exist.

@@ -21,9 +21,12 @@ use crate::audit::AuditLog;
 use crate::event::{AppEvent, ClusterDelta, EffectResult, Kind, Source};
 use crate::failure::Failure;
 
+mod canary;
 mod probe;
 mod rollout;
 mod supervise;
+
+pub use canary::{CanaryView, LiveReplica};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -38,11 +41,17 @@ pub struct Config {
     pub stop_timeout: Duration,
     /// Where writes are audited (the same log as the Kubernetes runner's).
     pub audit: AuditLog,
+    /// Refuse every write (the console's `--read-only`).
+    pub read_only: bool,
 }
+
+/// A call on the controller's own state (the canary's calls), run between two reconciles.
+type Call = Box<dyn FnOnce(&mut Ctl) + Send>;
 
 enum Command {
     Prepare(Action, oneshot::Sender<EffectResult>),
     Execute(Action, oneshot::Sender<EffectResult>),
+    With(Call),
     Shutdown,
 }
 
@@ -51,6 +60,9 @@ pub struct Handle {
     tx: UnboundedSender<Command>,
     pub front_port: u16,
     pub name: String,
+    /// Where writes are audited.
+    pub audit: AuditLog,
+    pub read_only: bool,
     ready: front::ReadySet,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -78,6 +90,22 @@ impl Handle {
     pub async fn execute(&self, t: &Target, a: Action) -> EffectResult {
         let c = a.clone();
         self.ask(t, |r| Command::Execute(c, r), a).await
+    }
+
+    /// Runs `f` on the controller's state, then reconciles; `Failure::Stopped` when the
+    /// controller is gone.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Ctl) -> T + Send + 'static,
+    ) -> Result<T, Failure> {
+        let (reply, rx) = oneshot::channel();
+        let call: Call = Box::new(move |c: &mut Ctl| {
+            let _ = reply.send(f(c));
+        });
+        self.tx
+            .send(Command::With(call))
+            .map_err(|_| Failure::Stopped)?;
+        rx.await.map_err(|_| Failure::Stopped)
     }
 
     /// Waits until a replica takes traffic through the front port; false after `timeout`.
@@ -112,6 +140,9 @@ impl Drop for Handle {
 struct Replica {
     name: String,
     revision: i64,
+    /// A canary replica: the canary's `created` stamp (a replica of an earlier canary is
+    /// told from the current one's by it).
+    canary: Option<String>,
     port: u16,
     child: Child,
     started: Timestamp,
@@ -152,6 +183,8 @@ pub fn start(
     let (tx, rx) = unbounded_channel();
     let (port_tx, port_rx) = std::sync::mpsc::channel();
     let name = spec.name.clone();
+    let audit = cfg.audit.clone();
+    let read_only = cfg.read_only;
     let ready: front::ReadySet = Arc::new(RwLock::new(Vec::new()));
     let ready_set = ready.clone();
     let thread = std::thread::Builder::new()
@@ -186,6 +219,8 @@ pub fn start(
         tx,
         front_port,
         name,
+        audit,
+        read_only,
         ready: ready_set,
         thread: Some(thread),
     })
@@ -241,9 +276,21 @@ async fn run(
                 Some(Command::Prepare(a, reply)) => {
                     let _ = reply.send(actions::prepare(&c.spec, a));
                 }
+                Some(Command::Execute(a, reply)) if c.cfg.read_only => {
+                    let verb = a.verb();
+                    let t = Target {
+                        namespace: super::objects::NAMESPACE.into(),
+                        name: c.spec.name.clone(),
+                    };
+                    let _ = reply.send(EffectResult::failed(&t, a, Failure::ReadOnly { verb }));
+                }
                 Some(Command::Execute(a, reply)) => {
                     let r = actions::execute(&mut c.spec, &c.cfg.store, &c.cfg.audit, a);
                     let _ = reply.send(r);
+                    c.reconcile().await;
+                }
+                Some(Command::With(f)) => {
+                    f(&mut c);
                     c.reconcile().await;
                 }
                 Some(Command::Shutdown) | None => break,
@@ -267,6 +314,7 @@ impl Ctl {
         if !self.spec.paused {
             self.roll();
         }
+        self.roll_canary();
         let ports: Vec<u16> = self
             .replicas
             .iter()
@@ -288,6 +336,7 @@ impl Ctl {
             .map(|r| ReplicaView {
                 name: r.name.clone(),
                 revision: r.revision,
+                canary: r.canary.is_some(),
                 port: r.port,
                 ready: r.ready,
                 draining: r.draining.is_some(),

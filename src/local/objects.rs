@@ -22,6 +22,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::spec::{Revision, Spec};
 use crate::event::{Kind, Object};
 
+mod canary;
 mod hpa;
 #[cfg(test)]
 mod tests;
@@ -38,6 +39,8 @@ pub const NAMESPACE: &str = "local";
 pub struct ReplicaView {
     pub name: String,
     pub revision: i64,
+    /// One of the canary's replicas (`revision` is then not the deployment's).
+    pub canary: bool,
     pub port: u16,
     pub ready: bool,
     /// Out of traffic, draining, about to stop.
@@ -61,6 +64,8 @@ pub struct HpaView {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Objects {
     pub deployment: Deployment,
+    /// `NAME-canary`, while a canary runs.
+    pub canary: Option<Deployment>,
     pub replica_sets: Vec<ReplicaSet>,
     pub pods: Vec<Pod>,
     pub hpas: Vec<HorizontalPodAutoscaler>,
@@ -70,7 +75,10 @@ impl Objects {
     /// The objects of `kind`, as a list of that kind would return them.
     pub fn of_kind(&self, kind: Kind) -> Vec<Object> {
         match kind {
-            Kind::Deployment => vec![Object::Deployment(Box::new(self.deployment.clone()))],
+            Kind::Deployment => std::iter::once(&self.deployment)
+                .chain(&self.canary)
+                .map(|d| Object::Deployment(Box::new(d.clone())))
+                .collect(),
             Kind::ReplicaSet => self
                 .replica_sets
                 .iter()
@@ -93,7 +101,7 @@ impl Objects {
     /// Whether the objects of `kind` are the same in both.
     pub fn same(&self, other: &Objects, kind: Kind) -> bool {
         match kind {
-            Kind::Deployment => self.deployment == other.deployment,
+            Kind::Deployment => self.deployment == other.deployment && self.canary == other.canary,
             Kind::ReplicaSet => self.replica_sets == other.replica_sets,
             Kind::Pod => self.pods == other.pods,
             Kind::Hpa => self.hpas == other.hpas,
@@ -183,8 +191,12 @@ pub fn objects(
     hpa: Option<&HpaView>,
     created: Timestamp,
 ) -> Objects {
-    Objects {
+    let (stable, canary): (Vec<ReplicaView>, Vec<ReplicaView>) =
+        replicas.iter().cloned().partition(|r| !r.canary);
+    let replicas = &stable[..];
+    let mut objs = Objects {
         deployment: deployment(spec, replicas, created),
+        canary: None,
         replica_sets: spec
             .revisions
             .iter()
@@ -198,7 +210,11 @@ pub fn objects(
             .map(|h| hpa::autoscaler(spec, h, created))
             .into_iter()
             .collect(),
+    };
+    if let Some(c) = &spec.canary {
+        canary::add(&mut objs, spec, c, &canary, created);
     }
+    objs
 }
 
 fn uid(spec: &Spec) -> String {
@@ -315,8 +331,19 @@ fn replica_set(spec: &Spec, rev: &Revision, replicas: &[ReplicaView]) -> Replica
 }
 
 fn pod(spec: &Spec, rev: &Revision, r: &ReplicaView) -> Pod {
-    let ready = r.ready && !r.draining;
     let rs = format!("{}-r{}", spec.name, rev.number);
+    let labels = template(spec, rev).metadata.and_then(|m| m.labels);
+    let rs_uid = format!("{}-r{}", uid(spec), rev.number);
+    replica_pod(r, labels, owner("ReplicaSet", &rs, &rs_uid))
+}
+
+/// The pod of replica `r`, with its labels and owner.
+fn replica_pod(
+    r: &ReplicaView,
+    labels: Option<BTreeMap<String, String>>,
+    owner_references: Option<Vec<OwnerReference>>,
+) -> Pod {
+    let ready = r.ready && !r.draining;
     let started = Some(Time(r.started));
     Pod {
         metadata: ObjectMeta {
@@ -325,12 +352,8 @@ fn pod(spec: &Spec, rev: &Revision, r: &ReplicaView) -> Pod {
             uid: Some(format!("local-pod-{}", r.name)),
             creation_timestamp: started.clone(),
             deletion_timestamp: r.draining.then_some(Time(r.started)),
-            labels: map([
-                ("app", spec.name.clone()),
-                (MODEL_VERSION_LABEL, rev.version.clone()),
-                ("pod-template-hash", format!("r{}", rev.number)),
-            ]),
-            owner_references: owner("ReplicaSet", &rs, &format!("{}-r{}", uid(spec), rev.number)),
+            labels,
+            owner_references,
             ..ObjectMeta::default()
         },
         spec: Some(PodSpec {

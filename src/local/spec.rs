@@ -2,6 +2,7 @@
 //! history, the current revision, the autoscaler) as one JSON file written crash-safely
 //! (a temporary file, fsync, rename over the old one, fsync of the directory), so that
 //! history and rollback survive a console restart or a crash mid-write.
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,6 +43,25 @@ pub struct Autoscale {
     pub target_inflight: f64,
 }
 
+/// A canary beside the deployment (its replicas carry the canary's own template and take
+/// their share of the front port's traffic), saved with the spec so that a console that
+/// dies mid-canary loses nothing. Its run (plan, counters, lease) is kept as the Kubernetes
+/// canary keeps it: annotations, written only at the `version` read before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CanarySpec {
+    /// What the canary replicas run (`number` is unused: a canary is no revision yet).
+    pub template: Revision,
+    pub replicas: i32,
+    /// The revision the deployment ran when the canary started: promotion is refused when
+    /// it changed since (promoting would undo that change).
+    pub stable_revision: i64,
+    pub annotations: BTreeMap<String, String>,
+    /// Goes up with every write to the canary (as a `resourceVersion` does).
+    pub version: u64,
+    /// RFC 3339.
+    pub created: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Spec {
     pub name: String,
@@ -59,6 +79,9 @@ pub struct Spec {
     /// `set model VERSION` without a path: this with `{version}` replaced, if it exists.
     #[serde(default)]
     pub model_pattern: Option<String>,
+    /// The canary running beside it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanarySpec>,
 }
 
 impl Spec {
@@ -123,6 +146,11 @@ impl Spec {
         {
             return Err(SpecError::Autoscale);
         }
+        if let Some(c) = &self.canary
+            && c.replicas < 0
+        {
+            return Err(SpecError::NegativeCanaryReplicas(c.replicas));
+        }
         Ok(())
     }
 }
@@ -140,6 +168,8 @@ pub enum SpecError {
     Surge,
     #[error("autoscale needs 1 ≤ min ≤ max and target_inflight > 0")]
     Autoscale,
+    #[error("canary.replicas is {0} (must be ≥ 0)")]
+    NegativeCanaryReplicas(i32),
 }
 
 /// Why the state directory's spec could not be read or written. Clone (a failed write
@@ -283,6 +313,7 @@ mod tests {
             max_unavailable: 0,
             autoscale: None,
             model_pattern: None,
+            canary: None,
         }
     }
 

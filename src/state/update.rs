@@ -59,8 +59,22 @@ pub enum CanaryEffect {
         target: Target,
         plan: Box<crate::canary::CanaryPlan>,
     },
+    /// Take up the run saved on the canary (a paused one resumes) and drive it on.
+    Resume { target: Target },
     /// Promote (`true`) or abort the canary now, taking its lease over.
     ByHand { target: Target, promote: bool },
+}
+
+impl CanaryEffect {
+    /// The stable Deployment it is about.
+    pub fn target(&self) -> &Target {
+        match self {
+            CanaryEffect::Prepare { target, .. }
+            | CanaryEffect::Start { target, .. }
+            | CanaryEffect::Resume { target }
+            | CanaryEffect::ByHand { target, .. } => target,
+        }
+    }
 }
 
 pub fn update(s: &mut State, ev: AppEvent) -> Vec<Effect> {

@@ -14,11 +14,11 @@ use tractor::event::{AppEvent, ClusterDelta, EffectResult, Object};
 use tractor::load::engine::{Endpoint, Mode, Plan, run};
 use tractor::load::profile::Profile;
 
-fn models() -> std::path::PathBuf {
+pub(crate) fn models() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models")
 }
 
-fn target() -> Target {
+pub(crate) fn target() -> Target {
     Target {
         namespace: "local".into(),
         name: "classifier".into(),
@@ -27,7 +27,7 @@ fn target() -> Target {
 
 /// The deployment as the controller last published it: (revision, replicas, updated, ready, total live).
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
-struct Seen {
+pub(crate) struct Seen {
     revision: i64,
     want: i32,
     updated: i32,
@@ -39,7 +39,10 @@ fn drain(rx: &mut UnboundedReceiver<AppEvent>, seen: &mut Seen) {
     while let Ok(ev) = rx.try_recv() {
         if let AppEvent::Kube(ClusterDelta::Resynced { objects, .. }) = ev {
             for o in objects {
-                if let Object::Deployment(d) = o {
+                // the deployment itself, not its canary
+                if let Object::Deployment(d) = o
+                    && d.metadata.name.as_deref() == Some("classifier")
+                {
                     let st = d.status.clone().unwrap_or_default();
                     *seen = Seen {
                         revision: tractor::model::revision(&d.metadata).unwrap_or(0),
@@ -55,7 +58,12 @@ fn drain(rx: &mut UnboundedReceiver<AppEvent>, seen: &mut Seen) {
 }
 
 /// Waits until revision `rev` runs alone on `want` replicas, all ready.
-async fn settled(rx: &mut UnboundedReceiver<AppEvent>, seen: &mut Seen, rev: i64, want: i32) {
+pub(crate) async fn settled(
+    rx: &mut UnboundedReceiver<AppEvent>,
+    seen: &mut Seen,
+    rev: i64,
+    want: i32,
+) {
     let start = Instant::now();
     loop {
         drain(rx, seen);
@@ -75,7 +83,7 @@ async fn settled(rx: &mut UnboundedReceiver<AppEvent>, seen: &mut Seen, rev: i64
     }
 }
 
-fn config(dir: &std::path::Path) -> tractor::local::Config {
+pub(crate) fn config(dir: &std::path::Path) -> tractor::local::Config {
     tractor::local::Config {
         store: tractor::local::spec::Store::new(dir),
         serve_bin: support::pod_runner::serve_bin(),
@@ -84,11 +92,12 @@ fn config(dir: &std::path::Path) -> tractor::local::Config {
         drain_grace: Duration::from_millis(300),
         stop_timeout: Duration::from_secs(20),
         audit: tractor::audit::AuditLog::new(dir.join("audit.jsonl")),
+        read_only: false,
     }
 }
 
 /// Open-loop inference requests through the front port at `rate`/s for `secs` seconds.
-fn steady(front_port: u16, rate: f64, secs: u64) -> Plan {
+pub(crate) fn steady(front_port: u16, rate: f64, secs: u64) -> Plan {
     support::http::assert_allowed("127.0.0.1");
     let url = format!("http://127.0.0.1:{front_port}/v2/models/demo-classifier/infer");
     Plan {

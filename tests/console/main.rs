@@ -9,6 +9,7 @@ mod support;
 mod api_calls;
 mod loadtest;
 mod local;
+mod local_canary;
 mod tui_tmux;
 mod update;
 mod update_canary;

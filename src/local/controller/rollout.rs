@@ -23,7 +23,7 @@ impl Ctl {
     fn seen(&self) -> Vec<rolling::Seen> {
         self.replicas
             .iter()
-            .filter(|r| r.draining.is_none())
+            .filter(|r| r.draining.is_none() && r.canary.is_none())
             .map(|r| rolling::Seen {
                 id: r.name.clone(),
                 revision: r.revision,
@@ -63,7 +63,9 @@ impl Ctl {
         let live: Vec<&Replica> = self
             .replicas
             .iter()
-            .filter(|r| r.draining.is_none() && r.revision == self.spec.current)
+            .filter(|r| {
+                r.draining.is_none() && r.canary.is_none() && r.revision == self.spec.current
+            })
             .collect();
         let samples: Vec<f64> = live
             .iter()

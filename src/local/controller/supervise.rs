@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 
 use super::super::children;
+use super::super::spec::Revision;
 use super::{Ctl, Replica};
 
 /// Restarts after crashes: 250 ms doubling (from the first crash's 500 ms) to 10 s, until
@@ -94,6 +95,12 @@ impl Ctl {
         };
         self.seq += 1;
         let name = format!("{}-r{}-{}", self.spec.name, rev.number, self.seq);
+        self.start_replica(name, rev, None);
+    }
+
+    /// Starts one replica of `rev` named `name` on a free port (a canary's when `canary`
+    /// names it).
+    pub(super) fn start_replica(&mut self, name: String, rev: Revision, canary: Option<String>) {
         let port = match children::free_port() {
             Ok(p) => p,
             Err(e) => return tracing::error!(error = %e, "cannot start a replica"),
@@ -103,6 +110,7 @@ impl Ctl {
             Ok(child) => self.replicas.push(Replica {
                 name,
                 revision: rev.number,
+                canary,
                 port,
                 child,
                 started: Timestamp::now(),

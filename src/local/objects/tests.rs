@@ -23,6 +23,7 @@ fn spec() -> Spec {
         max_unavailable: 0,
         autoscale: None,
         model_pattern: None,
+        canary: None,
     }
 }
 
@@ -32,6 +33,7 @@ fn a_change_is_seen_in_the_kinds_it_touches() {
     let replica = |ready, draining| ReplicaView {
         name: "cls-r1-1".into(),
         revision: 1,
+        canary: false,
         port: 9000,
         ready,
         draining,

@@ -38,6 +38,9 @@ pub(super) fn key(s: &mut State, k: CanaryKey) -> Vec<Effect> {
                 refuse(s, "canary");
                 return vec![];
             }
+            if let Some(seen) = crate::state::canaries::of(s, &key) {
+                return resume_or_explain(s, target, seen);
+            }
             let version = s
                 .cluster
                 .deployments
@@ -91,6 +94,70 @@ pub(super) fn key(s: &mut State, k: CanaryKey) -> Vec<Effect> {
             };
         }
     }
+    vec![]
+}
+
+/// `c` on a deployment whose canary is there: take its run up (after a confirmation),
+/// unless this console drives it already or its run cannot be read.
+fn resume_or_explain(
+    s: &mut State,
+    target: Target,
+    seen: Result<crate::state::canaries::Seen, crate::canary::StateError>,
+) -> Vec<Effect> {
+    let canary = canary_name(&target.name);
+    let seen = match seen {
+        Ok(seen) => seen,
+        Err(e) => {
+            s.flash(
+                Level::Error,
+                format!("deploy/{canary}: {e}; abort it with a, or delete it by hand"),
+            );
+            return vec![];
+        }
+    };
+    let key = (target.namespace.clone(), target.name.clone());
+    if s.canary_runs.get(&key).is_some_and(|r| r.ended.is_none()) {
+        s.flash(
+            Level::Info,
+            format!("this console drives deploy/{canary}: a aborts it, P promotes it"),
+        );
+        return vec![];
+    }
+    let stable_replicas = s
+        .cluster
+        .deployments
+        .get(&key)
+        .and_then(|d| d.spec.as_ref()?.replicas)
+        .unwrap_or(0);
+    let held = seen.lease.as_ref().filter(|l| l.held_at(s.now)).cloned();
+    let loaded = crate::canary::backend::Loaded {
+        state: seen.state,
+        lease: seen.lease,
+        replicas: seen.replicas,
+        version: String::new(),
+    };
+    let mut lines = vec![format!(
+        "resume deploy/{canary}: this console takes the run up"
+    )];
+    lines.extend(crate::canary::lines::status(
+        &target.name,
+        &canary,
+        &loaded,
+        stable_replicas,
+        s.now,
+    ));
+    if let Some(l) = held {
+        lines.push(format!(
+            "{} holds its lease until {}: resuming is refused until then (a or P take over now)",
+            l.holder,
+            l.expires()
+        ));
+    }
+    s.mode = Mode::CanaryConfirm {
+        target,
+        write: CanaryWrite::Resume,
+        lines,
+    };
     vec![]
 }
 
@@ -154,6 +221,14 @@ pub(super) fn confirm(s: &mut State, target: Target, write: CanaryWrite) -> Vec<
                 format!("canary of deploy/{} starting", target.name),
             );
             CanaryEffect::Start { target, plan }
+        }
+        CanaryWrite::Resume => {
+            s.canary_runs.insert(key, CanaryRun::default());
+            s.flash(
+                Level::Info,
+                format!("taking up the canary of deploy/{}", target.name),
+            );
+            CanaryEffect::Resume { target }
         }
         CanaryWrite::ByHand { promote } => {
             s.canary_runs.insert(key, CanaryRun::default());

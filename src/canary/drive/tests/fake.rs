@@ -92,6 +92,22 @@ impl CanaryBackend for Fake {
     async fn stable_replicas(&self) -> Result<i32, BackendError> {
         Ok(self.stable)
     }
+    async fn dry_run(
+        &self,
+        state: &CanaryState,
+        _lease: &Lease,
+        replicas: i32,
+    ) -> Result<(), BackendError> {
+        if replicas < 1 {
+            return Err(crate::canary::CanaryObjectError::BadReplicas(replicas).into());
+        }
+        match self.inner.lock().unwrap().canary.is_some() {
+            true => Err(BackendError::Exists {
+                canary: state.plan.target.clone() + "-canary",
+            }),
+            false => Ok(()),
+        }
+    }
     async fn create(
         &self,
         state: &CanaryState,
