@@ -68,6 +68,7 @@ impl CanaryRunner {
                 let b = KubeCanary::for_runner(r, &target, self.scrape);
                 let d = Driving {
                     user: r.user.clone(),
+                    checked: crate::canary::lines::CHECKED_BY_API_SERVER,
                     audit: kube::audit(r, &target),
                     settings: kube::settings(r, Duration::ZERO),
                 };
@@ -87,6 +88,7 @@ impl CanaryRunner {
                 let user = crate::local::actions::user();
                 let b = LocalCanary::new(h.clone(), self.scrape.timeout);
                 let d = Driving {
+                    checked: "checked by the write rules, as set model would be",
                     audit: local::audit(h, &user, &target),
                     settings: local::settings(&user, h.read_only, Duration::ZERO),
                     user,
@@ -109,6 +111,8 @@ impl CanaryRunner {
 /// Who drives through the console's backend, and where the run is recorded.
 struct Driving {
     user: String,
+    /// How the backend checks a canary before the preview, in words.
+    checked: &'static str,
     audit: drive::Audit,
     /// The lease's time to live is set per run.
     settings: drive::Settings,
@@ -238,7 +242,13 @@ async fn prepare<B: CanaryBackend>(
     if let Err(e) = b.dry_run(&state, &lease, sizes[0]).await {
         return refused(tx, target, e);
     }
-    let lines = lines::preview(&plan, &target.namespace, &b.canary_name(), stable, &sizes);
+    let lines = lines::preview(
+        &plan,
+        &target.namespace,
+        (&b.canary_name(), d.checked),
+        stable,
+        &sizes,
+    );
     send(
         tx,
         CanaryEvent::Prepared {

@@ -35,7 +35,10 @@ pub enum BackendError {
     Object(#[from] CanaryObjectError),
     /// The canary's annotations are not a run this tractor reads.
     #[error("deploy/{canary}: {error}")]
-    State { canary: String, error: StateError },
+    State {
+        canary: String,
+        error: Box<StateError>,
+    },
     /// The canary changed since it was read (a write with a stale version).
     #[error("deploy/{canary} changed since it was read")]
     Conflict { canary: String },

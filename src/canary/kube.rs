@@ -282,7 +282,7 @@ impl CanaryBackend for KubeCanary {
         let annotations = d.metadata.annotations.clone().unwrap_or_default();
         let state_error = |error| BackendError::State {
             canary: canary.clone(),
-            error,
+            error: Box::new(error),
         };
         let state = CanaryState::decode(&annotations).map_err(state_error)?;
         let lease = Lease::decode(&annotations).map_err(state_error)?;
@@ -303,7 +303,7 @@ impl CanaryBackend for KubeCanary {
         let canary = self.canary_name();
         let state_error = |error| BackendError::State {
             canary: canary.clone(),
-            error,
+            error: Box::new(error),
         };
         let mut annotations: BTreeMap<String, String> = state.annotations().map_err(state_error)?;
         let (k, v) = lease.annotation().map_err(state_error)?;

@@ -157,22 +157,23 @@ pub fn line(p: &Progress) -> String {
     }
 }
 
-/// The preview of a canary about to start: the command, the canary's replicas per step
-/// beside the stable's now, how each window is judged, and the limits.
+/// How the Kubernetes backend checked a canary before the preview.
+pub const CHECKED_BY_API_SERVER: &str = "server-side dry run accepted";
+
+/// The preview of a canary about to start: the command (and `checked`, how the backend
+/// checked it), the canary's replicas per step beside the stable's now, how each window is
+/// judged, and the limits.
 pub fn preview(
     plan: &CanaryPlan,
     namespace: &str,
-    canary: &str,
+    (canary, checked): (&str, &str),
     stable_replicas: i32,
     sizes: &[i32],
 ) -> Vec<String> {
     let steps: Vec<String> = sizes.iter().map(|n| n.to_string()).collect();
     let slos: Vec<String> = plan.slos.iter().map(|s| s.to_string()).collect();
     vec![
-        format!(
-            "{} (server-side dry run accepted):",
-            plan.describe(namespace)
-        ),
+        format!("{} ({checked}):", plan.describe(namespace)),
         format!(
             "  deploy/{canary}: canary replicas per step {} beside {stable_replicas} stable",
             steps.join(" → ")

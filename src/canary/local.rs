@@ -54,7 +54,7 @@ impl LocalCanary {
         }
         let state_error = |error| BackendError::State {
             canary: self.canary_name(),
-            error,
+            error: Box::new(error),
         };
         let mut a = state.annotations().map_err(state_error)?;
         let (k, v) = lease.annotation().map_err(state_error)?;
@@ -141,7 +141,7 @@ impl CanaryBackend for LocalCanary {
         };
         let state_error = |error| BackendError::State {
             canary: self.canary_name(),
-            error,
+            error: Box::new(error),
         };
         Ok(Some(Loaded {
             state: CanaryState::decode(&c.annotations).map_err(state_error)?,

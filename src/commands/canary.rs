@@ -211,7 +211,13 @@ async fn preview(b: &KubeCanary, plan: &CanaryPlan, s: &Settings, ctx: &Ctx) -> 
         .await
         .map_err(|e| fail(e.exit_code(), e))?;
     let mut err = std::io::stderr();
-    for l in lines::preview(plan, &ctx.namespace, &b.canary_name(), stable, &sizes) {
+    for l in lines::preview(
+        plan,
+        &ctx.namespace,
+        (&b.canary_name(), lines::CHECKED_BY_API_SERVER),
+        stable,
+        &sizes,
+    ) {
         let _ = writeln!(err, "{l}");
     }
     Ok(())

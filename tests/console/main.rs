@@ -7,6 +7,7 @@
 mod support;
 
 mod api_calls;
+mod demo_canary;
 mod loadtest;
 mod local;
 mod local_canary;

@@ -292,3 +292,40 @@ fn the_monitor_shows_the_canary_its_verdict_markers_and_a_b_abort() {
     assert!(update(&mut s, key('n')).is_empty());
     assert_eq!(s.mode, Mode::Normal);
 }
+
+#[test]
+fn c_on_a_deployment_with_a_canary_offers_to_take_its_run_up() {
+    let mut s = state();
+    let ev = canary_object(&s, None);
+    update(&mut s, ev);
+    assert!(update(&mut s, key('c')).is_empty());
+    let Mode::CanaryConfirm {
+        target,
+        write,
+        lines,
+    } = s.mode.clone()
+    else {
+        panic!("{:?}", s.mode)
+    };
+    assert_eq!((target, write), (classifier(), CanaryWrite::Resume));
+    let text = lines.join("\n");
+    assert!(text.contains("resume deploy/classifier-canary"), "{text}");
+    assert!(text.contains("step 1/2"), "{text}");
+    // bob's lease is live: resuming would be refused until it runs out, and it says so
+    assert!(text.contains("bob@box/7 holds its lease"), "{text}");
+    let fx = update(&mut s, key('y'));
+    assert_eq!(
+        fx,
+        vec![Effect::Canary(CanaryEffect::Resume {
+            target: classifier()
+        })]
+    );
+    // while this console drives it, c says so and sends nothing
+    assert!(update(&mut s, key('c')).is_empty());
+    assert_eq!(s.mode, Mode::Normal);
+    let text = &s.flash.as_ref().unwrap().text;
+    assert!(
+        text.contains("this console drives deploy/classifier-canary"),
+        "{text}"
+    );
+}

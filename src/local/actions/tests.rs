@@ -161,3 +161,51 @@ fn a_write_appends_the_runners_audit_line() {
         "{last}"
     );
 }
+
+fn change(version: &str, path: Option<&str>, image: bool) -> crate::canary::Change {
+    crate::canary::Change {
+        model_version: version.into(),
+        model_path: path.map(str::to_string),
+        container: None,
+        images: if image {
+            vec![crate::canary::ImageOverride {
+                container: None,
+                image: "registry.example/serve:2".into(),
+            }]
+        } else {
+            vec![]
+        },
+    }
+}
+
+#[test]
+fn a_canary_template_is_decided_by_the_write_rules() {
+    let (d, _store, spec) = setup();
+    // the version's file from the pattern, the cause as given, the args kept
+    let t = canary_template(&spec, &change("v2", None, false), "canary v2").unwrap();
+    assert_eq!(t.version, "v2");
+    assert_eq!(t.model, d.path().join("m-v2.onnx"));
+    assert_eq!(t.change_cause, "canary v2");
+    assert_eq!(t.args, spec.current_revision().unwrap().args);
+    // an explicit path wins over the pattern
+    let v1 = d.path().join("m-v1.onnx").display().to_string();
+    let t = canary_template(&spec, &change("v1.1", Some(&v1), false), "c").unwrap();
+    assert_eq!(
+        (t.version.as_str(), t.model.display().to_string()),
+        ("v1.1", v1)
+    );
+    // what set model refuses, a canary refuses
+    let e = canary_template(&spec, &change("v9", None, false), "c").unwrap_err();
+    assert!(e.to_string().contains("v9"), "{e}");
+    let e = canary_template(&spec, &change("v2", None, true), "c").unwrap_err();
+    assert!(
+        matches!(e, BackendError::Failure(Failure::Refused(_))),
+        "{e:?}"
+    );
+    // the version it already runs: a canary compared with itself
+    let e = canary_template(&spec, &change("v1", None, false), "c").unwrap_err();
+    assert!(
+        matches!(e, BackendError::Object(CanaryObjectError::NoChange { .. })),
+        "{e:?}"
+    );
+}
