@@ -7,7 +7,7 @@
 mod support;
 
 mod api_calls;
-mod demo_canary;
+mod demo_tmux;
 mod loadtest;
 mod local;
 mod local_canary;
