@@ -333,3 +333,125 @@ async fn local_canary_pauses_without_traffic_survives_its_controller_and_refuses
     println!("requests across the resumed canary and its promotion: {sent} sent, {failed} failed");
     assert_eq!(failed, 0, "a request was dropped");
 }
+
+/// The ends a person meets at 3 a.m.: a canary whose model cannot load is rolled back at its
+/// progress deadline; one past its maximum duration is rolled back (exit 3); a person's
+/// promote while a console drives it wins and that console stops; and a canary whose saved
+/// run was damaged by hand can still be aborted (promote is refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_canary_not_ready_max_duration_by_hand_and_a_damaged_run() {
+    use tractor_metrics::canary::counters::AbortReason;
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = tractor::commands::demo::initial_spec(&models());
+    spec.autoscale = None;
+    let (h, mut rx) = started(dir.path(), spec, false).await;
+    settled(&mut rx, &mut Seen::default(), 1, 2).await;
+    let b = LocalCanary::new(h.clone(), Duration::from_secs(1));
+    let s = settings("driver@local/1", Duration::from_secs(30), false);
+    let (stop, task) = load(&h, 120);
+
+    // not an ONNX model: the canary's replica never gets ready
+    let not_onnx = models().join("generate.py").display().to_string();
+    let flags = format!(
+        "--model v9 --path {not_onnx} --steps 1 --interval 4s --slo p50<50ms --progress-deadline 5s"
+    );
+    let (out, _) = start(&b, &h, &flags, &s).await;
+    let out = out.unwrap();
+    assert_eq!(
+        out,
+        Outcome::RolledBack {
+            reason: AbortReason::NotReady
+        }
+    );
+    assert_eq!(out.exit_code(), tractor::cli::exit::ROLLED_BACK);
+    canary_gone(&h).await;
+
+    // past its maximum duration (here still waiting for its replica, well inside the
+    // progress deadline)
+    let flags = format!(
+        "--model v9 --path {not_onnx} --steps 1 --interval 4s --slo p50<50ms --progress-deadline 60s --max-duration 5s"
+    );
+    let (out, _) = start(&b, &h, &flags, &s).await;
+    let out = out.unwrap();
+    assert_eq!(
+        out,
+        Outcome::RolledBack {
+            reason: AbortReason::MaxDuration
+        }
+    );
+    assert_eq!(out.exit_code(), tractor::cli::exit::TIMEOUT);
+    canary_gone(&h).await;
+
+    // a person promotes while a console drives it: the promotion wins, the console stops
+    let v11 = format!("--model v1.1 --path {}", v1_path());
+    let events = Events::default();
+    let (b2, e2, plan_flags) = (
+        LocalCanary::new(h.clone(), Duration::from_secs(1)),
+        events.clone(),
+        format!("{v11} {STEPS}"),
+    );
+    let (audit, s2) = (
+        tractor::canary::local::audit(&h, "tester", &target()),
+        s.clone(),
+    );
+    let driver = tokio::spawn(async move {
+        let mut report = recorder(&e2);
+        drive::start(&b2, plan(&plan_flags), &s2, &audit, &mut report).await
+    });
+    let t0 = Instant::now();
+    while windows(&events).is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no window");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let person = settings("alice@local/2", Duration::from_secs(30), false);
+    let audit = tractor::canary::local::audit(&h, "alice", &target());
+    let mut quiet = |_: &drive::Progress| {};
+    let out = drive::by_hand(&b, &person, &audit, &mut quiet, true).await;
+    assert_eq!(out.unwrap(), Outcome::Promoted);
+    let driven = driver.await.unwrap().unwrap();
+    assert!(matches!(driven, Outcome::Lost { .. }), "{driven:?}");
+    canary_gone(&h).await;
+    assert_eq!(
+        saved(dir.path()).current_revision().unwrap().version,
+        "v1.1"
+    );
+    let (sent, failed) = finish(stop, task).await;
+    println!(
+        "requests across a not-ready canary, a timeout and a promotion by hand: {sent} sent, {failed} failed"
+    );
+    assert_eq!(failed, 0, "a request was dropped");
+
+    // a paused canary whose saved plan is then damaged by hand (the state file edited while
+    // no console runs): promote refuses, abort removes it
+    let paused = format!("--model v2 {STEPS} --inconclusive-limit 0");
+    let (out, _) = start(&b, &h, &paused, &s).await;
+    assert!(matches!(out, Ok(Outcome::Paused { .. })), "{out:?}");
+    drop(b);
+    drop(Arc::into_inner(h).expect("only the test holds the controller"));
+    let mut spec = saved(dir.path());
+    if let Some(c) = &mut spec.canary {
+        c.annotations
+            .insert("tractor.dev/canary-plan".into(), "{not json".into());
+    }
+    let (h, _rx) = started(dir.path(), spec, false).await;
+    let b = LocalCanary::new(h.clone(), Duration::from_secs(1));
+    let audit = tractor::canary::local::audit(&h, "alice", &target());
+    let r = drive::by_hand(&b, &person, &audit, &mut quiet, true).await;
+    assert!(
+        r.as_ref()
+            .is_err_and(|e| e.to_string().contains("tractor.dev/canary-plan")),
+        "{r:?}"
+    );
+    let out = drive::by_hand(&b, &person, &audit, &mut quiet, false).await;
+    assert_eq!(
+        out.unwrap(),
+        Outcome::RolledBack {
+            reason: AbortReason::ByHand
+        }
+    );
+    canary_gone(&h).await;
+    assert_eq!(
+        saved(dir.path()).current_revision().unwrap().version,
+        "v1.1"
+    );
+}

@@ -5,10 +5,11 @@ use tractor_metrics::canary::counters::{AbortReason, Event, Phase, RunState};
 
 use super::halt::{finish, refuse_read_only};
 use super::{Audit, DriveError, Driver, Outcome, PhaseText, Progress, Report, Settings};
-use crate::canary::backend::CanaryBackend;
+use crate::canary::backend::{BackendError, CanaryBackend};
 use crate::canary::lease::decide_lease;
 use crate::canary::plan::CanaryPlan;
 use crate::canary::state::CanaryState;
+use crate::canary::state::{SCHEMA_ANNOTATION, StateError};
 
 /// Starts a canary of `plan` (its first step) and drives it to an outcome.
 pub async fn start<B: CanaryBackend>(
@@ -98,7 +99,12 @@ pub async fn by_hand<B: CanaryBackend>(
 ) -> Result<Outcome, DriveError> {
     let verb = if promote { "promote" } else { "abort" };
     refuse_read_only(s, verb)?;
-    let (mut d, broke) = Driver::take(b, s, audit, report, true).await?;
+    let (mut d, broke) = match Driver::take(b, s, audit, &mut *report, true).await {
+        Err(DriveError::Backend(e)) if !promote && unreadable_run(&e) => {
+            return abort_unreadable(b, audit, report, &e).await;
+        }
+        taken => taken?,
+    };
     let wanted = if promote {
         Phase::Promoted
     } else {
@@ -131,4 +137,45 @@ pub async fn by_hand<B: CanaryBackend>(
         d.run().await
     };
     finish(r.await)
+}
+
+/// A tractor canary whose saved run cannot be read: its schema annotation is there (so it is
+/// one), the rest is damaged, hand-edited or written by another tractor version.
+fn unreadable_run(e: &BackendError) -> bool {
+    matches!(e, BackendError::State { error, .. }
+        if !matches!(**error, StateError::Missing { key: SCHEMA_ANNOTATION }))
+}
+
+/// A person's abort of a canary whose run cannot be read: an abort must work at 3 a.m. even
+/// then. Nothing of the run is trusted or written back; the canary is removed (the stable is
+/// not touched) and the audit log says why the run was not read.
+async fn abort_unreadable<B: CanaryBackend>(
+    b: &B,
+    audit: &Audit,
+    report: Report<'_>,
+    why: &BackendError,
+) -> Result<Outcome, DriveError> {
+    let canary = b.canary_name();
+    let command = format!(
+        "tractor rollout canary abort deploy/{} -n {} (its run unreadable: {why})",
+        b.stable_name(),
+        audit.target.namespace
+    );
+    audit.record("canary-abort", command.clone(), "ok", &why.to_string())?;
+    let reason = AbortReason::ByHand;
+    report(&Progress::Aborting { reason });
+    let removed = b.remove().await;
+    let result = match &removed {
+        Ok(()) => "ok".to_string(),
+        Err(e) => format!("error: {e}"),
+    };
+    audit.record(
+        "canary-remove",
+        format!("{command} (remove deploy/{canary})"),
+        &result,
+        &serde_json::json!({ "phase": "unreadable" }),
+    )?;
+    removed?;
+    report(&Progress::Removed { canary });
+    Ok(Outcome::RolledBack { reason })
 }

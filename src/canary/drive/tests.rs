@@ -280,6 +280,58 @@ async fn a_person_aborts_by_hand_and_read_only_refuses_every_write() {
     assert!(matches!(r, Err(DriveError::NoCanary { .. })), "{r:?}");
 }
 
+#[tokio::test]
+async fn an_abort_removes_a_canary_whose_run_cannot_be_read_but_never_another_deployment() {
+    use crate::canary::StateError;
+    use crate::canary::state::{PLAN_ANNOTATION, SCHEMA_ANNOTATION};
+    let dir = tempfile::tempdir().unwrap();
+    let a = audit(dir.path());
+    let mut report = |_: &Progress| {};
+    let state = CanaryState::start(plan(|_| {}), Timestamp::now());
+    let lease = decide_lease(None, "driver", Timestamp::now(), Duration::from_secs(60)).unwrap();
+
+    // a hand-edited plan: promote refuses (nothing of the run is trusted), abort removes it
+    let b = Fake::new(0.004, 0.0);
+    b.create(&state, &lease, 1).await.unwrap();
+    b.inner.lock().unwrap().damaged = Some(StateError::Malformed {
+        key: PLAN_ANNOTATION,
+        detail: "expected value at line 1 column 1".into(),
+    });
+    let r = by_hand(&b, &settings("me"), &a, &mut report, true).await;
+    assert!(matches!(r, Err(DriveError::Backend(_))), "{r:?}");
+    let out = by_hand(&b, &settings("me"), &a, &mut report, false).await;
+    assert_eq!(
+        out.unwrap(),
+        Outcome::RolledBack {
+            reason: AbortReason::ByHand
+        }
+    );
+    assert_eq!(b.calls(), ["create 1", "remove"], "removed, nothing saved");
+    let log = audit_lines(dir.path());
+    let actions: Vec<&str> = log.iter().map(|l| l["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["canary-abort", "canary-remove"]);
+    assert!(
+        log[0]["detail"].as_str().unwrap().contains(PLAN_ANNOTATION),
+        "the audit log says why the run was not read: {}",
+        log[0]
+    );
+
+    // no schema annotation: not a tractor canary (a Deployment that happens to be called
+    // NAME-canary) — the abort refuses and leaves it
+    let b = Fake::new(0.004, 0.0);
+    b.create(&state, &lease, 1).await.unwrap();
+    b.inner.lock().unwrap().damaged = Some(StateError::Missing {
+        key: SCHEMA_ANNOTATION,
+    });
+    let r = by_hand(&b, &settings("me"), &a, &mut report, false).await;
+    assert!(
+        r.as_ref()
+            .is_err_and(|e| e.to_string().contains("not a tractor canary")),
+        "{r:?}"
+    );
+    assert_eq!(b.calls(), ["create 1"], "nothing removed");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_driver_whose_lease_was_taken_stops_without_touching_the_canary() {
     let dir = tempfile::tempdir().unwrap();

@@ -46,6 +46,8 @@ pub(super) struct Inner {
     pub(super) stable_template: &'static str,
     /// At this snapshot, "bob" takes the lease (a person's take-over).
     pub(super) steal_at: Option<u32>,
+    /// The saved run cannot be read: `load` answers this.
+    pub(super) damaged: Option<crate::canary::StateError>,
 }
 
 pub(super) struct Fake {
@@ -69,6 +71,7 @@ impl Fake {
                 snaps: 0,
                 stable_template: "v1",
                 steal_at: None,
+                damaged: None,
             }),
         }
     }
@@ -131,6 +134,12 @@ impl CanaryBackend for Fake {
     }
     async fn load(&self) -> Result<Option<Loaded>, BackendError> {
         let i = self.inner.lock().unwrap();
+        if let (Some(error), Some(_)) = (&i.damaged, &i.canary) {
+            return Err(BackendError::State {
+                canary: self.canary_name(),
+                error: Box::new(error.clone()),
+            });
+        }
         Ok(i.canary.as_ref().map(|c| Loaded {
             state: c.state.clone(),
             lease: c.lease.clone(),
