@@ -186,6 +186,7 @@ fn demo_rollout_and_rollback_with_keys() {
 /// The demo's canary as the README tells it: `c`, `--model v3` (the clearly slower
 /// version), the preview, `y`; tractor judges the first window against the stable under the
 /// demo's own load and rolls v3 back by itself within a minute, the deployment untouched.
+/// Then a canary without traffic pauses, and `c` takes it up from the console.
 #[test]
 fn the_demo_rolls_a_slow_canary_back_by_itself_within_a_minute() {
     let dir = tempfile::tempdir().unwrap();
@@ -245,6 +246,46 @@ fn the_demo_rolls_a_slow_canary_back_by_itself_within_a_minute() {
     for action in ["canary-start", "canary-window", "canary-remove"] {
         assert!(audit.contains(action), "{action} in\n{audit}");
     }
+
+    // without traffic a canary is inconclusive and pauses; with the load back, `c` on the
+    // deployment takes the paused run up from the console and it is promoted
+    t.keys(&["X"]);
+    t.wait_for("■ done", W);
+    t.keys(&["c"]);
+    t.wait_for("canary of deploy/classifier:", W);
+    t.keys(&["C-u"]);
+    let v1 = models().join("demo-classifier-v1.onnx");
+    t.keys(&[
+        "-l",
+        &format!(
+            " --model v1.1 --path {} --steps 1 --interval 4s --slo 'p50<50ms' --inconclusive-limit 0",
+            v1.display()
+        ),
+    ]);
+    t.keys(&["Enter"]);
+    t.wait_for("Confirm canary", W);
+    t.keys(&["y"]);
+    t.wait_for("canary  v1.1 · step 1/1 · 1/1 ready  paused", W);
+    // a paused run's lease is given back: any console may take it up
+    let screen = t.wait_for("nobody drives it", W);
+    assert!(screen.contains("? step 1 inconclusive"), "{screen}");
+    t.keys(&["L"]);
+    t.wait_for("--profile", W);
+    t.keys(&["Enter"]);
+    t.wait_for("● running", W);
+    t.keys(&["c"]);
+    let dialog = t.wait_for("resume deploy/classifier-canary", W);
+    assert!(dialog.contains("phase: paused"), "{dialog}");
+    t.keys(&["y"]);
+    let screen = t.wait_for("canary of deploy/classifier: promoted", W);
+    println!("resumed from the console and promoted:\n{screen}");
+    let saved = tractor::local::spec::Store::new(d.join("state"))
+        .load()
+        .unwrap()
+        .unwrap();
+    assert_eq!(saved.current_revision().unwrap().version, "v1.1");
+    let audit = std::fs::read_to_string(d.join("audit.jsonl")).unwrap();
+    assert!(audit.contains("canary-resume"), "{audit}");
 
     let replicas = children_of(t.child_pid().expect("the demo runs in the pane"));
     assert!(replicas.len() >= 2, "{replicas:?}");

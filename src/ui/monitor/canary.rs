@@ -31,6 +31,13 @@ pub fn line(s: &State, subject: &Subject, t: &Theme) -> Option<Line<'static>> {
                 seen.replicas
             )));
             spans.push(Span::styled(PhaseText(&run.phase).to_string(), phase_style));
+            // who drives it before the numbers: a narrow terminal cuts the end of the line
+            match &seen.lease {
+                Some(l) if l.held_at(s.now) => {
+                    spans.push(Span::styled(format!("  · driven by {}", l.holder), t.muted))
+                }
+                _ => spans.push(Span::styled("  · nobody drives it", t.warn)),
+            }
             if let Some(v) = &seen.state.last_verdict {
                 let (word, st) = match v.verdict {
                     Judged::Pass => ("PASS", t.ok),
@@ -51,12 +58,6 @@ pub fn line(s: &State, subject: &Subject, t: &Theme) -> Option<Line<'static>> {
                 if let Some(r) = v.reasons.first() {
                     spans.push(Span::styled(format!(" {r}"), t.muted));
                 }
-            }
-            match &seen.lease {
-                Some(l) if l.held_at(s.now) => {
-                    spans.push(Span::styled(format!("  · driven by {}", l.holder), t.muted))
-                }
-                _ => spans.push(Span::styled("  · nobody drives it", t.warn)),
             }
         }
         Some(Err(e)) => spans.push(Span::styled(format!("  unreadable: {e}"), t.bad)),
