@@ -87,7 +87,11 @@ impl Timeline {
 }
 
 /// A sample's groups: newest revision first (then by version for URL targets).
+/// The group of a stable's canary pods is `(None, CANARY_GROUP)`, after its revisions.
 type Groups = BTreeMap<(std::cmp::Reverse<Option<i64>>, String), Window>;
+
+/// The group key of a canary's pods on its stable's timeline.
+const CANARY_GROUP: &str = "canary";
 
 /// Is this scrape target an explicit URL rather than a pod? (Pods always have a namespace.)
 pub fn is_url_target(k: &Key) -> bool {
@@ -127,7 +131,19 @@ pub fn sample(s: &mut State) {
             (None, (std::cmp::Reverse(None), v))
         } else {
             match super::rows::owner(s, k) {
-                Some((d, rev)) => (Some(d), (std::cmp::Reverse(rev), String::new())),
+                Some((d, rev)) => {
+                    // a canary's pods are also drawn on its stable's screen, beside the
+                    // stable's revisions (they share its traffic)
+                    if let Some(stable) = super::canaries::stable_of(s, &d) {
+                        groups
+                            .entry(Some(stable))
+                            .or_default()
+                            .entry((std::cmp::Reverse(None), CANARY_GROUP.to_string()))
+                            .or_default()
+                            .add(sc);
+                    }
+                    (Some(d), (std::cmp::Reverse(rev), String::new()))
+                }
                 None => continue,
             }
         };
@@ -154,6 +170,9 @@ fn build(s: &State, subject: &Subject, by_group: Groups) -> Sample {
     let mut points = Vec::new();
     for ((std::cmp::Reverse(rev), version), w) in by_group {
         let label = match rev {
+            None if subject.is_some() && version == CANARY_GROUP => {
+                format!("{CANARY_GROUP} {}", w.versions_label())
+            }
             Some(r) => format!("r{r} {}", w.versions_label()),
             None if subject.is_some() => format!("r? {}", w.versions_label()),
             None => version,

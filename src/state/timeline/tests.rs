@@ -158,6 +158,69 @@ fn samples_group_pods_by_revision_and_urls_by_version() {
 }
 
 #[test]
+fn a_canarys_pods_are_drawn_on_its_stables_screen_too() {
+    let mut s = state(100);
+    s.cluster
+        .apply(Object::Deployment(Box::new(deployment(1, 2, "v1"))));
+    s.cluster
+        .apply(Object::ReplicaSet(Box::new(rs("clf-a", 1))));
+    let mut canary = deployment(1, 1, "v3");
+    canary.metadata.name = Some("clf-canary".into());
+    canary.metadata.annotations.as_mut().unwrap().insert(
+        crate::canary::object::CANARY_OF_ANNOTATION.into(),
+        "clf".into(),
+    );
+    s.cluster.apply(Object::Deployment(Box::new(canary)));
+    let mut crs = rs("clf-canary-c", 1);
+    crs.metadata.owner_references.as_mut().unwrap()[0].name = "clf-canary".into();
+    s.cluster.apply(Object::ReplicaSet(Box::new(crs)));
+    for (p, owner) in [("p1", "clf-a"), ("p2", "clf-a"), ("c1", "clf-canary-c")] {
+        s.cluster.apply(Object::Pod(Box::new(pod(p, owner))));
+    }
+    for (p, n, v) in [("p1", 100.0, "v1"), ("p2", 100.0, "v1"), ("c1", 50.0, "v3")] {
+        s.scrapes
+            .insert(("ml".into(), p.into()), scraped(99, 10, n, v));
+    }
+    sample(&mut s);
+    let stable = &s.timelines[&Some(("ml".to_string(), "clf".to_string()))];
+    let sm = stable.samples.back().unwrap();
+    let groups: Vec<(&str, Option<f64>)> = sm
+        .groups
+        .iter()
+        .map(|g| (g.label.as_str(), g.rps))
+        .collect();
+    assert_eq!(groups, [("r1 v1", Some(20.0)), ("canary v3", Some(5.0))]);
+    assert_eq!(sm.rps, Some(25.0), "the traffic both answer");
+    // the canary keeps its own screen as well
+    let own = &s.timelines[&Some(("ml".to_string(), "clf-canary".to_string()))];
+    let labels: Vec<&str> = own
+        .samples
+        .back()
+        .unwrap()
+        .groups
+        .iter()
+        .map(|g| g.label.as_str())
+        .collect();
+    assert_eq!(labels, ["r1 v3"]);
+    // a deployment merely called NAME-canary, without the annotation, is not a canary
+    let mut other = deployment(1, 1, "v3");
+    other.metadata.name = Some("clf-canary".into());
+    s.cluster.apply(Object::Deployment(Box::new(other)));
+    s.now = at(102);
+    sample(&mut s);
+    let stable = &s.timelines[&Some(("ml".to_string(), "clf".to_string()))];
+    let labels: Vec<&str> = stable
+        .samples
+        .back()
+        .unwrap()
+        .groups
+        .iter()
+        .map(|g| g.label.as_str())
+        .collect();
+    assert_eq!(labels, ["r1 v1"]);
+}
+
+#[test]
 fn the_history_is_capped() {
     let mut s = state(0);
     s.config.general.history_points = 3;

@@ -1,5 +1,5 @@
-//! The monitor's lower table: the deployment's pods (or the explicit scrape URLs), each
-//! with its own last scrape window and whether the scrape worked.
+//! The monitor's lower table: the deployment's pods and its canary's (or the explicit
+//! scrape URLs), each with its own last scrape window and whether the scrape worked.
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -13,7 +13,7 @@ use crate::ui::table::{self, col, grow};
 
 const COLS: [table::Col; 12] = [
     grow("TARGET", 24, 0),
-    col("REV", 4, 1),
+    col("REV", 6, 1),
     col("VERSION", 10, 1),
     col("REQ/S", 8, 2),
     col("P50 ms", 8, 2),
@@ -26,27 +26,47 @@ const COLS: [table::Col; 12] = [
     grow("SCRAPE", 12, 6),
 ];
 
-/// The pods of the deployment (or the URL targets) with their own last window.
-pub(super) fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) {
-    let rows: Vec<(String, Option<i64>, &crate::state::PodScrape)> = match subject {
-        Some(k) => crate::state::rows::detail(s, k)
+/// The scraped pods of deployment `k`, each with its revision as the REV column shows it
+/// (`canary` for the pods of `k`'s canary, listed after `k`'s own).
+fn pods<'s>(
+    s: &'s State,
+    k: &crate::model::Key,
+) -> Vec<(String, String, &'s crate::state::PodScrape)> {
+    let of = |d: &crate::model::Key, rev: &dyn Fn(Option<i64>) -> String| {
+        crate::state::rows::detail(s, d)
             .map(|d| {
                 d.pods
                     .iter()
-                    .filter_map(|(p, rev)| {
+                    .filter_map(|(p, r)| {
                         let pk = crate::model::key(&p.metadata);
                         let sc = s.scrapes.get(&pk)?;
-                        Some((pk.1, *rev, sc))
+                        Some((pk.1, rev(*r), sc))
                     })
-                    .collect()
+                    .collect::<Vec<_>>()
             })
-            .unwrap_or_default(),
+            .unwrap_or_default()
+    };
+    let mut rows = of(k, &|r| {
+        r.map(|r| r.to_string()).unwrap_or_else(|| "-".into())
+    });
+    let canary = (k.0.clone(), crate::canary::canary_name(&k.1));
+    if crate::state::canaries::stable_of(s, &canary).as_ref() == Some(k) {
+        rows.extend(of(&canary, &|_| "canary".into()));
+    }
+    rows
+}
+
+/// The pods of the deployment and its canary (or the URL targets) with their own last
+/// window.
+pub(super) fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) {
+    let rows: Vec<(String, String, &crate::state::PodScrape)> = match subject {
+        Some(k) => pods(s, k),
         None => {
             let mut v: Vec<_> = s
                 .scrapes
                 .iter()
                 .filter(|(k, _)| crate::state::timeline::is_url_target(k))
-                .map(|(k, sc)| (k.1.clone(), None, sc))
+                .map(|(k, sc)| (k.1.clone(), "-".to_string(), sc))
                 .collect();
             v.sort_by(|a, b| a.0.cmp(&b.0));
             v
@@ -82,7 +102,7 @@ pub(super) fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &
             (
                 vec![
                     Cell::from(name.clone()),
-                    Cell::from(rev.map(|r| r.to_string()).unwrap_or_else(|| "-".into())),
+                    Cell::from(rev.clone()),
                     Cell::from(w.versions_label()),
                     Cell::from(n(w.rps(), 1)),
                     Cell::from(n(ms(0.5), 2)),
