@@ -18,7 +18,13 @@ use support::pod_runner::PodRunner;
 use support::traffic::Traffic;
 
 /// The namespace's Roles, bound to `op` (tractor-operator) and `viewer` (tractor-viewer).
-fn setup(k: &Cluster, n: &str, dir: &Path, op: &str, viewer: &str) -> std::path::PathBuf {
+pub(super) fn setup(
+    k: &Cluster,
+    n: &str,
+    dir: &Path,
+    op: &str,
+    viewer: &str,
+) -> std::path::PathBuf {
     let rbac = concat!(env!("CARGO_MANIFEST_DIR"), "/serving/deploy/k8s/rbac");
     k.kubectl(&["apply", "-n", n, "-k", rbac]);
     for (user, role) in [(op, "tractor-operator"), (viewer, "tractor-viewer")] {
@@ -73,7 +79,7 @@ fn canary_args<'a>(n: &'a str, cfg: &'a Path, model: &'a str, extra: &[&'a str])
 }
 
 /// The tractor binary as `kc`'s user, off the runtime's threads (the traffic runs there).
-fn tractor(
+pub(super) fn tractor(
     kc: &Path,
     args: Vec<String>,
     dir: &Path,
@@ -89,21 +95,21 @@ fn tractor(
     }
 }
 
-fn strings(v: &[&str]) -> Vec<String> {
+pub(super) fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-fn json_lines(out: &str) -> Vec<Value> {
+pub(super) fn json_lines(out: &str) -> Vec<Value> {
     out.lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
 }
 
-fn windows(lines: &[Value]) -> Vec<&Value> {
+pub(super) fn windows(lines: &[Value]) -> Vec<&Value> {
     lines.iter().filter(|v| v["event"] == "window").collect()
 }
 
-fn stable_model(k: &Cluster, n: &str) -> String {
+pub(super) fn stable_model(k: &Cluster, n: &str) -> String {
     k.kubectl(&[
         "get",
         "deploy",
@@ -115,12 +121,12 @@ fn stable_model(k: &Cluster, n: &str) -> String {
     ])
 }
 
-fn canary_exists(k: &Cluster, n: &str) -> bool {
+pub(super) fn canary_exists(k: &Cluster, n: &str) -> bool {
     let (ok, out, _) = k.kubectl_as(&k.kubeconfig, &["get", "deploy", "-n", n, "-o", "name"]);
     ok && out.contains("classifier-canary")
 }
 
-async fn two_stable_servers(pods: &PodRunner, version: &str) {
+pub(super) async fn two_stable_servers(pods: &PodRunner, version: &str) {
     eventually(T, "two stable servers", || {
         let s = pods.served();
         (s.values().filter(|p| p.version == version).count() >= 2).then_some(())

@@ -7,6 +7,7 @@
 mod support;
 
 mod canary;
+mod canary_file;
 mod canary_hpa;
 mod canary_tui;
 mod common;
