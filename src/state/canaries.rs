@@ -51,14 +51,6 @@ pub fn of(s: &State, stable: &Key) -> Option<Result<Seen, StateError>> {
     }))
 }
 
-/// The stable whose canary `d` is (its name is the stable's plus `-canary` and it says so
-/// in its annotation), or `None` for any other deployment.
-pub fn stable_of(s: &State, d: &Key) -> Option<Key> {
-    let dep = s.cluster.deployments.get(d)?;
-    let stable = annotation(dep, CANARY_OF_ANNOTATION)?;
-    (canary_name(stable) == d.1).then(|| (d.0.clone(), stable.clone()))
-}
-
 /// Marks a canary's new verdict on its stable's timeline, when `new` is a canary whose
 /// last window changed since the state's copy.
 pub fn on_deployment(s: &mut State, new: &Deployment) {

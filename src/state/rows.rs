@@ -165,6 +165,18 @@ pub fn events(s: &State) -> Vec<&Event> {
     v
 }
 
+/// The stable whose canary deployment `d` is (its name is the stable's plus `-canary` and
+/// it says so in its annotation), or `None` for any other deployment.
+pub fn stable_of(s: &State, d: &Key) -> Option<Key> {
+    let dep = s.cluster.deployments.get(d)?;
+    let stable = dep
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(crate::canary::object::CANARY_OF_ANNOTATION)?;
+    (crate::canary::canary_name(stable) == d.1).then(|| (d.0.clone(), stable.clone()))
+}
+
 /// The deployment and revision a pod belongs to, through its ReplicaSet.
 pub fn owner(s: &State, pod: &Key) -> Option<(Key, Option<i64>)> {
     let p = s.cluster.pods.get(pod)?;

@@ -134,7 +134,7 @@ pub fn sample(s: &mut State) {
                 Some((d, rev)) => {
                     // a canary's pods are also drawn on its stable's screen, beside the
                     // stable's revisions (they share its traffic)
-                    if let Some(stable) = super::canaries::stable_of(s, &d) {
+                    if let Some(stable) = super::rows::stable_of(s, &d) {
                         groups
                             .entry(Some(stable))
                             .or_default()

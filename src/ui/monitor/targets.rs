@@ -50,7 +50,7 @@ fn pods<'s>(
         r.map(|r| r.to_string()).unwrap_or_else(|| "-".into())
     });
     let canary = (k.0.clone(), crate::canary::canary_name(&k.1));
-    if crate::state::canaries::stable_of(s, &canary).as_ref() == Some(k) {
+    if crate::state::rows::stable_of(s, &canary).as_ref() == Some(k) {
         rows.extend(of(&canary, &|_| "canary".into()));
     }
     rows
