@@ -242,13 +242,16 @@ async fn prepare<B: CanaryBackend>(
     if let Err(e) = b.dry_run(&state, &lease, sizes[0]).await {
         return refused(tx, target, e);
     }
-    let lines = lines::preview(
+    let mut lines = lines::preview(
         &plan,
         &target.namespace,
         (&b.canary_name(), d.checked),
         stable,
         &sizes,
     );
+    if let Ok(Some(m)) = b.managed_by().await {
+        lines.push(format!("  promotion: {}", m.warning()));
+    }
     send(
         tx,
         CanaryEvent::Prepared {

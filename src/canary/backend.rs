@@ -72,6 +72,10 @@ pub trait CanaryBackend {
     /// The stable's name, and the canary's.
     fn stable_name(&self) -> &str;
     fn canary_name(&self) -> String;
+    /// Who else manages the stable (Helm, Argo CD, Flux): its promotion would not last.
+    fn managed_by(
+        &self,
+    ) -> impl Future<Output = Result<Option<crate::model::manager::Manager>, BackendError>> + Send;
     /// The stable's desired replicas now (an autoscaler may change them).
     fn stable_replicas(&self) -> impl Future<Output = Result<i32, BackendError>> + Send;
     /// Checks what [`CanaryBackend::create`] would do (the API server's dry run, or the

@@ -249,6 +249,10 @@ impl CanaryBackend for KubeCanary {
         canary_name(&self.stable)
     }
 
+    async fn managed_by(&self) -> Result<Option<crate::model::manager::Manager>, BackendError> {
+        Ok(crate::model::manager::of(&self.stable().await?.metadata))
+    }
+
     async fn stable_replicas(&self) -> Result<i32, BackendError> {
         let d = self.stable().await?;
         Ok(d.spec.and_then(|s| s.replicas).unwrap_or(1))

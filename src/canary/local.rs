@@ -99,6 +99,11 @@ impl CanaryBackend for LocalCanary {
         canary_name(&self.handle.name)
     }
 
+    /// Nothing else manages a local deployment.
+    async fn managed_by(&self) -> Result<Option<crate::model::manager::Manager>, BackendError> {
+        Ok(None)
+    }
+
     async fn stable_replicas(&self) -> Result<i32, BackendError> {
         Ok(self.handle.canary_view().await?.replicas)
     }

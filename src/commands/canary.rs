@@ -220,6 +220,9 @@ async fn preview(b: &KubeCanary, plan: &CanaryPlan, s: &Settings, ctx: &Ctx) -> 
     ) {
         let _ = writeln!(err, "{l}");
     }
+    if let Ok(Some(m)) = b.managed_by().await {
+        let _ = writeln!(err, "  promotion: {}", m.warning());
+    }
     Ok(())
 }
 

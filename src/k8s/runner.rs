@@ -188,6 +188,9 @@ impl Runner {
         action: &Action,
     ) -> Vec<String> {
         let mut notes = Vec::new();
+        if let Some(m) = crate::model::manager::of(&d.metadata) {
+            notes.push(m.warning());
+        }
         let live = crate::model::deployment::history(d, rss.iter())
             .iter()
             .filter(|rs| rs.status.as_ref().map(|s| s.replicas).unwrap_or(0) > 0)

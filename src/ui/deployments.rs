@@ -10,7 +10,7 @@ use crate::model::deployment::{RolloutState, images, model_version, rollout_stat
 use crate::model::{age, created, dash, revision};
 use crate::state::{State, ViewId, rows};
 
-const COLS: [Col; 10] = [
+const COLS: [Col; 11] = [
     col("NAMESPACE", 12, 3),
     grow("NAME", 20, 0),
     col("READY", 7, 1),
@@ -20,6 +20,8 @@ const COLS: [Col; 10] = [
     col("MODEL", 10, 1),
     grow("IMAGE", 24, 6),
     col("STATE", 11, 0),
+    // who else writes it (Helm, Argo CD, Flux): a direct change will not last
+    col("MANAGED", 12, 6),
     col("AGE", 6, 2),
 ];
 
@@ -73,6 +75,12 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
                 Cell::from(dash(model_version(tmpl))),
                 Cell::from(dash(images(tmpl).as_deref())),
                 Cell::from(rollout.state.as_str()).style(state_style(rollout.state, t)),
+                Cell::from(dash(
+                    crate::model::manager::of(&d.metadata)
+                        .map(|m| m.short())
+                        .as_deref(),
+                ))
+                .style(t.warn),
                 Cell::from(age(created(&d.metadata), s.now)),
             ];
             (cells, Style::default())

@@ -212,11 +212,15 @@ pub fn draw(s: &State, k: &Key, f: &mut Frame, area: Rect, t: &Theme) {
         Line::from(conds),
     ];
     f.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(format!(" deploy/{} ", k.1)),
-        ),
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(
+            match crate::model::manager::of(&d.metadata) {
+                Some(m) => Line::from(vec![
+                    Span::raw(format!(" deploy/{} · ", k.1)),
+                    Span::styled(format!("managed by {} ", m.describe()), t.warn),
+                ]),
+                None => Line::from(format!(" deploy/{} ", k.1)),
+            },
+        )),
         summary,
     );
 

@@ -14,6 +14,7 @@ mod common;
 mod deploy;
 mod hpa;
 mod latency;
+mod managed;
 mod pod_proxy;
 mod rbac;
 mod rollouts;

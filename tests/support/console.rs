@@ -109,6 +109,11 @@ impl Console {
         })
     }
 
+    /// Feeds `ev` to the console's state as its loop would (the effects are dropped).
+    pub fn send(&self, ev: tractor::event::AppEvent) {
+        let _ = tractor::state::update(&mut self.state.lock().unwrap(), ev);
+    }
+
     /// The screen a person would see at 160×48.
     pub fn screen(&self) -> String {
         self.with(|s| super::render(s, 160, 48))

@@ -92,6 +92,9 @@ impl CanaryBackend for Fake {
     fn canary_name(&self) -> String {
         "web-canary".into()
     }
+    async fn managed_by(&self) -> Result<Option<crate::model::manager::Manager>, BackendError> {
+        Ok(None)
+    }
     async fn stable_replicas(&self) -> Result<i32, BackendError> {
         Ok(self.stable)
     }
