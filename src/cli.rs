@@ -52,8 +52,8 @@ pub struct Cli {
     /// Config file overriding the built-in defaults (default: $XDG_CONFIG_HOME/tractor/config.toml if present).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Refuse every write, in the TUI and in subcommands.
-    #[arg(long, global = true)]
+    /// Refuse every write, in the TUI and in subcommands (`--readonly`, k9s's spelling, too).
+    #[arg(long, global = true, alias = "readonly")]
     pub read_only: bool,
     /// Audit log of writes (JSON lines). Overrides the config.
     #[arg(long, global = true, value_name = "FILE")]
@@ -89,6 +89,21 @@ pub enum Command {
     /// The product on one machine, no cluster: replicas of the demo model as local processes
     /// behind one front port, a load profile, an autoscaler, and the console on them.
     Demo(DemoArgs),
+    /// Print a shell completion script, e.g. `source <(tractor completions bash)`, or
+    /// `tractor completions fish > ~/.config/fish/completions/tractor.fish`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The name to show in help when this binary runs as a kubectl plugin (`kubectl-tractor`,
+/// which `kubectl tractor` runs): `kubectl tractor`. `None` otherwise.
+pub fn plugin_name(argv0: Option<std::ffi::OsString>) -> Option<&'static str> {
+    let argv0 = argv0?;
+    let file = std::path::Path::new(&argv0).file_name()?.to_str()?;
+    file.starts_with("kubectl-tractor")
+        .then_some("kubectl tractor")
 }
 
 #[derive(Debug, Args)]
@@ -295,6 +310,24 @@ pub struct ScaleArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn k9s_spelling_of_read_only_and_the_kubectl_plugin_name() {
+        for flag in ["--read-only", "--readonly"] {
+            let c = Cli::try_parse_from(["tractor", flag]).unwrap();
+            assert!(c.read_only, "{flag}");
+        }
+        assert!(!Cli::try_parse_from(["tractor"]).unwrap().read_only);
+        let name = |s: &str| plugin_name(Some(s.into()));
+        assert_eq!(
+            name("/usr/local/bin/kubectl-tractor"),
+            Some("kubectl tractor")
+        );
+        assert_eq!(name("kubectl-tractor"), Some("kubectl tractor"));
+        assert_eq!(name("/usr/bin/tractor"), None);
+        assert_eq!(name("kubectl"), None);
+        assert_eq!(plugin_name(None), None);
+    }
 
     #[test]
     fn cli_parses() {

@@ -11,6 +11,7 @@ use crate::k8s::client::{Connection, connect};
 use crate::k8s::runner::Runner;
 
 pub mod canary;
+pub mod completions;
 pub mod demo;
 pub mod loadtest;
 pub mod status;
@@ -80,6 +81,7 @@ pub async fn run(cli: &Cli, cmd: &Command, config: Config) -> i32 {
         Command::Scale(a) => &a.write.target,
         Command::Loadtest(a) => return loadtest::run(a).await,
         Command::Demo(_) => return fail(exit::USAGE, "demo runs from main"),
+        Command::Completions { shell } => return completions::print(*shell),
     };
     let name = match crate::cli::parse_target(target_name) {
         Ok(n) => n,
@@ -151,6 +153,7 @@ pub async fn run(cli: &Cli, cmd: &Command, config: Config) -> i32 {
         }
         Command::Loadtest(a) => loadtest::run(a).await,
         Command::Demo(_) => fail(exit::USAGE, "demo runs from main"),
+        Command::Completions { shell } => completions::print(*shell),
     }
 }
 

@@ -32,7 +32,12 @@ fn real_main() -> color_eyre::Result<i32> {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "-".into()),
     );
-    let matches = Cli::command().after_help(help).get_matches();
+    let mut command = Cli::command().after_help(help);
+    if let Some(name) = tractor::cli::plugin_name(std::env::args_os().next()) {
+        // installed as kubectl-tractor: `kubectl tractor ...`, and its help says so
+        command = command.bin_name(name);
+    }
+    let matches = command.get_matches();
     let cli = Cli::from_arg_matches(&matches)
         .map_err(|e| e.exit())
         .unwrap_or_else(|()| unreachable!());

@@ -122,3 +122,48 @@ fn a_panic_restores_the_terminal() {
     );
     assert_sane(&s);
 }
+
+/// `tractor completions bash` is a script bash accepts, completing the real subcommands;
+/// installed as `kubectl-tractor` (kubectl's plugin convention) its help and its completions
+/// use that name.
+#[test]
+fn completions_and_the_kubectl_plugin_name() {
+    let bin = env!("CARGO_BIN_EXE_tractor");
+    let out = std::process::Command::new(bin)
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let script = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        script.contains("rollout") && script.contains("canary"),
+        "{script}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tractor.bash");
+    std::fs::write(&path, &script).unwrap();
+    let check = std::process::Command::new("bash")
+        .args(["--norc", "-c"])
+        .arg(format!("source {} && complete -p tractor", path.display()))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success() && said.contains("tractor"), "{said}");
+
+    let plugin = dir.path().join("kubectl-tractor");
+    std::os::unix::fs::symlink(bin, &plugin).unwrap();
+    let help = std::process::Command::new(&plugin)
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("Usage: kubectl tractor"), "{help}");
+    let out = std::process::Command::new(&plugin)
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("kubectl-tractor"),
+        "the plugin's completions complete its name"
+    );
+}

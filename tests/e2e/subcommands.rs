@@ -229,3 +229,57 @@ async fn subcommands_exit_codes_and_json() {
     assert!(out.contains("is paused"), "{out}");
     record_timing("subcommands_exit_codes_and_json", started);
 }
+
+/// Installed as `kubectl-tractor` on PATH, the real kubectl runs it as `kubectl tractor`
+/// (kubectl's plugin convention), with the kubeconfig kubectl would use (`KUBECONFIG`).
+#[test]
+fn kubectl_runs_tractor_as_a_plugin() {
+    let started = Instant::now();
+    let k = cluster();
+    let ns = Namespace::new(k, "e2e-plugin");
+    let n = ns.name.clone();
+    k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(MANIFEST));
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_tractor"),
+        dir.path().join("kubectl-tractor"),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let kubectl = |args: &[&str]| {
+        std::process::Command::new(k.bin.join("kubectl"))
+            .args(args)
+            .env("PATH", &path)
+            .env("KUBECONFIG", &k.kubeconfig)
+            .output()
+            .unwrap()
+    };
+    let list = kubectl(&["plugin", "list"]);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(listed.contains("kubectl-tractor"), "{listed}");
+    let help = kubectl(&["tractor", "--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("Usage: kubectl tractor"), "{text}");
+    let log = dir.path().join("tractor.log");
+    let out = kubectl(&[
+        "tractor",
+        "--log-file",
+        log.to_str().unwrap(),
+        "rollout",
+        "history",
+        "deploy/classifier",
+        "-n",
+        &n,
+    ]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("REVISION"), "{stdout}");
+    record_timing("kubectl_runs_tractor_as_a_plugin", started);
+}
