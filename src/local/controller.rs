@@ -179,7 +179,10 @@ pub fn start(
     events: UnboundedSender<AppEvent>,
 ) -> Result<Handle, StartError> {
     spec.validate()?;
-    cfg.store.save(&spec)?;
+    // a read-only console writes nothing, not even the spec it was given
+    if !cfg.read_only {
+        cfg.store.save(&spec)?;
+    }
     let (tx, rx) = unbounded_channel();
     let (port_tx, port_rx) = std::sync::mpsc::channel();
     let name = spec.name.clone();
@@ -241,6 +244,10 @@ struct Ctl {
     last_autoscale: Instant,
     recommendations: Vec<(Instant, i32)>,
     restarts: supervise::Restarts,
+    /// The canary's replicas back off on their own: a canary that cannot load neither
+    /// restarts every reconcile (the stable's ready replicas would reset a shared backoff)
+    /// nor delays the stable's starts.
+    canary_restarts: supervise::Restarts,
 }
 
 async fn run(
@@ -267,6 +274,7 @@ async fn run(
         last_autoscale: Instant::now(),
         recommendations: Vec::new(),
         restarts: supervise::Restarts::default(),
+        canary_restarts: supervise::Restarts::default(),
     };
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut scrape = tokio::time::interval(c.cfg.scrape_every);
@@ -306,8 +314,11 @@ impl Ctl {
     async fn reconcile(&mut self) {
         self.reap();
         self.check_ready().await;
-        if self.replicas.iter().any(|r| r.ready) {
+        if self.replicas.iter().any(|r| r.ready && r.canary.is_none()) {
             self.restarts.ready();
+        }
+        if self.replicas.iter().any(|r| r.ready && r.canary.is_some()) {
+            self.canary_restarts.ready();
         }
         self.move_drains();
         self.autoscale();

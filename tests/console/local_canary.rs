@@ -365,6 +365,19 @@ async fn local_canary_not_ready_max_duration_by_hand_and_a_damaged_run() {
     );
     assert_eq!(out.exit_code(), tractor::cli::exit::ROLLED_BACK);
     canary_gone(&h).await;
+    // its replica crashed at every start, with a growing delay of its own (the stable's
+    // ready replicas do not reset it): a handful of starts in the 5 s, not one per 500 ms
+    let starts = std::fs::read_dir(dir.path().join("logs"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref().is_ok_and(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("classifier-canary-")
+            })
+        })
+        .count();
+    assert!((2..=6).contains(&starts), "{starts} canary starts in 5 s");
 
     // past its maximum duration (here still waiting for its replica, well inside the
     // progress deadline)
@@ -382,7 +395,8 @@ async fn local_canary_not_ready_max_duration_by_hand_and_a_damaged_run() {
     assert_eq!(out.exit_code(), tractor::cli::exit::TIMEOUT);
     canary_gone(&h).await;
 
-    // a person promotes while a console drives it: the promotion wins, the console stops
+    // a person promotes while a console drives it (after a console that died mid-promotion):
+    // the promotion wins, the console stops
     let v11 = format!("--model v1.1 --path {}", v1_path());
     let events = Events::default();
     let (b2, e2, plan_flags) = (
@@ -403,6 +417,13 @@ async fn local_canary_not_ready_max_duration_by_hand_and_a_damaged_run() {
         assert!(t0.elapsed() < Duration::from_secs(60), "no window");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // a console that died while promoting left the stable patched and the canary there:
+    // a promotion taken up again does not refuse (the stable already runs its template)
+    let deadline = jiff::Timestamp::now() + Duration::from_secs(60);
+    b.promote("promoted by a console that then died", deadline)
+        .await
+        .unwrap();
+    b.promote("and again", deadline).await.unwrap();
     let person = settings("alice@local/2", Duration::from_secs(30), false);
     let audit = tractor::canary::local::audit(&h, "alice", &target());
     let mut quiet = |_: &drive::Progress| {};

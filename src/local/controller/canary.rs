@@ -141,7 +141,7 @@ impl Ctl {
         let (Some(c), true) = (self.spec.canary.clone(), live.len() < want) else {
             return;
         };
-        if !self.restarts.may_start(now) {
+        if !self.canary_restarts.may_start(now) {
             return;
         }
         for _ in live.len()..want {
@@ -216,10 +216,17 @@ impl Handle {
 
     /// The deployment takes the canary's template as its next revision (a rolling update
     /// with `cause`); refused when the deployment's revision changed since the canary
-    /// started. The canary stays until it is removed.
+    /// started. Nothing when it already runs the canary's template (a promotion taken up
+    /// again after its console stopped). The canary stays until it is removed.
     pub async fn canary_promote(&self, cause: String) -> Result<(), BackendError> {
         self.with(move |c| {
             let k = c.spec.canary.clone().ok_or_else(|| gone(&c.spec))?;
+            if c.spec
+                .current_revision()
+                .is_some_and(|r| r.same_template(&k.template))
+            {
+                return Ok(());
+            }
             if c.spec.current != k.stable_revision {
                 return Err(CanaryObjectError::StableChanged {
                     name: c.spec.name.clone(),

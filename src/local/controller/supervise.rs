@@ -55,18 +55,23 @@ impl Restarts {
 impl Ctl {
     /// Exited replicas leave; one that was not asked to stop is a crash.
     pub(super) fn reap(&mut self) {
-        let mut crashed = 0;
+        // (the deployment's, the canary's)
+        let mut crashed = (0, 0);
         self.replicas.retain_mut(|r| match r.child.try_wait() {
             Ok(Some(st)) => {
                 if r.draining.is_none() {
-                    crashed += 1;
+                    match r.canary {
+                        Some(_) => crashed.1 += 1,
+                        None => crashed.0 += 1,
+                    }
                     tracing::warn!(replica = %r.name, status = %st, "replica exited");
                 }
                 false
             }
             _ => true,
         });
-        self.restarts.crashed(crashed, Instant::now());
+        self.restarts.crashed(crashed.0, Instant::now());
+        self.canary_restarts.crashed(crashed.1, Instant::now());
     }
 
     /// Drains: out of traffic for `drain_grace`, then SIGTERM, then SIGKILL past `stop_timeout`.
