@@ -24,6 +24,25 @@ pub struct Loaded {
     pub version: String,
 }
 
+impl Loaded {
+    /// The run saved in `annotations` of the canary named `canary`, which runs `replicas`
+    /// at `version`.
+    pub fn decode(
+        canary: &str,
+        annotations: &std::collections::BTreeMap<String, String>,
+        replicas: i32,
+        version: String,
+    ) -> Result<Loaded, BackendError> {
+        let state_error = |error| BackendError::state(canary, error);
+        Ok(Loaded {
+            state: CanaryState::decode(annotations).map_err(state_error)?,
+            lease: Lease::decode(annotations).map_err(state_error)?,
+            replicas,
+            version,
+        })
+    }
+}
+
 /// Why a backend call failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BackendError {
@@ -56,6 +75,14 @@ pub enum BackendError {
 }
 
 impl BackendError {
+    /// The canary `canary`'s annotations are not a run this tractor reads (or writes).
+    pub fn state(canary: &str, error: StateError) -> BackendError {
+        BackendError::State {
+            canary: canary.into(),
+            error: Box::new(error),
+        }
+    }
+
     /// How a subcommand exits for it.
     pub fn exit_code(&self) -> i32 {
         match self {

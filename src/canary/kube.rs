@@ -3,7 +3,6 @@
 //! (a 409 is a [`BackendError::Conflict`]), pods scraped as the console scrapes them
 //! (`scrape.via`), promotion as a merge patch of the stable's template followed by waiting
 //! (by watching) for its rollout, removal as scale to 0, wait for the pods to go, delete.
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -282,20 +281,13 @@ impl CanaryBackend for KubeCanary {
         let Some(d) = self.canary().await? else {
             return Ok(None);
         };
-        let canary = self.canary_name();
-        let annotations = d.metadata.annotations.clone().unwrap_or_default();
-        let state_error = |error| BackendError::State {
-            canary: canary.clone(),
-            error: Box::new(error),
-        };
-        let state = CanaryState::decode(&annotations).map_err(state_error)?;
-        let lease = Lease::decode(&annotations).map_err(state_error)?;
-        Ok(Some(Loaded {
-            state,
-            lease,
-            replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0),
-            version: d.metadata.resource_version.clone().unwrap_or_default(),
-        }))
+        Loaded::decode(
+            &self.canary_name(),
+            &d.metadata.annotations.clone().unwrap_or_default(),
+            d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0),
+            d.metadata.resource_version.clone().unwrap_or_default(),
+        )
+        .map(Some)
     }
 
     async fn save(
@@ -305,13 +297,9 @@ impl CanaryBackend for KubeCanary {
         version: &str,
     ) -> Result<(), BackendError> {
         let canary = self.canary_name();
-        let state_error = |error| BackendError::State {
-            canary: canary.clone(),
-            error: Box::new(error),
-        };
-        let mut annotations: BTreeMap<String, String> = state.annotations().map_err(state_error)?;
-        let (k, v) = lease.annotation().map_err(state_error)?;
-        annotations.insert(k, v);
+        let annotations = lease
+            .with_run(state)
+            .map_err(|e| BackendError::state(&canary, e))?;
         let patch = json!({
             "metadata": { "resourceVersion": version, "annotations": annotations }
         });

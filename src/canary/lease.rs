@@ -17,7 +17,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::state::{StateError, decode, encode};
+use super::state::{CanaryState, StateError, decode, encode};
 use super::text::{as_duration, as_timestamp};
 
 pub const LEASE_ANNOTATION: &str = "tractor.dev/canary-lease";
@@ -69,6 +69,15 @@ impl Lease {
     /// The annotation that holds it.
     pub fn annotation(&self) -> Result<(String, String), StateError> {
         Ok((LEASE_ANNOTATION.into(), encode(LEASE_ANNOTATION, self)?))
+    }
+
+    /// The annotations that save `state` with this lease on the canary (the run's and the
+    /// lease's, as every backend writes them).
+    pub fn with_run(&self, state: &CanaryState) -> Result<BTreeMap<String, String>, StateError> {
+        let mut a = state.annotations()?;
+        let (k, v) = self.annotation()?;
+        a.insert(k, v);
+        Ok(a)
     }
 
     /// The lease in a Deployment's annotations; a malformed one is an error, not a free

@@ -52,14 +52,9 @@ impl LocalCanary {
             }
             .into());
         }
-        let state_error = |error| BackendError::State {
-            canary: self.canary_name(),
-            error: Box::new(error),
-        };
-        let mut a = state.annotations().map_err(state_error)?;
-        let (k, v) = lease.annotation().map_err(state_error)?;
-        a.insert(k, v);
-        Ok(a)
+        lease
+            .with_run(state)
+            .map_err(|e| BackendError::state(&self.canary_name(), e))
     }
 
     async fn scrape(&self, replicas: Vec<LiveReplica>) -> Snapshot {
@@ -144,16 +139,13 @@ impl CanaryBackend for LocalCanary {
         let Some(c) = self.handle.canary_view().await?.canary else {
             return Ok(None);
         };
-        let state_error = |error| BackendError::State {
-            canary: self.canary_name(),
-            error: Box::new(error),
-        };
-        Ok(Some(Loaded {
-            state: CanaryState::decode(&c.annotations).map_err(state_error)?,
-            lease: Lease::decode(&c.annotations).map_err(state_error)?,
-            replicas: c.replicas,
-            version: c.version.to_string(),
-        }))
+        Loaded::decode(
+            &self.canary_name(),
+            &c.annotations,
+            c.replicas,
+            c.version.to_string(),
+        )
+        .map(Some)
     }
 
     async fn save(

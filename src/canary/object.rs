@@ -246,9 +246,7 @@ pub fn canary_deployment(
     }
 
     let namespace = stable.metadata.namespace.clone();
-    let mut annotations = state.annotations()?;
-    let (key, value) = lease.annotation()?;
-    annotations.insert(key, value);
+    let mut annotations = lease.with_run(state)?;
     annotations.insert(CANARY_OF_ANNOTATION.into(), name);
     annotations.insert(
         CHANGE_CAUSE_ANNOTATION.into(),

@@ -225,13 +225,42 @@ fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+/// A Deployment's status from its (live, updated, ready) replicas, `want` of them wanted,
+/// available from `min_available` ready on; complete when all are updated and ready.
+fn status(
+    (live, updated, ready): (i32, i32, i32),
+    want: i32,
+    min_available: i32,
+) -> DeploymentStatus {
+    let complete = updated == want && live == want && ready == want;
+    DeploymentStatus {
+        observed_generation: Some(1),
+        replicas: Some(live),
+        updated_replicas: Some(updated),
+        ready_replicas: Some(ready),
+        available_replicas: Some(ready),
+        conditions: Some(vec![
+            condition("Available", ready >= min_available, None),
+            condition(
+                "Progressing",
+                true,
+                Some(if complete {
+                    "NewReplicaSetAvailable"
+                } else {
+                    "ReplicaSetUpdated"
+                }),
+            ),
+        ]),
+        ..DeploymentStatus::default()
+    }
+}
+
 fn deployment(spec: &Spec, replicas: &[ReplicaView], created: Timestamp) -> Deployment {
     let live: Vec<&ReplicaView> = replicas.iter().filter(|r| !r.draining).collect();
     let updated = count(live.iter().filter(|r| r.revision == spec.current).count());
     let ready = count(live.iter().filter(|r| r.ready).count());
     let live = count(live.len());
     let cur = spec.current_revision();
-    let complete = updated == spec.replicas && live == spec.replicas && ready == spec.replicas;
     Deployment {
         metadata: ObjectMeta {
             name: Some(spec.name.clone()),
@@ -262,30 +291,11 @@ fn deployment(spec: &Spec, replicas: &[ReplicaView], created: Timestamp) -> Depl
             template: cur.map(|r| template(spec, r)).unwrap_or_default(),
             ..DeploymentSpec::default()
         }),
-        status: Some(DeploymentStatus {
-            observed_generation: Some(1),
-            replicas: Some(live),
-            updated_replicas: Some(updated),
-            ready_replicas: Some(ready),
-            available_replicas: Some(ready),
-            conditions: Some(vec![
-                condition(
-                    "Available",
-                    ready >= spec.replicas - spec.max_unavailable,
-                    None,
-                ),
-                condition(
-                    "Progressing",
-                    true,
-                    Some(if complete {
-                        "NewReplicaSetAvailable"
-                    } else {
-                        "ReplicaSetUpdated"
-                    }),
-                ),
-            ]),
-            ..DeploymentStatus::default()
-        }),
+        status: Some(status(
+            (live, updated, ready),
+            spec.replicas,
+            spec.replicas - spec.max_unavailable,
+        )),
     }
 }
 

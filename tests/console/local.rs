@@ -94,6 +94,19 @@ pub(crate) fn config(dir: &std::path::Path) -> tractor::local::Config {
     }
 }
 
+/// The requests of a load run that failed, and those answered with a status other than 200.
+pub(crate) fn not_answered(o: &tractor::load::engine::Outcomes) -> (u64, u64) {
+    let failures = o.stats.failures.values().sum();
+    let non_200 = o
+        .stats
+        .statuses
+        .iter()
+        .filter(|(s, _)| **s != 200)
+        .map(|(_, n)| n)
+        .sum();
+    (failures, non_200)
+}
+
 /// Open-loop inference requests through the front port at `rate`/s for `secs` seconds.
 pub(crate) fn steady(front_port: u16, rate: f64, secs: u64) -> Plan {
     support::http::assert_allowed("127.0.0.1");
@@ -182,14 +195,7 @@ async fn rollout_and_undo_under_load_drop_nothing() {
         rolled.elapsed().as_secs_f64()
     );
     let o = load.await.unwrap().unwrap();
-    let failures: u64 = o.stats.failures.values().sum();
-    let non_200: u64 = o
-        .stats
-        .statuses
-        .iter()
-        .filter(|(s, _)| **s != 200)
-        .map(|(_, n)| n)
-        .sum();
+    let (failures, non_200) = not_answered(&o);
     eprintln!(
         "requests {}, answered 200: {}, other statuses: {:?}, failures: {:?}",
         o.stats.sent,

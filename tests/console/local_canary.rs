@@ -19,7 +19,7 @@ use tractor::event::AppEvent;
 use tractor::load::engine::{Outcomes, run_until};
 use tractor::local::Handle;
 
-use super::local::{Seen, config, models, settled, steady, target};
+use super::local::{Seen, config, models, not_answered, settled, steady, target};
 
 const STEPS: &str =
     "--steps 1,100% --interval 4s --slo p50<50ms --slo errors<1% --compare --progress-deadline 60s";
@@ -115,14 +115,7 @@ fn load(h: &Handle, secs: u64) -> (Arc<AtomicBool>, tokio::task::JoinHandle<Outc
 async fn finish(stop: Arc<AtomicBool>, task: tokio::task::JoinHandle<Outcomes>) -> (u64, u64) {
     stop.store(true, Ordering::SeqCst);
     let o = task.await.unwrap();
-    let failures: u64 = o.stats.failures.values().sum();
-    let non_200: u64 = o
-        .stats
-        .statuses
-        .iter()
-        .filter(|(s, _)| **s != 200)
-        .map(|(_, n)| n)
-        .sum();
+    let (failures, non_200) = not_answered(&o);
     eprintln!(
         "requests {}, statuses {:?}, failures {:?}",
         o.stats.sent, o.stats.statuses, o.stats.failures

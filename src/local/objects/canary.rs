@@ -3,13 +3,13 @@
 //! the deployment's plus `tractor.dev/track: canary`. The console reads them as it reads a
 //! cluster's.
 use k8s_openapi::api::apps::v1::{
-    Deployment, DeploymentSpec, DeploymentStatus, ReplicaSet, ReplicaSetSpec, ReplicaSetStatus,
+    Deployment, DeploymentSpec, ReplicaSet, ReplicaSetSpec, ReplicaSetStatus,
 };
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 
 use super::{
-    NAMESPACE, Objects, ReplicaView, condition, count, map, owner, replica_pod, template, time, uid,
+    NAMESPACE, Objects, ReplicaView, count, map, owner, replica_pod, status, template, time, uid,
 };
 use crate::canary::object::CANARY_OF_ANNOTATION;
 use crate::canary::{CANARY_TRACK, TRACK_LABEL, canary_name};
@@ -61,7 +61,6 @@ pub(super) fn add(
         c.template.change_cause.clone(),
     );
     annotations.insert(REVISION_ANNOTATION.into(), "1".into());
-    let complete = n == c.replicas && ready == c.replicas;
     objs.canary = Some(Deployment {
         metadata: ObjectMeta {
             name: Some(name.clone()),
@@ -80,26 +79,8 @@ pub(super) fn add(
             template: t.clone(),
             ..DeploymentSpec::default()
         }),
-        status: Some(DeploymentStatus {
-            observed_generation: Some(1),
-            replicas: Some(n),
-            updated_replicas: Some(n),
-            ready_replicas: Some(ready),
-            available_replicas: Some(ready),
-            conditions: Some(vec![
-                condition("Available", ready >= c.replicas, None),
-                condition(
-                    "Progressing",
-                    true,
-                    Some(if complete {
-                        "NewReplicaSetAvailable"
-                    } else {
-                        "ReplicaSetUpdated"
-                    }),
-                ),
-            ]),
-            ..DeploymentStatus::default()
-        }),
+        // every live canary replica runs the canary's one template
+        status: Some(status((n, n, ready), c.replicas, c.replicas)),
     });
     objs.replica_sets.push(ReplicaSet {
         metadata: ObjectMeta {
