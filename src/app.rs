@@ -24,6 +24,8 @@ pub struct Start {
     /// `tractor loadtest`'s flags, as the load prompt takes them.
     pub load: Option<String>,
     pub scrape_urls: Vec<String>,
+    /// How https scrape URLs are checked.
+    pub scrape_tls: crate::tls::TlsArgs,
 }
 
 /// What the console shows and writes to.
@@ -146,7 +148,10 @@ pub async fn run(
     };
     let mut state = State::new(config, context, user, Timestamp::now());
     // The config does not change while the console runs: the theme is built once.
-    let theme = crate::ui::Theme::from_config(&state.config.theme);
+    let theme = crate::ui::Theme::for_terminal(
+        &state.config.theme,
+        crate::ui::theme::no_color(std::env::var_os("NO_COLOR")),
+    );
     state.namespaces = namespaces.clone();
     state.no_cluster = matches!(cluster, Cluster::None);
     let settings = crate::scrape::source::Settings::from(&state.config.scrape);
@@ -196,6 +201,7 @@ pub async fn run(
     };
     tasks.extend(crate::scrape::urls::spawn(
         start.scrape_urls.clone(),
+        &start.scrape_tls,
         settings.interval,
         settings.timeout,
         &tx,

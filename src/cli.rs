@@ -5,6 +5,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub mod canary;
+pub mod examples;
 pub mod values;
 pub use values::{ValueError, parse_duration, parse_share, parse_target};
 
@@ -65,6 +66,8 @@ pub struct Cli {
     /// by model version on the monitor screen (`:monitor` with no deployment selected).
     #[arg(long = "scrape", value_name = "URL")]
     pub scrape: Vec<String>,
+    #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -82,15 +85,19 @@ pub enum Command {
         cmd: Set,
     },
     /// Set a deployment's replica count.
+    #[command(after_help = examples::SCALE)]
     Scale(ScaleArgs),
     /// Send load to model servers and measure latency: open loop at a rate (latency from the
     /// scheduled send time), or closed loop with --concurrency. Bounded by --duration and --requests.
-    Loadtest(LoadtestArgs),
+    #[command(after_help = examples::LOADTEST)]
+    Loadtest(Box<LoadtestArgs>),
     /// The product on one machine, no cluster: replicas of the demo model as local processes
     /// behind one front port, a load profile, an autoscaler, and the console on them.
+    #[command(after_help = examples::DEMO)]
     Demo(DemoArgs),
     /// Print a shell completion script, e.g. `source <(tractor completions bash)`, or
     /// `tractor completions fish > ~/.config/fish/completions/tractor.fish`.
+    #[command(after_help = examples::COMPLETIONS)]
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
@@ -134,7 +141,7 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct LoadtestArgs {
-    /// Target URL, http:// only; repeat it to spread requests round-robin.
+    /// Target URL, http:// or https://; repeat it to spread requests round-robin.
     #[arg(long = "url", required = true, value_name = "URL")]
     pub urls: Vec<String>,
     /// Requests per second for the constant profile (open loop).
@@ -158,7 +165,7 @@ pub struct LoadtestArgs {
     /// Content type of --body.
     #[arg(long, default_value = "application/json")]
     pub content_type: String,
-    /// HTTP/2 (prior knowledge, no TLS) instead of HTTP/1.1 keep-alive.
+    /// HTTP/2 instead of HTTP/1.1 keep-alive: prior knowledge on http://, ALPN h2 on https://.
     #[arg(long)]
     pub http2: bool,
     /// Open loop: most requests in flight at once (a request due while all are busy waits,
@@ -179,6 +186,8 @@ pub struct LoadtestArgs {
     /// Monitor screen: scrape this /metrics URL too (repeatable), shown by model version.
     #[arg(long = "scrape", value_name = "URL")]
     pub scrape: Vec<String>,
+    #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
     /// Write the summary as JSON to this file (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -193,28 +202,37 @@ pub struct LoadtestArgs {
 #[derive(Debug, Subcommand)]
 pub enum Rollout {
     /// Wait for a rollout to finish, like kubectl (exit 0 complete, 1 stalled or paused, 3 timeout).
+    #[command(after_help = examples::STATUS)]
     Status(StatusArgs),
     /// Revisions with change-cause, model version and image.
+    #[command(after_help = examples::HISTORY)]
     History(HistoryArgs),
     /// Roll back to the previous revision, or to --to-revision.
+    #[command(after_help = examples::UNDO)]
     Undo(UndoArgs),
     /// Restart every pod (a new revision with the restartedAt annotation).
+    #[command(after_help = examples::RESTART)]
     Restart(WriteArgs),
     /// Pause the rollout.
+    #[command(after_help = examples::PAUSE)]
     Pause(WriteArgs),
     /// Resume a paused rollout.
+    #[command(after_help = examples::RESUME)]
     Resume(WriteArgs),
     /// A canary judged on the model's own latency and errors per revision, step by step:
     /// promoted when as good as the stable, rolled back when worse. `status`, `promote`,
     /// `abort`, `resume` act on a running one.
+    #[command(after_help = examples::CANARY)]
     Canary(Box<canary::CanaryCli>),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Set {
     /// Set the model version (the tractor.dev/model-version label and TRACTOR_SERVE_MODEL_VERSION).
+    #[command(after_help = examples::SET_MODEL)]
     Model(SetModelArgs),
     /// Set a container's image: IMAGE, or CONTAINER=IMAGE.
+    #[command(after_help = examples::SET_IMAGE)]
     Image(SetImageArgs),
 }
 

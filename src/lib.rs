@@ -21,5 +21,6 @@ pub mod metrics;
 pub mod model;
 pub mod scrape;
 pub mod state;
+pub mod tls;
 pub mod tui;
 pub mod ui;

@@ -26,7 +26,8 @@ fn real_main() -> color_eyre::Result<i32> {
     let defaults = Config::embedded()?;
     let log_default = tractor::logging::path(None, &defaults);
     let help = format!(
-        "Logs: {} (or general.log_file, or --log-file; level from TRACTOR_LOG).\nConfig: {} (or --config).\n{EXIT_CODES}",
+        "{}\n\nLogs: {} (or general.log_file, or --log-file; level from TRACTOR_LOG).\nConfig: {} (or --config).\n{EXIT_CODES}",
+        tractor::cli::examples::ROOT,
         log_default.display(),
         tractor::config::default_path()
             .map(|p| p.display().to_string())
@@ -67,7 +68,7 @@ fn real_main() -> color_eyre::Result<i32> {
             }
             Some(cmd) => Ok(tractor::commands::run(&cli, cmd, config).await),
             None => {
-                if let Err(e) = tractor::scrape::urls::check(&cli.scrape) {
+                if let Err(e) = tractor::scrape::urls::check(&cli.scrape, &cli.tls) {
                     return Ok(tractor::commands::fail(exit::USAGE, e));
                 }
                 let ctx = match tractor::commands::context(&cli, config.clone()).await {
@@ -77,6 +78,7 @@ fn real_main() -> color_eyre::Result<i32> {
                 let ns = (!cli.namespace.is_empty()).then(|| cli.namespace.clone());
                 let start = tractor::app::Start {
                     scrape_urls: cli.scrape.clone(),
+                    scrape_tls: cli.tls.clone(),
                     ..Default::default()
                 };
                 tractor::app::run(

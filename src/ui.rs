@@ -58,6 +58,9 @@ pub fn draw(s: &State, f: &mut Frame, theme: &Theme) {
         }
         _ => {}
     }
+    if theme.plain {
+        theme::strip(f.buffer_mut());
+    }
 }
 
 fn header(s: &State, f: &mut Frame, area: Rect, t: &Theme) {

@@ -20,12 +20,16 @@ pub struct CanaryCli {
 #[derive(Debug, Subcommand)]
 pub enum CanarySub {
     /// The canary's step, phase, lease and last verdict (from its annotations).
+    #[command(after_help = super::examples::CANARY_STATUS)]
     Status(CanaryTarget),
     /// Promote now: the stable takes the canary's template, then the canary is removed.
+    #[command(after_help = super::examples::CANARY_PROMOTE)]
     Promote(CanaryTarget),
     /// Abort now: the canary is removed; the stable is not changed.
+    #[command(after_help = super::examples::CANARY_ABORT)]
     Abort(CanaryTarget),
     /// Drive a canary whose console stopped (or that paused) on to its outcome.
+    #[command(after_help = super::examples::CANARY_RESUME)]
     Resume(CanaryResume),
 }
 

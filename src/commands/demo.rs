@@ -178,7 +178,7 @@ pub async fn run(
             NAME.into(),
         )))),
         load,
-        scrape_urls: vec![],
+        ..Default::default()
     };
     let ns = Some(vec![crate::local::objects::NAMESPACE.to_string()]);
     let ended = crate::app::run(crate::app::Cluster::Local(cfg, spec), config, ns, start).await?;

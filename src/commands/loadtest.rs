@@ -20,7 +20,7 @@ pub async fn console(
     if let Err(e) = LoadPlan::from_args(a).and_then(|p| p.engine_plan()) {
         return Ok(super::fail(exit::USAGE, e));
     }
-    if let Err(e) = crate::scrape::urls::check(&a.scrape) {
+    if let Err(e) = crate::scrape::urls::check(&a.scrape, &a.tls) {
         return Ok(super::fail(exit::USAGE, &e));
     }
     if a.json.as_ref().is_some_and(|p| p.as_os_str() == "-") {
@@ -54,6 +54,7 @@ pub async fn console(
         view: Some(view),
         load: Some(line),
         scrape_urls: a.scrape.clone(),
+        scrape_tls: a.tls.clone(),
     };
     match crate::app::run(cluster, config, ns, start).await? {
         Some(Ok(summary)) => eprintln!("load test: {summary}"),

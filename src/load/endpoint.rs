@@ -8,6 +8,8 @@ pub struct Endpoint {
     pub port: u16,
     pub authority: String,
     pub path: String,
+    /// `https://`: TLS on the connection, the host its server name.
+    pub tls: bool,
 }
 
 /// Why a `--url` cannot be a target; the words name the flag.
@@ -15,9 +17,7 @@ pub struct Endpoint {
 pub enum EndpointError {
     #[error("--url {url:?} is not a URL: {reason}")]
     NotAUrl { url: String, reason: String },
-    #[error("--url {0:?}: https is not supported by the load generator (plain HTTP only)")]
-    Https(String),
-    #[error("--url {0:?}: write http://HOST:PORT/PATH")]
+    #[error("--url {0:?}: write http://HOST:PORT/PATH or https://HOST:PORT/PATH")]
     NotHttp(String),
     #[error("--url {0:?} has no host")]
     NoHost(String),
@@ -31,23 +31,24 @@ impl Endpoint {
                     url: url.to_string(),
                     reason: e.to_string(),
                 })?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => return Err(EndpointError::Https(url.to_string())),
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
             _ => return Err(EndpointError::NotHttp(url.to_string())),
-        }
+        };
         let auth = uri
             .authority()
             .ok_or_else(|| EndpointError::NoHost(url.to_string()))?;
         Ok(Endpoint {
             url: url.to_string(),
             host: auth.host().trim_matches(['[', ']']).to_string(),
-            port: auth.port_u16().unwrap_or(80),
+            port: auth.port_u16().unwrap_or(if tls { 443 } else { 80 }),
             authority: auth.to_string(),
             path: uri
                 .path_and_query()
                 .map(|p| p.to_string())
                 .unwrap_or_else(|| "/".into()),
+            tls,
         })
     }
 }
@@ -74,9 +75,11 @@ mod tests {
             )
         );
         let e = Endpoint::parse("http://[::1]/").unwrap();
-        assert_eq!((e.host.as_str(), e.port), ("::1", 80));
+        assert_eq!((e.host.as_str(), e.port, e.tls), ("::1", 80, false));
+        let e = Endpoint::parse("https://localhost/metrics").unwrap();
+        assert_eq!((e.host.as_str(), e.port, e.tls), ("localhost", 443, true));
         for (bad, frag) in [
-            ("https://127.0.0.1/", "https is not supported"),
+            ("ftp://127.0.0.1/", "http://HOST:PORT/PATH"),
             ("127.0.0.1:8080", "http://HOST:PORT/PATH"),
             ("http://", "not a URL"),
         ] {

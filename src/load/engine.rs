@@ -33,6 +33,9 @@ pub enum RunError {
     Prepare(#[from] PrepareError),
     #[error(transparent)]
     Threads(#[from] ThreadError),
+    /// An https target's handshake failed before the run: a setup error, not a measurement.
+    #[error("--url {url}: TLS handshake failed: {reason}")]
+    Tls { url: String, reason: String },
 }
 
 /// Runs the plan to its end, sending a [`Progress`] every `every` to `progress`.
@@ -60,6 +63,7 @@ pub async fn run_until(
             .map(|ep| conn::Prepared::new(&plan, ep))
             .collect::<Result<Vec<_>, _>>()?,
     );
+    check_tls(&plan).await?;
     let plan = Arc::new(plan);
     let stats = Arc::new(Mutex::new(Stats::new()));
     let start = Instant::now();
@@ -93,6 +97,38 @@ pub async fn run_until(
         elapsed: start.elapsed(),
         send_window: last_send.saturating_duration_since(start),
     })
+}
+
+/// One handshake with each https target before the run: an untrusted certificate is the
+/// flags' fault and is said once, by name, instead of counted as thousands of failures. A
+/// target that does not answer yet is left to the run, which counts it.
+async fn check_tls(plan: &Plan) -> Result<(), RunError> {
+    let Some(config) = &plan.tls else {
+        return Ok(());
+    };
+    for ep in plan.targets.iter().filter(|t| t.tls) {
+        let tcp = tokio::net::TcpStream::connect((ep.host.as_str(), ep.port));
+        let Ok(Ok(tcp)) = tokio::time::timeout(plan.timeout, tcp).await else {
+            continue;
+        };
+        let shake = conn::tls_handshake(ep, config, tcp);
+        match tokio::time::timeout(plan.timeout, shake).await {
+            Ok(Err(crate::load::failure::RequestError::Tls(e))) => {
+                return Err(RunError::Tls {
+                    url: ep.url.clone(),
+                    reason: crate::tls::explain(&e),
+                });
+            }
+            Ok(Err(e)) => {
+                return Err(RunError::Tls {
+                    url: ep.url.clone(),
+                    reason: e.to_string(),
+                });
+            }
+            Ok(Ok(_)) | Err(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Sends a [`Progress`] every `every` from `start` until aborted or nobody listens.

@@ -9,6 +9,9 @@ pub enum RequestError {
     /// The TCP connection could not be opened.
     #[error("connect: {0}")]
     Connect(#[source] std::io::Error),
+    /// The TLS handshake failed (an untrusted certificate, no common protocol, ...).
+    #[error("tls: {0}")]
+    Tls(#[source] std::io::Error),
     /// The HTTP/1.1 or HTTP/2 handshake failed.
     #[error("handshake: {0}")]
     Handshake(#[source] hyper::Error),
@@ -28,6 +31,7 @@ impl RequestError {
     pub fn failure(&self) -> Failure {
         match self {
             RequestError::Connect(_) => Failure::Connect,
+            RequestError::Tls(_) => Failure::Tls,
             RequestError::Handshake(_) => Failure::Handshake,
             RequestError::Closed(_) => Failure::Closed,
             RequestError::Io(_) => Failure::Io,
@@ -45,15 +49,17 @@ pub enum Failure {
     Handshake,
     Io,
     Timeout,
+    Tls,
 }
 
 impl Failure {
-    pub const ALL: [Failure; 5] = [
+    pub const ALL: [Failure; 6] = [
         Failure::Closed,
         Failure::Connect,
         Failure::Handshake,
         Failure::Io,
         Failure::Timeout,
+        Failure::Tls,
     ];
 
     /// The name in the report's "no answer" row and the JSON's `failures` object.
@@ -64,6 +70,7 @@ impl Failure {
             Failure::Handshake => "handshake",
             Failure::Io => "io",
             Failure::Timeout => "timeout",
+            Failure::Tls => "tls",
         }
     }
 }

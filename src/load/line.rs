@@ -82,6 +82,12 @@ pub fn words_of(a: &LoadtestArgs) -> Vec<String> {
             w.extend(["--content-type".into(), a.content_type.clone()]);
         }
     }
+    if let Some(ca) = &a.tls.cacert {
+        w.extend(["--cacert".into(), ca.display().to_string()]);
+    }
+    if a.tls.insecure {
+        w.push("--insecure".into());
+    }
     if a.http2 {
         w.push("--http2".into());
     }
@@ -146,8 +152,8 @@ mod tests {
                 "--duration must be more than 0",
             ),
             (
-                "--url https://127.0.0.1:9/ --rate 5",
-                "https is not supported",
+                "--url ftp://127.0.0.1:9/ --rate 5",
+                "https://HOST:PORT/PATH",
             ),
             (
                 "--url http://127.0.0.1:9/ --rate 5 --frobnicate",
@@ -165,9 +171,23 @@ mod tests {
     fn flags_become_the_plan() {
         let p = parse(
             "--url http://127.0.0.1:9/ --concurrency 4 --requests 100 --timeout 2s \
-             --slo-p99 250ms --slo-error-rate 1% --json out.json --http2",
+             --slo-p99 250ms --slo-error-rate 1% --json out.json --http2 --cacert ca.pem --insecure",
         )
         .unwrap();
+        assert_eq!(
+            p.tls.cacert.as_deref(),
+            Some(std::path::Path::new("ca.pem"))
+        );
+        assert!(p.tls.insecure);
+        let args = parse_args(&to_line(
+            &parse_args("--url https://127.0.0.1:9/ --rate 5 --cacert ca.pem --insecure").unwrap(),
+        ))
+        .unwrap();
+        assert_eq!(
+            args.tls.cacert.as_deref(),
+            Some(std::path::Path::new("ca.pem"))
+        );
+        assert!(args.tls.insecure);
         assert_eq!(p.mode, Mode::Closed { concurrency: 4 });
         assert_eq!(p.max_requests, Some(100));
         assert_eq!(p.timeout, Duration::from_secs(2));

@@ -26,6 +26,8 @@ pub struct LoadPlan {
     pub content_type: String,
     pub http2: bool,
     pub timeout: Duration,
+    /// How https targets are checked.
+    pub tls: crate::tls::TlsArgs,
     pub slo: Slo,
     /// Write the summary's JSON here (`-`: standard output).
     pub json: Option<PathBuf>,
@@ -46,6 +48,8 @@ pub enum PlanError {
     Rate(f64),
     #[error(transparent)]
     Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("--body {}: {source}", path.display())]
     Body {
         path: PathBuf,
@@ -93,6 +97,7 @@ impl LoadPlan {
             content_type: a.content_type.clone(),
             http2: a.http2,
             timeout: a.timeout,
+            tls: a.tls.clone(),
             slo: Slo {
                 p99_ms: a.slo_p99.map(|d| d.as_secs_f64() * 1000.0),
                 error_rate: a.slo_error_rate,
@@ -101,7 +106,8 @@ impl LoadPlan {
         })
     }
 
-    /// The engine's plan: reads the body file, if any.
+    /// The engine's plan: reads the body file, if any, and the `--cacert` file when a
+    /// target is https.
     pub fn engine_plan(&self) -> Result<Plan, PlanError> {
         let (method, body) = match &self.body {
             Some(path) => {
@@ -113,6 +119,15 @@ impl LoadPlan {
             }
             None => (Method::GET, Bytes::new()),
         };
+        let alpn = if self.http2 {
+            crate::tls::Alpn::Http2
+        } else {
+            crate::tls::Alpn::Http1
+        };
+        let tls = match self.targets.iter().any(|t| t.tls) {
+            true => Some(crate::tls::client_config(&self.tls, alpn)?),
+            false => None,
+        };
         Ok(Plan {
             targets: self.targets.clone(),
             method,
@@ -123,6 +138,7 @@ impl LoadPlan {
             max_requests: self.max_requests,
             http2: self.http2,
             timeout: self.timeout,
+            tls,
         })
     }
 

@@ -34,9 +34,10 @@ pub enum FetchError {
 }
 
 pub async fn fetch_url(http: &reqwest::Client, url: &str) -> Result<String, FetchError> {
+    // reqwest's own words stop at "error sending request": the causes say what failed
     let failed = |source: reqwest::Error| FetchError::Http {
         url: url.to_string(),
-        source: source.into(),
+        source: crate::tls::explain(&source).into(),
     };
     let resp = http.get(url).send().await.map_err(failed)?;
     let status = resp.status();

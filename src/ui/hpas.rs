@@ -325,7 +325,12 @@ fn chart(
     let datasets = vec![
         Dataset::default()
             .name("desired")
-            .marker(Marker::Braille)
+            // without colour the two lines differ by their dots
+            .marker(if t.plain {
+                Marker::Dot
+            } else {
+                Marker::Braille
+            })
             .graph_type(GraphType::Line)
             .style(t.warn)
             .data(&des),

@@ -196,6 +196,168 @@ fn closed_loop_stops_at_the_request_budget_and_speaks_http2() {
     }
 }
 
+/// https through a TLS front (the CA made for the test): trusted with `--cacert`, over
+/// HTTP/1.1 and HTTP/2 (ALPN); refused by name without it, before anything is measured;
+/// taken with `--insecure` only when asked.
+#[test]
+fn https_targets_with_a_custom_ca_or_insecure() {
+    let s = serve();
+    let front = support::tls::front(s.port);
+    let url = format!("https://127.0.0.1:{}/v2/health/live", front.port);
+    let ca = front.ca.to_str().unwrap();
+    let budget = [
+        "--concurrency",
+        "4",
+        "--requests",
+        "300",
+        "--duration",
+        "60s",
+    ];
+    for extra in [
+        &["--cacert", ca][..],
+        &["--cacert", ca, "--http2"][..],
+        &["--insecure"][..],
+    ] {
+        let mut args = vec!["--url", url.as_str()];
+        args.extend_from_slice(&budget);
+        args.extend_from_slice(extra);
+        let (code, v, err) = loadtest(&args);
+        assert_eq!(code, 0, "{extra:?}: {err}");
+        assert_eq!(
+            (
+                v["requests"].as_u64(),
+                v["errors"].as_u64(),
+                v["statuses"]["200"].as_u64()
+            ),
+            (Some(300), Some(0), Some(300)),
+            "{extra:?}: {v}"
+        );
+        let http = if extra.contains(&"--http2") {
+            "HTTP/2"
+        } else {
+            "HTTP/1.1"
+        };
+        assert_eq!(v["http"], http, "{extra:?}");
+    }
+    // without the CA: one clear error naming both ways out, exit 2, nothing measured
+    let mut args = vec!["--url", url.as_str()];
+    args.extend_from_slice(&budget);
+    let (code, v, err) = loadtest(&args);
+    assert_eq!(code, 2, "{err}");
+    assert!(v.is_null(), "no JSON for a run that did not start: {v}");
+    for want in [
+        "TLS handshake failed",
+        "not trusted",
+        "--cacert FILE",
+        "--insecure",
+        &url,
+    ] {
+        assert!(err.contains(want), "{want:?} missing: {err}");
+    }
+    // a CA file that is not one is named before anything is sent
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.pem");
+    std::fs::write(&bad, "hello\n").unwrap();
+    let mut args = vec!["--url", url.as_str(), "--cacert", bad.to_str().unwrap()];
+    args.extend_from_slice(&budget);
+    let (code, _, err) = loadtest(&args);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--cacert") && err.contains("no PEM certificate"),
+        "{err}"
+    );
+}
+
+/// `--scrape https://…`: the console's scraper reads the server's metrics through the TLS
+/// front with the test's CA; without it, the scrape error says why and what to pass.
+#[test]
+fn scrape_urls_speak_https() {
+    let s = serve_version("v2");
+    let front = support::tls::front(s.port);
+    let url = format!("https://localhost:{}/metrics", front.port);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let first = |tls: tractor::tls::TlsArgs| {
+        rt.block_on(async {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let task = tractor::scrape::urls::spawn(
+                vec![url.clone()],
+                &tls,
+                Duration::from_millis(200),
+                Duration::from_secs(5),
+                &tx,
+            )
+            .unwrap();
+            let ev = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            task.abort();
+            match ev {
+                tractor::event::AppEvent::Scrape(r) => r.result,
+                other => panic!("not a scrape: {other:?}"),
+            }
+        })
+    };
+    let trusted = tractor::tls::TlsArgs {
+        cacert: Some(front.ca.clone()),
+        insecure: false,
+    };
+    let m = first(trusted).unwrap();
+    assert_eq!(m.version.as_deref(), Some("v2"));
+    let e = first(tractor::tls::TlsArgs::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&url) && e.contains("not trusted") && e.contains("--cacert FILE"),
+        "{e}"
+    );
+}
+
+/// `NO_COLOR=1`: the monitor screen of a running load test, as tmux holds it, has no colour
+/// at all but keeps its bold; the same screen without it is coloured.
+#[test]
+fn no_color_is_honoured_on_the_screen() {
+    let s = serve();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_tractor");
+    let url = format!("http://127.0.0.1:{}/v2/health/live", s.port);
+    let metrics = format!("http://127.0.0.1:{}/metrics", s.port);
+    // an SGR sequence that sets a foreground or background colour
+    let coloured = |screen: &str| {
+        screen.split("\x1b[").skip(1).any(|seq| {
+            let params = seq.split('m').next().unwrap_or("");
+            params.split(';').any(|p| {
+                matches!(
+                    p.parse::<u16>(),
+                    Ok(30..=38 | 40..=48 | 90..=97 | 100..=107)
+                )
+            })
+        })
+    };
+    for no_color in ["1", ""] {
+        let t = support::tmux::Tmux::start(if no_color.is_empty() {
+            "colour"
+        } else {
+            "nocolour"
+        });
+        t.line(&format!(
+            "NO_COLOR={no_color} {bin} --log-file {} loadtest --url {url} --rate 20 --duration 60s --scrape {metrics}",
+            dir.path().join("log").display(),
+        ));
+        t.wait_for("● running", Duration::from_secs(30));
+        t.wait_for("latency ms", Duration::from_secs(30));
+        let screen = t.screen_escaped();
+        assert!(screen.contains("\x1b[1m"), "bold stays:\n{screen}");
+        if no_color.is_empty() {
+            assert!(coloured(&screen), "coloured without NO_COLOR:\n{screen}");
+        } else {
+            assert!(!coloured(&screen), "a colour under NO_COLOR:\n{screen}");
+        }
+        t.keys(&["q"]);
+        t.wait_for("load test", Duration::from_secs(30));
+    }
+}
+
 #[test]
 fn missed_slos_exit_one_and_failures_are_counted_not_fatal() {
     let s = serve();
@@ -255,8 +417,8 @@ fn missed_slos_exit_one_and_failures_are_counted_not_fatal() {
 fn bad_flags_are_named_with_exit_two() {
     let table: &[(&[&str], &str)] = &[
         (
-            &["--url", "https://127.0.0.1:1/", "--rate", "5"],
-            "https is not supported",
+            &["--url", "ftp://127.0.0.1:1/", "--rate", "5"],
+            "or https://HOST:PORT/PATH",
         ),
         (
             &["--url", "127.0.0.1:1", "--rate", "5"],

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod console;
 pub mod http;
 pub mod pod_runner;
+pub mod tls;
 pub mod tmux;
 pub mod traffic;
 use jiff::Timestamp;

@@ -59,6 +59,11 @@ impl Tmux {
         self.tmux(&["capture-pane", "-p", "-t", "t"])
     }
 
+    /// The screen with its attributes as escape sequences (colours, bold, ...).
+    pub fn screen_escaped(&self) -> String {
+        self.tmux(&["capture-pane", "-e", "-p", "-t", "t"])
+    }
+
     /// Polls the screen until `text` shows; panics with the screen on timeout.
     pub fn wait_for(&self, text: &str, timeout: Duration) -> String {
         let start = Instant::now();

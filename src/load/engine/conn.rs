@@ -5,6 +5,7 @@ use http::{Request, header};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::sync::Arc;
 
 use super::plan::Plan;
 use crate::load::endpoint::Endpoint;
@@ -37,12 +38,43 @@ pub enum Conn {
     H2(http2::SendRequest<Full<Bytes>>),
 }
 
-async fn connect(ep: &Endpoint, h2: bool) -> Result<Conn, RequestError> {
+async fn connect(
+    ep: &Endpoint,
+    h2: bool,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> Result<Conn, RequestError> {
     let tcp = tokio::net::TcpStream::connect((ep.host.as_str(), ep.port))
         .await
         .map_err(RequestError::Connect)?;
     let _ = tcp.set_nodelay(true);
-    let io = TokioIo::new(tcp);
+    match tls.filter(|_| ep.tls) {
+        Some(config) => {
+            let stream = tls_handshake(ep, config, tcp).await?;
+            handshake(TokioIo::new(stream), h2).await
+        }
+        None => handshake(TokioIo::new(tcp), h2).await,
+    }
+}
+
+/// The TLS handshake on a new connection, the URL's host as the server name.
+pub async fn tls_handshake(
+    ep: &Endpoint,
+    config: &Arc<rustls::ClientConfig>,
+    tcp: tokio::net::TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, RequestError> {
+    let name = rustls::pki_types::ServerName::try_from(ep.host.clone())
+        .map_err(|e| RequestError::Tls(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
+    tokio_rustls::TlsConnector::from(config.clone())
+        .connect(name, tcp)
+        .await
+        .map_err(RequestError::Tls)
+}
+
+/// The HTTP/1.1 or HTTP/2 handshake on an open connection; its driver runs on its own.
+async fn handshake<I>(io: TokioIo<I>, h2: bool) -> Result<Conn, RequestError>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     if h2 {
         let (send, conn) = http2::handshake(TokioExecutor::new(), io)
             .await
@@ -69,7 +101,8 @@ pub struct Prepared {
 impl Prepared {
     pub fn new(plan: &Plan, ep: &Endpoint) -> Result<Prepared, PrepareError> {
         let uri = if plan.http2 {
-            format!("http://{}{}", ep.authority, ep.path)
+            let scheme = if ep.tls { "https" } else { "http" };
+            format!("{scheme}://{}{}", ep.authority, ep.path)
         } else {
             ep.path.clone()
         };
@@ -140,7 +173,7 @@ pub async fn attempt(
     let req = t.request(plan);
     let mut conn = match slot.take() {
         Some(c) => c,
-        None => connect(&t.ep, plan.http2).await?,
+        None => connect(&t.ep, plan.http2, plan.tls.as_ref()).await?,
     };
     let status = exchange(&mut conn, req).await?;
     *slot = Some(conn);

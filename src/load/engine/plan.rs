@@ -32,6 +32,8 @@ pub struct Plan {
     pub max_requests: Option<u64>,
     pub http2: bool,
     pub timeout: Duration,
+    /// The client configuration for https targets (`None` when every target is http).
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// What a finished run measured.

@@ -34,6 +34,7 @@ async fn silent_servers_time_out_on_time() {
             duration: Duration::from_millis(1000),
             max_requests: None,
             http2: false,
+            tls: None,
             timeout: Duration::from_millis(200),
         };
         let o = run(plan, None, Duration::from_millis(250)).await.unwrap();
@@ -77,6 +78,7 @@ async fn refused_connections_count_as_connect_failures() {
         duration: Duration::from_secs(5),
         max_requests: Some(5),
         http2: false,
+        tls: None,
         timeout: Duration::from_secs(2),
     };
     let o = run(plan, None, Duration::from_millis(250)).await.unwrap();

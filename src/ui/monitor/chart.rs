@@ -62,6 +62,7 @@ pub fn draw(f: &mut Frame, area: Rect, t: &Theme, spec: Spec<'_>) {
         .iter()
         .map(|s| s.points.iter().map(|&(x, y)| (x, axis.plot(y))).collect())
         .collect();
+    let shapes = Shapes::of(&series, t.plain);
     let datasets: Vec<Dataset> = series
         .iter()
         .zip(&plotted)
@@ -69,7 +70,7 @@ pub fn draw(f: &mut Frame, area: Rect, t: &Theme, spec: Spec<'_>) {
         .map(|(s, p)| {
             Dataset::default()
                 .name(s.name.clone())
-                .marker(Dot::Braille)
+                .marker(shapes.marker(s.style))
                 .graph_type(GraphType::Line)
                 .style(s.style)
                 .data(p)
@@ -81,12 +82,12 @@ pub fn draw(f: &mut Frame, area: Rect, t: &Theme, spec: Spec<'_>) {
         title.push(Span::styled("(no data yet) ", t.muted));
     } else {
         match spec.legend {
-            Some(l) => title.extend(l),
+            Some(l) => title.extend(l.into_iter().map(|sp| shapes.legend(sp))),
             None => title.extend(
                 series
                     .iter()
                     .filter(|s| !s.points.is_empty())
-                    .map(|s| Span::styled(format!("━ {} ", s.name), s.style)),
+                    .map(|s| shapes.legend(Span::styled(format!("━ {} ", s.name), s.style))),
             ),
         }
     }
@@ -123,6 +124,53 @@ pub fn draw(f: &mut Frame, area: Rect, t: &Theme, spec: Spec<'_>) {
         .filter(|(x, _)| *x >= -span && *x <= 0.0)
     {
         overlay_marker(f.buffer_mut(), graph, column(graph, span, *x), *st);
+    }
+}
+
+/// Without colour (`NO_COLOR`), series of different colours are told apart by their dots:
+/// one marker per colour, in the order the colours first appear, and the legend's `━` becomes
+/// that marker's glyph. In colour every series is braille.
+struct Shapes {
+    colours: Vec<Option<ratatui::style::Color>>,
+    plain: bool,
+}
+
+const SHAPES: [(Dot, &str); 5] = [
+    (Dot::Braille, "⠒"),
+    (Dot::Dot, "•"),
+    (Dot::Block, "█"),
+    (Dot::Bar, "▄"),
+    (Dot::HalfBlock, "▀"),
+];
+
+impl Shapes {
+    fn of(series: &[Series], plain: bool) -> Shapes {
+        let mut colours = Vec::new();
+        for s in series {
+            if !colours.contains(&s.style.fg) {
+                colours.push(s.style.fg);
+            }
+        }
+        Shapes { colours, plain }
+    }
+
+    fn shape(&self, style: Style) -> Option<(Dot, &'static str)> {
+        if !self.plain {
+            return None;
+        }
+        let i = self.colours.iter().position(|c| *c == style.fg)?;
+        Some(SHAPES[i % SHAPES.len()])
+    }
+
+    fn marker(&self, style: Style) -> Dot {
+        self.shape(style).map_or(Dot::Braille, |(m, _)| m)
+    }
+
+    fn legend(&self, span: Span<'static>) -> Span<'static> {
+        match (self.shape(span.style), span.content.strip_prefix('━')) {
+            (Some((_, glyph)), Some(rest)) => Span::styled(format!("{glyph}{rest}"), span.style),
+            _ => span,
+        }
     }
 }
 
@@ -198,9 +246,17 @@ mod tests {
 
     /// The chart drawn into a `w`×`h` terminal, as rows of text.
     fn rendered(w: u16, h: u16, spec: Spec<'_>) -> Vec<String> {
+        rendered_with(
+            w,
+            h,
+            spec,
+            &Theme::from_config(&crate::config::Config::defaults().theme),
+        )
+    }
+
+    fn rendered_with(w: u16, h: u16, spec: Spec<'_>, theme: &Theme) -> Vec<String> {
         let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
-        let theme = Theme::from_config(&crate::config::Config::defaults().theme);
-        term.draw(|f| draw(f, f.area(), &theme, spec)).unwrap();
+        term.draw(|f| draw(f, f.area(), theme, spec)).unwrap();
         let buf = term.backend().buffer().clone();
         (0..h)
             .map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect())
@@ -255,5 +311,35 @@ mod tests {
             (col as i64 - ((left + 1 + right) / 2) as i64).abs() <= 1,
             "{text}"
         );
+    }
+
+    /// Without colour, two series are two kinds of dots, and the legend shows which.
+    #[test]
+    fn without_colour_series_differ_by_shape() {
+        use ratatui::style::Color;
+        let line = |name: &str, fg: Color, y: f64| Series {
+            name: name.into(),
+            style: Style::default().fg(fg),
+            points: (0..=60).map(|i| (f64::from(i) - 60.0, y)).collect(),
+        };
+        let spec = || Spec {
+            title: "t".into(),
+            span: 60.0,
+            series: vec![line("a", Color::Cyan, 2.0), line("b", Color::Yellow, 8.0)],
+            markers: &[],
+            min_max: 10.0,
+            scale: Scale::Linear,
+            legend: None,
+        };
+        let braille = |c: char| ('\u{2801}'..='\u{28ff}').contains(&c);
+        let plain = rendered_with(62, 12, spec(), &Theme::plain()).join("\n");
+        assert!(plain.contains("⠒ a") && plain.contains("• b"), "{plain}");
+        let body: String = plain.lines().skip(1).collect();
+        assert!(body.chars().any(braille), "{plain}");
+        assert!(body.contains('•'), "{plain}");
+        let colour = rendered(62, 12, spec()).join("\n");
+        assert!(colour.contains("━ a") && colour.contains("━ b"), "{colour}");
+        let body: String = colour.lines().skip(1).collect();
+        assert!(!body.contains('•'), "{colour}");
     }
 }
