@@ -93,6 +93,10 @@ pub enum Command {
     Loadtest(Box<LoadtestArgs>),
     /// The product on one machine, no cluster: replicas of the demo model as local processes
     /// behind one front port, a load profile, an autoscaler, and the console on them.
+    /// Print the containers' logs of a deployment's pods (all, one revision's or one pod's),
+    /// each line prefixed by its pod; with -f, new pods join as they start.
+    #[command(after_help = examples::LOGS)]
+    Logs(LogsArgs),
     #[command(after_help = examples::DEMO)]
     Demo(DemoArgs),
     /// Print a shell completion script, e.g. `source <(tractor completions bash)`, or
@@ -111,6 +115,42 @@ pub fn plugin_name(argv0: Option<std::ffi::OsString>) -> Option<&'static str> {
     let file = std::path::Path::new(&argv0).file_name()?.to_str()?;
     file.starts_with("kubectl-tractor")
         .then_some("kubectl tractor")
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// deploy/NAME
+    pub target: String,
+    /// Only the pods of this revision (see `rollout history`).
+    #[arg(long)]
+    pub revision: Option<i64>,
+    /// Only this pod.
+    #[arg(long)]
+    pub pod: Option<String>,
+    /// Only this container (default: every container).
+    #[arg(short = 'c', long)]
+    pub container: Option<String>,
+    /// The last terminated container's output: what a crash-looping one printed before it died.
+    #[arg(short = 'p', long)]
+    pub previous: bool,
+    /// Keep printing as lines come; pods that start join, pods that go leave.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Only lines newer than this (e.g. 5m, 1h).
+    #[arg(long, value_parser = parse_duration)]
+    pub since: Option<Duration>,
+    /// Only the last N lines of each container (at the start).
+    #[arg(long, value_name = "N")]
+    pub tail: Option<i64>,
+    /// Only lines matching this regular expression.
+    #[arg(long, value_name = "RE")]
+    pub grep: Option<String>,
+    /// Print each line's time (from the API server).
+    #[arg(long)]
+    pub timestamps: bool,
+    /// One JSON object per line: namespace, pod, container, revision, time, line.
+    #[arg(short = 'o', long)]
+    pub output: Option<Output>,
 }
 
 #[derive(Debug, Args)]

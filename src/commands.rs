@@ -14,6 +14,7 @@ pub mod canary;
 pub mod completions;
 pub mod demo;
 pub mod loadtest;
+pub mod logs;
 pub mod status;
 pub mod write;
 
@@ -79,6 +80,7 @@ pub async fn run(cli: &Cli, cmd: &Command, config: Config) -> i32 {
         Command::Set { cmd: Set::Model(a) } => &a.write.target,
         Command::Set { cmd: Set::Image(a) } => &a.write.target,
         Command::Scale(a) => &a.write.target,
+        Command::Logs(a) => &a.target,
         Command::Loadtest(a) => return loadtest::run(a).await,
         Command::Demo(_) => return fail(exit::USAGE, "demo runs from main"),
         Command::Completions { shell } => return completions::print(*shell),
@@ -151,6 +153,7 @@ pub async fn run(cli: &Cli, cmd: &Command, config: Config) -> i32 {
             )
             .await
         }
+        Command::Logs(a) => logs::run(&ctx, &target, a).await,
         Command::Loadtest(a) => loadtest::run(a).await,
         Command::Demo(_) => fail(exit::USAGE, "demo runs from main"),
         Command::Completions { shell } => completions::print(*shell),

@@ -17,6 +17,7 @@ pub mod k8s;
 pub mod load;
 pub mod local;
 pub mod logging;
+pub mod logs;
 pub mod metrics;
 pub mod model;
 pub mod scrape;

@@ -64,6 +64,12 @@ pub const LOADTEST: &str = "Examples:
   tractor loadtest --url https://m.example:8443/predict --cacert ca.pem --profile ramp:10..500 --slo-p99 250ms
   tractor loadtest --url http://127.0.0.1:8080/predict --body x.json --rate 100 --deploy deploy/classifier -n serving";
 
+pub const LOGS: &str = "Examples:
+  tractor logs deploy/classifier -f                  every pod, new ones joining
+  tractor logs deploy/classifier --revision 4 --since 10m --grep 'error|panic'
+  tractor logs deploy/classifier --pod classifier-7d9f-x2x --previous
+  tractor logs deploy/classifier --tail 100 -o json";
+
 pub const DEMO: &str = "Examples:
   tractor demo                     replicas, load and the console on this machine
   tractor demo --duration 5m --readonly";

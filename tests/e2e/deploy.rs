@@ -292,6 +292,7 @@ fn operator_role_does_every_action_and_nothing_more() {
     for (verb, what, want) in [
         ("patch", "deployments", "yes"),
         ("get", "pods/proxy", "yes"),
+        ("get", "pods/log", "yes"),
         ("watch", "horizontalpodautoscalers.autoscaling", "yes"),
         // a canary creates NAME-canary and deletes it at the end
         ("delete", "deployments", "yes"),
@@ -310,6 +311,7 @@ fn operator_role_does_every_action_and_nothing_more() {
     for (verb, what, want) in [
         ("list", "deployments", "yes"),
         ("get", "pods/proxy", "yes"),
+        ("get", "pods/log", "yes"),
         ("patch", "deployments", "no"),
         ("get", "secrets", "no"),
     ] {

@@ -14,6 +14,7 @@ mod common;
 mod deploy;
 mod hpa;
 mod latency;
+mod logs;
 mod managed;
 mod pod_proxy;
 mod rbac;
