@@ -16,6 +16,7 @@ use crate::state::{Effect, State, View, update};
 
 pub mod canary;
 pub mod load;
+pub mod logs;
 
 /// How the console opens: on which screen, with a load test running, scraping which URLs.
 #[derive(Debug, Clone, Default)]
@@ -43,11 +44,13 @@ fn dispatch(
     runner: Option<&Backend>,
     loads: &mut load::LoadRunner,
     canaries: &mut canary::CanaryRunner,
+    logs: &mut logs::LogsRunner,
     tx: &UnboundedSender<AppEvent>,
 ) {
     tracing::info!(effect = ?e, "effect");
     match e {
         Effect::Canary(c) => canaries.dispatch(c, runner, tx),
+        Effect::Logs(l) => logs.dispatch(l, runner, tx),
         Effect::StartLoad { args } => loads.start(args, tx.clone()),
         Effect::StopLoad => loads.stop(),
         Effect::Prepare { target, action } | Effect::Execute { target, action }
@@ -67,7 +70,10 @@ fn dispatch(
                 let result = match e {
                     Effect::Prepare { target, action } => r.prepare(&target, action).await,
                     Effect::Execute { target, action } => r.execute(&target, action).await,
-                    Effect::StartLoad { .. } | Effect::StopLoad | Effect::Canary(_) => return,
+                    Effect::StartLoad { .. }
+                    | Effect::StopLoad
+                    | Effect::Canary(_)
+                    | Effect::Logs(_) => return,
                 };
                 tracing::info!(result = ?result, "effect result");
                 let _ = tx.send(AppEvent::Effect(result));
@@ -209,12 +215,13 @@ pub async fn run(
     let runner = backend.as_ref();
     let mut loads = load::LoadRunner::default();
     let mut canaries = canary::CanaryRunner::new(settings);
+    let mut logs = logs::LogsRunner::default();
     if let Some(v) = start.view {
         state.view = v;
     }
     if let Some(line) = &start.load {
         for e in crate::state::update::load::start(&mut state, line) {
-            dispatch(e, runner, &mut loads, &mut canaries, &tx);
+            dispatch(e, runner, &mut loads, &mut canaries, &mut logs, &tx);
         }
     }
     let mut guard = crate::tui::Guard::enter().wrap_err("cannot set up the terminal")?;
@@ -227,7 +234,7 @@ pub async fn run(
             effects.extend(update(&mut state, ev));
         }
         for e in effects {
-            dispatch(e, runner, &mut loads, &mut canaries, &tx);
+            dispatch(e, runner, &mut loads, &mut canaries, &mut logs, &tx);
         }
         if state.quit {
             break;
@@ -243,6 +250,7 @@ pub async fn run(
         }
     }
     loads.stop();
+    logs.stop();
     let driving = canaries.driving();
     canaries.stop();
     for w in tasks {

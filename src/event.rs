@@ -21,6 +21,8 @@ pub enum AppEvent {
     Load(LoadEvent),
     /// A canary this console prepares or drives.
     Canary(CanaryEvent),
+    /// A logs view's reader: a line, a stream opened or closed, a failure.
+    Logs(crate::logs::LogEvent),
     /// SIGTERM, SIGHUP or SIGINT: leave, restoring the terminal.
     Shutdown,
 }

@@ -13,6 +13,7 @@ pub mod canaries;
 pub mod keymap;
 pub mod latency;
 pub mod loadrun;
+pub mod logview;
 pub mod rows;
 pub mod store;
 pub mod timeline;
@@ -31,6 +32,8 @@ pub enum View {
     /// One time axis: latency per revision, load, replicas, markers. `None`: the
     /// explicit scrape URLs instead of a deployment.
     Monitor(timeline::Subject),
+    /// The containers' logs of a deployment (all its pods, a revision's or a pod's).
+    Logs(Key),
 }
 
 impl View {
@@ -42,6 +45,7 @@ impl View {
             View::Pods => ViewId::Pods,
             View::Events => ViewId::Events,
             View::Monitor(_) => ViewId::Monitor,
+            View::Logs(_) => ViewId::Logs,
         }
     }
 }
@@ -54,6 +58,7 @@ pub enum ViewId {
     Pods,
     Events,
     Monitor,
+    Logs,
 }
 
 /// Which list of the detail view has the cursor.
@@ -213,6 +218,8 @@ pub struct State {
     pub canary_runs: HashMap<Key, CanaryRun>,
     /// What the canary prompt starts with after the first: the last flags typed.
     pub canary_args: Option<String>,
+    /// The logs view's lines and settings, while it is open.
+    pub logs: Option<logview::LogsView>,
     /// Rows visible in the last drawn list (for page up/down).
     pub page: usize,
     pub dirty: bool,
@@ -251,6 +258,7 @@ impl State {
             load_args: "--url http://127.0.0.1:8080/predict --rate 50 --duration 60s".into(),
             canary_runs: HashMap::new(),
             canary_args: None,
+            logs: None,
             page: 20,
             dirty: true,
             quit: false,

@@ -13,6 +13,7 @@ pub mod deployments;
 pub mod detail;
 pub mod events;
 pub mod hpas;
+pub mod logs;
 pub mod monitor;
 pub mod overlay;
 pub mod pods;
@@ -40,6 +41,7 @@ pub fn draw(s: &State, f: &mut Frame, theme: &Theme) {
         View::Pods => pods::draw(s, f, body, theme),
         View::Events => events::draw(s, f, body, theme),
         View::Monitor(subject) => monitor::draw(s, subject, f, body, theme),
+        View::Logs(_) => logs::draw(s, f, body, theme),
     }
     if s.follow.is_some() {
         overlay::follow(s, f, follow, theme);
@@ -76,6 +78,7 @@ fn header(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         View::Events => "Events".to_string(),
         View::Monitor(Some(k)) => format!("monitor deploy/{} ({})", k.1, k.0),
         View::Monitor(None) => "monitor".to_string(),
+        View::Logs(k) => format!("logs deploy/{} ({})", k.1, k.0),
     };
     let mut spans = vec![
         Span::styled(" tractor ", t.accent),

@@ -48,6 +48,11 @@ key_actions! {
     Canary = "canary",
     CanaryAbort = "canary_abort",
     CanaryPromote = "canary_promote",
+    Logs = "logs",
+    Wrap = "wrap",
+    Timestamps = "timestamps",
+    Follow = "follow",
+    Previous = "previous",
 }
 
 /// What is wrong with a `[keys]` entry.

@@ -63,6 +63,8 @@ pub struct Handle {
     /// Where writes are audited.
     pub audit: AuditLog,
     pub read_only: bool,
+    /// The replicas' log files are `logs_dir/POD.log`.
+    pub logs_dir: std::path::PathBuf,
     ready: front::ReadySet,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -188,6 +190,7 @@ pub fn start(
     let name = spec.name.clone();
     let audit = cfg.audit.clone();
     let read_only = cfg.read_only;
+    let logs_dir = cfg.store.log_path("x").with_file_name("");
     let ready: front::ReadySet = Arc::new(RwLock::new(Vec::new()));
     let ready_set = ready.clone();
     let thread = std::thread::Builder::new()
@@ -224,6 +227,7 @@ pub fn start(
         name,
         audit,
         read_only,
+        logs_dir,
         ready: ready_set,
         thread: Some(thread),
     })

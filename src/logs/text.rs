@@ -17,6 +17,33 @@ pub fn split_timestamp(raw: &str) -> (Option<Timestamp>, &str) {
     (None, raw)
 }
 
+/// A line made safe to draw: colour and cursor sequences (`ESC [ … letter`) and other
+/// control characters taken out, a tab made spaces. What a container prints must not
+/// move the console's cursor or change its colours.
+pub fn clean(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => {
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    // parameters and intermediates, up to the final byte
+                    for f in chars.by_ref() {
+                        if ('\x40'..='\x7e').contains(&f) {
+                            break;
+                        }
+                    }
+                }
+            }
+            '\t' => out.push_str("    "),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// `pod`, or `pod/container` when the pod has several; `(previous)` marks a terminated
 /// run's output.
 pub fn prefix(k: &StreamKey, previous: bool) -> String {
@@ -88,6 +115,17 @@ mod tests {
             split_timestamp("2026-13-45T99 bad"),
             (None, "2026-13-45T99 bad")
         );
+    }
+
+    #[test]
+    fn control_sequences_are_taken_out() {
+        assert_eq!(
+            clean("\x1b[31merror\x1b[0m: bad\tinput\r"),
+            "error: bad    input"
+        );
+        assert_eq!(clean("bell\x07 and \x1b[2J\x1b[Hclear"), "bell and clear");
+        assert_eq!(clean("plain ünïcode ✓"), "plain ünïcode ✓");
+        assert_eq!(clean("\x1b"), "");
     }
 
     #[test]

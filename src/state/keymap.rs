@@ -9,7 +9,7 @@ use super::ViewId;
 use crate::config::keys::{KeyAction, KeyMap};
 use Command as C;
 use KeyAction as K;
-use ViewId::{Deployments, Detail, Events, Hpas, Monitor, Pods};
+use ViewId::{Deployments, Detail, Events, Hpas, Logs, Monitor, Pods};
 use WriteKey as W;
 
 /// What `update` does for a key or a typed command.
@@ -39,6 +39,20 @@ pub enum Command {
     Cancel,
     /// A canary of the selected deployment: its prompt, or a person's abort or promote.
     Canary(CanaryKey),
+    /// The logs of the selection (a deployment's pods, a revision's, a pod's).
+    Logs,
+    /// A toggle of the logs view.
+    LogsToggle(LogsToggle),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogsToggle {
+    Wrap,
+    Timestamps,
+    /// Follow the newest lines, or hold the view where it is.
+    Follow,
+    /// The last terminated runs instead of the running ones.
+    Previous,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,12 +189,13 @@ const fn confirm(
     }
 }
 
-const ALL: &[ViewId] = &[Deployments, Detail, Hpas, Pods, Events, Monitor];
+const ALL: &[ViewId] = &[Deployments, Detail, Hpas, Pods, Events, Monitor, Logs];
 const LISTS: &[ViewId] = &[Deployments, Hpas, Pods];
-const NOT_MONITOR: &[ViewId] = &[Deployments, Detail, Hpas, Pods, Events];
-const NOT_EVENTS: &[ViewId] = &[Deployments, Detail, Hpas, Pods, Monitor];
-const NOT_DETAIL: &[ViewId] = &[Deployments, Hpas, Pods, Events, Monitor];
-const NOT_DETAIL_EVENTS: &[ViewId] = &[Deployments, Hpas, Pods, Monitor];
+const NOT_MONITOR: &[ViewId] = &[Deployments, Detail, Hpas, Pods, Events, Logs];
+const NOT_EVENTS: &[ViewId] = &[Deployments, Detail, Hpas, Pods, Monitor, Logs];
+const NOT_DETAIL: &[ViewId] = &[Deployments, Hpas, Pods, Events, Monitor, Logs];
+const NOT_DETAIL_EVENTS: &[ViewId] = &[Deployments, Hpas, Pods, Monitor, Logs];
+const NOT_LOGS: &[ViewId] = &[Deployments, Detail, Hpas, Pods, Monitor];
 
 /// The table. Its order is the order of the hint line and the help screen, and
 /// decides between two actions a user bound to one key.
@@ -201,6 +216,11 @@ pub const TABLE: &[Entry] = &[
     key(K::Load,          C::Load,                    ALL,         "start a load test")       .hint("load", &[Monitor]),
     key(K::StopLoad,      C::StopLoad,                ALL,         "stop the load test")      .hint("stop load", &[Monitor]),
     key(K::Monitor,       C::Monitor,                 NOT_MONITOR, "monitor the deployment")  .hint("monitor", NOT_MONITOR),
+    key(K::Logs,          C::Logs,                    NOT_LOGS,    "logs of the selection") .hint("logs", &[Deployments, Detail, Pods, Monitor]),
+    key(K::Follow,        C::LogsToggle(LogsToggle::Follow), &[Logs], "follow new lines, or hold") .hint("follow", &[Logs]),
+    key(K::Wrap,          C::LogsToggle(LogsToggle::Wrap), &[Logs], "wrap long lines")          .hint("wrap", &[Logs]),
+    key(K::Timestamps,    C::LogsToggle(LogsToggle::Timestamps), &[Logs], "show each line's time") .hint("time", &[Logs]),
+    key(K::Previous,      C::LogsToggle(LogsToggle::Previous), &[Logs], "previous (crashed) runs") .hint("previous", &[Logs]),
     // in the detail view, to the revision under the cursor when it is not the current one
     key(K::Undo,          C::Write(W::Undo),          &[Detail],   "roll back to selected")   .hint("undo", &[Detail]),
     key(K::Undo,          C::Write(W::Undo),          NOT_DETAIL,  "roll back one revision")  .hint("undo", NOT_DETAIL_EVENTS),
@@ -223,6 +243,7 @@ pub const TABLE: &[Entry] = &[
     typed(&["hpa", "hpas", "horizontalpodautoscalers", "h"],   C::Goto(List::Hpas),        "list autoscalers"),
     typed(&["events", "event", "ev", "e"],                     C::Goto(List::Events),      "list events"),
     typed(&["monitor", "mon", "mo"],                           C::Monitor,                 "monitor the deployment"),
+    typed(&["logs", "log", "lo"],                              C::Logs,                    "logs of the selection"),
     typed(&["urls", "scrape"],                                 C::MonitorUrls,             "monitor --scrape URLs"),
     typed(&["load"],                                           C::Load,                    "start a load test"),
     typed(&["q", "quit", "q!"],                                C::Quit,                    "quit tractor"),

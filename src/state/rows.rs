@@ -274,6 +274,7 @@ pub fn count(s: &State) -> usize {
         super::View::Hpas => hpas(s).len(),
         super::View::Events => events(s).len(),
         super::View::Monitor(_) => 0,
+        super::View::Logs(_) => s.logs.as_ref().map_or(0, |v| v.ring.len()),
         super::View::Detail(k) => match detail(s, k) {
             Some(d) => match s.section {
                 super::Section::Revisions => d.revisions.len(),

@@ -17,6 +17,7 @@ mod cluster;
 mod edit;
 mod input;
 pub mod load;
+pub mod logs;
 mod navigation;
 mod writes;
 
@@ -44,6 +45,8 @@ pub enum Effect {
     StopLoad,
     /// A canary's preview, start, or a person's promote or abort.
     Canary(CanaryEffect),
+    /// The logs view's streams.
+    Logs(logs::LogsEffect),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +81,13 @@ impl CanaryEffect {
 }
 
 pub fn update(s: &mut State, ev: AppEvent) -> Vec<Effect> {
+    let kube = matches!(ev, AppEvent::Kube(_));
+    let mut effects = on_event(s, ev);
+    effects.extend(logs::after(s, kube));
+    effects
+}
+
+fn on_event(s: &mut State, ev: AppEvent) -> Vec<Effect> {
     match ev {
         AppEvent::Tick(now) => {
             s.now = now;
@@ -119,6 +129,11 @@ pub fn update(s: &mut State, ev: AppEvent) -> Vec<Effect> {
         AppEvent::Input(_) => vec![],
         AppEvent::Scrape(r) => {
             cluster::on_scrape(s, r);
+            s.dirty = true;
+            vec![]
+        }
+        AppEvent::Logs(ev) => {
+            logs::on_event(s, ev);
             s.dirty = true;
             vec![]
         }

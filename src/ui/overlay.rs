@@ -40,10 +40,17 @@ pub fn help(s: &State, f: &mut Frame, t: &Theme) {
     right.push(None);
     right.extend(dialog.iter().map(row));
     let full = f.area();
-    let fits = left.len() + 1 + right.len() <= usize::from(full.height.saturating_sub(2));
+    let room = usize::from(full.height.saturating_sub(2));
+    let fits = left.len() + 1 + right.len() <= room;
     if fits {
         left.push(None);
         left.append(&mut right);
+    } else if left.len() > room {
+        // more keys than rows: the rest start the second column
+        let mut rest = left.split_off(room);
+        rest.push(None);
+        rest.append(&mut right);
+        right = rest;
     }
     let (left, left_w) = help_column(&left, t);
     let (right, right_w) = help_column(&right, t);
@@ -108,6 +115,7 @@ fn view_name(v: ViewId) -> &'static str {
         ViewId::Pods => "Pods",
         ViewId::Events => "Events",
         ViewId::Monitor => "the monitor",
+        ViewId::Logs => "the logs view",
     }
 }
 

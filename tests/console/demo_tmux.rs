@@ -139,6 +139,39 @@ fn demo_rollout_and_rollback_with_keys() {
     });
     let load = screen.lines().find(|l| l.starts_with("load")).unwrap_or("");
     assert!(load.contains("errors 0"), "no request failed: {load}");
+    // o: the replicas' own output (their log files), each line with its replica in front
+    t.keys(&["o"]);
+    let logs = wait_screen(&t, "both replicas' log lines", |s| {
+        s.contains("logs deploy/")
+            && s.contains("2 open")
+            && s.lines()
+                .filter(|l| l.contains("model loaded, optimized and warmed up"))
+                .count()
+                >= 2
+    });
+    assert!(logs.contains("following"), "{logs}");
+    t.keys(&["/"]);
+    t.keys(&["-l", "warmed up"]);
+    t.keys(&["Enter"]);
+    t.wait_for("/warmed up/ regex", Duration::from_secs(10));
+    // esc clears the filter, then goes back (two escapes at once read as one alt-escape)
+    t.keys(&["Escape"]);
+    wait_screen(&t, "the filter cleared", |s| !s.contains("/warmed up/"));
+    // (then a message of the rollback, if still shown, is cleared first)
+    let start = Instant::now();
+    while !t.screen().contains("latency ms") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "not back on the monitor:\n{}",
+            t.screen()
+        );
+        t.keys(&["Escape"]);
+        let pressed = Instant::now();
+        while pressed.elapsed() < Duration::from_secs(2) && !t.screen().contains("latency ms") {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    assert!(t.screen().contains("latency ms"));
     let saved = tractor::local::spec::Store::new(&state)
         .load()
         .unwrap()

@@ -15,5 +15,6 @@ mod tui_tmux;
 mod update;
 mod update_canary;
 mod update_cluster;
+mod update_logs;
 mod update_writes;
 mod views;

@@ -56,6 +56,7 @@ fn view(id: ViewId) -> View {
         ViewId::Pods => View::Pods,
         ViewId::Events => View::Events,
         ViewId::Monitor => View::Monitor(None),
+        ViewId::Logs => View::Logs(("ml".into(), "classifier".into())),
     }
 }
 
@@ -149,6 +150,7 @@ fn the_help_lists_every_entry_of_its_view_at_both_sizes() {
         ViewId::Pods,
         ViewId::Events,
         ViewId::Monitor,
+        ViewId::Logs,
     ] {
         for (w, h) in [(160, 48), (80, 24)] {
             let screen = help_screen(&mut s, id, w, h);
@@ -208,7 +210,7 @@ fn user_keys_drive_handling_hints_and_help() {
     t.draw(|f| crate::ui::draw(&s, f, &theme)).unwrap();
     let screen = t.backend().to_string();
     let hint = screen.lines().last().unwrap_or_default();
-    assert!(hint.contains("<M>monitor <ctrl-z>undo"), "{hint}");
+    assert!(hint.contains("<M>monitor <o>logs <ctrl-z>undo"), "{hint}");
 }
 
 #[test]

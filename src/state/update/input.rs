@@ -4,7 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::edit::{Edit, edit};
-use super::{Effect, canary, load, navigation, selected_deployment, writes};
+use super::{Effect, canary, load, logs, navigation, selected_deployment, writes};
 use crate::state::keymap::{self, At, Command};
 use crate::state::{Level, Mode, State};
 
@@ -132,6 +132,8 @@ fn run(s: &mut State, cmd: Command) -> Vec<Effect> {
         Command::Help => s.mode = Mode::Help,
         Command::CommandLine => s.mode = Mode::Command(String::new()),
         Command::Filter => s.mode = Mode::Filter(s.filter(s.view.id()).to_string()),
+        // the logs view scrolls its lines; the lists move their cursor
+        Command::Move(m) if s.view.id() == crate::state::ViewId::Logs => logs::scroll(s, m),
         Command::Move(m) => navigation::move_cursor(s, m),
         Command::Open => navigation::open(s),
         Command::Back => navigation::back(s),
@@ -144,6 +146,8 @@ fn run(s: &mut State, cmd: Command) -> Vec<Effect> {
             load::monitor(s, subject);
         }
         Command::MonitorUrls => load::monitor(s, None),
+        Command::Logs => return logs::open(s),
+        Command::LogsToggle(t) => return logs::toggle(s, t),
         Command::Load => load::prompt(s),
         Command::StopLoad => return load::stop(s),
         // only in the confirm dialog, handled above

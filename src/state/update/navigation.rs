@@ -103,11 +103,12 @@ pub fn selected_deployment(s: &State) -> Option<Key> {
         }
         View::Events => None,
         View::Monitor(k) => k.clone(),
+        View::Logs(k) => Some(k.clone()),
     }
 }
 
 pub(super) fn open(s: &mut State) {
-    if let View::Detail(_) | View::Events | View::Monitor(_) = s.view {
+    if let View::Detail(_) | View::Events | View::Monitor(_) | View::Logs(_) = s.view {
         return;
     }
     if let Some(k) = selected_deployment(s)
