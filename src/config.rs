@@ -40,6 +40,7 @@ macro_rules! section {
 section!(General, PartialGeneral {
     tick_ms: u64,
     max_events: usize,
+    log_lines: usize,
     history_points: usize,
     read_only: bool,
     read_only_contexts: Vec<String>,

@@ -7,9 +7,6 @@ use crate::logs::ring::Ring;
 use crate::logs::{Filter, Line, StreamKey};
 use crate::model::Key;
 
-/// Lines a logs view keeps before dropping the oldest.
-pub const RING_LINES: usize = 10_000;
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogsView {
     pub target: Key,

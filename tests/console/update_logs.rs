@@ -197,3 +197,24 @@ fn the_logs_view_as_drawn() {
     );
     insta::assert_snapshot!(support::render(&s, 110, 14));
 }
+
+#[test]
+fn the_view_keeps_the_configured_number_of_lines() {
+    let mut cfg = tractor::config::Config::defaults();
+    cfg.general.log_lines = 5;
+    let mut s = support::state();
+    s.config = cfg;
+    update(&mut s, key('o'));
+    for i in 0..8 {
+        let ev = line(&s, "classifier-7f8b6d4c5-abcde", &format!("line {i}"));
+        update(&mut s, ev);
+    }
+    let v = s.logs.as_ref().unwrap();
+    assert_eq!((v.ring.len(), v.ring.dropped), (5, 3));
+    let screen = support::render(&s, 120, 12);
+    assert!(screen.contains("3 oldest dropped"), "{screen}");
+    assert!(
+        screen.contains("line 7") && !screen.contains("line 2"),
+        "{screen}"
+    );
+}

@@ -5,7 +5,7 @@
 use super::Effect;
 use crate::logs::{Filter, LogEvent, Options};
 use crate::state::keymap::{LogsToggle, Move};
-use crate::state::logview::{LogsView, Matcher, RING_LINES};
+use crate::state::logview::{LogsView, Matcher};
 use crate::state::rows;
 use crate::state::{Level, Section, State, View, ViewId};
 
@@ -62,7 +62,8 @@ pub(super) fn open(s: &mut State) -> Vec<Effect> {
     let mut effects = stop(s);
     s.back.push(s.view.clone());
     s.view = View::Logs(target.clone());
-    s.logs = Some(LogsView::new(target, filter, RING_LINES));
+    let lines = s.config.general.log_lines;
+    s.logs = Some(LogsView::new(target, filter, lines));
     effects.extend(reconcile(s));
     effects
 }
