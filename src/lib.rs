@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod decide;
+pub mod diagnose;
 pub mod diff;
 pub mod event;
 pub mod failure;

@@ -10,6 +10,7 @@ use crate::event::{Source, SourceStatus};
 use crate::model::Key;
 
 pub mod canaries;
+pub mod diagnosis;
 pub mod keymap;
 pub mod latency;
 pub mod loadrun;

@@ -11,6 +11,7 @@ use crate::state::{Level, Mode, PromptKind, State, View};
 
 pub mod deployments;
 pub mod detail;
+pub mod diagnosis;
 pub mod events;
 pub mod hpas;
 pub mod logs;

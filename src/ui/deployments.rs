@@ -10,7 +10,7 @@ use crate::model::deployment::{RolloutState, images, model_version, rollout_stat
 use crate::model::{age, created, dash, revision};
 use crate::state::{State, ViewId, rows};
 
-const COLS: [Col; 11] = [
+const COLS: [Col; 12] = [
     col("NAMESPACE", 12, 3),
     grow("NAME", 20, 0),
     col("READY", 7, 1),
@@ -20,6 +20,8 @@ const COLS: [Col; 11] = [
     col("MODEL", 10, 1),
     grow("IMAGE", 24, 6),
     col("STATE", 11, 0),
+    // the diagnosis in one word: ok, or its worst finding (the detail view says the rest)
+    col("HEALTH", 16, 0),
     // who else writes it (Helm, Argo CD, Flux): a direct change will not last
     col("MANAGED", 12, 6),
     col("AGE", 6, 2),
@@ -32,6 +34,22 @@ pub fn state_style(st: RolloutState, t: &Theme) -> Style {
         RolloutState::Paused => t.muted,
         RolloutState::Stalled => t.bad,
     }
+}
+
+fn health_cell<'a>(
+    s: &State,
+    d: &k8s_openapi::api::apps::v1::Deployment,
+    t: &Theme,
+) -> Cell<'a> {
+    let key = crate::model::key(&d.metadata);
+    let findings = crate::state::diagnosis::of(s, &key);
+    let (word, sev) = crate::diagnose::health(&findings);
+    let style = match sev {
+        None => t.ok,
+        Some(crate::diagnose::Severity::Warn) => t.warn,
+        Some(crate::diagnose::Severity::Bad) => t.bad,
+    };
+    Cell::from(word.to_string()).style(style)
 }
 
 pub fn draw(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
@@ -75,6 +93,7 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
                 Cell::from(dash(model_version(tmpl))),
                 Cell::from(dash(images(tmpl).as_deref())),
                 Cell::from(rollout.state.as_str()).style(state_style(rollout.state, t)),
+                health_cell(s, d, t),
                 Cell::from(dash(
                     crate::model::manager::of(&d.metadata)
                         .map(|m| m.short())

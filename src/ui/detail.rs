@@ -98,14 +98,18 @@ pub fn draw(s: &State, k: &Key, f: &mut Frame, area: Rect, t: &Theme) {
     } else {
         (lat.len() as u16 + 3).min(6)
     };
-    let [summary, revs, latency, pods, evs] = Layout::vertical([
+    let findings = crate::state::diagnosis::of(s, k);
+    let diag_h = super::diagnosis::height(&findings, small);
+    let [summary, diag, revs, latency, pods, evs] = Layout::vertical([
         Constraint::Length(6),
+        Constraint::Length(diag_h),
         Constraint::Length(rev_h),
         Constraint::Length(lat_h),
         Constraint::Min(4),
         Constraint::Length(ev_h),
     ])
     .areas(area);
+    super::diagnosis::draw(f, diag, t, &findings);
     if !lat.is_empty() {
         table::draw(
             f,
