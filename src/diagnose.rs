@@ -56,9 +56,7 @@ pub fn diagnose(f: &Facts) -> Vec<Finding> {
     out.extend(pods::findings(f));
     out.extend(rollout::findings(f));
     out.extend(hpa::findings(f));
-    out.sort_by(|a, b| {
-        (a.severity, a.rule, &a.subject).cmp(&(b.severity, b.rule, &b.subject))
-    });
+    out.sort_by(|a, b| (a.severity, a.rule, &a.subject).cmp(&(b.severity, b.rule, &b.subject)));
     out
 }
 
@@ -80,7 +78,11 @@ fn event<'a>(f: &'a Facts, kind: &str, name: &str, reasons: &[&str]) -> Option<&
 }
 
 fn event_line(e: &Event) -> String {
-    let count = e.count.filter(|c| *c > 1).map(|c| format!(" (x{c})")).unwrap_or_default();
+    let count = e
+        .count
+        .filter(|c| *c > 1)
+        .map(|c| format!(" (x{c})"))
+        .unwrap_or_default();
     format!(
         "event {}{count}: {}",
         e.reason.as_deref().unwrap_or("-"),

@@ -20,7 +20,8 @@ pub fn findings(f: &Facts) -> Vec<Finding> {
             let target = match m.target {
                 Target::Utilization(t) | Target::AverageValue(t) | Target::Value(t) => t,
             };
-            (m.current > target * 1.1).then(|| format!("{} {} against target {}", r.name, r.current, r.target))
+            (m.current > target * 1.1)
+                .then(|| format!("{} {} against target {}", r.name, r.current, r.target))
         })
         .collect();
     if current >= max && max > 0 && !over.is_empty() {
@@ -46,7 +47,10 @@ pub fn findings(f: &Facts) -> Vec<Finding> {
         let lower = msg.to_ascii_lowercase();
         let action = if lower.contains("missing request") {
             "set resources.requests for the metric's resource in the pod template (utilization is a share of the request)"
-        } else if lower.contains("metrics api") || lower.contains("unable to fetch") || lower.contains("unable to get") {
+        } else if lower.contains("metrics api")
+            || lower.contains("unable to fetch")
+            || lower.contains("unable to get")
+        {
             "check that the metrics pipeline answers (metrics-server, or the custom/external metrics adapter) for these pods"
         } else {
             "read the condition's message below"
@@ -56,13 +60,19 @@ pub fn findings(f: &Facts) -> Vec<Finding> {
             rule: "HPA blind",
             subject: subject.clone(),
             symptom: "the autoscaler cannot read its metric, so it does not scale".into(),
-            cause: format!("{}: {}", c.reason.as_deref().unwrap_or("ScalingActive False"), msg.trim()),
+            cause: format!(
+                "{}: {}",
+                c.reason.as_deref().unwrap_or("ScalingActive False"),
+                msg.trim()
+            ),
             action: action.into(),
             evidence: vec![format!("condition ScalingActive False: {}", msg.trim())],
         });
     }
     if let Some(history) = f.hpa_history {
-        let window = crate::model::hpa::behavior(h).scale_down.stabilization_seconds;
+        let window = crate::model::hpa::behavior(h)
+            .scale_down
+            .stabilization_seconds;
         if let Some(flips) = flapping(history, window) {
             out.push(Finding {
                 severity: Severity::Warn,
@@ -85,7 +95,10 @@ pub fn findings(f: &Facts) -> Vec<Finding> {
 /// How many times the current replica count changed direction within one window of
 /// `window` seconds, when that is 2 or more (up-down-up is flapping; one up and one
 /// down is a load that came and went).
-pub fn flapping(history: &std::collections::VecDeque<crate::state::ReplicaPoint>, window: i64) -> Option<usize> {
+pub fn flapping(
+    history: &std::collections::VecDeque<crate::state::ReplicaPoint>,
+    window: i64,
+) -> Option<usize> {
     let mut turns: Vec<jiff::Timestamp> = Vec::new();
     let mut last_dir = 0i32;
     let mut prev: Option<i32> = None;

@@ -14,10 +14,17 @@ pub fn findings(f: &Facts) -> Vec<Finding> {
         let rev = rev.map(|r| format!(" (revision {r})")).unwrap_or_default();
         let spec = p.spec.as_ref();
         let container = |n: &str| spec.and_then(|s| s.containers.iter().find(|c| c.name == n));
-        for st in p.status.iter().flat_map(|s| s.container_statuses.iter().flatten()) {
+        for st in p
+            .status
+            .iter()
+            .flat_map(|s| s.container_statuses.iter().flatten())
+        {
             let waiting = st.state.as_ref().and_then(|s| s.waiting.as_ref());
             let reason = waiting.and_then(|w| w.reason.as_deref()).unwrap_or("");
-            let message = waiting.and_then(|w| w.message.as_deref()).unwrap_or("").trim();
+            let message = waiting
+                .and_then(|w| w.message.as_deref())
+                .unwrap_or("")
+                .trim();
             let last = st.last_state.as_ref().and_then(|s| s.terminated.as_ref());
             let oom = last.and_then(|t| t.reason.as_deref()) == Some("OOMKilled");
             if oom {
@@ -31,7 +38,10 @@ pub fn findings(f: &Facts) -> Vec<Finding> {
                         evidence.push(format!(
                             "last exit: code {}{}",
                             t.exit_code,
-                            t.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                            t.reason
+                                .as_deref()
+                                .map(|r| format!(" ({r})"))
+                                .unwrap_or_default()
                         ));
                         if let Some(m) = t.message.as_deref().filter(|m| !m.trim().is_empty()) {
                             let tail: Vec<&str> = m.trim().lines().rev().take(3).collect();
@@ -87,7 +97,8 @@ pub fn findings(f: &Facts) -> Vec<Finding> {
 fn exit_cause(code: i32) -> String {
     match code {
         137 => "killed (SIGKILL, exit 137): out of memory, or a liveness probe that failed".into(),
-        143 => "stopped by SIGTERM (exit 143): a liveness probe, or a shutdown it did not finish".into(),
+        143 => "stopped by SIGTERM (exit 143): a liveness probe, or a shutdown it did not finish"
+            .into(),
         139 => "a segmentation fault (exit 139)".into(),
         1 | 2 => format!(
             "the server exited with an error (exit {code}): usually a model that does not load, a bad flag or a missing file"
@@ -96,12 +107,7 @@ fn exit_cause(code: i32) -> String {
     }
 }
 
-fn oom_killed(
-    subject: &str,
-    rev: &str,
-    st: &ContainerStatus,
-    c: Option<&Container>,
-) -> Finding {
+fn oom_killed(subject: &str, rev: &str, st: &ContainerStatus, c: Option<&Container>) -> Finding {
     let res = c.and_then(|c| c.resources.as_ref());
     let limit = res
         .and_then(|r| r.limits.as_ref())
@@ -169,23 +175,33 @@ fn image_pull(
         evidence.push(format!("{reason}: {message}"));
     }
     let lower = message.to_ascii_lowercase();
-    let (cause, action) = if lower.contains("unauthorized") || lower.contains("denied") || lower.contains("authentication") {
+    let (cause, action) = if lower.contains("unauthorized")
+        || lower.contains("denied")
+        || lower.contains("authentication")
+    {
         (
             "the registry refused the credentials".to_string(),
             if secrets.is_empty() {
                 "add an imagePullSecret for the registry to the pod template (or the service account)".to_string()
             } else {
-                format!("check that the Secret(s) {} hold valid credentials for this registry", secrets.join(", "))
+                format!(
+                    "check that the Secret(s) {} hold valid credentials for this registry",
+                    secrets.join(", ")
+                )
             },
         )
     } else if lower.contains("not found") || lower.contains("manifest unknown") {
         (
-            format!("the tag {} does not exist in the registry", tag.as_deref().unwrap_or("latest")),
+            format!(
+                "the tag {} does not exist in the registry",
+                tag.as_deref().unwrap_or("latest")
+            ),
             "set the image to a tag that was pushed (or push it), or roll back (u)".to_string(),
         )
     } else {
         (
-            "the image cannot be pulled (name, tag, registry reachability or credentials)".to_string(),
+            "the image cannot be pulled (name, tag, registry reachability or credentials)"
+                .to_string(),
             if secrets.is_empty() {
                 "check the image name and tag; for a private registry add an imagePullSecret; or roll back (u)".to_string()
             } else {
@@ -210,20 +226,28 @@ fn missing_reference(text: &str) -> (String, String) {
     // `couldn't find key token in Secret serving/model-creds`
     let quoted = text.split('"').nth(1);
     let lower = text.to_ascii_lowercase();
-    let kind = if lower.contains("configmap") { "ConfigMap" } else { "Secret" };
+    let kind = if lower.contains("configmap") {
+        "ConfigMap"
+    } else {
+        "Secret"
+    };
     if let Some(rest) = text.split("couldn't find key ").nth(1) {
         let mut words = rest.split_whitespace();
         let key = words.next().unwrap_or("?");
         let obj = words.last().unwrap_or("?");
         return (
             format!("the {kind} {obj} has no key {key}"),
-            format!("add the key {key} to the {kind} {obj}, or fix the reference in the pod template"),
+            format!(
+                "add the key {key} to the {kind} {obj}, or fix the reference in the pod template"
+            ),
         );
     }
     match quoted {
         Some(n) => (
             format!("the {kind} {n} it references does not exist"),
-            format!("create the {kind} {n} in this namespace (or fix the reference), then the pod starts by itself"),
+            format!(
+                "create the {kind} {n} in this namespace (or fix the reference), then the pod starts by itself"
+            ),
         ),
         None => (
             "a Secret or ConfigMap it references is missing or lacks a key".into(),
@@ -284,8 +308,11 @@ fn readiness(f: &Facts, p: &Pod, subject: &str, pod: &str, rev: &str) -> Option<
         .flatten()
         .filter(|c| !c.ready && c.state.as_ref().is_some_and(|s| s.running.is_some()))
         .collect();
-    let ev = event(f, "Pod", pod, &["Unhealthy"])
-        .filter(|e| e.message.as_deref().is_some_and(|m| m.contains("Readiness")))?;
+    let ev = event(f, "Pod", pod, &["Unhealthy"]).filter(|e| {
+        e.message
+            .as_deref()
+            .is_some_and(|m| m.contains("Readiness"))
+    })?;
     let c = not_ready.first()?;
     let probe = p
         .spec
@@ -293,12 +320,19 @@ fn readiness(f: &Facts, p: &Pod, subject: &str, pod: &str, rev: &str) -> Option<
         .and_then(|s| s.containers.iter().find(|x| x.name == c.name))
         .and_then(|x| x.readiness_probe.as_ref())
         .and_then(|r| r.http_get.as_ref())
-        .map(|h| format!("GET {} on port {}", h.path.as_deref().unwrap_or("/"), port(&h.port)));
+        .map(|h| {
+            format!(
+                "GET {} on port {}",
+                h.path.as_deref().unwrap_or("/"),
+                port(&h.port)
+            )
+        });
     let msg = ev.message.clone().unwrap_or_default();
     let cause = if msg.contains("503") {
         "the server answers 503 not ready: still loading the model, or draining".to_string()
     } else if msg.contains("connection refused") {
-        "nothing listens on the probe's port: a wrong port, or the server has not bound yet".to_string()
+        "nothing listens on the probe's port: a wrong port, or the server has not bound yet"
+            .to_string()
     } else if msg.contains("404") {
         "the probe's path does not exist on this server".to_string()
     } else {

@@ -73,10 +73,14 @@ pub fn findings(f: &Facts) -> Vec<Finding> {
                 "a ResourceQuota of the namespace refuses more pods or resources".to_string(),
                 "raise the quota (kubectl describe quota), or lower the pods' requests or the replica count".to_string(),
             )
-        } else if lower.contains("admission") || lower.contains("webhook") || lower.contains("denied") {
+        } else if lower.contains("admission")
+            || lower.contains("webhook")
+            || lower.contains("denied")
+        {
             (
                 "an admission controller or webhook refuses the pods".to_string(),
-                "read its message below and change the pod template to satisfy the policy".to_string(),
+                "read its message below and change the pod template to satisfy the policy"
+                    .to_string(),
             )
         } else {
             (

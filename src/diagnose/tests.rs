@@ -14,10 +14,12 @@ fn obj<T: serde::de::DeserializeOwned>(v: Value) -> T {
 }
 
 fn deployment(status: Value) -> Deployment {
-    obj(json!({"metadata": {"name": "web", "namespace": "ml", "uid": "d1"},
+    obj(
+        json!({"metadata": {"name": "web", "namespace": "ml", "uid": "d1"},
         "spec": {"selector": {"matchLabels": {"app": "web"}}, "progressDeadlineSeconds": 120,
             "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "server", "image": "x"}]}}},
-        "status": status}))
+        "status": status}),
+    )
 }
 
 fn rs(status: Value) -> ReplicaSet {
@@ -94,67 +96,170 @@ fn cases() -> Vec<Case> {
     vec![
         base("healthy"),
         Case {
-            pods: vec![pod(json!({}), cs(json!({"waiting": {"reason": "CrashLoopBackOff"}}),
-                json!({"terminated": {"exitCode": 1, "reason": "Error",
-                    "message": "loading /models/v4.onnx\nError: no such file: /models/v4.onnx"}}), false, 6))],
-            want: Some(("CrashLoopBackOff", vec!["code 1 (Error)", "no such file: /models/v4.onnx", "--previous", "restarts: 6", "model that does not load"])),
+            pods: vec![pod(
+                json!({}),
+                cs(
+                    json!({"waiting": {"reason": "CrashLoopBackOff"}}),
+                    json!({"terminated": {"exitCode": 1, "reason": "Error",
+                    "message": "loading /models/v4.onnx\nError: no such file: /models/v4.onnx"}}),
+                    false,
+                    6,
+                ),
+            )],
+            want: Some((
+                "CrashLoopBackOff",
+                vec![
+                    "code 1 (Error)",
+                    "no such file: /models/v4.onnx",
+                    "--previous",
+                    "restarts: 6",
+                    "model that does not load",
+                ],
+            )),
             ..base("crash loop")
         },
         Case {
-            pods: vec![pod(json!({"resources": {"limits": {"memory": "512Mi"}, "requests": {"memory": "256Mi"}}}),
-                cs(json!({"waiting": {"reason": "CrashLoopBackOff"}}),
-                   json!({"terminated": {"exitCode": 137, "reason": "OOMKilled"}}), false, 3))],
-            want: Some(("OOMKilled", vec!["memory limit 512Mi, request 256Mi", "above 512Mi"])),
+            pods: vec![pod(
+                json!({"resources": {"limits": {"memory": "512Mi"}, "requests": {"memory": "256Mi"}}}),
+                cs(
+                    json!({"waiting": {"reason": "CrashLoopBackOff"}}),
+                    json!({"terminated": {"exitCode": 137, "reason": "OOMKilled"}}),
+                    false,
+                    3,
+                ),
+            )],
+            want: Some((
+                "OOMKilled",
+                vec!["memory limit 512Mi, request 256Mi", "above 512Mi"],
+            )),
             ..base("oom")
         },
         Case {
-            pods: vec![pod(json!({}), cs(json!({"waiting": {"reason": "ImagePullBackOff",
-                "message": "Back-off pulling image \"registry.local/serve:v4\": manifest unknown: not found"}}), json!({}), false, 0))],
-            want: Some(("ImagePullBackOff", vec!["tag v4", "imagePullSecrets: none", "tag v4 does not exist"])),
+            pods: vec![pod(
+                json!({}),
+                cs(
+                    json!({"waiting": {"reason": "ImagePullBackOff",
+                "message": "Back-off pulling image \"registry.local/serve:v4\": manifest unknown: not found"}}),
+                    json!({}),
+                    false,
+                    0,
+                ),
+            )],
+            want: Some((
+                "ImagePullBackOff",
+                vec!["tag v4", "imagePullSecrets: none", "tag v4 does not exist"],
+            )),
             ..base("image tag")
         },
         Case {
-            pods: vec![pod(json!({}), cs(json!({"waiting": {"reason": "ErrImagePull",
-                "message": "failed to pull: 401 Unauthorized"}}), json!({}), false, 0))],
-            want: Some(("ImagePullBackOff", vec!["refused the credentials", "add an imagePullSecret"])),
+            pods: vec![pod(
+                json!({}),
+                cs(
+                    json!({"waiting": {"reason": "ErrImagePull",
+                "message": "failed to pull: 401 Unauthorized"}}),
+                    json!({}),
+                    false,
+                    0,
+                ),
+            )],
+            want: Some((
+                "ImagePullBackOff",
+                vec!["refused the credentials", "add an imagePullSecret"],
+            )),
             ..base("image credentials")
         },
         Case {
-            pods: vec![pod(json!({}), cs(json!({"waiting": {"reason": "CreateContainerConfigError",
-                "message": "secret \"model-creds\" not found"}}), json!({}), false, 0))],
-            want: Some(("CreateContainerConfigError", vec!["Secret model-creds it references does not exist", "create the Secret model-creds"])),
+            pods: vec![pod(
+                json!({}),
+                cs(
+                    json!({"waiting": {"reason": "CreateContainerConfigError",
+                "message": "secret \"model-creds\" not found"}}),
+                    json!({}),
+                    false,
+                    0,
+                ),
+            )],
+            want: Some((
+                "CreateContainerConfigError",
+                vec![
+                    "Secret model-creds it references does not exist",
+                    "create the Secret model-creds",
+                ],
+            )),
             ..base("missing secret")
         },
         Case {
-            pods: vec![pod(json!({}), cs(json!({"waiting": {"reason": "CreateContainerConfigError"}}), json!({}), false, 0))],
-            events: vec![event("Pod", "web-abc-1", "Failed", "Error: couldn't find key token in ConfigMap ml/model-config")],
-            want: Some(("CreateContainerConfigError", vec!["ConfigMap ml/model-config has no key token"])),
+            pods: vec![pod(
+                json!({}),
+                cs(
+                    json!({"waiting": {"reason": "CreateContainerConfigError"}}),
+                    json!({}),
+                    false,
+                    0,
+                ),
+            )],
+            events: vec![event(
+                "Pod",
+                "web-abc-1",
+                "Failed",
+                "Error: couldn't find key token in ConfigMap ml/model-config",
+            )],
+            want: Some((
+                "CreateContainerConfigError",
+                vec!["ConfigMap ml/model-config has no key token"],
+            )),
             ..base("missing key, from the event")
         },
         Case {
-            pods: vec![pod(json!({}), json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
-                "reason": "Unschedulable", "message": "0/2 nodes are available: 2 Insufficient cpu."}]}))],
-            want: Some(("Unschedulable", vec!["2 Insufficient cpu", "lower the pod's resource requests"])),
+            pods: vec![pod(
+                json!({}),
+                json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+                "reason": "Unschedulable", "message": "0/2 nodes are available: 2 Insufficient cpu."}]}),
+            )],
+            want: Some((
+                "Unschedulable",
+                vec!["2 Insufficient cpu", "lower the pod's resource requests"],
+            )),
             ..base("unschedulable")
         },
         Case {
-            pods: vec![pod(json!({"readinessProbe": {"httpGet": {"path": "/v2/health/ready", "port": 8080}}}),
-                cs(running.clone(), json!({}), false, 0))],
-            events: vec![event("Pod", "web-abc-1", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503")],
-            want: Some(("NotReady", vec!["503 not ready", "GET /v2/health/ready on port 8080"])),
+            pods: vec![pod(
+                json!({"readinessProbe": {"httpGet": {"path": "/v2/health/ready", "port": 8080}}}),
+                cs(running.clone(), json!({}), false, 0),
+            )],
+            events: vec![event(
+                "Pod",
+                "web-abc-1",
+                "Unhealthy",
+                "Readiness probe failed: HTTP probe failed with statuscode: 503",
+            )],
+            want: Some((
+                "NotReady",
+                vec!["503 not ready", "GET /v2/health/ready on port 8080"],
+            )),
             ..base("readiness")
         },
         Case {
-            d: deployment(json!({"conditions": [{"type": "Progressing", "status": "False",
-                "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"web-abc\" has timed out progressing."}]})),
+            d: deployment(
+                json!({"conditions": [{"type": "Progressing", "status": "False",
+                "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"web-abc\" has timed out progressing."}]}),
+            ),
             rss: vec![rs(json!({"replicas": 1}))],
-            want: Some(("DeadlineExceeded", vec!["revision 4 made no progress for 120s", "roll back"])),
+            want: Some((
+                "DeadlineExceeded",
+                vec!["revision 4 made no progress for 120s", "roll back"],
+            )),
             ..base("progress deadline")
         },
         Case {
-            rss: vec![rs(json!({"replicas": 0, "conditions": [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
-                "message": "pods \"web-abc-x\" is forbidden: exceeded quota: compute, requested: requests.cpu=2, used: requests.cpu=3, limited: requests.cpu=4"}]}))],
-            want: Some(("FailedCreate", vec!["ResourceQuota", "exceeded quota: compute", "revision 4"])),
+            rss: vec![rs(
+                json!({"replicas": 0, "conditions": [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                "message": "pods \"web-abc-x\" is forbidden: exceeded quota: compute, requested: requests.cpu=2, used: requests.cpu=3, limited: requests.cpu=4"}]}),
+            )],
+            want: Some((
+                "FailedCreate",
+                vec!["ResourceQuota", "exceeded quota: compute", "revision 4"],
+            )),
             ..base("quota")
         },
         Case {
@@ -162,32 +267,52 @@ fn cases() -> Vec<Case> {
                 json!({"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "minReplicas": 2, "maxReplicas": 5,
                     "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}]}),
                 json!({"currentReplicas": 5, "desiredReplicas": 5, "currentMetrics": [{"type": "Resource",
-                    "resource": {"name": "cpu", "current": {"averageUtilization": 140}}}]}))),
-            want: Some(("HPA at max", vec!["maximum (5)", "raise maxReplicas above 5", "cpu"])),
+                    "resource": {"name": "cpu", "current": {"averageUtilization": 140}}}]}),
+            )),
+            want: Some((
+                "HPA at max",
+                vec!["maximum (5)", "raise maxReplicas above 5", "cpu"],
+            )),
             ..base("hpa at max")
         },
         Case {
             hpa: Some(hpa(
                 json!({"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 5}),
                 json!({"currentReplicas": 2, "desiredReplicas": 2, "conditions": [{"type": "ScalingActive", "status": "False",
-                    "reason": "FailedGetResourceMetric", "message": "the HPA was unable to compute the replica count: failed to get cpu utilization: missing request for cpu in container server"}]}))),
-            want: Some(("HPA blind", vec!["missing request for cpu", "set resources.requests"])),
+                    "reason": "FailedGetResourceMetric", "message": "the HPA was unable to compute the replica count: failed to get cpu utilization: missing request for cpu in container server"}]}),
+            )),
+            want: Some((
+                "HPA blind",
+                vec!["missing request for cpu", "set resources.requests"],
+            )),
             ..base("hpa cannot read its metric")
         },
         Case {
             hpa: Some(hpa(
                 json!({"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 8,
                     "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}}}),
-                json!({"currentReplicas": 3, "desiredReplicas": 3}))),
-            history: Some(points(&[(0, 2), (10, 4), (20, 2), (30, 4), (40, 2), (300, 2)])),
-            want: Some(("HPA flapping", vec!["3 times within 60s", "stabilizationWindowSeconds above 60"])),
+                json!({"currentReplicas": 3, "desiredReplicas": 3}),
+            )),
+            history: Some(points(&[
+                (0, 2),
+                (10, 4),
+                (20, 2),
+                (30, 4),
+                (40, 2),
+                (300, 2),
+            ])),
+            want: Some((
+                "HPA flapping",
+                vec!["3 times within 60s", "stabilizationWindowSeconds above 60"],
+            )),
             ..base("hpa flapping")
         },
         Case {
             hpa: Some(hpa(
                 json!({"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 8,
                     "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}}}),
-                json!({"currentReplicas": 3, "desiredReplicas": 3}))),
+                json!({"currentReplicas": 3, "desiredReplicas": 3}),
+            )),
             // up for a load, down when it went: not flapping
             history: Some(points(&[(0, 2), (100, 4), (400, 2)])),
             ..base("hpa following a load")
@@ -211,7 +336,9 @@ fn each_rule_names_its_evidence_and_first_action() {
         match &c.want {
             None => assert!(found.is_empty(), "{}: {found:#?}", c.name),
             Some((rule, words)) => {
-                let first = found.first().unwrap_or_else(|| panic!("{}: nothing found", c.name));
+                let first = found
+                    .first()
+                    .unwrap_or_else(|| panic!("{}: nothing found", c.name));
                 assert_eq!(first.rule, *rule, "{}: {found:#?}", c.name);
                 let text = format!(
                     "{} | {} | {} | {} | {}",

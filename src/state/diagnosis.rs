@@ -9,7 +9,9 @@ pub fn of(s: &State, k: &Key) -> Vec<Finding> {
         return Vec::new();
     };
     let hpa = s.cluster.hpas.iter().find(|(hk, h)| {
-        hk.0 == k.0 && h.spec.scale_target_ref.kind == "Deployment" && h.spec.scale_target_ref.name == k.1
+        hk.0 == k.0
+            && h.spec.scale_target_ref.kind == "Deployment"
+            && h.spec.scale_target_ref.name == k.1
     });
     let facts = Facts {
         deployment: det.deployment,

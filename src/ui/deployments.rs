@@ -36,11 +36,7 @@ pub fn state_style(st: RolloutState, t: &Theme) -> Style {
     }
 }
 
-fn health_cell<'a>(
-    s: &State,
-    d: &k8s_openapi::api::apps::v1::Deployment,
-    t: &Theme,
-) -> Cell<'a> {
+fn health_cell<'a>(s: &State, d: &k8s_openapi::api::apps::v1::Deployment, t: &Theme) -> Cell<'a> {
     let key = crate::model::key(&d.metadata);
     let findings = crate::state::diagnosis::of(s, &key);
     let (word, sev) = crate::diagnose::health(&findings);

@@ -13,7 +13,10 @@ pub fn height(findings: &[Finding], small: bool) -> u16 {
     if findings.is_empty() {
         return 0;
     }
-    let want: usize = findings.iter().map(|f| 3 + usize::from(!f.evidence.is_empty())).sum();
+    let want: usize = findings
+        .iter()
+        .map(|f| 3 + usize::from(!f.evidence.is_empty()))
+        .sum();
     let most = if small { 6 } else { 12 };
     u16::try_from(want + 2).unwrap_or(u16::MAX).min(most)
 }
@@ -58,7 +61,9 @@ pub fn draw(f: &mut Frame, area: Rect, t: &Theme, findings: &[Finding]) {
         .border_style(t.muted)
         .title(Span::styled(title, t.header));
     f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(block),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
         area,
     );
 }

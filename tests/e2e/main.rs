@@ -12,6 +12,7 @@ mod canary_hpa;
 mod canary_tui;
 mod common;
 mod deploy;
+mod diagnose;
 mod hpa;
 mod latency;
 mod logs;
