@@ -37,6 +37,12 @@ pub enum Action {
         version: String,
         path: Option<String>,
     },
+    /// The Helm release that manages the deployment goes back to a release revision (the
+    /// one before the deployed one when `None`): `helm rollback`, not a patch.
+    HelmRollback {
+        release: String,
+        revision: Option<i64>,
+    },
 }
 
 impl Action {
@@ -50,6 +56,7 @@ impl Action {
             Action::Resume => "resume",
             Action::SetImage { .. } => "set-image",
             Action::SetModel { .. } => "set-model",
+            Action::HelmRollback { .. } => "helm-rollback",
         }
     }
 
@@ -62,6 +69,7 @@ impl Action {
                 | Action::SetImage { .. }
                 | Action::SetModel { .. }
                 | Action::Resume
+                | Action::HelmRollback { .. }
         )
     }
 
@@ -84,6 +92,10 @@ impl Action {
             Action::SetModel { version, path, .. } => match path {
                 Some(p) => format!("tractor set model {d} {version} --path {p}"),
                 None => format!("tractor set model {d} {version}"),
+            },
+            Action::HelmRollback { release, revision } => match revision {
+                Some(r) => format!("helm rollback {release} {r} -n {}", t.namespace),
+                None => format!("helm rollback {release} -n {}", t.namespace),
             },
         }
     }

@@ -165,6 +165,7 @@ pub async fn run(
     let backend = match cluster {
         Cluster::Kube(conn, runner) => {
             state.read_only |= runner.read_only;
+            state.helm = crate::k8s::helm::on_path().is_some();
             // the scrape source scrapes the pods the console's own pod watch sees
             let pods = crate::scrape::source::Pods::default();
             tasks.extend(crate::k8s::watch::spawn_all_tapped(

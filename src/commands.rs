@@ -57,6 +57,7 @@ pub async fn context(cli: &Cli, config: Config) -> Result<Ctx, crate::k8s::clien
         read_only,
         container,
         observe_timeout: Duration::from_secs(10),
+        kubeconfig: cli.kubeconfig.clone(),
     };
     Ok(Ctx {
         conn,

@@ -158,6 +158,9 @@ pub enum Refusal {
     BadReplicas(i32),
     #[error("{0} must not be empty")]
     Empty(&'static str),
+    /// `helm rollback` is for a release on Kubernetes, carried out by the Helm binary.
+    #[error("helm rollback applies to a Helm release on Kubernetes, not to this backend")]
+    NotHelm,
     /// The local backend runs the tractor-serve binary, not images.
     #[error(
         "local replicas run the tractor-serve binary (--serve-bin): there is no image to set; use set model"
@@ -180,6 +183,7 @@ pub fn decide(facts: &Facts, action: &Action) -> Result<Decision, Refusal> {
             name: name(),
         }),
         Action::Restart => Ok(Decision::Restart),
+        Action::HelmRollback { .. } => Err(Refusal::NotHelm),
         Action::Scale { replicas } if *replicas < 0 => Err(Refusal::BadReplicas(*replicas)),
         Action::Scale { replicas } if facts.replicas == Some(*replicas) => {
             Ok(Decision::Skip(Skip::Replicas {

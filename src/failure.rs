@@ -57,6 +57,8 @@ pub enum Failure {
     Stopped,
     /// The console was started without a cluster.
     NoCluster,
+    /// `helm` could not preview or run a release's rollback.
+    Helm(crate::k8s::helm::HelmError),
 }
 
 impl Failure {
@@ -122,6 +124,7 @@ impl fmt::Display for Failure {
                 f,
                 "no cluster: this console was started without one (loadtest without --deploy)"
             ),
+            Failure::Helm(e) => write!(f, "{e}"),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Everything that talks to the Kubernetes API.
 pub mod client;
 pub mod errors;
+pub mod helm;
+mod helm_rollback;
 pub mod plan;
 pub mod rollback;
 pub mod runner;

@@ -221,6 +221,9 @@ pub struct State {
     pub canary_args: Option<String>,
     /// The logs view's lines and settings, while it is open.
     pub logs: Option<logview::LogsView>,
+    /// The `helm` binary is on PATH (and the backend is Kubernetes): `u` on a Helm
+    /// release's Deployment offers `helm rollback`.
+    pub helm: bool,
     /// Rows visible in the last drawn list (for page up/down).
     pub page: usize,
     pub dirty: bool,
@@ -260,6 +263,7 @@ impl State {
             canary_runs: HashMap::new(),
             canary_args: None,
             logs: None,
+            helm: false,
             page: 20,
             dirty: true,
             quit: false,

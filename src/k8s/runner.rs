@@ -28,6 +28,8 @@ pub struct Runner {
     pub container: Option<String>,
     /// How long to wait for the controller to record the new revision.
     pub observe_timeout: Duration,
+    /// The kubeconfig the console was given (`helm` is run with it and the context).
+    pub kubeconfig: Option<std::path::PathBuf>,
 }
 
 const FIELD_MANAGER: &str = "tractor";
@@ -135,6 +137,9 @@ impl Runner {
     }
 
     pub async fn prepare(&self, t: &Target, action: Action) -> EffectResult {
+        if let Action::HelmRollback { release, revision } = &action {
+            return self.helm_prepare(t, release, *revision).await;
+        }
         let Planned {
             d,
             rss,
@@ -219,6 +224,9 @@ impl Runner {
     }
 
     pub async fn execute(&self, t: &Target, action: Action) -> EffectResult {
+        if let Action::HelmRollback { release, revision } = &action {
+            return self.helm_execute(t, release, *revision).await;
+        }
         let Planned {
             d,
             rss: _,

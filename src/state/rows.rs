@@ -1,5 +1,5 @@
 //! The rows each view shows, filtered, in display order.
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -215,28 +215,20 @@ pub fn detail<'a>(s: &'a State, key: &Key) -> Option<Detail<'a>> {
     let d = s.cluster.deployments.get(key)?;
     let ns = key.0.as_str();
     let revisions = history(d, s.cluster.replicasets_in(ns));
-    let rs_rev: HashMap<&str, Option<i64>> = revisions
+    // through the store's index of pods by ReplicaSet: no scan of the namespace
+    let mut owned: Vec<(&Key, &Pod, Option<i64>)> = revisions
         .iter()
-        .map(|rs| {
-            (
-                rs.metadata.name.as_deref().unwrap_or(""),
-                revision(&rs.metadata),
-            )
+        .flat_map(|rs| {
+            let rs_key = (ns.to_string(), rs.metadata.name.clone().unwrap_or_default());
+            let rev = revision(&rs.metadata);
+            s.cluster
+                .pods_of_rs(&rs_key)
+                .map(move |(k, p)| (k, p, rev))
+                .collect::<Vec<_>>()
         })
         .collect();
-    let pods: Vec<(&Pod, Option<i64>)> = s
-        .cluster
-        .pods_in(ns)
-        .filter_map(|p| {
-            let owner = p
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .find(|o| o.kind == "ReplicaSet")?;
-            rs_rev.get(owner.name.as_str()).map(|r| (p, *r))
-        })
-        .collect();
+    owned.sort_by(|a, b| a.0.cmp(b.0));
+    let pods: Vec<(&Pod, Option<i64>)> = owned.into_iter().map(|(_, p, r)| (p, r)).collect();
     let mut names: HashSet<(&str, &str)> = HashSet::new();
     names.insert(("Deployment", key.1.as_str()));
     for rs in &revisions {
@@ -245,18 +237,13 @@ pub fn detail<'a>(s: &'a State, key: &Key) -> Option<Detail<'a>> {
     for (p, _) in &pods {
         names.insert(("Pod", p.metadata.name.as_deref().unwrap_or("")));
     }
-    let mut events: Vec<&Event> = s
-        .cluster
-        .events
-        .values()
-        .filter(|e| {
-            e.metadata.namespace.as_deref() == Some(ns)
-                && names.contains(&(
-                    e.involved_object.kind.as_deref().unwrap_or(""),
-                    e.involved_object.name.as_deref().unwrap_or(""),
-                ))
-        })
+    let mut keyed: Vec<(&Key, &Event)> = names
+        .iter()
+        .flat_map(|(kind, name)| s.cluster.events_about(ns, kind, name))
         .collect();
+    keyed.sort_by(|a, b| a.0.cmp(b.0));
+    keyed.dedup_by(|a, b| a.0 == b.0);
+    let mut events: Vec<&Event> = keyed.into_iter().map(|(_, e)| e).collect();
     events.sort_by_key(|e| std::cmp::Reverse(event_time(e)));
     Some(Detail {
         deployment: d,

@@ -1,5 +1,5 @@
 //! The cluster's objects as last seen, by kind and (namespace, name).
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -18,6 +18,35 @@ pub struct Cluster {
     /// Lower-case text each pod filter matches against (see rows::pod_search_text).
     pub pod_text: HashMap<Key, String>,
     pub max_events: usize,
+    /// Pods by the ReplicaSet that owns them, (namespace, ReplicaSet) → pods: a
+    /// deployment's pods without a scan of its namespace (the list's HEALTH column reads
+    /// every visible deployment's each frame).
+    pods_by_rs: HashMap<Key, BTreeSet<Key>>,
+    /// Events by the object they are about: (namespace, kind, name) → events.
+    events_by_object: HashMap<(String, String, String), BTreeSet<Key>>,
+}
+
+/// The ReplicaSet that owns a pod, keyed like the ReplicaSets.
+fn owner_rs(p: &Pod) -> Option<Key> {
+    let o = p
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.kind == "ReplicaSet")?;
+    Some((
+        p.metadata.namespace.clone().unwrap_or_default(),
+        o.name.clone(),
+    ))
+}
+
+/// The object an event is about.
+fn about(e: &Event) -> (String, String, String) {
+    (
+        e.metadata.namespace.clone().unwrap_or_default(),
+        e.involved_object.kind.clone().unwrap_or_default(),
+        e.involved_object.name.clone().unwrap_or_default(),
+    )
 }
 
 fn in_scope(k: &Key, ns: &Option<String>) -> bool {
@@ -42,15 +71,25 @@ impl Cluster {
             }
             Object::Pod(o) => {
                 let k = key(&o.metadata);
+                self.unindex_pod(&k);
                 self.pod_text
                     .insert(k.clone(), super::rows::pod_search_text(&o));
+                if let Some(rs) = owner_rs(&o) {
+                    self.pods_by_rs.entry(rs).or_default().insert(k.clone());
+                }
                 self.pods.insert(k, *o);
             }
             Object::Hpa(o) => {
                 self.hpas.insert(key(&o.metadata), *o);
             }
             Object::Event(o) => {
-                self.events.insert(key(&o.metadata), *o);
+                let k = key(&o.metadata);
+                self.unindex_event(&k);
+                self.events_by_object
+                    .entry(about(&o))
+                    .or_default()
+                    .insert(k.clone());
+                self.events.insert(k, *o);
                 self.trim_events();
             }
         }
@@ -61,12 +100,61 @@ impl Cluster {
             Kind::Deployment => drop(self.deployments.remove(k)),
             Kind::ReplicaSet => drop(self.replicasets.remove(k)),
             Kind::Pod => {
+                self.unindex_pod(k);
                 self.pods.remove(k);
                 self.pod_text.remove(k);
             }
             Kind::Hpa => drop(self.hpas.remove(k)),
-            Kind::Event => drop(self.events.remove(k)),
+            Kind::Event => {
+                self.unindex_event(k);
+                self.events.remove(k);
+            }
         }
+    }
+
+    fn unindex_pod(&mut self, k: &Key) {
+        if let Some(rs) = self.pods.get(k).and_then(owner_rs)
+            && let Some(set) = self.pods_by_rs.get_mut(&rs)
+        {
+            set.remove(k);
+            if set.is_empty() {
+                self.pods_by_rs.remove(&rs);
+            }
+        }
+    }
+
+    fn unindex_event(&mut self, k: &Key) {
+        if let Some(obj) = self.events.get(k).map(about)
+            && let Some(set) = self.events_by_object.get_mut(&obj)
+        {
+            set.remove(k);
+            if set.is_empty() {
+                self.events_by_object.remove(&obj);
+            }
+        }
+    }
+
+    /// The pods the ReplicaSet `rs` (namespace, name) owns.
+    pub fn pods_of_rs<'a>(&'a self, rs: &Key) -> impl Iterator<Item = (&'a Key, &'a Pod)> {
+        self.pods_by_rs
+            .get(rs)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| Some((k, self.pods.get(k)?)))
+    }
+
+    /// The events about `kind`/`name` in `ns`.
+    pub fn events_about<'a>(
+        &'a self,
+        ns: &str,
+        kind: &str,
+        name: &str,
+    ) -> impl Iterator<Item = (&'a Key, &'a Event)> {
+        self.events_by_object
+            .get(&(ns.to_string(), kind.to_string(), name.to_string()))
+            .into_iter()
+            .flatten()
+            .filter_map(|k| Some((k, self.events.get(k)?)))
     }
 
     /// Replaces everything the source covers with a fresh list: objects deleted
@@ -79,9 +167,14 @@ impl Cluster {
             Kind::Pod => {
                 self.pods.retain(|k, _| !in_scope(k, ns));
                 self.pod_text.retain(|k, _| !in_scope(k, ns));
+                self.pods_by_rs.retain(|k, _| !in_scope(k, ns));
             }
             Kind::Hpa => self.hpas.retain(|k, _| !in_scope(k, ns)),
-            Kind::Event => self.events.retain(|k, _| !in_scope(k, ns)),
+            Kind::Event => {
+                self.events.retain(|k, _| !in_scope(k, ns));
+                self.events_by_object
+                    .retain(|(n, _, _), _| ns.as_ref().is_none_or(|x| x != n));
+            }
         }
         for o in objects {
             if o.kind() == source.kind {
@@ -103,6 +196,7 @@ impl Cluster {
         by_time.sort();
         let excess = self.events.len() - self.max_events.max(1);
         for (_, k) in by_time.into_iter().take(excess) {
+            self.unindex_event(&k);
             self.events.remove(&k);
         }
     }
@@ -121,5 +215,71 @@ impl Cluster {
             .range(lo..)
             .take_while(move |(k, _)| k.0 == ns)
             .map(|(_, v)| v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn pod(name: &str, rs: &str) -> Object {
+        Object::Pod(Box::new(
+            serde_json::from_value(json!({"metadata": {"name": name, "namespace": "ns",
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs, "uid": "u"}]}}))
+                .unwrap(),
+        ))
+    }
+
+    fn event(name: &str, about: &str, ts: &str) -> Object {
+        Object::Event(Box::new(
+            serde_json::from_value(json!({"metadata": {"name": name, "namespace": "ns"},
+                "involvedObject": {"kind": "Pod", "name": about}, "lastTimestamp": ts}))
+            .unwrap(),
+        ))
+    }
+
+    fn pods_of(c: &Cluster, rs: &str) -> Vec<String> {
+        c.pods_of_rs(&("ns".into(), rs.into()))
+            .map(|(k, _)| k.1.clone())
+            .collect()
+    }
+
+    fn events_of(c: &Cluster, pod: &str) -> Vec<String> {
+        c.events_about("ns", "Pod", pod)
+            .map(|(k, _)| k.1.clone())
+            .collect()
+    }
+
+    /// The indexes follow every change: apply, a new owner, delete, resync, and the
+    /// oldest events trimmed.
+    #[test]
+    fn the_indexes_follow_the_objects() {
+        let mut c = Cluster::new(2);
+        c.apply(pod("a", "rs1"));
+        c.apply(pod("b", "rs1"));
+        assert_eq!(pods_of(&c, "rs1"), ["a", "b"]);
+        c.apply(pod("b", "rs2"));
+        assert_eq!(
+            (pods_of(&c, "rs1"), pods_of(&c, "rs2")),
+            (vec!["a".to_string()], vec!["b".to_string()])
+        );
+        c.delete(Kind::Pod, &("ns".into(), "a".into()));
+        assert!(pods_of(&c, "rs1").is_empty());
+        let src = Source {
+            kind: Kind::Pod,
+            namespace: Some("ns".into()),
+        };
+        c.resync(&src, vec![pod("c", "rs2")]);
+        assert_eq!(pods_of(&c, "rs2"), ["c"]);
+
+        c.apply(event("e1", "c", "2026-11-30T01:00:00Z"));
+        c.apply(event("e2", "c", "2026-11-30T02:00:00Z"));
+        c.apply(event("e3", "c", "2026-11-30T03:00:00Z"));
+        // two kept: the oldest went, from the index too
+        assert_eq!(events_of(&c, "c"), ["e2", "e3"]);
+        c.delete(Kind::Event, &("ns".into(), "e2".into()));
+        assert_eq!(events_of(&c, "c"), ["e3"]);
     }
 }

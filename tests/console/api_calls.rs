@@ -147,6 +147,7 @@ fn runner(client: kube::Client, audit: &std::path::Path, read_only: bool) -> Run
         read_only,
         container: None,
         observe_timeout: Duration::from_secs(5),
+        kubeconfig: None,
     }
 }
 

@@ -301,3 +301,55 @@ fn load_tests_start_stop_and_refuse_from_the_console() {
     assert_eq!(ro.mode, Mode::Normal);
     assert!(ro.flash.clone().unwrap().text.contains("read-only"));
 }
+
+/// `u` on a Helm release's Deployment asks for `helm rollback` when the helm binary is
+/// there, a direct undo (with the preview's warning) when it is not; read-only refuses it.
+#[test]
+fn undo_on_a_helm_release_is_helm_rollback_when_helm_is_there() {
+    let mut s = state();
+    update(&mut s, key('/'));
+    typed(&mut s, "ranker");
+    update(&mut s, code(KeyCode::Enter));
+    let ranker = Target {
+        namespace: "staging".into(),
+        name: "ranker".into(),
+    };
+    let fx = update(&mut s, key('u'));
+    assert_eq!(
+        fx,
+        vec![Effect::Prepare {
+            target: ranker.clone(),
+            action: Action::Undo { to_revision: None }
+        }]
+    );
+    s.mode = Mode::Normal;
+    s.helm = true;
+    let fx = update(&mut s, key('u'));
+    assert_eq!(
+        fx,
+        vec![Effect::Prepare {
+            target: ranker,
+            action: Action::HelmRollback {
+                release: "ranker".into(),
+                revision: None
+            }
+        }]
+    );
+    s.mode = Mode::Normal;
+    s.read_only = true;
+    assert!(update(&mut s, key('u')).is_empty());
+    // another deployment, not Helm's: a direct undo as before
+    s.read_only = false;
+    update(&mut s, code(KeyCode::Esc));
+    let fx = update(&mut s, key('u'));
+    assert!(
+        matches!(
+            &fx[..],
+            [Effect::Prepare {
+                action: Action::Undo { .. },
+                ..
+            }]
+        ),
+        "{fx:?}"
+    );
+}

@@ -37,6 +37,7 @@ pub fn runner(client: kube::Client, audit: &Path) -> Runner {
         read_only: false,
         container: None,
         observe_timeout: Duration::from_secs(10),
+        kubeconfig: None,
     }
 }
 

@@ -13,6 +13,7 @@ mod canary_tui;
 mod common;
 mod deploy;
 mod diagnose;
+mod helm_rollback;
 mod hpa;
 mod latency;
 mod logs;

@@ -107,7 +107,17 @@ pub(super) fn write_key(s: &mut State, w: WriteKey) -> Vec<Effect> {
             {
                 to = crate::model::revision(&rs.metadata);
             }
-            Action::Undo { to_revision: to }
+            // a Helm release's Deployment: the release goes back (a direct undo would be
+            // put back by the next upgrade), when the helm binary is here to do it
+            match crate::model::manager::of(&d.metadata) {
+                Some(crate::model::manager::Manager::Helm { release, .. }) if s.helm => {
+                    Action::HelmRollback {
+                        release,
+                        revision: None,
+                    }
+                }
+                _ => Action::Undo { to_revision: to },
+            }
         }
         WriteKey::Restart => Action::Restart,
         WriteKey::PauseResume => {
