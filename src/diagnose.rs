@@ -10,6 +10,7 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Event, Pod};
 
 mod hpa;
+mod jobs;
 mod pods;
 mod rollout;
 
@@ -48,6 +49,8 @@ pub struct Facts<'a> {
     /// The HPA that scales it, if any, and its replica history (oldest first).
     pub hpa: Option<&'a HorizontalPodAutoscaler>,
     pub hpa_history: Option<&'a VecDeque<crate::state::ReplicaPoint>>,
+    /// Jobs of the same app (the same Helm release, or the same app label).
+    pub jobs: Vec<&'a k8s_openapi::api::batch::v1::Job>,
 }
 
 /// Every finding, the worst first (then by rule and subject, so the order is stable).
@@ -56,6 +59,7 @@ pub fn diagnose(f: &Facts) -> Vec<Finding> {
     out.extend(pods::findings(f));
     out.extend(rollout::findings(f));
     out.extend(hpa::findings(f));
+    out.extend(jobs::findings(f));
     out.sort_by(|a, b| (a.severity, a.rule, &a.subject).cmp(&(b.severity, b.rule, &b.subject)));
     out
 }

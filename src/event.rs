@@ -67,15 +67,17 @@ pub enum Kind {
     Pod,
     Hpa,
     Event,
+    Job,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Deployment,
         Kind::ReplicaSet,
         Kind::Pod,
         Kind::Hpa,
         Kind::Event,
+        Kind::Job,
     ];
 
     /// The resource as RBAC names it.
@@ -86,6 +88,7 @@ impl Kind {
             Kind::Pod => "pods",
             Kind::Hpa => "horizontalpodautoscalers.autoscaling",
             Kind::Event => "events",
+            Kind::Job => "jobs.batch",
         }
     }
 }
@@ -97,6 +100,7 @@ pub enum Object {
     Pod(Box<Pod>),
     Hpa(Box<HorizontalPodAutoscaler>),
     Event(Box<KubeEvent>),
+    Job(Box<k8s_openapi::api::batch::v1::Job>),
 }
 
 impl Object {
@@ -107,6 +111,7 @@ impl Object {
             Object::Pod(_) => Kind::Pod,
             Object::Hpa(_) => Kind::Hpa,
             Object::Event(_) => Kind::Event,
+            Object::Job(_) => Kind::Job,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! Missing or odd fields become `None` (shown as `-`), never a panic.
 pub mod deployment;
 pub mod hpa;
+pub mod job;
 pub mod manager;
 pub mod pod;
 pub mod quantity;

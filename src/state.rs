@@ -30,6 +30,8 @@ pub enum View {
     Hpas,
     Pods,
     Events,
+    /// Jobs: migrations, batch scoring, Helm hooks.
+    Jobs,
     /// One time axis: latency per revision, load, replicas, markers. `None`: the
     /// explicit scrape URLs instead of a deployment.
     Monitor(timeline::Subject),
@@ -45,6 +47,7 @@ impl View {
             View::Hpas => ViewId::Hpas,
             View::Pods => ViewId::Pods,
             View::Events => ViewId::Events,
+            View::Jobs => ViewId::Jobs,
             View::Monitor(_) => ViewId::Monitor,
             View::Logs(_) => ViewId::Logs,
         }
@@ -58,6 +61,7 @@ pub enum ViewId {
     Hpas,
     Pods,
     Events,
+    Jobs,
     Monitor,
     Logs,
 }

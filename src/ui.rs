@@ -14,6 +14,7 @@ pub mod detail;
 pub mod diagnosis;
 pub mod events;
 pub mod hpas;
+pub mod jobs;
 pub mod logs;
 pub mod monitor;
 pub mod overlay;
@@ -41,6 +42,7 @@ pub fn draw(s: &State, f: &mut Frame, theme: &Theme) {
         View::Hpas => hpas::draw(s, f, body, theme),
         View::Pods => pods::draw(s, f, body, theme),
         View::Events => events::draw(s, f, body, theme),
+        View::Jobs => jobs::draw(s, f, body, theme),
         View::Monitor(subject) => monitor::draw(s, subject, f, body, theme),
         View::Logs(_) => logs::draw(s, f, body, theme),
     }
@@ -77,6 +79,7 @@ fn header(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         View::Hpas => "HPAs".to_string(),
         View::Pods => "Pods".to_string(),
         View::Events => "Events".to_string(),
+        View::Jobs => "Jobs".to_string(),
         View::Monitor(Some(k)) => format!("monitor deploy/{} ({})", k.1, k.0),
         View::Monitor(None) => "monitor".to_string(),
         View::Logs(k) => format!("logs deploy/{} ({})", k.1, k.0),

@@ -58,6 +58,7 @@ struct Case {
     events: Vec<Event>,
     hpa: Option<HorizontalPodAutoscaler>,
     history: Option<VecDeque<crate::state::ReplicaPoint>>,
+    jobs: Vec<k8s_openapi::api::batch::v1::Job>,
     /// The rule of the first finding, and words its text must hold.
     want: Option<(&'static str, Vec<&'static str>)>,
 }
@@ -71,6 +72,7 @@ fn base(name: &'static str) -> Case {
         events: vec![],
         hpa: None,
         history: None,
+        jobs: vec![],
         want: None,
     }
 }
@@ -263,6 +265,35 @@ fn cases() -> Vec<Case> {
             ..base("quota")
         },
         Case {
+            jobs: vec![obj(
+                json!({"metadata": {"name": "web-migrate", "namespace": "ml",
+                    "annotations": {"helm.sh/hook": "pre-upgrade"}},
+                "spec": {"backoffLimit": 2, "template": {"spec": {"containers": []}}},
+                "status": {"failed": 3, "conditions": [{"type": "Failed", "status": "True",
+                    "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]}}),
+            )],
+            want: Some((
+                "Job failed",
+                vec![
+                    "job/web-migrate",
+                    "more than backoffLimit (2)",
+                    "pre-upgrade hook",
+                    "kubectl logs job/web-migrate -n ml",
+                ],
+            )),
+            ..base("failed migration job")
+        },
+        Case {
+            jobs: vec![obj(
+                json!({"metadata": {"name": "web-score", "namespace": "ml"},
+                "spec": {"activeDeadlineSeconds": 30, "template": {"spec": {"containers": []}}},
+                "status": {"conditions": [{"type": "Failed", "status": "True",
+                    "reason": "DeadlineExceeded", "message": "Job was active longer than specified deadline"}]}}),
+            )],
+            want: Some(("Job failed", vec!["activeDeadlineSeconds (30s)"])),
+            ..base("job past its deadline")
+        },
+        Case {
             hpa: Some(hpa(
                 json!({"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "minReplicas": 2, "maxReplicas": 5,
                     "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}]}),
@@ -331,6 +362,7 @@ fn each_rule_names_its_evidence_and_first_action() {
             events: c.events.iter().collect(),
             hpa: c.hpa.as_ref(),
             hpa_history: c.history.as_ref(),
+            jobs: c.jobs.iter().collect(),
         };
         let found = diagnose(&facts);
         match &c.want {

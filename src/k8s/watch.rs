@@ -88,6 +88,13 @@ pub fn spawn_all_tapped(
             |o| Object::Hpa(Box::new(o)),
             out(None),
         ));
+        tasks.push(spawn::<k8s_openapi::api::batch::v1::Job>(
+            client,
+            ns.clone(),
+            Kind::Job,
+            |o| Object::Job(Box::new(o)),
+            out(None),
+        ));
         tasks.push(spawn::<KubeEvent>(
             client,
             ns,

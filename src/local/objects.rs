@@ -94,7 +94,7 @@ impl Objects {
                 .iter()
                 .map(|h| Object::Hpa(Box::new(h.clone())))
                 .collect(),
-            Kind::Event => Vec::new(),
+            Kind::Event | Kind::Job => Vec::new(),
         }
     }
 
@@ -105,7 +105,7 @@ impl Objects {
             Kind::ReplicaSet => self.replica_sets == other.replica_sets,
             Kind::Pod => self.pods == other.pods,
             Kind::Hpa => self.hpas == other.hpas,
-            Kind::Event => true,
+            Kind::Event | Kind::Job => true,
         }
     }
 }

@@ -13,7 +13,22 @@ pub fn of(s: &State, k: &Key) -> Vec<Finding> {
             && h.spec.scale_target_ref.kind == "Deployment"
             && h.spec.scale_target_ref.name == k.1
     });
+    let pod_labels = det
+        .deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.labels.as_ref());
+    let jobs = s
+        .cluster
+        .jobs
+        .range((k.0.clone(), String::new())..)
+        .take_while(|(jk, _)| jk.0 == k.0)
+        .map(|(_, j)| j)
+        .filter(|j| crate::model::job::same_app(&j.metadata, &det.deployment.metadata, pod_labels))
+        .collect();
     let facts = Facts {
+        jobs,
         deployment: det.deployment,
         replicasets: det.revisions,
         pods: det.pods,

@@ -9,7 +9,7 @@ use super::ViewId;
 use crate::config::keys::{KeyAction, KeyMap};
 use Command as C;
 use KeyAction as K;
-use ViewId::{Deployments, Detail, Events, Hpas, Logs, Monitor, Pods};
+use ViewId::{Deployments, Detail, Events, Hpas, Jobs, Logs, Monitor, Pods};
 use WriteKey as W;
 
 /// What `update` does for a key or a typed command.
@@ -91,6 +91,7 @@ pub enum List {
     Pods,
     Hpas,
     Events,
+    Jobs,
 }
 
 /// How an entry is triggered.
@@ -189,11 +190,11 @@ const fn confirm(
     }
 }
 
-const ALL: &[ViewId] = &[Deployments, Detail, Hpas, Pods, Events, Monitor, Logs];
+const ALL: &[ViewId] = &[Deployments, Detail, Hpas, Pods, Events, Jobs, Monitor, Logs];
 const LISTS: &[ViewId] = &[Deployments, Hpas, Pods];
-const NOT_MONITOR: &[ViewId] = &[Deployments, Detail, Hpas, Pods, Events, Logs];
+const NOT_MONITOR: &[ViewId] = &[Deployments, Detail, Hpas, Pods, Events, Jobs, Logs];
 const NOT_EVENTS: &[ViewId] = &[Deployments, Detail, Hpas, Pods, Monitor, Logs];
-const NOT_DETAIL: &[ViewId] = &[Deployments, Hpas, Pods, Events, Monitor, Logs];
+const NOT_DETAIL: &[ViewId] = &[Deployments, Hpas, Pods, Events, Jobs, Monitor, Logs];
 const NOT_DETAIL_EVENTS: &[ViewId] = &[Deployments, Hpas, Pods, Monitor, Logs];
 const NOT_LOGS: &[ViewId] = &[Deployments, Detail, Hpas, Pods, Monitor];
 
@@ -242,6 +243,7 @@ pub const TABLE: &[Entry] = &[
     typed(&["pods", "pod", "po", "p"],                         C::Goto(List::Pods),        "list pods"),
     typed(&["hpa", "hpas", "horizontalpodautoscalers", "h"],   C::Goto(List::Hpas),        "list autoscalers"),
     typed(&["events", "event", "ev", "e"],                     C::Goto(List::Events),      "list events"),
+    typed(&["jobs", "job", "j"],                               C::Goto(List::Jobs),        "list jobs"),
     typed(&["monitor", "mon", "mo"],                           C::Monitor,                 "monitor the deployment"),
     typed(&["logs", "log", "lo"],                              C::Logs,                    "logs of the selection"),
     typed(&["urls", "scrape"],                                 C::MonitorUrls,             "monitor --scrape URLs"),

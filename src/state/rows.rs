@@ -110,6 +110,24 @@ pub fn pods(s: &State) -> Vec<&Pod> {
         .collect()
 }
 
+pub fn jobs(s: &State) -> Vec<&k8s_openapi::api::batch::v1::Job> {
+    let f = s.filter(ViewId::Jobs);
+    s.cluster
+        .jobs
+        .values()
+        .filter(|j| {
+            matches(
+                f,
+                &[
+                    j.metadata.namespace.as_deref().unwrap_or(""),
+                    j.metadata.name.as_deref().unwrap_or(""),
+                    crate::model::job::status(j).0.as_str(),
+                ],
+            )
+        })
+        .collect()
+}
+
 pub fn hpas(s: &State) -> Vec<&HorizontalPodAutoscaler> {
     let f = s.filter(ViewId::Hpas);
     s.cluster
@@ -260,6 +278,7 @@ pub fn count(s: &State) -> usize {
         super::View::Pods => pods(s).len(),
         super::View::Hpas => hpas(s).len(),
         super::View::Events => events(s).len(),
+        super::View::Jobs => jobs(s).len(),
         super::View::Monitor(_) => 0,
         super::View::Logs(_) => s.logs.as_ref().map_or(0, |v| v.ring.len()),
         super::View::Detail(k) => match detail(s, k) {

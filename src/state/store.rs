@@ -15,6 +15,7 @@ pub struct Cluster {
     pub pods: BTreeMap<Key, Pod>,
     pub hpas: BTreeMap<Key, HorizontalPodAutoscaler>,
     pub events: BTreeMap<Key, Event>,
+    pub jobs: BTreeMap<Key, k8s_openapi::api::batch::v1::Job>,
     /// Lower-case text each pod filter matches against (see rows::pod_search_text).
     pub pod_text: HashMap<Key, String>,
     pub max_events: usize,
@@ -82,6 +83,9 @@ impl Cluster {
             Object::Hpa(o) => {
                 self.hpas.insert(key(&o.metadata), *o);
             }
+            Object::Job(o) => {
+                self.jobs.insert(key(&o.metadata), *o);
+            }
             Object::Event(o) => {
                 let k = key(&o.metadata);
                 self.unindex_event(&k);
@@ -105,6 +109,7 @@ impl Cluster {
                 self.pod_text.remove(k);
             }
             Kind::Hpa => drop(self.hpas.remove(k)),
+            Kind::Job => drop(self.jobs.remove(k)),
             Kind::Event => {
                 self.unindex_event(k);
                 self.events.remove(k);
@@ -170,6 +175,7 @@ impl Cluster {
                 self.pods_by_rs.retain(|k, _| !in_scope(k, ns));
             }
             Kind::Hpa => self.hpas.retain(|k, _| !in_scope(k, ns)),
+            Kind::Job => self.jobs.retain(|k, _| !in_scope(k, ns)),
             Kind::Event => {
                 self.events.retain(|k, _| !in_scope(k, ns));
                 self.events_by_object

@@ -114,6 +114,7 @@ fn view_name(v: ViewId) -> &'static str {
         ViewId::Hpas => "HPAs",
         ViewId::Pods => "Pods",
         ViewId::Events => "Events",
+        ViewId::Jobs => "Jobs",
         ViewId::Monitor => "the monitor",
         ViewId::Logs => "the logs view",
     }

@@ -8,6 +8,7 @@ mod support;
 
 mod api_calls;
 mod demo_tmux;
+mod jobs;
 mod loadtest;
 mod local;
 mod local_canary;

@@ -312,6 +312,7 @@ fn operator_role_does_every_action_and_nothing_more() {
         ("list", "deployments", "yes"),
         ("get", "pods/proxy", "yes"),
         ("get", "pods/log", "yes"),
+        ("watch", "jobs.batch", "yes"),
         ("patch", "deployments", "no"),
         ("get", "secrets", "no"),
     ] {

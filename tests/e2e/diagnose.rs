@@ -172,6 +172,27 @@ async fn the_diagnosis_names_quota_scheduling_crash_loops_and_missing_secrets() 
     let text = first_finding(&console, &n, "secretive", "CreateContainerConfigError").await;
     assert!(text.contains("create the Secret model-creds"), "{text}");
 
+    // a Job of the same app that the real Job controller fails: it cannot be scheduled and
+    // runs past its activeDeadlineSeconds
+    k.kubectl_stdin(
+        &["apply", "-n", &n, "-f", "-"],
+        Some(&deployment("migrated", "100m", json!([]))),
+    );
+    let job = json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "migrated-migrate", "labels": {"app": "migrated"}},
+        "spec": {"activeDeadlineSeconds": 2, "backoffLimit": 0,
+            "template": {"metadata": {"labels": {"job": "migrate"}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "migrate", "image": "tractor-serve:test",
+                    "resources": {"requests": {"cpu": "100"}}}]}}}});
+    k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(&job.to_string()));
+    let text = first_finding(&console, &n, "migrated", "Job failed").await;
+    assert!(
+        text.contains("job/migrated-migrate")
+            && text.contains("activeDeadlineSeconds (2s)")
+            && text.contains("DeadlineExceeded"),
+        "{text}"
+    );
+
     // the list's HEALTH column, and the detail view's panel
     let screen = console.screen();
     for word in [
@@ -180,6 +201,7 @@ async fn the_diagnosis_names_quota_scheduling_crash_loops_and_missing_secrets() 
         "Unschedulable",
         "CrashLoopBackOff",
         "CreateContainer",
+        "Job failed",
     ] {
         assert!(screen.contains(word), "{word}:\n{screen}");
     }

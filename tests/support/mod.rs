@@ -39,6 +39,7 @@ pub fn objects(yaml: &str) -> Vec<Object> {
                 Object::Hpa(Box::new(serde_json::from_value(v).unwrap()))
             }
             Some("Event") => Object::Event(Box::new(serde_json::from_value(v).unwrap())),
+            Some("Job") => Object::Job(Box::new(serde_json::from_value(v).unwrap())),
             other => panic!("fixture kind {other:?}"),
         };
         out.push(obj);

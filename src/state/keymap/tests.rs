@@ -55,6 +55,7 @@ fn view(id: ViewId) -> View {
         ViewId::Hpas => View::Hpas,
         ViewId::Pods => View::Pods,
         ViewId::Events => View::Events,
+        ViewId::Jobs => View::Jobs,
         ViewId::Monitor => View::Monitor(None),
         ViewId::Logs => View::Logs(("ml".into(), "classifier".into())),
     }
@@ -149,6 +150,7 @@ fn the_help_lists_every_entry_of_its_view_at_both_sizes() {
         ViewId::Hpas,
         ViewId::Pods,
         ViewId::Events,
+        ViewId::Jobs,
         ViewId::Monitor,
         ViewId::Logs,
     ] {

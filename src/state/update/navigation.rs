@@ -54,6 +54,7 @@ pub(super) fn goto(s: &mut State, list: List) {
         List::Pods => View::Pods,
         List::Hpas => View::Hpas,
         List::Events => View::Events,
+        List::Jobs => View::Jobs,
     };
     if s.view != view {
         s.back.clear();
@@ -101,14 +102,14 @@ pub fn selected_deployment(s: &State) -> Option<Key> {
             let p = *rows::pods(s).get(s.selected(ViewId::Pods))?;
             rows::owner(s, &key(&p.metadata)).map(|(d, _)| d)
         }
-        View::Events => None,
+        View::Events | View::Jobs => None,
         View::Monitor(k) => k.clone(),
         View::Logs(k) => Some(k.clone()),
     }
 }
 
 pub(super) fn open(s: &mut State) {
-    if let View::Detail(_) | View::Events | View::Monitor(_) | View::Logs(_) = s.view {
+    if let View::Detail(_) | View::Events | View::Jobs | View::Monitor(_) | View::Logs(_) = s.view {
         return;
     }
     if let Some(k) = selected_deployment(s)
