@@ -41,10 +41,11 @@ async fn viewer_sees_everything_and_cannot_write() {
     // every view's source is live for the viewer in its namespace
     let console = Console::start(&viewer, Some(vec![n.clone()]), None);
     wait_complete(&console, &n, 1, "v1").await;
-    eventually(T, "all five watches live for the viewer", || {
+    eventually(T, "every watch (one per kind) live for the viewer", || {
         console.with(|s| {
-            (s.sources.len() == 5 && s.sources.values().all(|v| *v == SourceStatus::Live))
-                .then_some(())
+            (s.sources.len() == tractor::event::Kind::ALL.len()
+                && s.sources.values().all(|v| *v == SourceStatus::Live))
+            .then_some(())
         })
     })
     .await;
