@@ -125,12 +125,7 @@ pub async fn deployment_logs(
         .spec
         .as_ref()
         .and_then(|s| s.selector.match_labels.as_ref())
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
+        .map(crate::canary::selector::show)
         .unwrap_or_default();
     let pods_api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let rs_api: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
