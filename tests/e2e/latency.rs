@@ -4,7 +4,7 @@ use super::common::*;
 use crate::support;
 use std::time::{Duration, Instant};
 
-use support::cluster::{Namespace, cluster, eventually, record_timing};
+use support::cluster::{Namespace, cluster, eventually, eventually_shown, record_timing};
 use support::console::Console;
 use support::pod_runner::PodRunner;
 use support::traffic::Traffic;
@@ -95,9 +95,25 @@ async fn latency_per_revision_from_scrapes_and_pod_proxy_refusal() {
         ),
         "{res:?}"
     );
-    let r2 = eventually(T, "revision 2's latency, served as v2", || {
-        console.served_latency(&n, "classifier", 2, "v2")
-    })
+    let rows = || {
+        let traffic = format!(
+            "traffic answered {} (stopped by itself: {}; failures: {:?}) {:?} into the test",
+            traffic.answered(),
+            traffic.finished(),
+            traffic.failures(),
+            started.elapsed()
+        );
+        let rows = console.with(|s| {
+            tractor::state::latency::by_revision(s, &(n.clone(), "classifier".to_string()))
+        });
+        format!("{traffic}\n{rows:#?}")
+    };
+    let r2 = eventually_shown(
+        T,
+        "revision 2's latency, served as v2",
+        || console.served_latency(&n, "classifier", 2, "v2"),
+        rows,
+    )
     .await;
     // the monitor's timeline: revision 2's latency sampled over time beside revision 1's,
     // and a marker where the rollout happened

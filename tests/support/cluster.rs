@@ -211,6 +211,26 @@ pub async fn eventually<T>(timeout: Duration, what: &str, mut f: impl FnMut() ->
     }
 }
 
+/// As [`eventually`], and on timeout the panic shows what `show` says of the last state,
+/// so a failure in CI names what was missing.
+pub async fn eventually_shown<T>(
+    timeout: Duration,
+    what: &str,
+    mut f: impl FnMut() -> Option<T>,
+    show: impl Fn() -> String,
+) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?}: {what}\nlast seen: {}", show());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Appends a test's duration to the timings file that .ci/run prints.
 pub fn record_timing(test: &str, started: Instant) {
     use std::io::Write;

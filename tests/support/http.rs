@@ -53,8 +53,30 @@ pub async fn post(ip: &str, port: u16, path: &str, json: &str) -> std::io::Resul
     request(ip, port, "POST", path, Some(json)).await
 }
 
-/// One request on its own connection; the whole answer, head included.
+/// How long one request may take, connect to last byte: a server that accepted the
+/// connection and never answers (one draining, or stopped) is a failed request, not a
+/// test that hangs.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One request on its own connection; the whole answer, head included; an error after
+/// [`REQUEST_TIMEOUT`].
 pub async fn request(
+    ip: &str,
+    port: u16,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+) -> std::io::Result<String> {
+    match tokio::time::timeout(REQUEST_TIMEOUT, exchange(ip, port, method, path, json)).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("{method} {ip}:{port}{path}: no answer within {REQUEST_TIMEOUT:?}"),
+        )),
+    }
+}
+
+async fn exchange(
     ip: &str,
     port: u16,
     method: &str,

@@ -92,6 +92,17 @@ impl Traffic {
         self.sent.load(Ordering::Relaxed)
     }
 
+    /// The failures so far, newest last (at most the last 5).
+    pub fn failures(&self) -> Vec<String> {
+        let f = self.failed.lock().unwrap();
+        f[f.len().saturating_sub(5)..].to_vec()
+    }
+
+    /// Whether the traffic has stopped by itself (its time or count bound reached).
+    pub fn finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
     /// Stops the traffic; how many requests were answered.
     pub async fn stop(self) -> u64 {
         self.finish().await.0
