@@ -2,6 +2,7 @@
 pub mod client;
 pub mod errors;
 pub mod helm;
+pub mod helm_releases;
 mod helm_rollback;
 pub mod plan;
 pub mod rollback;

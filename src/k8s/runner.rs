@@ -195,6 +195,11 @@ impl Runner {
         let mut notes = Vec::new();
         if let Some(m) = crate::model::manager::of(&d.metadata) {
             notes.push(m.warning());
+            if let crate::model::manager::Manager::Helm { release, namespace } = &m {
+                let revisions =
+                    super::helm_releases::revisions(&self.client, namespace, release).await;
+                notes.push(super::helm_releases::note(release, namespace, &revisions));
+            }
         }
         let live = crate::model::deployment::history(d, rss.iter())
             .iter()
