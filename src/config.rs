@@ -41,6 +41,7 @@ section!(General, PartialGeneral {
     tick_ms: u64,
     max_events: usize,
     log_lines: usize,
+    log_tail: u32,
     history_points: usize,
     read_only: bool,
     read_only_contexts: Vec<String>,

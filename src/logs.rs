@@ -3,13 +3,14 @@
 //! leaving as pods come and go), their lines ([`text`]: the API server's timestamps, a
 //! prefix and a colour per pod), and the readers that open one stream per container
 //! (the API server's `pods/log` in [`kube`], a local replica's log file in [`local`]).
-//! [`ring`] keeps what the view shows, bounded.
+//! [`ring`] keeps what the view shows, bounded; [`range`] is how far back it reads.
 use std::time::Duration;
 
 use jiff::Timestamp;
 
 pub mod kube;
 pub mod local;
+pub mod range;
 pub mod ring;
 pub mod select;
 pub mod streams;

@@ -136,6 +136,14 @@ fn footer(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
             Span::raw(format!("{text}█")),
             Span::styled("   enter: start  esc: cancel", t.muted),
         ]),
+        Mode::LogsRange(text) => Line::from(vec![
+            Span::styled("since/tail: ", t.accent),
+            Span::raw(format!("{text}█")),
+            Span::styled(
+                "   200 (lines) · 5m, 1h (since) · all   enter: read again  esc: cancel",
+                t.muted,
+            ),
+        ]),
         Mode::Prompt {
             kind,
             target,

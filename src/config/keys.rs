@@ -53,6 +53,7 @@ key_actions! {
     Timestamps = "timestamps",
     Follow = "follow",
     Previous = "previous",
+    LogsRange = "logs_range",
 }
 
 /// What is wrong with a `[keys]` entry.

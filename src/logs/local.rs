@@ -22,6 +22,13 @@ pub fn spawn_read(
     tx: UnboundedSender<LogEvent>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
+        if opts.since.is_some() {
+            let _ = tx.send(LogEvent::Failed {
+                stream: key,
+                message: "a local replica's log file has no timestamps, so \"since\" is not known: ask for a number of lines (200) or all".into(),
+            });
+            return;
+        }
         if opts.previous {
             let _ = tx.send(LogEvent::Failed {
                 stream: key,
@@ -155,5 +162,33 @@ mod tests {
             .unwrap();
         assert_eq!(next_line().await, "d");
         task.abort();
+    }
+
+    #[tokio::test]
+    async fn since_is_refused_by_name_as_a_file_has_no_timestamps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.log");
+        std::fs::write(&path, "a\n").unwrap();
+        let key = StreamKey {
+            namespace: "local".into(),
+            pod: "r".into(),
+            container: "server".into(),
+            restarts: 0,
+            revision: Some(1),
+            alone: true,
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let opts = Options {
+            since: Some(Duration::from_secs(300)),
+            ..Options::default()
+        };
+        spawn_read(path, key, opts, true, tx).await.unwrap();
+        match rx.recv().await {
+            Some(LogEvent::Failed { message, .. }) => {
+                assert!(message.contains("\"since\" is not known"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(rx.recv().await.is_none(), "no line is read");
     }
 }

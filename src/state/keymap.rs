@@ -43,6 +43,8 @@ pub enum Command {
     Logs,
     /// A toggle of the logs view.
     LogsToggle(LogsToggle),
+    /// The logs view's since/tail prompt.
+    LogsRange,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,6 +224,7 @@ pub const TABLE: &[Entry] = &[
     key(K::Wrap,          C::LogsToggle(LogsToggle::Wrap), &[Logs], "wrap long lines")          .hint("wrap", &[Logs]),
     key(K::Timestamps,    C::LogsToggle(LogsToggle::Timestamps), &[Logs], "show each line's time") .hint("time", &[Logs]),
     key(K::Previous,      C::LogsToggle(LogsToggle::Previous), &[Logs], "previous (crashed) runs") .hint("previous", &[Logs]),
+    key(K::LogsRange,     C::LogsRange,               &[Logs],     "since 5m, last 200 lines, all") .hint("since", &[Logs]),
     // in the detail view, to the revision under the cursor when it is not the current one
     key(K::Undo,          C::Write(W::Undo),          &[Detail],   "roll back to selected")   .hint("undo", &[Detail]),
     key(K::Undo,          C::Write(W::Undo),          NOT_DETAIL,  "roll back one revision")  .hint("undo", NOT_DETAIL_EVENTS),

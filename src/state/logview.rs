@@ -3,6 +3,7 @@
 //! the view's filter as a regular expression, or as plain text when it is not one).
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::logs::range::Range;
 use crate::logs::ring::Ring;
 use crate::logs::{Filter, Line, StreamKey};
 use crate::model::Key;
@@ -13,6 +14,8 @@ pub struct LogsView {
     pub filter: Filter,
     /// Show the last terminated runs instead of the running ones.
     pub previous: bool,
+    /// How far back each container is read when its stream opens.
+    pub range: Range,
     pub ring: Ring,
     pub wrap: bool,
     pub timestamps: bool,
@@ -31,11 +34,12 @@ pub struct LogsView {
 }
 
 impl LogsView {
-    pub fn new(target: Key, filter: Filter, lines: usize) -> LogsView {
+    pub fn new(target: Key, filter: Filter, lines: usize, range: Range) -> LogsView {
         LogsView {
             target,
             filter,
             previous: false,
+            range,
             ring: Ring::new(lines),
             wrap: false,
             timestamps: false,
@@ -116,7 +120,12 @@ mod tests {
 
     #[test]
     fn the_filter_is_a_regex_or_else_plain_text() {
-        let mut v = LogsView::new(("ns".into(), "web".into()), Filter::default(), 10);
+        let mut v = LogsView::new(
+            ("ns".into(), "web".into()),
+            Filter::default(),
+            10,
+            Range::Tail(500),
+        );
         for (p, t) in [
             ("web-a", "GET /predict 200"),
             ("web-b", "error: model (v2) failed"),

@@ -31,7 +31,7 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
     let lines = visible(v, &matcher);
     let mut title = vec![
         Span::styled(format!(" logs deploy/{} ", v.target.1), t.header),
-        Span::raw(format!("· {} ", v.scope())),
+        Span::raw(format!("· {} · {} ", v.scope(), v.range.label())),
     ];
     if v.previous {
         title.push(Span::styled("· previous runs ", t.warn));

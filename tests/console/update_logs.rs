@@ -218,3 +218,75 @@ fn the_view_keeps_the_configured_number_of_lines() {
         "{screen}"
     );
 }
+
+#[test]
+fn since_or_tail_is_typed_in_the_view_and_the_view_reads_again_that_far_back() {
+    let mut cfg = tractor::config::Config::defaults();
+    cfg.general.log_tail = 50;
+    let mut s = support::state();
+    s.config = cfg;
+    let fx = update(&mut s, key('o'));
+    let Some(Effect::Logs(LogsEffect::Streams { opts, .. })) = fx.last() else {
+        panic!("{fx:?}");
+    };
+    // the configured tail when it opens
+    assert_eq!((opts.tail, opts.since), (Some(50), None));
+    assert!(support::render(&s, 120, 12).contains("all pods · last 50 lines"));
+    let ev = line(&s, "classifier-7f8b6d4c5-abcde", "old line");
+    update(&mut s, ev);
+
+    // S: the prompt holds what is read now; 5m reads every container again since then
+    update(&mut s, key('S'));
+    assert_eq!(s.mode, tractor::state::Mode::LogsRange("50".into()));
+    assert!(support::render(&s, 120, 12).contains("since/tail: 50"));
+    for _ in 0..2 {
+        update(&mut s, code(KeyCode::Backspace));
+    }
+    typed(&mut s, "5m");
+    let fx = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(fx[0], Effect::Logs(LogsEffect::Stop));
+    let Some(Effect::Logs(LogsEffect::Streams { want, opts })) = fx.last() else {
+        panic!("{fx:?}");
+    };
+    assert_eq!(want.len(), 5);
+    assert_eq!(
+        (opts.since, opts.tail, opts.follow),
+        (Some(std::time::Duration::from_secs(300)), None, true)
+    );
+    let v = s.logs.as_ref().unwrap();
+    assert!(v.ring.is_empty(), "what was read before is dropped");
+    assert!(support::render(&s, 120, 12).contains("all pods · since 5m"));
+
+    // all, then a number of lines
+    update(&mut s, key('S'));
+    assert_eq!(s.mode, tractor::state::Mode::LogsRange("5m".into()));
+    for _ in 0..2 {
+        update(&mut s, code(KeyCode::Backspace));
+    }
+    typed(&mut s, "all");
+    let fx = update(&mut s, code(KeyCode::Enter));
+    let Some(Effect::Logs(LogsEffect::Streams { opts, .. })) = fx.last() else {
+        panic!("{fx:?}");
+    };
+    assert_eq!((opts.since, opts.tail), (None, None));
+
+    // what is not a range is named; nothing is read again
+    update(&mut s, key('S'));
+    for _ in 0..3 {
+        update(&mut s, code(KeyCode::Backspace));
+    }
+    typed(&mut s, "five minutes");
+    let fx = update(&mut s, code(KeyCode::Enter));
+    assert!(fx.is_empty(), "{fx:?}");
+    let screen = support::render(&s, 140, 12);
+    assert!(
+        screen.contains(
+            "since/tail: \"five minutes\" is not a number of lines (200), a duration (5m, 1h) or all"
+        ),
+        "{screen}"
+    );
+    assert_eq!(
+        s.logs.as_ref().unwrap().range,
+        tractor::logs::range::Range::All
+    );
+}

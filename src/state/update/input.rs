@@ -40,6 +40,20 @@ pub(super) fn on_key(s: &mut State, k: KeyEvent) -> Vec<Effect> {
                 vec![]
             }
         },
+        Mode::LogsRange(text) => match edit(text, &k) {
+            Edit::Done(t) => {
+                s.mode = Mode::Normal;
+                logs::set_range(s, &t)
+            }
+            Edit::Cancel => {
+                s.mode = Mode::Normal;
+                vec![]
+            }
+            Edit::Changed(t) => {
+                s.mode = Mode::LogsRange(t);
+                vec![]
+            }
+        },
         Mode::Command(text) => match edit(text, &k) {
             Edit::Done(t) => {
                 s.mode = Mode::Normal;
@@ -148,6 +162,7 @@ fn run(s: &mut State, cmd: Command) -> Vec<Effect> {
         Command::MonitorUrls => load::monitor(s, None),
         Command::Logs => return logs::open(s),
         Command::LogsToggle(t) => return logs::toggle(s, t),
+        Command::LogsRange => logs::range_prompt(s),
         Command::Load => load::prompt(s),
         Command::StopLoad => return load::stop(s),
         // only in the confirm dialog, handled above

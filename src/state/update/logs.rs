@@ -3,11 +3,12 @@
 //! decision, for both backends: the runner only opens and stops what it is told), the
 //! lines as they come, and the view's toggles and scrolling.
 use super::Effect;
+use crate::logs::range::Range;
 use crate::logs::{Filter, LogEvent, Options};
 use crate::state::keymap::{LogsToggle, Move};
 use crate::state::logview::{LogsView, Matcher};
 use crate::state::rows;
-use crate::state::{Level, Section, State, View, ViewId};
+use crate::state::{Level, Mode, Section, State, View, ViewId};
 
 /// What the runner does for the logs view.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +20,9 @@ pub enum LogsEffect {
     },
     /// Stop every stream: the view closed, or it starts over (previous runs toggled).
     Stop,
+    /// Read the last lines of these containers' previous runs, once each (the diagnosis'
+    /// evidence of a crash loop).
+    LastWords(Vec<crate::diagnose::RunKey>),
 }
 
 /// `o`: the logs of the selection.
@@ -63,7 +67,8 @@ pub(super) fn open(s: &mut State) -> Vec<Effect> {
     s.back.push(s.view.clone());
     s.view = View::Logs(target.clone());
     let lines = s.config.general.log_lines;
-    s.logs = Some(LogsView::new(target, filter, lines));
+    let range = Range::Tail(s.config.general.log_tail.min(crate::logs::range::MAX_TAIL));
+    s.logs = Some(LogsView::new(target, filter, lines, range));
     effects.extend(reconcile(s));
     effects
 }
@@ -91,12 +96,7 @@ pub(super) fn reconcile(s: &mut State) -> Vec<Effect> {
                 return vec![];
             }
             v.want = want.clone();
-            let opts = Options {
-                previous: v.previous,
-                follow: !v.previous,
-                since: None,
-                tail: Some(500),
-            };
+            let opts = v.range.options(v.previous);
             vec![Effect::Logs(LogsEffect::Streams { want, opts })]
         }
         Err(e) => {
@@ -153,17 +153,57 @@ pub(super) fn toggle(s: &mut State, t: LogsToggle) -> Vec<Effect> {
         }
         LogsToggle::Previous => {
             v.previous = !v.previous;
-            v.ring.clear();
-            v.want.clear();
-            v.open.clear();
-            v.failures.clear();
-            v.scroll = 0;
-            let mut effects = vec![Effect::Logs(LogsEffect::Stop)];
-            effects.extend(reconcile(s));
-            return effects;
+            return start_over(s);
         }
     }
     vec![]
+}
+
+/// `S`: the since/tail prompt, holding what is read now.
+pub(super) fn range_prompt(s: &mut State) {
+    if let Some(v) = &s.logs {
+        let now = match v.range {
+            Range::Tail(n) => n.to_string(),
+            Range::Since(_) => v.range.label().trim_start_matches("since ").to_string(),
+            Range::All => "all".into(),
+        };
+        s.mode = Mode::LogsRange(now);
+    }
+}
+
+/// The prompt entered: read that far back, from the start; a range that is not one is
+/// named, and nothing changes.
+pub(super) fn set_range(s: &mut State, typed: &str) -> Vec<Effect> {
+    let default = s.config.general.log_tail.min(crate::logs::range::MAX_TAIL);
+    match Range::parse(typed, default) {
+        Ok(r) => match s.logs.as_mut() {
+            Some(v) => {
+                v.range = r;
+                start_over(s)
+            }
+            None => vec![],
+        },
+        Err(e) => {
+            s.flash(Level::Error, format!("since/tail: {e}"));
+            vec![]
+        }
+    }
+}
+
+/// Drops what the view holds and reads again with its current settings.
+fn start_over(s: &mut State) -> Vec<Effect> {
+    let Some(v) = s.logs.as_mut() else {
+        return vec![];
+    };
+    v.ring.clear();
+    v.want.clear();
+    v.open.clear();
+    v.failures.clear();
+    v.scroll = 0;
+    v.paused = false;
+    let mut effects = vec![Effect::Logs(LogsEffect::Stop)];
+    effects.extend(reconcile(s));
+    effects
 }
 
 /// Scrolling: up goes back (and pauses), the bottom follows again.
