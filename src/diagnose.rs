@@ -35,7 +35,32 @@ pub struct Finding {
     pub cause: String,
     pub action: String,
     pub evidence: Vec<String>,
+    /// Log lines that show it (a crashed container's last lines), oldest first.
+    pub log: Vec<String>,
 }
+
+/// One run of one container: after `restarts` restarts, its previous run is the one that
+/// ended last.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunKey {
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+    pub restarts: i32,
+}
+
+/// What a crashed container printed last (its previous run), as the console read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LastWords {
+    Reading,
+    /// The last lines, oldest first (empty: it printed nothing).
+    Read(Vec<String>),
+    /// Why they could not be read, in the API server's words.
+    Failed(String),
+}
+
+/// Lines of a previous run shown in a finding at most.
+pub const LAST_LINES: usize = 5;
 
 /// Everything the rules read for one deployment.
 pub struct Facts<'a> {
@@ -51,6 +76,8 @@ pub struct Facts<'a> {
     pub hpa_history: Option<&'a VecDeque<crate::state::ReplicaPoint>>,
     /// Jobs of the same app (the same Helm release, or the same app label).
     pub jobs: Vec<&'a k8s_openapi::api::batch::v1::Job>,
+    /// What crash-looping containers printed before they died, as far as read.
+    pub last_words: Option<&'a std::collections::BTreeMap<RunKey, LastWords>>,
 }
 
 /// Every finding, the worst first (then by rule and subject, so the order is stable).

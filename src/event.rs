@@ -23,6 +23,11 @@ pub enum AppEvent {
     Canary(CanaryEvent),
     /// A logs view's reader: a line, a stream opened or closed, a failure.
     Logs(crate::logs::LogEvent),
+    /// The last lines a crashed container printed, for the diagnosis (or why not).
+    LastWords {
+        run: crate::diagnose::RunKey,
+        words: crate::diagnose::LastWords,
+    },
     /// SIGTERM, SIGHUP or SIGINT: leave, restoring the terminal.
     Shutdown,
 }

@@ -89,6 +89,8 @@ pub enum Mode {
     Command(String),
     /// Typing a load test's flags.
     LoadPrompt(String),
+    /// Typing how far back the logs view reads (`200`, `5m`, `all`).
+    LogsRange(String),
     Prompt {
         kind: PromptKind,
         target: Target,
@@ -225,6 +227,9 @@ pub struct State {
     pub canary_args: Option<String>,
     /// The logs view's lines and settings, while it is open.
     pub logs: Option<logview::LogsView>,
+    /// What the crash-looping containers of the deployment in the detail view printed
+    /// before they died (read once per crash, for its diagnosis).
+    pub last_words: std::collections::BTreeMap<crate::diagnose::RunKey, crate::diagnose::LastWords>,
     /// The `helm` binary is on PATH (and the backend is Kubernetes): `u` on a Helm
     /// release's Deployment offers `helm rollback`.
     pub helm: bool,
@@ -259,6 +264,7 @@ impl State {
             flash: None,
             follow: None,
             hpa_history: HashMap::new(),
+            last_words: std::collections::BTreeMap::new(),
             scrapes: HashMap::new(),
             timelines: HashMap::new(),
             last_sample: None,

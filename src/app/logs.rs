@@ -1,6 +1,7 @@
 //! Runs the logs view's streams: opens and stops what `update` decided (the same for both
 //! backends), reading through the API server or a local replica's log file, and forwards
-//! what the readers report into the event channel.
+//! what the readers report into the event channel; and reads the last lines of crashed
+//! containers' previous runs that the diagnosis asks for.
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use crate::backend::Backend;
@@ -25,6 +26,28 @@ impl LogsRunner {
     ) {
         match e {
             LogsEffect::Stop => self.stop(),
+            LogsEffect::LastWords(runs) => {
+                for run in runs {
+                    let tx = tx.clone();
+                    match backend {
+                        Some(Backend::Kube(r)) => {
+                            let client = r.client.clone();
+                            tokio::spawn(async move {
+                                // twice what is shown: blank lines are dropped
+                                let n = 2 * crate::diagnose::LAST_LINES as i64;
+                                let words = crate::logs::kube::last_words(client, &run, n).await;
+                                let _ = tx.send(AppEvent::LastWords { run, words });
+                            });
+                        }
+                        _ => {
+                            let words = crate::diagnose::LastWords::Failed(
+                                "local replicas are not restarted in place".into(),
+                            );
+                            let _ = tx.send(AppEvent::LastWords { run, words });
+                        }
+                    }
+                }
+            }
             LogsEffect::Streams { want, opts } => {
                 let Some(backend) = backend else {
                     return;

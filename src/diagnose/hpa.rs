@@ -26,6 +26,7 @@ pub fn findings(f: &Facts) -> Vec<Finding> {
         .collect();
     if current >= max && max > 0 && !over.is_empty() {
         out.push(Finding {
+            log: Vec::new(),
             severity: Severity::Warn,
             rule: "HPA at max",
             subject: subject.clone(),
@@ -56,6 +57,7 @@ pub fn findings(f: &Facts) -> Vec<Finding> {
             "read the condition's message below"
         };
         out.push(Finding {
+            log: Vec::new(),
             severity: Severity::Bad,
             rule: "HPA blind",
             subject: subject.clone(),
@@ -75,6 +77,7 @@ pub fn findings(f: &Facts) -> Vec<Finding> {
             .stabilization_seconds;
         if let Some(flips) = flapping(history, window) {
             out.push(Finding {
+                log: Vec::new(),
                 severity: Severity::Warn,
                 rule: "HPA flapping",
                 subject,

@@ -32,6 +32,7 @@ pub fn findings(f: &Facts) -> Vec<Finding> {
             .map(|h| format!(" (a Helm {h} hook: the release's upgrade waits on it)"))
             .unwrap_or_default();
         out.push(Finding {
+            log: Vec::new(),
             severity: Severity::Bad,
             rule: "Job failed",
             subject: format!("job/{job}"),

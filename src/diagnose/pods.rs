@@ -3,7 +3,7 @@
 //! readiness failing.
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod};
 
-use super::{Facts, Finding, Severity, event, event_line, name};
+use super::{Facts, Finding, LAST_LINES, LastWords, RunKey, Severity, event, event_line, name};
 
 pub fn findings(f: &Facts) -> Vec<Finding> {
     let dep = name(&f.deployment.metadata);
@@ -50,7 +50,30 @@ pub fn findings(f: &Facts) -> Vec<Finding> {
                         }
                         cause = exit_cause(t.exit_code);
                     }
+                    let run = RunKey {
+                        namespace: p.metadata.namespace.clone().unwrap_or_default(),
+                        pod: pod.clone(),
+                        container: st.name.clone(),
+                        restarts: st.restart_count,
+                    };
+                    let mut log = Vec::new();
+                    match f.last_words.and_then(|m| m.get(&run)) {
+                        Some(LastWords::Read(lines)) if lines.is_empty() => {
+                            evidence.push("its last run printed nothing".into());
+                        }
+                        Some(LastWords::Read(lines)) => {
+                            log = lines[lines.len().saturating_sub(LAST_LINES)..].to_vec();
+                        }
+                        Some(LastWords::Reading) => {
+                            evidence.push("reading its last run's log…".into());
+                        }
+                        Some(LastWords::Failed(why)) => {
+                            evidence.push(format!("its last run's log could not be read: {why}"));
+                        }
+                        None => {}
+                    }
                     out.push(Finding {
+                        log,
                         severity: Severity::Bad,
                         rule: "CrashLoopBackOff",
                         subject: subject.clone(),
@@ -76,6 +99,7 @@ pub fn findings(f: &Facts) -> Vec<Finding> {
                     let mut evidence = vec![format!("{reason}: {text}")];
                     evidence.extend(ev.map(event_line));
                     out.push(Finding {
+                        log: Vec::new(),
                         severity: Severity::Bad,
                         rule: "CreateContainerConfigError",
                         subject: subject.clone(),
@@ -129,6 +153,7 @@ fn oom_killed(subject: &str, rev: &str, st: &ContainerStatus, c: Option<&Contain
         None => "set resources.requests.memory and limits.memory from the model's measured peak (no limit: the node ran out)".into(),
     };
     Finding {
+        log: Vec::new(),
         severity: Severity::Bad,
         rule: "OOMKilled",
         subject: subject.into(),
@@ -210,6 +235,7 @@ fn image_pull(
         )
     };
     Finding {
+        log: Vec::new(),
         severity: Severity::Bad,
         rule: "ImagePullBackOff",
         subject: subject.into(),
@@ -287,6 +313,7 @@ fn pending(f: &Facts, p: &Pod, subject: &str, pod: &str, rev: &str) -> Option<Fi
     )];
     evidence.extend(ev.map(event_line));
     Some(Finding {
+        log: Vec::new(),
         severity: Severity::Bad,
         rule: "Unschedulable",
         subject: subject.into(),
@@ -341,6 +368,7 @@ fn readiness(f: &Facts, p: &Pod, subject: &str, pod: &str, rev: &str) -> Option<
     let mut evidence = vec![event_line(ev)];
     evidence.extend(probe.map(|p| format!("probe: {p}")));
     Some(Finding {
+        log: Vec::new(),
         severity: Severity::Warn,
         rule: "NotReady",
         subject: subject.into(),

@@ -34,6 +34,7 @@ pub fn findings(f: &Facts) -> Vec<Finding> {
             .and_then(|s| s.progress_deadline_seconds)
             .unwrap_or(600);
         out.push(Finding {
+            log: Vec::new(),
             severity: Severity::Bad,
             rule: "DeadlineExceeded",
             subject: format!("deploy/{dep}"),
@@ -92,6 +93,7 @@ pub fn findings(f: &Facts) -> Vec<Finding> {
         evidence.extend(ev.map(event_line));
         evidence.dedup();
         out.push(Finding {
+            log: Vec::new(),
             severity: Severity::Bad,
             rule: "FailedCreate",
             subject: format!("rs/{rs_name}"),

@@ -363,6 +363,7 @@ fn each_rule_names_its_evidence_and_first_action() {
             hpa: c.hpa.as_ref(),
             hpa_history: c.history.as_ref(),
             jobs: c.jobs.iter().collect(),
+            last_words: None,
         };
         let found = diagnose(&facts);
         match &c.want {
@@ -392,6 +393,7 @@ fn each_rule_names_its_evidence_and_first_action() {
 #[test]
 fn the_worst_comes_first() {
     let a = Finding {
+        log: Vec::new(),
         severity: Severity::Warn,
         rule: "A",
         subject: "x".into(),
@@ -401,6 +403,7 @@ fn the_worst_comes_first() {
         evidence: vec![],
     };
     let b = Finding {
+        log: Vec::new(),
         severity: Severity::Bad,
         rule: "Z",
         ..a.clone()
@@ -409,4 +412,82 @@ fn the_worst_comes_first() {
     v.sort_by(|a, b| (a.severity, a.rule).cmp(&(b.severity, b.rule)));
     assert_eq!(health(&v), ("Z", Some(Severity::Bad)));
     assert_eq!(health(&[]), ("ok", None));
+}
+
+#[test]
+fn a_crash_loop_shows_the_last_lines_of_the_run_that_died_once_read() {
+    let d = deployment(json!({}));
+    let p = pod(
+        json!({}),
+        cs(
+            json!({"waiting": {"reason": "CrashLoopBackOff"}}),
+            json!({"terminated": {"exitCode": 1, "reason": "Error"}}),
+            false,
+            6,
+        ),
+    );
+    let run = RunKey {
+        namespace: "ml".into(),
+        pod: "web-abc-1".into(),
+        container: "server".into(),
+        restarts: 6,
+    };
+    let crash = |words: Option<LastWords>| {
+        let map: std::collections::BTreeMap<RunKey, LastWords> =
+            words.into_iter().map(|w| (run.clone(), w)).collect();
+        let facts = Facts {
+            deployment: &d,
+            replicasets: vec![],
+            pods: vec![(&p, Some(4))],
+            events: vec![],
+            hpa: None,
+            hpa_history: None,
+            jobs: vec![],
+            last_words: Some(&map),
+        };
+        let found = diagnose(&facts);
+        assert_eq!(found[0].rule, "CrashLoopBackOff");
+        found[0].clone()
+    };
+    let lines: Vec<String> = (1..=7).map(|i| format!("line {i}")).collect();
+    let f = crash(Some(LastWords::Read(lines)));
+    assert_eq!(f.log, ["line 3", "line 4", "line 5", "line 6", "line 7"]);
+    let f = crash(Some(LastWords::Reading));
+    assert!(f.log.is_empty());
+    assert!(
+        f.evidence
+            .contains(&"reading its last run's log…".to_string())
+    );
+    let f = crash(Some(LastWords::Failed(
+        "pods \"web-abc-1\" is forbidden".into(),
+    )));
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e == "its last run's log could not be read: pods \"web-abc-1\" is forbidden"),
+        "{f:?}"
+    );
+    let f = crash(Some(LastWords::Read(vec![])));
+    assert!(
+        f.evidence
+            .contains(&"its last run printed nothing".to_string())
+    );
+    // the lines of an earlier crash (restart 5) are not this one's
+    let earlier = RunKey {
+        restarts: 5,
+        ..run.clone()
+    };
+    let map: std::collections::BTreeMap<RunKey, LastWords> =
+        [(earlier, LastWords::Read(vec!["old".into()]))].into();
+    let facts = Facts {
+        deployment: &d,
+        replicasets: vec![],
+        pods: vec![(&p, Some(4))],
+        events: vec![],
+        hpa: None,
+        hpa_history: None,
+        jobs: vec![],
+        last_words: Some(&map),
+    };
+    assert!(diagnose(&facts)[0].log.is_empty());
 }

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::streams::Streams;
 use super::{Filter, Line, LogEvent, Options, StreamKey};
+use crate::diagnose::{LastWords, RunKey};
 
 /// Reads one container's log into `tx` until it ends (or, following, until stopped).
 pub fn spawn_read(
@@ -75,6 +76,26 @@ pub fn spawn_read(
 }
 
 /// The API server's words for a failed log request; a 403 names the verb to grant.
+/// The last `n` lines of a container's previous run (what it printed before it died).
+pub async fn last_words(client: Client, run: &RunKey, n: i64) -> LastWords {
+    let api: Api<Pod> = Api::namespaced(client, &run.namespace);
+    let lp = LogParams {
+        container: Some(run.container.clone()),
+        previous: true,
+        tail_lines: Some(n),
+        ..LogParams::default()
+    };
+    match api.logs(&run.pod, &lp).await {
+        Ok(text) => LastWords::Read(
+            text.lines()
+                .map(super::text::clean)
+                .filter(|l| !l.trim().is_empty())
+                .collect(),
+        ),
+        Err(e) => LastWords::Failed(message(&e)),
+    }
+}
+
 fn message(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) if s.code == 403 => {

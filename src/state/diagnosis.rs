@@ -35,6 +35,7 @@ pub fn of(s: &State, k: &Key) -> Vec<Finding> {
         events: det.events,
         hpa: hpa.map(|(_, h)| h),
         hpa_history: hpa.and_then(|(hk, _)| s.hpa_history.get(hk)),
+        last_words: Some(&s.last_words),
     };
     diagnose(&facts)
 }

@@ -16,6 +16,7 @@ mod canary;
 mod cluster;
 mod edit;
 mod input;
+mod last_words;
 pub mod load;
 pub mod logs;
 mod navigation;
@@ -84,6 +85,7 @@ pub fn update(s: &mut State, ev: AppEvent) -> Vec<Effect> {
     let kube = matches!(ev, AppEvent::Kube(_));
     let mut effects = on_event(s, ev);
     effects.extend(logs::after(s, kube));
+    effects.extend(last_words::after(s));
     effects
 }
 
@@ -134,6 +136,11 @@ fn on_event(s: &mut State, ev: AppEvent) -> Vec<Effect> {
         }
         AppEvent::Logs(ev) => {
             logs::on_event(s, ev);
+            s.dirty = true;
+            vec![]
+        }
+        AppEvent::LastWords { run, words } => {
+            last_words::on_read(s, run, words);
             s.dirty = true;
             vec![]
         }

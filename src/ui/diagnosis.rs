@@ -1,5 +1,6 @@
 //! The detail view's diagnosis panel: each finding's symptom, cause, first action and
-//! evidence, the worst first; a finding that does not fit is counted in the title.
+//! evidence (a crashed container's last lines among it), the worst first; a finding that
+//! does not fit is counted in the title.
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -15,7 +16,7 @@ pub fn height(findings: &[Finding], small: bool) -> u16 {
     }
     let want: usize = findings
         .iter()
-        .map(|f| 3 + usize::from(!f.evidence.is_empty()))
+        .map(|f| 3 + usize::from(!f.evidence.is_empty()) + f.log.len())
         .sum();
     let most = if small { 6 } else { 12 };
     u16::try_from(want + 2).unwrap_or(u16::MAX).min(most)
@@ -48,6 +49,12 @@ pub fn draw(f: &mut Frame, area: Rect, t: &Theme, findings: &[Finding]) {
             lines.push(Line::from(vec![
                 Span::styled("  seen   ", t.muted),
                 Span::styled(x.evidence.join(" · "), t.muted),
+            ]));
+        }
+        for l in &x.log {
+            lines.push(Line::from(vec![
+                Span::styled("  log    ", t.muted),
+                Span::raw(l.clone()),
             ]));
         }
     }

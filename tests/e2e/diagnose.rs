@@ -2,7 +2,8 @@
 //! ResourceQuota the ReplicaSet controller runs into (FailedCreate), a request no node can
 //! hold (the scheduler's Unschedulable) — and for what a kubelet would report, written into
 //! a pod's status as a kubelet writes it (kwok runs no containers): a crash loop with its
-//! exit code and last words, a missing Secret. The console's own watches feed the rules;
+//! exit code and last words (and, in the real binary's detail view, the last lines its
+//! previous run printed), a missing Secret. The console's own watches feed the rules;
 //! the list's HEALTH column and the detail view's panel say it.
 use super::common::*;
 use crate::support;
@@ -11,6 +12,8 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use support::cluster::{Namespace, cluster, eventually, record_timing};
 use support::console::Console;
+use support::kwok_logs::{ClusterLogs, append};
+use support::tmux::Tmux;
 
 fn deployment(name: &str, cpu: &str, extra_env: Value) -> String {
     json!({
@@ -144,6 +147,39 @@ async fn the_diagnosis_names_quota_scheduling_crash_loops_and_missing_secrets() 
             && text.contains("--previous"),
         "{text}"
     );
+    // the real binary's detail view reads what the crashed container printed before it
+    // died (its previous run, which kwok serves from previousLogsFile) and shows the last
+    // lines in the diagnosis
+    let dir = tempfile::tempdir().unwrap();
+    let (current, previous) = (dir.path().join("now.log"), dir.path().join("before.log"));
+    append(&current, &["starting"]);
+    append(
+        &previous,
+        &[
+            "loading /models/v9.onnx",
+            "Error: cannot load /models/v9.onnx: no such file",
+            "exiting with code 1",
+        ],
+    );
+    let _logs = ClusterLogs::apply(k, &n, &current, &previous);
+    let t = Tmux::start("diagnose");
+    t.line(&format!(
+        "{} --kubeconfig {} --audit-log {} --log-file {} -n {n}",
+        env!("CARGO_BIN_EXE_tractor"),
+        k.kubeconfig.display(),
+        dir.path().join("audit.jsonl").display(),
+        dir.path().join("tractor.log").display(),
+    ));
+    t.wait_for("crashy", T);
+    t.keys(&["/"]);
+    t.line("crashy");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("log    exiting with code 1", T);
+    assert!(
+        screen.contains("log    Error: cannot load /models/v9.onnx: no such file"),
+        "{screen}"
+    );
+    t.keys(&["q"]);
 
     // a Secret that is not there
     let env = json!([{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "model-creds", "key": "token"}}}]);

@@ -4,7 +4,7 @@
 //! leaving as the deployment scales, --previous after a crash (a status with a terminated
 //! last run), and the errors a person can make.
 use crate::support;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::cli::tractor_cmd;
 use support::cluster::{Namespace, cluster, eventually, record_timing};
+use support::kwok_logs::{ClusterLogs, append};
 
 const DEPLOYMENT: &str = r#"
 apiVersion: apps/v1
@@ -25,32 +26,6 @@ spec:
     spec:
       containers: [{name: server, image: tractor-serve:test}]
 "#;
-
-/// Appends CRI log lines (`TIME stdout F TEXT`), stamped now.
-fn append(path: &std::path::Path, lines: &[&str]) {
-    let now = jiff::Timestamp::now();
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    for l in lines {
-        writeln!(f, "{now} stdout F {l}").unwrap();
-    }
-}
-
-/// The ClusterLogs object goes with the test (it is cluster-scoped).
-struct Logs(&'static support::cluster::Cluster, String);
-
-impl Drop for Logs {
-    fn drop(&mut self) {
-        let _ = Command::new(self.0.bin.join("kubectl"))
-            .arg("--kubeconfig")
-            .arg(&self.0.kubeconfig)
-            .args(["delete", "clusterlogs", &self.1, "--ignore-not-found"])
-            .output();
-    }
-}
 
 fn running_pods(k: &support::cluster::Cluster, n: &str) -> Vec<String> {
     let out = k.kubectl(&[
@@ -91,12 +66,7 @@ async fn logs_of_every_pod_follow_join_leave_and_previous() {
         &["listening on 0.0.0.0:8080", "model classifier v1 loaded"],
     );
     append(&previous, &["panic: out of memory while loading the model"]);
-    let _logs = Logs(k, n.clone());
-    k.apply(&format!(
-        "apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterLogs\nmetadata: {{name: {n}}}\nspec:\n  selector: {{matchNamespaces: [{n}]}}\n  logs:\n  - logsFile: {}\n    previousLogsFile: {}\n",
-        current.display(),
-        previous.display()
-    ));
+    let _logs = ClusterLogs::apply(k, &n, &current, &previous);
     k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(DEPLOYMENT));
     let kc = &k.kubeconfig;
     let pods = eventually(Duration::from_secs(60), "two running pods", || {

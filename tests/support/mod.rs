@@ -5,6 +5,7 @@ pub mod cli;
 pub mod cluster;
 pub mod console;
 pub mod http;
+pub mod kwok_logs;
 pub mod pod_runner;
 pub mod tls;
 pub mod tmux;
