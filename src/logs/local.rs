@@ -1,6 +1,7 @@
 //! Local mode: a replica's output is its log file (`STATE_DIR/logs/POD.log`). Read from
 //! the start (or its last N lines), then, following, as it grows; a file cut short (a new
-//! replica of the same name) is read again from its start.
+//! replica of the same name) is read again from its start. `since` goes by the time each
+//! line starts with (tractor-serve's do).
 use std::io::SeekFrom;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,13 +23,10 @@ pub fn spawn_read(
     tx: UnboundedSender<LogEvent>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        if opts.since.is_some() {
-            let _ = tx.send(LogEvent::Failed {
-                stream: key,
-                message: "a local replica's log file has no timestamps, so \"since\" is not known: ask for a number of lines (200) or all".into(),
-            });
-            return;
-        }
+        let cutoff = opts
+            .since
+            .and_then(|d| jiff::SignedDuration::try_from(d).ok())
+            .and_then(|d| jiff::Timestamp::now().checked_sub(d).ok());
         if opts.previous {
             let _ = tx.send(LogEvent::Failed {
                 stream: key,
@@ -74,6 +72,18 @@ pub fn spawn_read(
                     let n = usize::try_from(n).unwrap_or(0);
                     lines = lines.split_off(lines.len().saturating_sub(n));
                 }
+                if start && let Some(cutoff) = cutoff {
+                    match since(lines, cutoff) {
+                        Some(kept) => lines = kept,
+                        None => {
+                            let _ = tx.send(LogEvent::Failed {
+                                stream: key,
+                                message: "its log file's lines carry no time, so \"since\" is not known: ask for a number of lines (200) or all".into(),
+                            });
+                            return;
+                        }
+                    }
+                }
                 for text in lines {
                     let line = Line {
                         stream: key.clone(),
@@ -96,6 +106,21 @@ pub fn spawn_read(
         }
         let _ = tx.send(LogEvent::Closed(key));
     })
+}
+
+/// The lines from the first one stamped at or after `cutoff` (a line that starts with an
+/// RFC 3339 time, as tractor-serve's do; an unstamped line goes with the one before it);
+/// `None` when there are lines and none carries a time.
+fn since(lines: Vec<String>, cutoff: jiff::Timestamp) -> Option<Vec<String>> {
+    let stamp = |l: &str| super::text::split_timestamp(&super::text::clean(l)).0;
+    if !lines.is_empty() && !lines.iter().any(|l| stamp(l).is_some()) {
+        return None;
+    }
+    let from = lines
+        .iter()
+        .position(|l| stamp(l).is_some_and(|at| at >= cutoff))
+        .unwrap_or(lines.len());
+    Some(lines[from..].to_vec())
 }
 
 /// The whole lines at the front of `buf` (without their newline); the rest stays.
@@ -164,11 +189,29 @@ mod tests {
         task.abort();
     }
 
+    #[test]
+    fn since_keeps_the_lines_from_the_first_stamped_at_or_after_the_cutoff() {
+        let cutoff: jiff::Timestamp = "2026-12-01T04:00:00Z".parse().unwrap();
+        let lines = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let log = lines(&[
+            "2026-12-01T03:59:59.5Z  INFO old",
+            "  an unstamped continuation of the old one",
+            "\u{1b}[2m2026-12-01T04:00:01Z\u{1b}[0m  INFO new",
+            "  its continuation",
+            "2026-12-01T04:00:02Z  WARN newer",
+        ]);
+        assert_eq!(since(log.clone(), cutoff).unwrap(), log[2..].to_vec());
+        let later: jiff::Timestamp = "2026-12-01T05:00:00Z".parse().unwrap();
+        assert_eq!(since(log, later), Some(vec![]));
+        assert_eq!(since(lines(&["no time here"]), cutoff), None);
+        assert_eq!(since(vec![], cutoff), Some(vec![]));
+    }
+
     #[tokio::test]
-    async fn since_is_refused_by_name_as_a_file_has_no_timestamps() {
+    async fn since_is_refused_by_name_when_the_lines_carry_no_time() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.log");
-        std::fs::write(&path, "a\n").unwrap();
+        std::fs::write(&path, "a line without a time\n").unwrap();
         let key = StreamKey {
             namespace: "local".into(),
             pod: "r".into(),
@@ -183,6 +226,7 @@ mod tests {
             ..Options::default()
         };
         spawn_read(path, key, opts, true, tx).await.unwrap();
+        assert!(matches!(rx.recv().await, Some(LogEvent::Opened(_))));
         match rx.recv().await {
             Some(LogEvent::Failed { message, .. }) => {
                 assert!(message.contains("\"since\" is not known"), "{message}")
