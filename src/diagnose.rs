@@ -5,6 +5,8 @@
 //! the detail view opens with them and the deployments list's HEALTH column points at them.
 use std::collections::VecDeque;
 
+pub use crate::logs::{LastWords, RunKey};
+
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Event, Pod};
@@ -37,26 +39,6 @@ pub struct Finding {
     pub evidence: Vec<String>,
     /// Log lines that show it (a crashed container's last lines), oldest first.
     pub log: Vec<String>,
-}
-
-/// One run of one container: after `restarts` restarts, its previous run is the one that
-/// ended last.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RunKey {
-    pub namespace: String,
-    pub pod: String,
-    pub container: String,
-    pub restarts: i32,
-}
-
-/// What a crashed container printed last (its previous run), as the console read it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LastWords {
-    Reading,
-    /// The last lines, oldest first (empty: it printed nothing).
-    Read(Vec<String>),
-    /// Why they could not be read, in the API server's words.
-    Failed(String),
 }
 
 /// Lines of a previous run shown in a finding at most.

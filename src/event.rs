@@ -25,8 +25,8 @@ pub enum AppEvent {
     Logs(crate::logs::LogEvent),
     /// The last lines a crashed container printed, for the diagnosis (or why not).
     LastWords {
-        run: crate::diagnose::RunKey,
-        words: crate::diagnose::LastWords,
+        run: crate::logs::RunKey,
+        words: crate::logs::LastWords,
     },
     /// SIGTERM, SIGHUP or SIGINT: leave, restoring the terminal.
     Shutdown,

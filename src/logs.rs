@@ -33,6 +33,26 @@ pub struct Options {
     pub tail: Option<i64>,
 }
 
+/// One run of one container: after `restarts` restarts, its previous run is the one that
+/// ended last.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunKey {
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+    pub restarts: i32,
+}
+
+/// What a crashed container printed last (its previous run), as the console read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LastWords {
+    Reading,
+    /// The last lines, oldest first (empty: it printed nothing).
+    Read(Vec<String>),
+    /// Why they could not be read, in the API server's words.
+    Failed(String),
+}
+
 /// One line a container printed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {

@@ -229,7 +229,7 @@ pub struct State {
     pub logs: Option<logview::LogsView>,
     /// What the crash-looping containers of the deployment in the detail view printed
     /// before they died (read once per crash, for its diagnosis).
-    pub last_words: std::collections::BTreeMap<crate::diagnose::RunKey, crate::diagnose::LastWords>,
+    pub last_words: std::collections::BTreeMap<crate::logs::RunKey, crate::logs::LastWords>,
     /// The `helm` binary is on PATH (and the backend is Kubernetes): `u` on a Helm
     /// release's Deployment offers `helm rollback`.
     pub helm: bool,

@@ -40,7 +40,7 @@ impl LogsRunner {
                             });
                         }
                         _ => {
-                            let words = crate::diagnose::LastWords::Failed(
+                            let words = crate::logs::LastWords::Failed(
                                 "local replicas are not restarted in place".into(),
                             );
                             let _ = tx.send(AppEvent::LastWords { run, words });

@@ -15,8 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
 use super::streams::Streams;
-use super::{Filter, Line, LogEvent, Options, StreamKey};
-use crate::diagnose::{LastWords, RunKey};
+use super::{Filter, LastWords, Line, LogEvent, Options, RunKey, StreamKey};
 
 /// Reads one container's log into `tx` until it ends (or, following, until stopped).
 pub fn spawn_read(

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::Effect;
 use super::logs::LogsEffect;
-use crate::diagnose::{LastWords, RunKey};
+use crate::logs::{LastWords, RunKey};
 use crate::state::{State, View, rows};
 
 /// After any event: the runs of the deployment in the detail view that crashed and are

@@ -22,7 +22,7 @@ pub enum LogsEffect {
     Stop,
     /// Read the last lines of these containers' previous runs, once each (the diagnosis'
     /// evidence of a crash loop).
-    LastWords(Vec<crate::diagnose::RunKey>),
+    LastWords(Vec<crate::logs::RunKey>),
 }
 
 /// `o`: the logs of the selection.
