@@ -23,11 +23,14 @@ pub struct Served {
 struct Proc {
     child: Child,
     served: Served,
+    /// The pod it serves, to start it again if it exits.
+    pod: Pod,
 }
 
 pub struct PodRunner {
     procs: Arc<Mutex<HashMap<String, Proc>>>,
     task: tokio::task::JoinHandle<()>,
+    supervisor: tokio::task::JoinHandle<()>,
 }
 
 fn repo() -> PathBuf {
@@ -94,6 +97,7 @@ fn start(p: &Pod, bin: &Path, retiring: &Retiring) -> Option<Proc> {
     Some(Proc {
         child,
         served: Served { ip, port, version },
+        pod: p.clone(),
     })
 }
 
@@ -138,6 +142,13 @@ pub fn spawn_serve(
 
 /// Servers retiring, by `ip:port`: their pid.
 type Retiring = Arc<Mutex<HashMap<String, u32>>>;
+
+/// One map for every pod runner of the process: the tests share the cluster, and kwok may
+/// give a pod of one test the IP of another test's pod that just left.
+fn retiring_everywhere() -> Retiring {
+    static ALL: std::sync::LazyLock<Retiring> = std::sync::LazyLock::new(Retiring::default);
+    ALL.clone()
+}
 
 fn sigterm(pid: u32) {
     let _ = Command::new("kill")
@@ -208,7 +219,7 @@ impl PodRunner {
         let procs: Arc<Mutex<HashMap<String, Proc>>> = Arc::default();
         let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
         let p2 = procs.clone();
-        let retiring: Retiring = Arc::default();
+        let retiring = retiring_everywhere();
         let task = tokio::spawn(async move {
             let mut stream = watcher(api, watcher::Config::default())
                 .default_backoff()
@@ -255,7 +266,40 @@ impl PodRunner {
                 }
             }
         });
-        PodRunner { procs, task }
+        // as a kubelet restarts a container: a server that exited while its pod still runs
+        // (it lost the race for its address to one still draining there) starts again
+        let p3 = procs.clone();
+        let supervisor = tokio::spawn(async move {
+            let bin = serve_bin();
+            let retiring = retiring_everywhere();
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                let mut procs = p3.lock().unwrap();
+                let exited: Vec<String> = procs
+                    .iter_mut()
+                    .filter_map(|(n, p)| {
+                        matches!(p.child.try_wait(), Ok(Some(_))).then(|| n.clone())
+                    })
+                    .collect();
+                for name in exited {
+                    let Some(mut old) = procs.remove(&name) else {
+                        continue;
+                    };
+                    eprintln!(
+                        "pod runner: the server of {name} exited ({:?}); starting it again",
+                        old.child.try_wait()
+                    );
+                    if let Some(pr) = start(&old.pod, &bin, &retiring) {
+                        procs.insert(name, pr);
+                    }
+                }
+            }
+        });
+        PodRunner {
+            procs,
+            task,
+            supervisor,
+        }
     }
 
     /// What pod `name`'s server serves, if it still serves.
@@ -281,6 +325,7 @@ impl PodRunner {
 impl Drop for PodRunner {
     fn drop(&mut self) {
         self.task.abort();
+        self.supervisor.abort();
         for (_, mut p) in self.procs.lock().unwrap().drain() {
             let _ = p.child.kill();
             let _ = p.child.wait();
