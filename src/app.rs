@@ -27,6 +27,8 @@ pub struct Start {
     pub scrape_urls: Vec<String>,
     /// How https scrape URLs are checked.
     pub scrape_tls: crate::tls::TlsArgs,
+    /// The servers' figures from this Prometheus instead of scraping each pod.
+    pub prometheus: Option<(crate::prom::Prom, crate::prom::source::Settings)>,
 }
 
 /// What the console shows and writes to.
@@ -175,12 +177,18 @@ pub async fn run(
                 &tx,
                 Some(pods.tap()),
             ));
-            tasks.push(crate::scrape::source::spawn_for(
-                &conn.client,
-                pods,
-                settings,
-                &tx,
-            ));
+            match start.prometheus.clone() {
+                Some((prom, ps)) => {
+                    tracing::info!(prometheus = %prom.describe(), "metrics from Prometheus");
+                    tasks.push(crate::prom::source::spawn(prom, ps, tx.clone()));
+                }
+                None => tasks.push(crate::scrape::source::spawn_for(
+                    &conn.client,
+                    pods,
+                    settings,
+                    &tx,
+                )),
+            }
             tracing::info!(context = %conn.context, server = %conn.server, "console started");
             Some(Backend::Kube(Box::new(runner)))
         }

@@ -66,6 +66,11 @@ pub struct Cli {
     /// by model version on the monitor screen (`:monitor` with no deployment selected).
     #[arg(long = "scrape", value_name = "URL")]
     pub scrape: Vec<String>,
+    /// Take the model servers' figures from this Prometheus-compatible API (Prometheus,
+    /// Thanos, Mimir, VictoriaMetrics) instead of scraping each pod: the `[metrics]` config
+    /// with source = "prometheus" and this url (credentials and labels: see the config).
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
     #[command(flatten)]
     pub tls: crate::tls::TlsArgs,
     #[command(subcommand)]

@@ -80,6 +80,49 @@ section!(
     }
 );
 
+/// Where the model servers' figures come from (`metrics.source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MetricsSource {
+    /// Each serving pod's `/metrics`, as `[scrape]` says.
+    Scrape,
+    /// A Prometheus-compatible HTTP API.
+    Prometheus,
+}
+
+/// How a Prometheus is reached (`metrics.via`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PromVia {
+    /// `metrics.url`.
+    Url,
+    /// `/api/v1/namespaces/NS/services/NAME:PORT/proxy/` through the API server, with the
+    /// kubeconfig's credentials.
+    ServiceProxy,
+}
+
+section!(
+    Metrics,
+    PartialMetrics {
+        source: MetricsSource,
+        url: String,
+        via: PromVia,
+        namespace: String,
+        service: String,
+        port: String,
+        bearer_token_env: String,
+        bearer_token_file: String,
+        basic_user: String,
+        basic_password_env: String,
+        basic_password_file: String,
+        cacert: String,
+        namespace_label: String,
+        pod_label: String,
+        window_s: u64,
+        backfill_min: u64,
+    }
+);
+
 /// A colour as written in the config: anything ratatui's `Color: FromStr` reads (a name like
 /// `cyan` or `darkgray`, `#rrggbb`, or an index 0-255).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +173,7 @@ pub struct Config {
     pub general: General,
     pub slo: Slo,
     pub scrape: Scrape,
+    pub metrics: Metrics,
     pub keys: Keys,
     pub theme: Colours,
 }
@@ -140,6 +184,7 @@ struct PartialConfig {
     general: Option<PartialGeneral>,
     slo: Option<PartialSlo>,
     scrape: Option<PartialScrape>,
+    metrics: Option<PartialMetrics>,
     keys: Option<BTreeMap<String, Vec<String>>>,
     theme: Option<PartialColours>,
 }
@@ -217,6 +262,9 @@ impl Config {
         }
         if let Some(s) = partial.scrape {
             s.apply(&mut cfg.scrape);
+        }
+        if let Some(m) = partial.metrics {
+            m.apply(&mut cfg.metrics);
         }
         if let Some(t) = partial.theme {
             t.apply(&mut cfg.theme);

@@ -21,6 +21,8 @@ pub enum AppEvent {
     Load(LoadEvent),
     /// A canary this console prepares or drives.
     Canary(CanaryEvent),
+    /// The Prometheus source: a round's windows per pod, the backfill, or why not.
+    Prom(crate::prom::PromEvent),
     /// A logs view's reader: a line, a stream opened or closed, a failure.
     Logs(crate::logs::LogEvent),
     /// The last lines a crashed container printed, for the diagnosis (or why not).

@@ -21,6 +21,7 @@ pub mod logging;
 pub mod logs;
 pub mod metrics;
 pub mod model;
+pub mod prom;
 pub mod scrape;
 pub mod state;
 pub mod tls;

@@ -76,9 +76,19 @@ fn real_main() -> color_eyre::Result<i32> {
                     Err(e) => return Ok(tractor::commands::fail(exit::FAILED, e)),
                 };
                 let ns = (!cli.namespace.is_empty()).then(|| cli.namespace.clone());
+                let prometheus = match tractor::prom::setup::from_cli(
+                    &config,
+                    cli.prometheus.as_deref(),
+                    &ctx.conn.client,
+                    &cli.tls,
+                ) {
+                    Ok(p) => p,
+                    Err(e) => return Ok(tractor::commands::fail(exit::USAGE, e)),
+                };
                 let start = tractor::app::Start {
                     scrape_urls: cli.scrape.clone(),
                     scrape_tls: cli.tls.clone(),
+                    prometheus,
                     ..Default::default()
                 };
                 tractor::app::run(

@@ -180,6 +180,24 @@ pub struct PodScrape {
     pub error: Option<crate::scrape::ScrapeError>,
 }
 
+/// The Prometheus source as the header shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromStatus {
+    /// Its URL, or the service it is reached through.
+    pub at: String,
+    /// The server's scrape interval, when its configuration says.
+    pub scrape_interval: Option<std::time::Duration>,
+    /// The window of `increase` the console asks for.
+    pub window: Option<std::time::Duration>,
+    /// When the last round gave figures.
+    pub last_ok: Option<Timestamp>,
+    /// Pods with figures in the last round.
+    pub pods: usize,
+    /// Why the last round gave nothing for the pods on screen (unreachable, refused,
+    /// no series, other labels...), in words that say what was expected.
+    pub problem: Option<String>,
+}
+
 /// One sample of an autoscaler's replicas.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReplicaPoint {
@@ -225,6 +243,13 @@ pub struct State {
     pub canary_runs: HashMap<Key, CanaryRun>,
     /// What the canary prompt starts with after the first: the last flags typed.
     pub canary_args: Option<String>,
+    /// The Prometheus source, when it is the console's source of the servers' figures.
+    pub prom: Option<PromStatus>,
+    /// A Prometheus backfill waiting for the watches' first lists (window, steps).
+    pub prom_backfill: Option<(
+        std::time::Duration,
+        Vec<(Timestamp, crate::prom::events::Pods)>,
+    )>,
     /// The logs view's lines and settings, while it is open.
     pub logs: Option<logview::LogsView>,
     /// What the crash-looping containers of the deployment in the detail view printed
@@ -265,6 +290,8 @@ impl State {
             follow: None,
             hpa_history: HashMap::new(),
             last_words: std::collections::BTreeMap::new(),
+            prom: None,
+            prom_backfill: None,
             scrapes: HashMap::new(),
             timelines: HashMap::new(),
             last_sample: None,

@@ -118,6 +118,21 @@ fn header(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
         Span::styled("  ● live", t.ok)
     };
     spans.push(conn);
+    if let Some(p) = &s.prom {
+        spans.push(match &p.problem {
+            Some(why) => Span::styled(format!("  prometheus ✗ {why}"), t.bad),
+            None => Span::styled(
+                format!(
+                    "  prometheus · increase[{}] · {} pods",
+                    p.window
+                        .map(crate::prom::queries::range)
+                        .unwrap_or_else(|| "-".into()),
+                    p.pods
+                ),
+                t.muted,
+            ),
+        });
+    }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 

@@ -55,6 +55,7 @@ pub async fn console(
         load: Some(line),
         scrape_urls: a.scrape.clone(),
         scrape_tls: a.tls.clone(),
+        prometheus: None,
     };
     match crate::app::run(cluster, config, ns, start).await? {
         Some(Ok(summary)) => eprintln!("load test: {summary}"),

@@ -218,6 +218,26 @@ pub fn owner(s: &State, pod: &Key) -> Option<(Key, Option<i64>)> {
     Some(((pod.0.clone(), d.name.clone()), revision(&rs.metadata)))
 }
 
+/// As [`owner`], for a pod that may be gone (a window from before the console started):
+/// its ReplicaSet by name, as the ReplicaSet controller names its pods `RS-xxxxx`.
+pub fn owner_or_by_name(s: &State, pod: &Key) -> Option<(Key, Option<i64>)> {
+    if s.cluster.pods.contains_key(pod) {
+        return owner(s, pod);
+    }
+    let rs_name = pod.1.rsplit_once('-')?.0;
+    let rs = s
+        .cluster
+        .replicasets
+        .get(&(pod.0.clone(), rs_name.to_string()))?;
+    let d = rs
+        .metadata
+        .owner_references
+        .as_ref()?
+        .iter()
+        .find(|o| o.kind == "Deployment")?;
+    Some(((pod.0.clone(), d.name.clone()), revision(&rs.metadata)))
+}
+
 /// Everything the detail view of one deployment shows.
 pub struct Detail<'a> {
     pub deployment: &'a Deployment,

@@ -110,10 +110,51 @@ pub fn due(s: &State) -> bool {
 /// Takes one sample for every deployment with scraped pods (and the one on screen), and
 /// one for the URL targets if there are any.
 pub fn sample(s: &mut State) {
-    let stale_ms = i64::try_from(s.config.scrape.interval_ms.saturating_mul(3)).unwrap_or(i64::MAX);
     let now = s.now;
+    let samples = samples_of(s, &s.scrapes, now, true);
+    let cap = s.config.general.history_points;
+    for (subject, sample) in samples {
+        s.timelines.entry(subject).or_default().push(sample, cap);
+    }
+    s.last_sample = Some(now);
+}
+
+/// Samples from before the console started (a Prometheus source's backfill), oldest
+/// first: each step's scrapes sampled at its time, put before the samples taken since.
+pub fn backfill(s: &mut State, steps: &[(Timestamp, HashMap<Key, super::PodScrape>)]) {
+    let mut older: HashMap<Subject, Vec<Sample>> = HashMap::new();
+    for (at, scrapes) in steps {
+        for (subject, sample) in samples_of(s, scrapes, *at, false) {
+            older.entry(subject).or_default().push(sample);
+        }
+    }
+    let cap = s.config.general.history_points;
+    for (subject, mut samples) in older {
+        let tl = s.timelines.entry(subject).or_default();
+        let first_live = tl.samples.front().map(|x| x.at);
+        samples.retain(|x| first_live.is_none_or(|f| x.at < f));
+        samples.sort_by_key(|x| x.at);
+        for x in samples.into_iter().rev() {
+            tl.samples.push_front(x);
+        }
+        while tl.samples.len() > cap.max(2) {
+            tl.samples.pop_front();
+        }
+    }
+}
+
+/// One sample per subject of `scrapes` at `at`; `on_screen`: also one (maybe empty) for
+/// the monitor on screen.
+fn samples_of(
+    s: &State,
+    scrapes: &HashMap<Key, super::PodScrape>,
+    at: Timestamp,
+    on_screen: bool,
+) -> Vec<(Subject, Sample)> {
+    let stale_ms = i64::try_from(s.config.scrape.interval_ms.saturating_mul(3)).unwrap_or(i64::MAX);
+    let now = at;
     let mut groups: HashMap<Subject, Groups> = HashMap::new();
-    for (k, sc) in &s.scrapes {
+    for (k, sc) in scrapes {
         // a target that stopped answering long ago is not part of the present
         let fresh = sc
             .last
@@ -130,7 +171,12 @@ pub fn sample(s: &mut State) {
                 .unwrap_or_else(|| "-".into());
             (None, (std::cmp::Reverse(None), v))
         } else {
-            match super::rows::owner(s, k) {
+            let owner = if on_screen {
+                super::rows::owner(s, k)
+            } else {
+                super::rows::owner_or_by_name(s, k)
+            };
+            match owner {
                 Some((d, rev)) => {
                     // a canary's pods are also drawn on its stable's screen, beside the
                     // stable's revisions (they share its traffic)
@@ -154,18 +200,19 @@ pub fn sample(s: &mut State) {
             .or_default()
             .add(sc);
     }
-    if let super::View::Monitor(subject) = &s.view {
+    if on_screen && let super::View::Monitor(subject) = &s.view {
         groups.entry(subject.clone()).or_default();
     }
-    let cap = s.config.general.history_points;
-    for (subject, by_group) in groups {
-        let sample = build(s, &subject, by_group);
-        s.timelines.entry(subject).or_default().push(sample, cap);
-    }
-    s.last_sample = Some(now);
+    groups
+        .into_iter()
+        .map(|(subject, by_group)| {
+            let sample = build(s, &subject, by_group, at);
+            (subject, sample)
+        })
+        .collect()
 }
 
-fn build(s: &State, subject: &Subject, by_group: Groups) -> Sample {
+fn build(s: &State, subject: &Subject, by_group: Groups, at: Timestamp) -> Sample {
     let mut all = Window::default();
     let mut points = Vec::new();
     for ((std::cmp::Reverse(rev), version), w) in by_group {
@@ -200,7 +247,7 @@ fn build(s: &State, subject: &Subject, by_group: Groups) -> Sample {
     });
     let hpa_counts = hpa.map(crate::model::hpa::replicas);
     Sample {
-        at: s.now,
+        at,
         groups: points,
         rps: all.rps(),
         errors_per_s: per_s(all.errors),

@@ -20,6 +20,7 @@ mod last_words;
 pub mod load;
 pub mod logs;
 mod navigation;
+mod prom;
 mod writes;
 
 pub use navigation::selected_deployment;
@@ -86,6 +87,7 @@ pub fn update(s: &mut State, ev: AppEvent) -> Vec<Effect> {
     let mut effects = on_event(s, ev);
     effects.extend(logs::after(s, kube));
     effects.extend(last_words::after(s));
+    prom::after(s);
     effects
 }
 
@@ -136,6 +138,11 @@ fn on_event(s: &mut State, ev: AppEvent) -> Vec<Effect> {
         }
         AppEvent::Logs(ev) => {
             logs::on_event(s, ev);
+            s.dirty = true;
+            vec![]
+        }
+        AppEvent::Prom(ev) => {
+            prom::on_event(s, ev);
             s.dirty = true;
             vec![]
         }

@@ -12,6 +12,7 @@ mod jobs;
 mod loadtest;
 mod local;
 mod local_canary;
+mod prom_source;
 mod tui_tmux;
 mod update;
 mod update_canary;

@@ -19,6 +19,7 @@ mod latency;
 mod logs;
 mod managed;
 mod pod_proxy;
+mod prometheus;
 mod rbac;
 mod rollouts;
 mod subcommands;

@@ -21,6 +21,25 @@ impl Console {
         namespaces: Option<Vec<String>>,
         fallback: Option<&str>,
     ) -> Console {
+        Console::start_with(client, namespaces, fallback, None)
+    }
+
+    /// The same, with the servers' figures from a Prometheus instead of scrapes.
+    pub fn start_prom(
+        client: &kube::Client,
+        namespaces: Option<Vec<String>>,
+        prom: tractor::prom::Prom,
+        settings: tractor::prom::source::Settings,
+    ) -> Console {
+        Console::start_with(client, namespaces, None, Some((prom, settings)))
+    }
+
+    fn start_with(
+        client: &kube::Client,
+        namespaces: Option<Vec<String>>,
+        fallback: Option<&str>,
+        prom: Option<(tractor::prom::Prom, tractor::prom::source::Settings)>,
+    ) -> Console {
         let (tx, mut rx) = unbounded_channel();
         let mut s = State::new(
             Config::defaults(),
@@ -52,9 +71,14 @@ impl Console {
             timeout: std::time::Duration::from_secs(2),
             concurrency: 4,
         };
-        tasks.push(tractor::scrape::source::spawn_for(
-            client, pods, scrape, &tx,
-        ));
+        match prom {
+            Some((p, settings)) => {
+                tasks.push(tractor::prom::source::spawn(p, settings, tx.clone()))
+            }
+            None => tasks.push(tractor::scrape::source::spawn_for(
+                client, pods, scrape, &tx,
+            )),
+        }
         let st = state.clone();
         let tick_tx = tx.clone();
         tasks.push(tokio::spawn(async move {

@@ -7,6 +7,7 @@ pub mod console;
 pub mod http;
 pub mod kwok_logs;
 pub mod pod_runner;
+pub mod prometheus;
 pub mod tls;
 pub mod tmux;
 pub mod traffic;
