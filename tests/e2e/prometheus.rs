@@ -289,6 +289,30 @@ async fn prometheus_source_judged_by_a_real_prometheus_through_a_rollout() {
         },
     )
     .await;
+    // the real binary: --prometheus URL; the header says the window it asks for; a URL it
+    // cannot use is refused before the screen opens, naming the key
+    let t = support::tmux::Tmux::start("prometheus");
+    t.line(&format!(
+        "{} --kubeconfig {} --audit-log {} --log-file {} -n {n} --prometheus {}",
+        env!("CARGO_BIN_EXE_tractor"),
+        k.kubeconfig.display(),
+        dir.path().join("tui-audit.jsonl").display(),
+        dir.path().join("tractor.log").display(),
+        prom_server.url,
+    ));
+    // four of Prometheus's 1 s scrapes, but at least two of the console's default 5 s
+    t.wait_for("prometheus · increase[10s] · 2 pods", T);
+    t.keys(&["q"]);
+    let (code, _, err) = support::cli::tractor_cmd(
+        &k.kubeconfig,
+        &["-n", &n, "--prometheus", "prometheus.local:9090"],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("metrics.url \"prometheus.local:9090\": not an http:// or https:// URL"),
+        "{err}"
+    );
     assert!(traffic.stop().await > 0);
     eprintln!("revision 1: {r1:?}\nrevision 2: {r2:?}\ndirect: {d1:?}");
     record_timing(
