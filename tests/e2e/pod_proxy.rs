@@ -7,7 +7,9 @@
 //! are in 198.18.0.0/16, routed as local on that namespace's loopback: the API server
 //! proxies to real tractor-serve processes and no packet ever leaves the namespace.
 //! The test re-runs itself inside the namespace; outside, it starts that run and
-//! always tears the cluster down afterwards.
+//! always tears the cluster down afterwards. The same way, a real Prometheus in that
+//! network is reached through the API server's service proxy (the Prometheus source's
+//! `via = "service-proxy"`).
 use crate::support;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 use support::cluster::{Namespace, cluster, eventually, record_timing};
 use support::console::Console;
 use support::pod_runner::PodRunner;
+use support::prometheus::PromServer;
 use support::traffic::Traffic;
 use tractor::scrape::source::Via;
 
@@ -135,6 +138,95 @@ async fn inside() {
     })
     .await;
     assert!(r1.rps.unwrap_or(0.0) > 0.0, "{r1:?}");
+
+    // A Prometheus in the cluster's network, reached as a laptop reaches one: through the
+    // API server's service proxy with the kubeconfig's credentials (metrics.via =
+    // "service-proxy"). The API server proxies a service only to endpoints that are pods,
+    // so Prometheus runs as a pod does here: kwok runs a pod "prometheus" and gives it an IP
+    // of the namespace's range, and the real Prometheus listens on that IP, behind a Service.
+    k.kubectl_stdin(
+        &["apply", "-n", &n, "-f", "-"],
+        Some(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: prometheus, labels: {app: prometheus}}\nspec:\n  containers: [{name: prometheus, image: prometheus, ports: [{name: web, containerPort: 9090}]}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: prometheus}\nspec:\n  selector: {app: prometheus}\n  ports: [{name: web, port: 9090, targetPort: web}]\n",
+        ),
+    );
+    let prom_ip = eventually(T, "the prometheus pod's IP", || {
+        let ip = k.kubectl(&[
+            "get",
+            "pod",
+            "prometheus",
+            "-n",
+            &n,
+            "-o",
+            "jsonpath={.status.podIP}",
+        ]);
+        (!ip.trim().is_empty()).then(|| ip.trim().to_string())
+    })
+    .await;
+    let prom_server = PromServer::start_at(k, &n, &prom_ip, 9090);
+    // the API server really proxies to it
+    let raw =
+        format!("/api/v1/namespaces/{n}/services/prometheus:web/proxy/api/v1/status/buildinfo");
+    let last = std::sync::Mutex::new(String::new());
+    let info = support::cluster::eventually_shown(
+        T,
+        "the API server proxies to the Prometheus service",
+        || {
+            let (ok, out, err) = k.kubectl_as(&k.kubeconfig, &["get", "--raw", &raw]);
+            *last.lock().unwrap() = err;
+            ok.then_some(out)
+        },
+        || last.lock().unwrap().clone(),
+    )
+    .await;
+    assert!(info.contains("\"version\""), "{info}");
+    let via_proxy = tractor::prom::Prom {
+        endpoint: tractor::prom::client::Endpoint::ServiceProxy {
+            client: client.clone(),
+            namespace: n.clone(),
+            service: "prometheus".into(),
+            port: "web".into(),
+        },
+        timeout: Duration::from_secs(5),
+    };
+    let prom_console = Console::start_prom(
+        &client,
+        Some(vec![n.clone()]),
+        via_proxy,
+        tractor::prom::source::Settings {
+            labels: tractor::prom::queries::Labels {
+                namespace: "namespace".into(),
+                pod: "pod".into(),
+            },
+            interval: Duration::from_secs(1),
+            window: None,
+            backfill: Duration::ZERO,
+        },
+    );
+    let p1 = support::cluster::eventually_shown(
+        T,
+        "revision 1's latency from Prometheus through the service proxy",
+        || prom_console.served_latency(&n, "classifier", 1, "v1"),
+        || {
+            prom_console.with(|s| {
+                format!(
+                    "{:?}\n{:?}\nprometheus log: {}",
+                    s.prom,
+                    tractor::state::latency::by_revision(s, &(n.clone(), "classifier".to_string())),
+                    prom_server.log()
+                )
+            })
+        },
+    )
+    .await;
+    let status = prom_console.with(|s| s.prom.clone()).unwrap();
+    assert_eq!(
+        status.at,
+        format!("svc/prometheus:web -n {n} (service proxy)"),
+        "{status:?}"
+    );
+    assert_eq!(status.scrape_interval, Some(Duration::from_secs(1)));
+    eprintln!("through the service proxy, from Prometheus: {p1:?}");
 
     // a new revision through the real CLI; its latency is attributed to revision 2
     let dir = tempfile::tempdir().unwrap();

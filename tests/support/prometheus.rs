@@ -13,6 +13,8 @@ use super::cluster::Cluster;
 pub struct PromServer {
     child: Child,
     pub url: String,
+    /// Where it listens.
+    pub port: u16,
     pub bin: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -25,9 +27,9 @@ impl Drop for PromServer {
 }
 
 /// `GET /-/ready` answers 200.
-fn ready(port: u16) -> bool {
+fn ready(host: &str, port: u16) -> bool {
     use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+    let Ok(mut s) = std::net::TcpStream::connect((host, port)) else {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
@@ -40,13 +42,15 @@ fn ready(port: u16) -> bool {
     s.read_exact(&mut head).is_ok() && head.ends_with(b" 200")
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+fn free_port(host: &str) -> u16 {
+    let l = std::net::TcpListener::bind((host, 0)).unwrap();
     l.local_addr().unwrap().port()
 }
 
-/// The scrape job: serving pods of `ns` (those with the model-version label), at the port
-/// named `http`, with `namespace` and `pod` labels.
+/// The scrape job of Prometheus's Kubernetes example: the pods of `ns` whose
+/// `prometheus.io/scrape` annotation is true, at the `prometheus.io/port` and
+/// `prometheus.io/path` they name (as serving/deploy's manifests set them), with
+/// `namespace` and `pod` labels.
 fn config(kubeconfig: &std::path::Path, ns: &str, interval: &str) -> String {
     format!(
         r#"global:
@@ -59,12 +63,16 @@ scrape_configs:
     kubeconfig_file: {kc}
     namespaces: {{names: [{ns}]}}
   relabel_configs:
-  - source_labels: [__meta_kubernetes_pod_label_tractor_dev_model_version]
-    regex: .+
+  - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]
+    regex: "true"
     action: keep
-  - source_labels: [__meta_kubernetes_pod_container_port_name]
-    regex: http
-    action: keep
+  - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_path]
+    regex: (.+)
+    target_label: __metrics_path__
+  - source_labels: [__address__, __meta_kubernetes_pod_annotation_prometheus_io_port]
+    regex: ([^:]+)(?::\d+)?;(\d+)
+    replacement: $1:$2
+    target_label: __address__
   - source_labels: [__meta_kubernetes_namespace]
     target_label: namespace
   - source_labels: [__meta_kubernetes_pod_name]
@@ -75,8 +83,20 @@ scrape_configs:
 }
 
 impl PromServer {
-    /// Starts it and waits until it is ready.
+    /// Starts it on 127.0.0.1 and waits until it is ready.
     pub fn start(k: &Cluster, ns: &str) -> PromServer {
+        PromServer::start_on(k, ns, "127.0.0.1")
+    }
+
+    /// Starts it listening on `host` (loopback, or inside scripts/netns-run an address of
+    /// the private namespace's local range) and waits until it is ready.
+    pub fn start_on(k: &Cluster, ns: &str, host: &str) -> PromServer {
+        PromServer::start_at(k, ns, host, free_port(host))
+    }
+
+    /// The same, on this port.
+    pub fn start_at(k: &Cluster, ns: &str, host: &str, port: u16) -> PromServer {
+        super::http::assert_allowed(host);
         let bin = k.bin.join("prometheus");
         assert!(
             bin.exists(),
@@ -86,15 +106,14 @@ impl PromServer {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("prometheus.yml");
         std::fs::write(&cfg, config(&k.kubeconfig, ns, "1s")).unwrap();
-        let port = free_port();
-        let url = format!("http://127.0.0.1:{port}");
+        let url = format!("http://{host}:{port}");
         let child = Command::new(&bin)
             .arg(format!("--config.file={}", cfg.display()))
             .arg(format!(
                 "--storage.tsdb.path={}",
                 dir.path().join("data").display()
             ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--web.listen-address={host}:{port}"))
             .arg("--log.level=warn")
             .stdout(Stdio::null())
             .stderr(Stdio::from(
@@ -105,12 +124,13 @@ impl PromServer {
         let s = PromServer {
             child,
             url,
+            port,
             bin: k.bin.clone(),
             _dir: dir,
         };
         let start = Instant::now();
         loop {
-            if ready(port) {
+            if ready(host, port) {
                 return s;
             }
             assert!(
