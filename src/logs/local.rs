@@ -140,6 +140,17 @@ fn take_lines(buf: &mut Vec<u8>) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn key() -> StreamKey {
+        StreamKey {
+            namespace: "local".into(),
+            pod: "r".into(),
+            container: "server".into(),
+            restarts: 0,
+            revision: Some(1),
+            alone: true,
+        }
+    }
+
     #[test]
     fn whole_lines_are_taken_and_the_rest_kept() {
         let mut b = b"one\ntwo\r\nthr".to_vec();
@@ -156,14 +167,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.log");
         std::fs::write(&path, "a\nb\nc\n").unwrap();
-        let key = StreamKey {
-            namespace: "local".into(),
-            pod: "r".into(),
-            container: "server".into(),
-            restarts: 0,
-            revision: Some(1),
-            alone: true,
-        };
+        let key = key();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let opts = Options {
             follow: true,
@@ -212,14 +216,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.log");
         std::fs::write(&path, "a line without a time\n").unwrap();
-        let key = StreamKey {
-            namespace: "local".into(),
-            pod: "r".into(),
-            container: "server".into(),
-            restarts: 0,
-            revision: Some(1),
-            alone: true,
-        };
+        let key = key();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let opts = Options {
             since: Some(Duration::from_secs(300)),

@@ -205,17 +205,7 @@ pub fn owner(s: &State, pod: &Key) -> Option<(Key, Option<i64>)> {
         .iter()
         .find(|o| o.kind == "ReplicaSet")?
         .name;
-    let rs = s
-        .cluster
-        .replicasets
-        .get(&(pod.0.clone(), rs_name.clone()))?;
-    let d = rs
-        .metadata
-        .owner_references
-        .as_ref()?
-        .iter()
-        .find(|o| o.kind == "Deployment")?;
-    Some(((pod.0.clone(), d.name.clone()), revision(&rs.metadata)))
+    of_replicaset(s, &pod.0, rs_name)
 }
 
 /// As [`owner`], for a pod that may be gone (a window from before the console started):
@@ -224,18 +214,22 @@ pub fn owner_or_by_name(s: &State, pod: &Key) -> Option<(Key, Option<i64>)> {
     if s.cluster.pods.contains_key(pod) {
         return owner(s, pod);
     }
-    let rs_name = pod.1.rsplit_once('-')?.0;
+    of_replicaset(s, &pod.0, pod.1.rsplit_once('-')?.0)
+}
+
+/// The deployment and revision of ReplicaSet `ns/name`.
+fn of_replicaset(s: &State, ns: &str, name: &str) -> Option<(Key, Option<i64>)> {
     let rs = s
         .cluster
         .replicasets
-        .get(&(pod.0.clone(), rs_name.to_string()))?;
+        .get(&(ns.to_string(), name.to_string()))?;
     let d = rs
         .metadata
         .owner_references
         .as_ref()?
         .iter()
         .find(|o| o.kind == "Deployment")?;
-    Some(((pod.0.clone(), d.name.clone()), revision(&rs.metadata)))
+    Some(((ns.to_string(), d.name.clone()), revision(&rs.metadata)))
 }
 
 /// Everything the detail view of one deployment shows.

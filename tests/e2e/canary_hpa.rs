@@ -56,11 +56,7 @@ async fn an_hpa_on_the_stable_counts_the_canary_pods_and_the_deployments_keep_th
     let ns = Namespace::new(k, "e2e-canary-hpa");
     let n = ns.name.clone();
     // 30m of a 100m request: 30 %, under the target of 50 %: the stable stays at 2
-    let cool = MANIFEST.replace(
-        "labels: {app: classifier, tractor.dev/model-version: v1}",
-        "labels: {app: classifier, tractor.dev/model-version: v1}\n      annotations: {kwok.x-k8s.io/usage-cpu: 30m}",
-    );
-    assert_ne!(cool, MANIFEST);
+    let cool = manifest_with_cpu("30m");
     k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(&cool));
     // real servers on the pod IPs: the canary is ready once its server answers
     let client = k.client().await;

@@ -41,6 +41,41 @@ pub fn runner(client: kube::Client, audit: &Path) -> Runner {
     }
 }
 
+/// The classifier's manifest with kwok's CPU usage annotation (`150m`) on its pods, added to
+/// the template's one annotations map: a second `annotations:` key would replace the first.
+pub fn manifest_with_cpu(usage: &str) -> String {
+    let at = "annotations: {prometheus.io/scrape";
+    assert_eq!(MANIFEST.matches(at).count(), 1, "{MANIFEST}");
+    MANIFEST.replace(
+        at,
+        &format!("annotations: {{kwok.x-k8s.io/usage-cpu: {usage}, prometheus.io/scrape"),
+    )
+}
+
+/// `set model v2` on the classifier, previewed then written; it must make revision 2.
+pub async fn set_model_v2(r: &Runner, ns: &str) {
+    let res = act(
+        r,
+        &target(ns),
+        Action::SetModel {
+            container: None,
+            version: "v2".into(),
+            path: None,
+        },
+    )
+    .await;
+    assert!(
+        matches!(
+            res,
+            EffectResult::Done {
+                revision_after: Some(2),
+                ..
+            }
+        ),
+        "{res:?}"
+    );
+}
+
 /// Preview then write, as the TUI does after `y`.
 pub async fn act(r: &Runner, t: &Target, a: Action) -> EffectResult {
     let resolved = match r.prepare(t, a).await {

@@ -78,11 +78,7 @@ async fn hpa_scales_up_and_down_and_the_console_agrees() {
     let ns = Namespace::new(k, "e2e-hpa");
     let n = ns.name.clone();
     // kwok reports each pod's CPU from this annotation: 150m of a 100m request is 150 %
-    let busy = MANIFEST.replace(
-        "labels: {app: classifier, tractor.dev/model-version: v1}",
-        "labels: {app: classifier, tractor.dev/model-version: v1}\n      annotations: {kwok.x-k8s.io/usage-cpu: 150m}",
-    );
-    assert_ne!(busy, MANIFEST);
+    let busy = manifest_with_cpu("150m");
     let client = k.client().await;
     let console = Console::start(&client, Some(vec![n.clone()]), None);
     k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(&busy));

@@ -8,8 +8,6 @@ use support::cluster::{Namespace, cluster, eventually, eventually_shown, record_
 use support::console::Console;
 use support::pod_runner::PodRunner;
 use support::traffic::Traffic;
-use tractor::action::Action;
-use tractor::event::EffectResult;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn latency_per_revision_from_scrapes_and_pod_proxy_refusal() {
@@ -75,26 +73,7 @@ async fn latency_per_revision_from_scrapes_and_pod_proxy_refusal() {
 
     let dir = tempfile::tempdir().unwrap();
     let r = runner(client.clone(), &dir.path().join("audit.jsonl"));
-    let res = act(
-        &r,
-        &target(&n),
-        Action::SetModel {
-            container: None,
-            version: "v2".into(),
-            path: None,
-        },
-    )
-    .await;
-    assert!(
-        matches!(
-            res,
-            EffectResult::Done {
-                revision_after: Some(2),
-                ..
-            }
-        ),
-        "{res:?}"
-    );
+    set_model_v2(&r, &n).await;
     let rows = || {
         let traffic = format!(
             "traffic answered {} (stopped by itself: {}; failures: {:?}) {:?} into the test",

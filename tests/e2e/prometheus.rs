@@ -14,8 +14,6 @@ use support::console::Console;
 use support::pod_runner::PodRunner;
 use support::prometheus::PromServer;
 use support::traffic::Traffic;
-use tractor::action::Action;
-use tractor::event::EffectResult;
 use tractor::metrics::histogram::{Bucket, quantile};
 use tractor::prom::queries::Labels;
 use tractor::prom::source::Settings;
@@ -244,26 +242,7 @@ async fn prometheus_source_judged_by_a_real_prometheus_through_a_rollout() {
     // a rollout to v2: revision 2's row and samples, from Prometheus
     let dir = tempfile::tempdir().unwrap();
     let r = runner(client.clone(), &dir.path().join("audit.jsonl"));
-    let res = act(
-        &r,
-        &target(&n),
-        Action::SetModel {
-            container: None,
-            version: "v2".into(),
-            path: None,
-        },
-    )
-    .await;
-    assert!(
-        matches!(
-            res,
-            EffectResult::Done {
-                revision_after: Some(2),
-                ..
-            }
-        ),
-        "{res:?}"
-    );
+    set_model_v2(&r, &n).await;
     let r2 = eventually_shown(
         T,
         "revision 2's latency from Prometheus, served as v2",
