@@ -72,7 +72,9 @@ pub fn quantile(q: f64, buckets: &[Bucket]) -> Quantile {
     };
     let end = bs[i].le;
     let in_bucket = bs[i].count - below;
-    if in_bucket <= 0.0 {
+    // a bucket above a `le="-Inf"` one has no finite start to interpolate from: its upper
+    // bound is the only sound answer (interpolating gives -Inf + Inf·x = NaN)
+    if in_bucket <= 0.0 || !start.is_finite() {
         return Quantile::Value(end);
     }
     Quantile::Value(start + (end - start) * ((rank - below) / in_bucket))

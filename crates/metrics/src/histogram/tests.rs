@@ -124,3 +124,15 @@ fn window_sums_deltas_over_pods_with_a_reset() {
     let w = window([(&a1[..], &a1[..])]);
     assert_eq!(quantile(0.5, &w), Quantile::NoData);
 }
+
+#[test]
+fn a_bucket_above_minus_inf_gives_its_bound_not_nan() {
+    // found by the fuzzer: le="-Inf" 4, le="0.005" 7, le="+Inf" 9
+    let bs = [
+        b(f64::NEG_INFINITY, 4.0),
+        b(0.005, 7.0),
+        b(f64::INFINITY, 9.0),
+    ];
+    assert_eq!(quantile(0.5, &bs), Quantile::Value(0.005));
+    assert!(matches!(quantile(0.7, &bs), Quantile::Value(v) if !v.is_nan()));
+}
