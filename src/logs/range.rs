@@ -54,6 +54,15 @@ impl Range {
         }
     }
 
+    /// As the prompt takes it back: `200`, `5m`, `all`.
+    pub fn typed(&self) -> String {
+        match self {
+            Range::Tail(n) => n.to_string(),
+            Range::Since(d) => short(*d),
+            Range::All => "all".into(),
+        }
+    }
+
     /// As the view's title says it.
     pub fn label(&self) -> String {
         match self {

@@ -84,9 +84,13 @@ impl CanaryEffect {
 
 pub fn update(s: &mut State, ev: AppEvent) -> Vec<Effect> {
     let kube = matches!(ev, AppEvent::Kube(_));
+    // what the detail view shows changes with the cluster, and the view with a key
+    let pods_or_view = kube || matches!(ev, AppEvent::Input(_));
     let mut effects = on_event(s, ev);
     effects.extend(logs::after(s, kube));
-    effects.extend(last_words::after(s));
+    if pods_or_view {
+        effects.extend(last_words::after(s));
+    }
     prom::after(s);
     effects
 }

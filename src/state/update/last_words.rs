@@ -8,8 +8,9 @@ use super::logs::LogsEffect;
 use crate::logs::{LastWords, RunKey};
 use crate::state::{State, View, rows};
 
-/// After any event: the runs of the deployment in the detail view that crashed and are
-/// not read yet are asked for; the others are forgotten.
+/// After a cluster change or a key (not on every tick or scrape: it reads the detail of the
+/// deployment in view): the runs of that deployment that crashed and are not read yet are
+/// asked for; the others are forgotten.
 pub(super) fn after(s: &mut State) -> Vec<Effect> {
     let wanted = match &s.view {
         View::Detail(k) => crashed(s, k),

@@ -162,12 +162,7 @@ pub(super) fn toggle(s: &mut State, t: LogsToggle) -> Vec<Effect> {
 /// `S`: the since/tail prompt, holding what is read now.
 pub(super) fn range_prompt(s: &mut State) {
     if let Some(v) = &s.logs {
-        let now = match v.range {
-            Range::Tail(n) => n.to_string(),
-            Range::Since(_) => v.range.label().trim_start_matches("since ").to_string(),
-            Range::All => "all".into(),
-        };
-        s.mode = Mode::LogsRange(now);
+        s.mode = Mode::LogsRange(v.range.typed());
     }
 }
 
