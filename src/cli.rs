@@ -69,7 +69,7 @@ pub struct Cli {
     /// Take the model servers' figures from this Prometheus-compatible API (Prometheus,
     /// Thanos, Mimir, VictoriaMetrics) instead of scraping each pod: the `[metrics]` config
     /// with source = "prometheus" and this url (credentials and labels: see the config).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL")]
     pub prometheus: Option<String>,
     #[command(flatten)]
     pub tls: crate::tls::TlsArgs,

@@ -245,11 +245,8 @@ pub struct State {
     pub canary_args: Option<String>,
     /// The Prometheus source, when it is the console's source of the servers' figures.
     pub prom: Option<PromStatus>,
-    /// A Prometheus backfill waiting for the watches' first lists (window, steps).
-    pub prom_backfill: Option<(
-        std::time::Duration,
-        Vec<(Timestamp, crate::prom::events::Pods)>,
-    )>,
+    /// A Prometheus backfill waiting for the watches' first lists.
+    pub prom_backfill: Option<crate::prom::events::History>,
     /// The logs view's lines and settings, while it is open.
     pub logs: Option<logview::LogsView>,
     /// What the crash-looping containers of the deployment in the detail view printed

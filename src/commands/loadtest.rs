@@ -30,7 +30,7 @@ pub async fn console(
         ));
     }
     let line = to_line(a);
-    let (cluster, view, ns) = match &a.deploy {
+    let (cluster, view, ns, prometheus) = match &a.deploy {
         Some(t) => {
             let name = match crate::cli::parse_target(t) {
                 Ok(n) => n,
@@ -40,13 +40,29 @@ pub async fn console(
                 Ok(c) => c,
                 Err(e) => return Ok(super::fail(exit::FAILED, e)),
             };
+            // the deployment's figures from Prometheus when the config or --prometheus says so
+            let prometheus = match crate::prom::setup::from_cli(
+                &config,
+                cli.prometheus.as_deref(),
+                &ctx.conn.client,
+                &cli.tls,
+            ) {
+                Ok(p) => p,
+                Err(e) => return Ok(super::fail(exit::USAGE, e)),
+            };
             let view = crate::state::View::Monitor(Some((ctx.namespace.clone(), name)));
             let ns = Some(vec![ctx.namespace.clone()]);
-            (crate::app::Cluster::Kube(ctx.conn, ctx.runner), view, ns)
+            (
+                crate::app::Cluster::Kube(ctx.conn, ctx.runner),
+                view,
+                ns,
+                prometheus,
+            )
         }
         None => (
             crate::app::Cluster::None,
             crate::state::View::Monitor(None),
+            None,
             None,
         ),
     };
@@ -55,7 +71,7 @@ pub async fn console(
         load: Some(line),
         scrape_urls: a.scrape.clone(),
         scrape_tls: a.tls.clone(),
-        prometheus: None,
+        prometheus,
     };
     match crate::app::run(cluster, config, ns, start).await? {
         Some(Ok(summary)) => eprintln!("load test: {summary}"),

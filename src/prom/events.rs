@@ -21,11 +21,8 @@ pub enum PromEvent {
         scrape_interval: Option<Duration>,
         window: Duration,
     },
-    /// The minutes before the console started, one entry per step, oldest first.
-    Backfill {
-        window: Duration,
-        steps: Vec<(Timestamp, Pods)>,
-    },
+    /// The minutes before the console started.
+    Backfill(History),
     /// The present window.
     Window {
         at: Timestamp,
@@ -71,4 +68,14 @@ impl From<Missing> for PromFailure {
             Missing::NoLabels { namespace, pod } => PromFailure::NoLabels { namespace, pod },
         }
     }
+}
+
+/// A range query's answer: one entry per step that had data, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    /// The start asked for (the first step with data may come later).
+    pub from: Timestamp,
+    /// The `increase` window each step's figures cover.
+    pub window: Duration,
+    pub steps: Vec<(Timestamp, Pods)>,
 }

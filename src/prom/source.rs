@@ -9,7 +9,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
 use super::client::{Prom, PromError};
-use super::events::{Pods, PromEvent, PromFailure};
+use super::events::{History, Pods, PromEvent, PromFailure};
 use super::queries::{Labels, Queries, assemble, by_time, queries};
 use crate::event::AppEvent;
 
@@ -110,7 +110,11 @@ pub fn spawn(prom: Prom, settings: Settings, tx: UnboundedSender<AppEvent>) -> J
         {
             let steps = backfill(&prom, &q, &settings.labels, start, end, settings.interval).await;
             let sent = match steps {
-                Ok(steps) => send(PromEvent::Backfill { window, steps }),
+                Ok(steps) => send(PromEvent::Backfill(History {
+                    from: start,
+                    window,
+                    steps,
+                })),
                 Err(e) => send(PromEvent::Failed {
                     at: prom.describe(),
                     why: std::sync::Arc::new(e.into()),

@@ -121,7 +121,11 @@ pub fn sample(s: &mut State) {
 
 /// Samples from before the console started (a Prometheus source's backfill), oldest
 /// first: each step's scrapes sampled at its time, put before the samples taken since.
-pub fn backfill(s: &mut State, steps: &[(Timestamp, HashMap<Key, super::PodScrape>)]) {
+pub fn backfill(
+    s: &mut State,
+    from: Timestamp,
+    steps: &[(Timestamp, HashMap<Key, super::PodScrape>)],
+) {
     let mut older: HashMap<Subject, Vec<Sample>> = HashMap::new();
     for (at, scrapes) in steps {
         for (subject, sample) in samples_of(s, scrapes, *at, false) {
@@ -130,17 +134,73 @@ pub fn backfill(s: &mut State, steps: &[(Timestamp, HashMap<Key, super::PodScrap
     }
     let cap = s.config.general.history_points;
     for (subject, mut samples) in older {
-        let tl = s.timelines.entry(subject).or_default();
-        let first_live = tl.samples.front().map(|x| x.at);
+        let first_live = s
+            .timelines
+            .get(&subject)
+            .and_then(|tl| tl.samples.front())
+            .map(|x| x.at);
         samples.retain(|x| first_live.is_none_or(|f| x.at < f));
         samples.sort_by_key(|x| x.at);
+        let past = match &subject {
+            Some(k) if !samples.is_empty() => {
+                past_rollouts(s, k, from, first_live.unwrap_or(s.now))
+            }
+            _ => Vec::new(),
+        };
+        let tl = s.timelines.entry(subject).or_default();
         for x in samples.into_iter().rev() {
             tl.samples.push_front(x);
         }
         while tl.samples.len() > cap.max(2) {
             tl.samples.pop_front();
         }
+        for m in past.into_iter().rev() {
+            if !tl.markers.iter().any(|o| o.text == m.text) {
+                tl.markers.push_front(m);
+            }
+        }
+        while tl.markers.len() > cap.max(2) {
+            tl.markers.pop_front();
+        }
     }
+}
+
+/// Rollout markers for the history a backfill brought back: each ReplicaSet of deployment
+/// `k` created in `[from, to)`, at its creation time, oldest first. An undo that went back
+/// to an older ReplicaSet keeps that one's creation time, so it gets no marker here.
+fn past_rollouts(s: &State, k: &Key, from: Timestamp, to: Timestamp) -> Vec<Marker> {
+    let mut out: Vec<Marker> = s
+        .cluster
+        .replicasets
+        .values()
+        .filter(|rs| {
+            rs.metadata.namespace.as_deref() == Some(k.0.as_str())
+                && rs
+                    .metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|o| o.kind == "Deployment" && o.name == k.1)
+        })
+        .filter_map(|rs| {
+            let at = crate::model::created(&rs.metadata)?;
+            if at < from || at >= to {
+                return None;
+            }
+            let version = crate::model::deployment::model_version(
+                rs.spec.as_ref().and_then(|sp| sp.template.as_ref()),
+            )
+            .map(|v| format!(" ({v})"))
+            .unwrap_or_default();
+            Some(Marker {
+                at,
+                kind: MarkerKind::Rollout,
+                text: format!("rollout → rev {}{version}", revision(&rs.metadata)?),
+            })
+        })
+        .collect();
+    out.sort_by_key(|m| m.at);
+    out
 }
 
 /// One sample per subject of `scrapes` at `at`; `on_screen`: also one (maybe empty) for

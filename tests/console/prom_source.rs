@@ -169,12 +169,28 @@ fn a_backfill_lands_before_the_start_and_gone_pods_go_by_their_replicasets_name(
             (at, pods)
         })
         .collect();
+    let from = now.checked_sub(jiff::SignedDuration::from_mins(6)).unwrap();
     update(
         &mut s,
-        AppEvent::Prom(PromEvent::Backfill { window: w, steps }),
+        AppEvent::Prom(PromEvent::Backfill(tractor::prom::events::History {
+            from,
+            window: w,
+            steps,
+        })),
     );
     let tl = &s.timelines[&Some(key("classifier"))];
     assert_eq!(tl.samples.len(), 3);
+    // the rollout the history covers is marked at its ReplicaSet's creation (revision 3,
+    // created at 02:55); revisions 1 and 2 came days before the history starts
+    let marks: Vec<_> = tl
+        .markers
+        .iter()
+        .map(|m| (m.at.to_string(), m.text.as_str()))
+        .collect();
+    assert_eq!(
+        marks,
+        [("2026-11-22T02:55:00Z".to_string(), "rollout → rev 3 (v2)")]
+    );
     assert!(tl.samples.iter().all(|x| x.at < now));
     assert!(tl.samples.iter().all(|x| {
         x.groups

@@ -94,7 +94,7 @@ async fn prometheus_source_judged_by_a_real_prometheus_through_a_rollout() {
         &client,
         Some(vec![n.clone()]),
         prom.clone(),
-        settings(Duration::from_secs(60)),
+        settings(Duration::from_secs(300)),
     );
 
     // the same per-revision row as the direct scrapes
@@ -268,6 +268,69 @@ async fn prometheus_source_judged_by_a_real_prometheus_through_a_rollout() {
         },
     )
     .await;
+    // the same table and timeline as the direct console shows after the rollout: the
+    // revisions with traffic, their versions and pods; the groups the newest timeline sample
+    // plots; the rollout markers (from the watch, not the source); revision 2's p50 within
+    // the bucket-width tolerance above
+    let view = |c: &Console| {
+        c.with(|s| {
+            let mut rows: Vec<(Option<i64>, String, usize)> =
+                tractor::state::latency::by_revision(s, &key)
+                    .into_iter()
+                    .filter(|r| r.requests > 0.0)
+                    .map(|r| (r.revision, r.versions, r.pods))
+                    .collect();
+            rows.sort();
+            let tl = s.timelines.get(&Some(key.clone()));
+            let mut groups: Vec<String> = tl
+                .and_then(|t| t.samples.back())
+                .map(|x| x.groups.iter().map(|g| g.label.clone()).collect())
+                .unwrap_or_default();
+            groups.sort();
+            let markers: Vec<String> = tl
+                .map(|t| {
+                    t.markers
+                        .iter()
+                        .filter(|m| m.kind == tractor::state::timeline::MarkerKind::Rollout)
+                        .map(|m| m.text.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (rows, groups, markers)
+        })
+    };
+    let same = eventually_shown(
+        T,
+        "the Prometheus console's table and timeline equal the direct console's",
+        || {
+            let (a, b) = (view(&direct), view(&console));
+            (a == b && a.0.iter().any(|r| r.0 == Some(2)) && a.1.contains(&"r2 v2".to_string()))
+                .then_some(a)
+        },
+        || {
+            format!(
+                "direct {:?}\nprometheus {:?}",
+                view(&direct),
+                view(&console)
+            )
+        },
+    )
+    .await;
+    // both show revision 1's rollout: the direct console saw it happen, the Prometheus
+    // console found it in the backfilled minutes (its ReplicaSet's creation)
+    assert!(
+        same.2.iter().any(|m| m == "rollout → rev 1 (v1)"),
+        "{same:?}"
+    );
+    let d2 = eventually(T, "revision 2 on direct scrapes", || {
+        direct.served_latency(&n, "classifier", 2, "v2")
+    })
+    .await;
+    let (a, b) = (d2.p50.value().unwrap(), r2.p50.value().unwrap());
+    assert!(
+        (a - b).abs() <= a.max(b) * 0.5,
+        "revision 2's p50 direct {a} against Prometheus {b}"
+    );
     // the real binary: --prometheus URL; the header says the window it asks for; a URL it
     // cannot use is refused before the screen opens, naming the key
     let t = support::tmux::Tmux::start("prometheus");
@@ -280,6 +343,25 @@ async fn prometheus_source_judged_by_a_real_prometheus_through_a_rollout() {
         prom_server.url,
     ));
     // four of Prometheus's 1 s scrapes, but at least two of the console's default 5 s
+    t.wait_for("prometheus · increase[10s] · 2 pods", T);
+    t.keys(&["q"]);
+    // a load test beside the deployment takes its servers' figures from Prometheus too
+    let body = dir.path().join("infer.json");
+    std::fs::write(&body, support::traffic::infer_body()).unwrap();
+    let target = pods.serving(pods.served().keys().next().unwrap()).unwrap();
+    let t = support::tmux::Tmux::start("prometheus-load");
+    t.line(&format!(
+        "{} --kubeconfig {} --log-file {} -n {n} loadtest --deploy classifier --prometheus {} \
+         --url http://{}:{}/v2/models/demo-classifier/infer --body {} --rate 20 --duration 60s",
+        env!("CARGO_BIN_EXE_tractor"),
+        k.kubeconfig.display(),
+        dir.path().join("load.log").display(),
+        prom_server.url,
+        target.ip,
+        target.port,
+        body.display(),
+    ));
+    t.wait_for("● running", T);
     t.wait_for("prometheus · increase[10s] · 2 pods", T);
     t.keys(&["q"]);
     let (code, _, err) = support::cli::tractor_cmd(

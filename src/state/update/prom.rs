@@ -44,18 +44,19 @@ pub(super) fn after(s: &mut State) {
     if !synced {
         return;
     }
-    if let Some((window, steps)) = s.prom_backfill.take() {
-        let steps: Vec<(Timestamp, HashMap<Key, PodScrape>)> = steps
+    if let Some(h) = s.prom_backfill.take() {
+        let steps: Vec<(Timestamp, HashMap<Key, PodScrape>)> = h
+            .steps
             .into_iter()
             .map(|(at, pods)| {
                 let scrapes = pods
                     .into_iter()
-                    .map(|(k, m)| (k, as_scrape(at, window, m)))
+                    .map(|(k, m)| (k, as_scrape(at, h.window, m)))
                     .collect();
                 (at, scrapes)
             })
             .collect();
-        timeline::backfill(s, &steps);
+        timeline::backfill(s, h.from, &steps);
     }
 }
 
@@ -75,9 +76,9 @@ pub(super) fn on_event(s: &mut State, ev: PromEvent) {
                 problem: None,
             });
         }
-        PromEvent::Backfill { window, steps } => {
+        PromEvent::Backfill(h) => {
             // pods are put under their revisions by the watches' objects: wait for them
-            s.prom_backfill = Some((window, steps));
+            s.prom_backfill = Some(h);
         }
         PromEvent::Window { at, window, pods } => {
             let problem = unmatched(s, &pods);
