@@ -222,8 +222,10 @@ pub async fn run(
         &tx,
     ));
     let runner = backend.as_ref();
-    let mut loads = load::LoadRunner::default();
-    let mut canaries = canary::CanaryRunner::new(settings);
+    // a load test that lags makes the canaries' windows of the same time inconclusive
+    let lag = crate::load::health::LagSignal::new();
+    let mut loads = load::LoadRunner::new(lag.clone());
+    let mut canaries = canary::CanaryRunner::new(settings, lag);
     let mut logs = logs::LogsRunner::default();
     if let Some(v) = start.view {
         state.view = v;

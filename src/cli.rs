@@ -92,8 +92,9 @@ pub enum Command {
     /// Set a deployment's replica count.
     #[command(after_help = examples::SCALE)]
     Scale(ScaleArgs),
-    /// Send load to model servers and measure latency: open loop at a rate (latency from the
-    /// scheduled send time), or closed loop with --concurrency. Bounded by --duration and --requests.
+    /// Send load to model servers and measure latency: open loop at a rate (latency from each
+    /// send's start, the generator's lag against its schedule reported apart), or closed loop
+    /// with --concurrency. Bounded by --duration and --requests.
     #[command(after_help = examples::LOADTEST)]
     Loadtest(Box<LoadtestArgs>),
     /// The product on one machine, no cluster: replicas of the demo model as local processes
@@ -217,6 +218,11 @@ pub struct LoadtestArgs {
     /// and the wait counts in its latency).
     #[arg(long, default_value_t = 1000)]
     pub max_in_flight: usize,
+    /// Open loop: the generator lagged when its sends started later than this against the
+    /// schedule at p99 (the run, its JSON and the monitor then say so, and a canary window
+    /// of this console is not judged on it).
+    #[arg(long, default_value = "1ms", value_parser = parse_duration, value_name = "DURATION")]
+    pub max_lag: Duration,
     /// A request without an answer after this long is a timeout error.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,

@@ -36,7 +36,7 @@ pub enum AppEvent {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum LoadEvent {
-    Progress(crate::load::engine::Progress),
+    Progress(Box<crate::load::engine::Progress>),
     /// The one-line summary, or why the run could not start.
     Finished(crate::load::ended::LoadEnded),
 }

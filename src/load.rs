@@ -6,6 +6,7 @@ pub mod ended;
 pub mod endpoint;
 pub mod engine;
 pub mod failure;
+pub mod health;
 pub mod line;
 pub mod plan;
 pub mod profile;

@@ -23,6 +23,8 @@ pub struct CanaryRunner {
     pub scrape: crate::scrape::source::Settings,
     /// The console's scrape interval: a window holds two.
     pub scrape_interval: Duration,
+    /// The console's load tests' lagging reports, for the canaries' windows.
+    lag: crate::load::health::LagSignal,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -41,10 +43,14 @@ fn refused(tx: &UnboundedSender<AppEvent>, target: &Target, message: impl ToStri
 }
 
 impl CanaryRunner {
-    pub fn new(scrape: crate::scrape::source::Settings) -> CanaryRunner {
+    pub fn new(
+        scrape: crate::scrape::source::Settings,
+        lag: crate::load::health::LagSignal,
+    ) -> CanaryRunner {
         CanaryRunner {
             scrape_interval: scrape.interval,
             scrape,
+            lag,
             tasks: Vec::new(),
         }
     }
@@ -70,7 +76,10 @@ impl CanaryRunner {
                     user: r.user.clone(),
                     checked: crate::canary::lines::CHECKED_BY_API_SERVER,
                     audit: kube::audit(r, &target),
-                    settings: kube::settings(r, Duration::ZERO),
+                    settings: drive::Settings {
+                        load_lag: Some(self.lag.clone()),
+                        ..kube::settings(r, Duration::ZERO)
+                    },
                 };
                 tokio::spawn(run(b, d, e, interval, tx))
             }
@@ -90,7 +99,10 @@ impl CanaryRunner {
                 let d = Driving {
                     checked: "checked by the write rules, as set model would be",
                     audit: local::audit(h, &user, &target),
-                    settings: local::settings(&user, h.read_only, Duration::ZERO),
+                    settings: drive::Settings {
+                        load_lag: Some(self.lag.clone()),
+                        ..local::settings(&user, h.read_only, Duration::ZERO)
+                    },
                     user,
                 };
                 tokio::spawn(run(b, d, e, interval, tx))

@@ -40,6 +40,9 @@ pub struct Settings {
     pub read_only: bool,
     /// How often readiness is checked while waiting for the canary's pods.
     pub poll: Duration,
+    /// The console's load tests' lagging reports: a window in which one came is
+    /// inconclusive (`None`: no load test runs in this process).
+    pub load_lag: Option<crate::load::health::LagSignal>,
 }
 
 /// Receives each progress report as it happens.
@@ -200,6 +203,7 @@ impl<'a, B: CanaryBackend> Driver<'a, B> {
             self.decide(Event::MaxDurationExceeded).await?;
             return Ok(false);
         }
+        let lag_before = self.s.load_lag.as_ref().map(|l| l.reading());
         let start = match self.snapshot().await? {
             Ok(s) => s,
             Err(error) => return self.scrape_failed(step, error).await,
@@ -210,8 +214,14 @@ impl<'a, B: CanaryBackend> Driver<'a, B> {
             Ok(s) => s,
             Err(error) => return self.scrape_failed(step, error).await,
         };
+        // the console's load, if one runs, started over 1 % of its sends late in the window
+        // (as its reports come, every 250 ms)
+        let lagging = match (lag_before, self.s.load_lag.as_ref().map(|l| l.reading())) {
+            (Some(a), Some(b)) => crate::load::health::LagSignal::lagged_between(a, b),
+            _ => false,
+        };
         let version = self.state.plan.change.model_version.clone();
-        let m = measure(&start, &end, false, Some(&version));
+        let m = measure(&start, &end, lagging, Some(&version));
         let verdict = judge(&m.input, &self.state.plan.to_analysis());
         let now = Timestamp::now();
         let next = self.act(Event::Window(Judged::from(&verdict.verdict)))?;

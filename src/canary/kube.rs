@@ -418,6 +418,7 @@ pub fn settings(r: &Runner, ttl: Duration) -> super::drive::Settings {
         lease_ttl: ttl,
         read_only: r.read_only,
         poll: Duration::from_millis(500),
+        load_lag: None,
     }
 }
 

@@ -223,6 +223,7 @@ pub fn settings(user: &str, read_only: bool, ttl: Duration) -> drive::Settings {
         lease_ttl: ttl,
         read_only,
         poll: Duration::from_millis(200),
+        load_lag: None,
     }
 }
 

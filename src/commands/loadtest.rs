@@ -149,8 +149,13 @@ pub fn progress_line(p: &Progress, total: Duration) -> String {
             std::cmp::Ordering::Greater => ' ',
         })
         .collect();
+    let warning = p
+        .health
+        .warning()
+        .map(|w| format!("  {w}"))
+        .unwrap_or_default();
     format!(
-        "[{bar}] {}  errors {}",
+        "[{bar}] {}  errors {}{warning}",
         p.figures(total.as_secs_f64()),
         p.errors
     )

@@ -1,5 +1,6 @@
 //! The load engine: HTTP/1.1 keep-alive or HTTP/2 connections ([`conn`]), an open loop
-//! that sends on schedule and measures latency from the *scheduled* time ([`open_loop`]),
+//! that sends on schedule, measures latency from each send's start and its own lag
+//! against the schedule apart ([`open_loop`]),
 //! or a closed loop of N workers ([`closed_loop`]). Always bounded by duration and, if
 //! given, a request count; a [`Progress`] is sent every period while it runs.
 use std::sync::atomic::AtomicBool;
@@ -22,6 +23,7 @@ pub use self::conn::PrepareError;
 pub use self::plan::{Mode, Outcomes, Plan};
 pub use self::progress::Progress;
 pub use crate::load::endpoint::{Endpoint, EndpointError};
+use crate::load::health;
 use crate::load::stats::Stats;
 
 /// Why a run could not be carried out (requests that fail are counted, not errors).
@@ -66,6 +68,7 @@ pub async fn run_until(
     check_tls(&plan).await?;
     let plan = Arc::new(plan);
     let stats = Arc::new(Mutex::new(Stats::new()));
+    let cpu_before = health::cpu_time();
     let start = Instant::now();
     let reporter = progress.map(|tx| spawn_reporter(tx, &stats, &plan, start, every));
     let last_send = match &plan.mode {
@@ -91,11 +94,13 @@ pub async fn run_until(
         r.abort();
     }
     let last_send = last_send?;
+    let elapsed = start.elapsed();
     let stats = stats.lock().map(|s| s.clone()).unwrap_or_default();
     Ok(Outcomes {
         stats,
-        elapsed: start.elapsed(),
+        elapsed,
         send_window: last_send.saturating_duration_since(start),
+        cpu_cores: health::cores_used(cpu_before, health::cpu_time(), elapsed),
     })
 }
 
@@ -143,10 +148,16 @@ fn spawn_reporter(
     tokio::spawn(async move {
         let mut iv = tokio::time::interval_at(start + every, every);
         let mut last = start;
+        let mut cpu = health::cpu_time();
         loop {
-            let now = iv.tick().await;
-            let p = progress::snapshot(&stats, &plan, now - start, now - last);
+            iv.tick().await;
+            // the tick may come late: the CPU is over the time that really passed
+            let now = Instant::now();
+            let cpu_now = health::cpu_time();
+            let cores = health::cores_used(cpu, cpu_now, now - last);
+            let p = progress::snapshot(&stats, &plan, now - start, now - last, cores);
             last = now;
+            cpu = cpu_now;
             if tx.send(p).is_err() {
                 return;
             }

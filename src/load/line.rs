@@ -94,6 +94,12 @@ pub fn words_of(a: &LoadtestArgs) -> Vec<String> {
     if a.max_in_flight != 1000 {
         w.extend(["--max-in-flight".into(), a.max_in_flight.to_string()]);
     }
+    if a.max_lag != crate::load::health::DEFAULT_MAX_LAG {
+        w.extend([
+            "--max-lag".into(),
+            format!("{}ms", a.max_lag.as_secs_f64() * 1000.0),
+        ]);
+    }
     if a.timeout != Duration::from_secs(30) {
         w.extend(["--timeout".into(), ms(a.timeout)]);
     }
@@ -194,5 +200,12 @@ mod tests {
         assert_eq!((p.slo.p99_ms, p.slo.error_rate), (Some(250.0), Some(0.01)));
         assert_eq!(p.json.as_deref(), Some(std::path::Path::new("out.json")));
         assert!(p.http2 && p.body.is_none());
+        assert_eq!(p.max_lag, crate::load::health::DEFAULT_MAX_LAG);
+        // the lag limit survives the prompt's prefill, to the microsecond
+        let args = parse_args(&to_line(
+            &parse_args("--url http://127.0.0.1:9/ --rate 5 --max-lag 0.25ms").unwrap(),
+        ))
+        .unwrap();
+        assert_eq!(args.max_lag, Duration::from_micros(250));
     }
 }

@@ -26,6 +26,8 @@ pub struct LoadPlan {
     pub content_type: String,
     pub http2: bool,
     pub timeout: Duration,
+    /// Open loop: the sends' p99 lag above which the generator lagged.
+    pub max_lag: Duration,
     /// How https targets are checked.
     pub tls: crate::tls::TlsArgs,
     pub slo: Slo,
@@ -97,6 +99,7 @@ impl LoadPlan {
             content_type: a.content_type.clone(),
             http2: a.http2,
             timeout: a.timeout,
+            max_lag: a.max_lag,
             tls: a.tls.clone(),
             slo: Slo {
                 p99_ms: a.slo_p99.map(|d| d.as_secs_f64() * 1000.0),
@@ -138,6 +141,7 @@ impl LoadPlan {
             max_requests: self.max_requests,
             http2: self.http2,
             timeout: self.timeout,
+            max_lag: self.max_lag,
             tls,
         })
     }

@@ -5,6 +5,8 @@ use serde_json::{Value, json};
 
 use super::engine::{Mode, Outcomes, Plan};
 use super::failure::Failure;
+use super::health::{Health, cores};
+use super::stats::quantile_ms;
 
 /// Objectives a run must meet; any miss makes `tractor loadtest` exit non-zero.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -49,22 +51,35 @@ pub struct Summary {
     pub p999: Option<f64>,
     pub max: Option<f64>,
     pub mean: Option<f64>,
+    /// Open loop: p50, p99 and p99.9 from the scheduled times (lag included), in ms.
+    pub from_schedule: [Option<f64>; 3],
     pub statuses: Vec<(u16, u64)>,
     pub failures: Vec<(Failure, u64)>,
+    /// The generator's lag, in-flight waits and CPU over the whole run.
+    pub generator: Health,
 }
 
 impl Summary {
     pub fn new(plan: &Plan, o: &Outcomes) -> Summary {
         let s = &o.stats;
-        let (mode, target_rate) = match &plan.mode {
-            Mode::Open { profile, .. } => {
+        let (mode, target_rate, max_in_flight) = match &plan.mode {
+            Mode::Open {
+                profile,
+                max_in_flight,
+            } => {
                 let mean_rate = match profile {
                     super::profile::Profile::Constant(r) => Some(*r),
                     _ => None,
                 };
-                (format!("open loop, {profile}"), mean_rate)
+                (
+                    format!("open loop, {profile}"),
+                    mean_rate,
+                    Some(*max_in_flight),
+                )
             }
-            Mode::Closed { concurrency } => (format!("closed loop, {concurrency} workers"), None),
+            Mode::Closed { concurrency } => {
+                (format!("closed loop, {concurrency} workers"), None, None)
+            }
         };
         let h = &s.total;
         let ms = |us: u64| us as f64 / 1000.0;
@@ -90,8 +105,19 @@ impl Summary {
             p999: s.quantile_ms(0.999),
             max: (!h.is_empty()).then(|| ms(h.max())),
             mean: (!h.is_empty()).then(|| h.mean() / 1000.0),
+            from_schedule: [0.5, 0.99, 0.999].map(|q| quantile_ms(&s.from_schedule, q)),
             statuses: s.statuses.iter().map(|(k, v)| (*k, *v)).collect(),
             failures: s.failures.iter().map(|(k, v)| (*k, *v)).collect(),
+            generator: Health {
+                lag_p99_ms: quantile_ms(&s.lag, 0.99),
+                lag_max_ms: quantile_ms(&s.lag, 1.0),
+                max_lag_ms: plan.max_lag.as_secs_f64() * 1000.0,
+                slot_waits: s.slot_waits,
+                sent: s.sent,
+                max_in_flight,
+                cpu_cores: o.cpu_cores,
+                cores: cores(),
+            },
         }
     }
 
@@ -120,6 +146,10 @@ impl Summary {
                 "p50": self.p50, "p90": self.p90, "p99": self.p99, "p999": self.p999,
                 "max": self.max, "mean": self.mean,
             },
+            "latency_from_schedule_ms": {
+                "p50": self.from_schedule[0], "p99": self.from_schedule[1],
+                "p999": self.from_schedule[2],
+            },
             "statuses": self.statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
             "failures": self.failures.iter().map(|(k, v)| (k.name().to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
             "slo": {
@@ -127,6 +157,7 @@ impl Summary {
                 "error_rate": slo.error_rate,
                 "missed": self.missed(slo),
             },
+            "generator": self.generator.to_json(),
         })
     }
 
@@ -185,8 +216,13 @@ impl Summary {
         } else {
             format!("; SLO missed: {}", missed.join(", "))
         };
+        let generator = self
+            .generator
+            .warning()
+            .map(|w| format!("; {w}"))
+            .unwrap_or_default();
         format!(
-            "{} requests, {} errors ({:.2}%), {:.1}/s; p50 {} p99 {} p99.9 {} ms{verdict}",
+            "{} requests, {} errors ({:.2}%), {:.1}/s; p50 {} p99 {} p99.9 {} ms{verdict}{generator}",
             self.requests,
             self.errors,
             self.error_rate() * 100.0,
@@ -239,6 +275,17 @@ impl Summary {
                 f(self.max)
             ),
         );
+        if let [Some(a), Some(b), Some(c)] = self.from_schedule {
+            row(
+                "from schedule",
+                format!(
+                    "p50 {}  p99 {}  p99.9 {}  (the generator's lag included, as wrk2 counts)",
+                    f(Some(a)),
+                    f(Some(b)),
+                    f(Some(c))
+                ),
+            );
+        }
         let st: Vec<String> = self
             .statuses
             .iter()
@@ -260,92 +307,14 @@ impl Summary {
                 .collect();
             row("no answer", fl.join(", "));
         }
+        let g = self.generator.figures();
+        row("generator", if g.is_empty() { "-".into() } else { g });
+        for p in self.generator.problems() {
+            row("⚠", p);
+        }
         t
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn summary(p99: Option<f64>, requests: u64, errors: u64) -> Summary {
-        Summary {
-            mode: "open loop, constant:100".into(),
-            urls: vec!["http://127.0.0.1:1/".into()],
-            http: "HTTP/1.1",
-            duration_s: 1.0,
-            sent: requests,
-            requests,
-            errors,
-            target_rate: Some(100.0),
-            achieved_rate: 99.0,
-            throughput: 98.0,
-            p50: p99.map(|p| p / 2.0),
-            p90: p99,
-            p99,
-            p999: p99,
-            max: p99,
-            mean: p99,
-            statuses: vec![(200, requests - errors)],
-            failures: vec![],
-        }
-    }
-
-    #[test]
-    fn slo_verdicts() {
-        let slo = Slo {
-            p99_ms: Some(250.0),
-            error_rate: Some(0.01),
-        };
-        let table: &[(Option<f64>, u64, u64, &[&str])] = &[
-            (Some(120.0), 1000, 0, &[]),
-            (Some(250.0), 1000, 10, &[]),
-            (Some(250.1), 1000, 0, &["p99 250.1 ms > 250 ms"]),
-            (Some(10.0), 1000, 11, &["error rate 1.100% > 1.000%"]),
-            (None, 0, 0, &["no request was answered"]),
-        ];
-        for (p99, n, e, want) in table {
-            let got = summary(*p99, *n, *e).missed(&slo);
-            assert_eq!(got.len(), want.len(), "{p99:?} {n} {e}: {got:?}");
-            for (g, w) in got.iter().zip(want.iter()) {
-                assert!(g.contains(w), "{g} vs {w}");
-            }
-        }
-        assert!(
-            summary(Some(1e6), 10, 10)
-                .missed(&Slo::default())
-                .is_empty()
-        );
-    }
-
-    #[test]
-    fn json_has_the_fields_scripts_read() {
-        let j = summary(Some(12.5), 100, 1).to_json(&Slo {
-            p99_ms: Some(10.0),
-            error_rate: None,
-        });
-        assert_eq!(j["requests"], 100);
-        assert_eq!(j["errors"], 1);
-        assert_eq!(j["achieved_rate"], 99.0);
-        assert_eq!(j["latency_ms"]["p99"], 12.5);
-        assert!(j["latency_ms"]["p999"].is_number());
-        assert!(j["latency_ms"]["p90"].is_number() && j["latency_ms"]["p50"].is_number());
-        assert_eq!(j["statuses"]["200"], 99);
-        assert_eq!(j["slo"]["missed"][0], "p99 12.5 ms > 10 ms");
-    }
-
-    #[test]
-    fn failures_are_named_by_kind() {
-        let mut s = summary(None, 3, 3);
-        s.statuses.clear();
-        s.failures = vec![(Failure::Connect, 2), (Failure::Timeout, 1)];
-        let j = s.to_json(&Slo::default());
-        assert_eq!(j["failures"]["connect"], 2);
-        assert_eq!(j["failures"]["timeout"], 1);
-        assert!(
-            s.table().contains("no answer      connect: 2, timeout: 1"),
-            "{}",
-            s.table()
-        );
-    }
-}
+mod tests;

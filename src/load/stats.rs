@@ -12,7 +12,8 @@ const MAX_US: u64 = 3_600_000_000;
 
 #[derive(Debug, Clone)]
 pub struct Stats {
-    /// Every answered request's latency (from its scheduled send time in open loop).
+    /// Every answered request's latency (in open loop from the moment its send started,
+    /// a wait for an in-flight slot included; the lag before that is [`Stats::lag`]).
     pub total: Histogram<u64>,
     /// Since the last snapshot: the live window.
     pub window: Histogram<u64>,
@@ -24,6 +25,18 @@ pub struct Stats {
     pub failures: BTreeMap<Failure, u64>,
     /// Answers in the live window (for its rate).
     pub window_done: u64,
+    /// Open loop: how late each send started against its schedule (the generator's own
+    /// delay, kept out of the latency above), all of them and the live window.
+    pub lag: Histogram<u64>,
+    pub lag_window: Histogram<u64>,
+    /// Open loop: answered requests' latency from their *scheduled* time (lag included),
+    /// as `oha --latency-correction` and wrk2 count it, for comparing with them.
+    pub from_schedule: Histogram<u64>,
+    /// Open loop: sends that found every `--max-in-flight` slot taken (their wait for one
+    /// counts in their latency).
+    pub slot_waits: u64,
+    /// Open loop: sends that started later than `--max-lag` after their scheduled time.
+    pub late: u64,
 }
 
 impl Default for Stats {
@@ -64,7 +77,52 @@ impl Stats {
             statuses: BTreeMap::new(),
             failures: BTreeMap::new(),
             window_done: 0,
+            lag: histogram(),
+            lag_window: histogram(),
+            from_schedule: histogram(),
+            slot_waits: 0,
+            late: 0,
         }
+    }
+
+    /// Records that a send started `lag` after its scheduled time (open loop), whether that
+    /// was past `max_lag`, and whether it had to wait for an in-flight slot.
+    pub fn started(&mut self, lag: Duration, max_lag: Duration, waited_for_slot: bool) {
+        self.sent += 1;
+        self.late += u64::from(lag > max_lag);
+        let us = (lag.as_micros() as u64).clamp(1, MAX_US);
+        self.lag.saturating_record(us);
+        self.lag_window.saturating_record(us);
+        self.slot_waits += u64::from(waited_for_slot);
+    }
+
+    /// Back to no data, keeping the histograms' memory (only those that hold counts are
+    /// zeroed: a closed-loop worker flushing every few milliseconds does not pay for the
+    /// open loop's).
+    pub fn clear(&mut self) {
+        for h in [
+            &mut self.total,
+            &mut self.window,
+            &mut self.lag,
+            &mut self.lag_window,
+            &mut self.from_schedule,
+        ] {
+            if !h.is_empty() {
+                h.reset();
+            }
+        }
+        self.sent = 0;
+        self.late = 0;
+        self.slot_waits = 0;
+        self.window_done = 0;
+        self.statuses.clear();
+        self.failures.clear();
+    }
+
+    /// Records an answered open-loop request's latency from its scheduled time.
+    pub fn answered_since_due(&mut self, latency: Duration) {
+        let us = (latency.as_micros() as u64).clamp(1, MAX_US);
+        self.from_schedule.saturating_record(us);
     }
 
     /// Records one finished request. Latency counts answered requests only.
@@ -86,6 +144,11 @@ impl Stats {
         // same bounds on both sides: add cannot fail
         let _ = self.total.add(&other.total);
         let _ = self.window.add(&other.window);
+        let _ = self.lag.add(&other.lag);
+        let _ = self.lag_window.add(&other.lag_window);
+        let _ = self.from_schedule.add(&other.from_schedule);
+        self.slot_waits += other.slot_waits;
+        self.late += other.late;
         self.sent += other.sent;
         self.window_done += other.window_done;
         for (k, v) in &other.statuses {
@@ -121,11 +184,13 @@ impl Stats {
         quantile_ms(&self.total, q)
     }
 
-    /// Takes the live window: its quantiles and answered count, and starts a new one.
-    pub fn take_window(&mut self) -> (Histogram<u64>, u64) {
+    /// Takes the live window: its latencies, answered count and send lags, and starts a
+    /// new one.
+    pub fn take_window(&mut self) -> (Histogram<u64>, u64, Histogram<u64>) {
         let w = std::mem::replace(&mut self.window, histogram());
         let n = std::mem::take(&mut self.window_done);
-        (w, n)
+        let lag = std::mem::replace(&mut self.lag_window, histogram());
+        (w, n, lag)
     }
 }
 
@@ -184,9 +249,23 @@ mod tests {
             (a.answered(), a.sent, a.failures[&Failure::Connect]),
             (2, 2, 1)
         );
-        let (w, n) = a.take_window();
-        assert_eq!((w.len(), n), (2, 2));
+        let ms = Duration::from_millis(1);
+        a.started(Duration::from_micros(40), ms, false);
+        b.started(Duration::from_millis(3), ms, true);
+        a.merge(&b);
+        assert_eq!((a.lag.len(), a.slot_waits, a.late), (2, 1, 1));
+        // to HDR's three significant digits
+        let max = quantile_ms(&a.lag, 1.0).unwrap();
+        assert!((3.0..3.01).contains(&max), "{max}");
+        let (w, n, lag) = a.take_window();
+        assert_eq!((w.len(), n, lag.len()), (3, 3, 2));
+        assert_eq!(a.lag_window.len(), 0);
         assert_eq!((a.window.len(), a.window_done), (0, 0));
-        assert_eq!(a.total.len(), 2);
+        assert_eq!(a.total.len(), 3);
+        a.clear();
+        assert_eq!(
+            (a.total.len(), a.lag.len(), a.sent, a.late, a.finished()),
+            (0, 0, 0, 0, 0)
+        );
     }
 }

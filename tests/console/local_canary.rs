@@ -48,6 +48,7 @@ fn settings(me: &str, ttl: Duration, read_only: bool) -> Settings {
         lease_ttl: ttl,
         read_only,
         poll: Duration::from_millis(200),
+        load_lag: None,
     }
 }
 

@@ -286,7 +286,7 @@ fn monitor_during_a_rollout_under_load() {
         }
         update(
             &mut s,
-            AppEvent::Load(LoadEvent::Progress(Progress {
+            AppEvent::Load(LoadEvent::Progress(Box::new(Progress {
                 elapsed: Duration::from_secs(t as u64),
                 sent: 40 * t as u64,
                 answered: 40 * t as u64,
@@ -299,7 +299,7 @@ fn monitor_during_a_rollout_under_load() {
                 window_p50: Some(3.0 + t as f64 / 10.0),
                 window_p99: Some(20.0 + t as f64 / 5.0),
                 ..Progress::default()
-            })),
+            }))),
         );
         if i == 6 {
             // the deployment scales 4 → 6 (an HPA or a person)
@@ -328,4 +328,37 @@ fn monitor_during_a_rollout_under_load() {
         assert!(screen.contains(want), "{want:?} missing:\n{screen}");
     }
     both("monitor", &s);
+    // a generator that lags its schedule says so beside its figures
+    update(
+        &mut s,
+        AppEvent::Load(tractor::event::LoadEvent::Progress(Box::new(
+            tractor::load::engine::Progress {
+                elapsed: std::time::Duration::from_secs(65),
+                sent: 2600,
+                answered: 2600,
+                rps: 40.0,
+                health: tractor::load::health::Health {
+                    lag_p99_ms: Some(2.5),
+                    lag_max_ms: Some(7.0),
+                    max_lag_ms: 1.0,
+                    cpu_cores: Some(1.9),
+                    cores: 2,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        ))),
+    );
+    let screen = render(&s, 160, 48);
+    assert!(
+        screen.contains("● running  ⚠ generator lagged: p99 2.50 ms late"),
+        "{screen}"
+    );
+    let screen = render(&s, 240, 48);
+    for want in [
+        "gen lag p99 2.50 ms · cpu 1.90/2",
+        "● running  ⚠ generator lagged: p99 2.50 ms late",
+    ] {
+        assert!(screen.contains(want), "{want:?} missing:\n{screen}");
+    }
 }

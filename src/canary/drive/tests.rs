@@ -33,6 +33,7 @@ fn settings(me: &str) -> Settings {
         lease_ttl: Duration::from_secs(60),
         read_only: false,
         poll: Duration::from_secs(1),
+        load_lag: None,
     }
 }
 
@@ -195,6 +196,49 @@ async fn without_traffic_the_windows_are_inconclusive_and_the_run_pauses_never_p
     let lease = saved.lease.unwrap();
     assert_eq!(lease.holder, "me");
     assert!(!lease.held_at(Timestamp::now()), "{lease:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_window_in_which_the_consoles_load_lagged_is_inconclusive_not_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    // a canary as fast as the stable: it would pass every window
+    let b = Fake::new(0.004, 2000.0);
+    let lag = crate::load::health::LagSignal::new();
+    let bumps = {
+        let lag = lag.clone();
+        tokio::spawn(async move {
+            // 100 sends each report, 5 of them late
+            loop {
+                lag.add(100, 5);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+    };
+    let s = Settings {
+        load_lag: Some(lag),
+        ..settings("me")
+    };
+    let mut seen = Vec::new();
+    let mut report = |p: &Progress| seen.push(p.clone());
+    let p = plan(|a| a.inconclusive_limit = Some(1));
+    let out = start(&b, p, &s, &audit(dir.path()), &mut report)
+        .await
+        .unwrap();
+    bumps.abort();
+    assert!(matches!(out, Outcome::Paused { .. }), "{out:?}");
+    assert_eq!(b.calls(), ["create 1", "scale 1"], "never promoted");
+    let verdicts: Vec<String> = seen
+        .iter()
+        .filter_map(|p| match p {
+            Progress::Window { verdict, .. } => Some(format!("{:?}", verdict.verdict)),
+            _ => None,
+        })
+        .collect();
+    assert!(!verdicts.is_empty());
+    assert!(
+        verdicts.iter().all(|v| v.contains("LoadLagging")),
+        "{verdicts:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -128,7 +128,7 @@ fn flush(stats: &Mutex<Stats>, local: &mut Stats) {
     if let Ok(mut s) = stats.lock() {
         s.merge(local);
     }
-    *local = Stats::new();
+    local.clear();
 }
 
 /// A closed-loop worker's timeout. A timer armed per request costs a timer-wheel update

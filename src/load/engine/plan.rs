@@ -32,6 +32,8 @@ pub struct Plan {
     pub max_requests: Option<u64>,
     pub http2: bool,
     pub timeout: Duration,
+    /// Open loop: the sends' p99 lag above which the generator lagged.
+    pub max_lag: Duration,
     /// The client configuration for https targets (`None` when every target is http).
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
@@ -43,4 +45,6 @@ pub struct Outcomes {
     pub elapsed: Duration,
     /// From the first send to the last one.
     pub send_window: Duration,
+    /// CPU the process used over the run, in cores.
+    pub cpu_cores: Option<f64>,
 }

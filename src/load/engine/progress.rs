@@ -3,6 +3,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::plan::{Mode, Plan};
+use crate::load::health::{self, Health};
 use crate::load::stats::{Stats, quantile_ms};
 
 /// A live view of the run, sent every `every` while it runs.
@@ -24,18 +25,29 @@ pub struct Progress {
     /// p50 and p99 of the last window alone.
     pub window_p50: Option<f64>,
     pub window_p99: Option<f64>,
+    /// Open loop: sends so far that started past `--max-lag` (of `sent`).
+    pub late: u64,
+    /// The generator's lag and CPU over the last window; its slot waits over the run.
+    pub health: Health,
 }
 
 impl Progress {
-    /// `12.3/30.0 s  sent 6150  498/s (target 500)  p50 1.20 p90 2.01 p99 3.10 p99.9 5.00 ms`
+    /// `12.3/30.0 s  sent 6150  498/s (target 500)  p50 1.20 p90 2.01 p99 3.10 p99.9 5.00 ms
+    /// gen lag p99 0.04 ms · cpu 0.31/2`
     pub fn figures(&self, total_s: f64) -> String {
         let q = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
         let target = self
             .target_rate
             .map(|r| format!(" (target {r:.0})"))
             .unwrap_or_default();
+        let health = self.health.figures();
+        let health = if health.is_empty() {
+            health
+        } else {
+            format!("  {health}")
+        };
         format!(
-            "{:.1}/{total_s:.1} s  sent {}  {:.0}/s{target}  p50 {} p90 {} p99 {} p99.9 {} ms",
+            "{:.1}/{total_s:.1} s  sent {}  {:.0}/s{target}  p50 {} p90 {} p99 {} p99.9 {} ms{health}",
             self.elapsed.as_secs_f64(),
             self.sent,
             self.rps,
@@ -47,12 +59,14 @@ impl Progress {
     }
 }
 
-/// The progress `elapsed` into the run; takes the stats' live window (`window` long).
+/// The progress `elapsed` into the run; takes the stats' live window (`window` long, in
+/// which the process used `cpu_cores`).
 pub fn snapshot(
     stats: &Mutex<Stats>,
     plan: &Plan,
     elapsed: Duration,
     window: Duration,
+    cpu_cores: Option<f64>,
 ) -> Progress {
     let Ok(mut s) = stats.lock() else {
         return Progress {
@@ -60,12 +74,27 @@ pub fn snapshot(
             ..Progress::default()
         };
     };
-    let (w, n) = s.take_window();
-    let target_rate = match &plan.mode {
-        Mode::Open { profile, .. } => {
-            Some(profile.rate_at(elapsed.as_secs_f64(), plan.duration.as_secs_f64()))
-        }
-        Mode::Closed { .. } => None,
+    let (w, n, lag) = s.take_window();
+    let (target_rate, max_in_flight) = match &plan.mode {
+        Mode::Open {
+            profile,
+            max_in_flight,
+        } => (
+            Some(profile.rate_at(elapsed.as_secs_f64(), plan.duration.as_secs_f64())),
+            Some(*max_in_flight),
+        ),
+        Mode::Closed { .. } => (None, None),
+    };
+    let health = Health {
+        lag_p99_ms: quantile_ms(&lag, 0.99),
+        lag_max_ms: quantile_ms(&lag, 1.0),
+        max_lag_ms: plan.max_lag.as_secs_f64() * 1000.0,
+        // the cap's waits are counted for the whole run: a share of it
+        slot_waits: s.slot_waits,
+        sent: s.sent,
+        max_in_flight,
+        cpu_cores,
+        cores: health::cores(),
     };
     Progress {
         elapsed,
@@ -80,5 +109,7 @@ pub fn snapshot(
         p999: s.quantile_ms(0.999),
         window_p50: quantile_ms(&w, 0.5),
         window_p99: quantile_ms(&w, 0.99),
+        late: s.late,
+        health,
     }
 }

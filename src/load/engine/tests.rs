@@ -35,6 +35,7 @@ async fn silent_servers_time_out_on_time() {
             max_requests: None,
             http2: false,
             tls: None,
+            max_lag: Duration::from_millis(1),
             timeout: Duration::from_millis(200),
         };
         let o = run(plan, None, Duration::from_millis(250)).await.unwrap();
@@ -79,6 +80,7 @@ async fn refused_connections_count_as_connect_failures() {
         max_requests: Some(5),
         http2: false,
         tls: None,
+        max_lag: Duration::from_millis(1),
         timeout: Duration::from_secs(2),
     };
     let o = run(plan, None, Duration::from_millis(250)).await.unwrap();

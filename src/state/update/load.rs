@@ -100,7 +100,7 @@ pub fn on_event(s: &mut State, ev: LoadEvent, at: Timestamp) {
                 .and_then(|d| run.started.checked_add(d).ok())
                 .unwrap_or(at);
             if run.running() {
-                run.progress(when, p, cap);
+                run.progress(when, *p, cap);
             }
         }
         LoadEvent::Finished(result) => {
