@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::stats::{Stats, quantile_ms};
+
 /// The lag above which a run is said to have lagged, unless `--max-lag` says otherwise:
 /// a millisecond is five sends' worth at 5,000 req/s.
 pub const DEFAULT_MAX_LAG: Duration = Duration::from_millis(1);
@@ -39,6 +41,28 @@ pub struct Health {
 }
 
 impl Health {
+    /// The health of sends whose lags are `lag` (a window's or the run's), with the run's
+    /// in-flight waits and sends from `s`, against `max_lag` and `max_in_flight` (open loop),
+    /// with the process's CPU over the same time.
+    pub fn of(
+        lag: &hdrhistogram::Histogram<u64>,
+        s: &Stats,
+        max_lag: Duration,
+        max_in_flight: Option<usize>,
+        cpu_cores: Option<f64>,
+    ) -> Health {
+        Health {
+            lag_p99_ms: quantile_ms(lag, 0.99),
+            lag_max_ms: quantile_ms(lag, 1.0),
+            max_lag_ms: max_lag.as_secs_f64() * 1000.0,
+            slot_waits: s.slot_waits,
+            sent: s.sent,
+            max_in_flight,
+            cpu_cores,
+            cores: cores(),
+        }
+    }
+
     /// Did sends start later than the schedule asked, beyond `--max-lag` at p99?
     pub fn lagged(&self) -> bool {
         self.lag_p99_ms.is_some_and(|p| p > self.max_lag_ms)

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::engine::{Mode, Outcomes, Plan};
 use super::failure::Failure;
-use super::health::{Health, cores};
+use super::health::Health;
 use super::stats::quantile_ms;
 
 /// Objectives a run must meet; any miss makes `tractor loadtest` exit non-zero.
@@ -108,16 +108,7 @@ impl Summary {
             from_schedule: [0.5, 0.99, 0.999].map(|q| quantile_ms(&s.from_schedule, q)),
             statuses: s.statuses.iter().map(|(k, v)| (*k, *v)).collect(),
             failures: s.failures.iter().map(|(k, v)| (*k, *v)).collect(),
-            generator: Health {
-                lag_p99_ms: quantile_ms(&s.lag, 0.99),
-                lag_max_ms: quantile_ms(&s.lag, 1.0),
-                max_lag_ms: plan.max_lag.as_secs_f64() * 1000.0,
-                slot_waits: s.slot_waits,
-                sent: s.sent,
-                max_in_flight,
-                cpu_cores: o.cpu_cores,
-                cores: cores(),
-            },
+            generator: Health::of(&s.lag, s, plan.max_lag, max_in_flight, o.cpu_cores),
         }
     }
 

@@ -169,38 +169,38 @@ pub fn backfill(
 /// `k` created in `[from, to)`, at its creation time, oldest first. An undo that went back
 /// to an older ReplicaSet keeps that one's creation time, so it gets no marker here.
 fn past_rollouts(s: &State, k: &Key, from: Timestamp, to: Timestamp) -> Vec<Marker> {
-    let mut out: Vec<Marker> = s
-        .cluster
-        .replicasets
-        .values()
-        .filter(|rs| {
-            rs.metadata.namespace.as_deref() == Some(k.0.as_str())
-                && rs
-                    .metadata
-                    .owner_references
-                    .iter()
-                    .flatten()
-                    .any(|o| o.kind == "Deployment" && o.name == k.1)
-        })
+    let Some(d) = s.cluster.deployments.get(k) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Marker> = crate::model::deployment::history(d, s.cluster.replicasets_in(&k.0))
+        .into_iter()
         .filter_map(|rs| {
             let at = crate::model::created(&rs.metadata)?;
-            if at < from || at >= to {
-                return None;
-            }
-            let version = crate::model::deployment::model_version(
-                rs.spec.as_ref().and_then(|sp| sp.template.as_ref()),
-            )
-            .map(|v| format!(" ({v})"))
-            .unwrap_or_default();
-            Some(Marker {
-                at,
-                kind: MarkerKind::Rollout,
-                text: format!("rollout → rev {}{version}", revision(&rs.metadata)?),
-            })
+            let template = rs.spec.as_ref().and_then(|sp| sp.template.as_ref());
+            let rev = revision(&rs.metadata)?;
+            (from..to)
+                .contains(&at)
+                .then(|| rollout_marker(at, rev, template))
         })
         .collect();
     out.sort_by_key(|m| m.at);
     out
+}
+
+/// The marker of a rollout to revision `rev` with pod template `template`, at `at`.
+fn rollout_marker(
+    at: Timestamp,
+    rev: i64,
+    template: Option<&k8s_openapi::api::core::v1::PodTemplateSpec>,
+) -> Marker {
+    let version = crate::model::deployment::model_version(template)
+        .map(|v| format!(" ({v})"))
+        .unwrap_or_default();
+    Marker {
+        at,
+        kind: MarkerKind::Rollout,
+        text: format!("rollout → rev {rev}{version}"),
+    }
 }
 
 /// One sample per subject of `scrapes` at `at`; `on_screen`: also one (maybe empty) for
@@ -333,19 +333,14 @@ fn build(s: &State, subject: &Subject, by_group: Groups, at: Timestamp) -> Sampl
 pub fn changes(old: &Deployment, new: &Deployment, at: Timestamp) -> Vec<Marker> {
     let mut out = Vec::new();
     let (r0, r1) = (revision(&old.metadata), revision(&new.metadata));
-    if r1.is_some() && r1 != r0 {
-        let version =
-            crate::model::deployment::model_version(new.spec.as_ref().map(|s| &s.template))
-                .map(|v| format!(" ({v})"))
-                .unwrap_or_default();
-        out.push(Marker {
+    if let Some(rev) = r1
+        && r1 != r0
+    {
+        out.push(rollout_marker(
             at,
-            kind: MarkerKind::Rollout,
-            text: format!(
-                "rollout → rev {}{version}",
-                r1.map(|r| r.to_string()).unwrap_or_default()
-            ),
-        });
+            rev,
+            new.spec.as_ref().map(|s| &s.template),
+        ));
     }
     let replicas = |d: &Deployment| d.spec.as_ref().and_then(|s| s.replicas);
     if let (Some(a), Some(b)) = (replicas(old), replicas(new))

@@ -3,7 +3,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::plan::{Mode, Plan};
-use crate::load::health::{self, Health};
+use crate::load::health::Health;
 use crate::load::stats::{Stats, quantile_ms};
 
 /// A live view of the run, sent every `every` while it runs.
@@ -85,17 +85,8 @@ pub fn snapshot(
         ),
         Mode::Closed { .. } => (None, None),
     };
-    let health = Health {
-        lag_p99_ms: quantile_ms(&lag, 0.99),
-        lag_max_ms: quantile_ms(&lag, 1.0),
-        max_lag_ms: plan.max_lag.as_secs_f64() * 1000.0,
-        // the cap's waits are counted for the whole run: a share of it
-        slot_waits: s.slot_waits,
-        sent: s.sent,
-        max_in_flight,
-        cpu_cores,
-        cores: health::cores(),
-    };
+    // the window's lags; the cap's waits are counted for the whole run, a share of it
+    let health = Health::of(&lag, &s, plan.max_lag, max_in_flight, cpu_cores);
     Progress {
         elapsed,
         sent: s.sent,
