@@ -221,7 +221,7 @@ pub struct LoadtestArgs {
     /// Open loop: the generator lagged when its sends started later than this against the
     /// schedule at p99 (the run, its JSON and the monitor then say so, and a canary window
     /// of this console is not judged on it).
-    #[arg(long, default_value = "1ms", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "5ms", value_parser = parse_duration, value_name = "DURATION")]
     pub max_lag: Duration,
     /// A request without an answer after this long is a timeout error.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
