@@ -53,7 +53,7 @@ fn dispatch(
     match e {
         Effect::Canary(c) => canaries.dispatch(c, runner, tx),
         Effect::Logs(l) => logs.dispatch(l, runner, tx),
-        Effect::StartLoad { args } => loads.start(args, tx.clone()),
+        Effect::StartLoad { args } => loads.start(*args, tx.clone()),
         Effect::StopLoad => loads.stop(),
         Effect::Prepare { target, action } | Effect::Execute { target, action }
             if runner.is_none() =>
@@ -163,6 +163,17 @@ pub async fn run(
     state.namespaces = namespaces.clone();
     state.no_cluster = matches!(cluster, Cluster::None);
     let settings = crate::scrape::source::Settings::from(&state.config.scrape);
+    // an in-cluster load test's Job goes to the namespace in view
+    let fleet = match &cluster {
+        Cluster::Kube(conn, _) => Some(crate::load::fleet::coordinator::FleetCluster {
+            client: conn.client.clone(),
+            namespace: namespaces
+                .as_ref()
+                .and_then(|n| n.first().cloned())
+                .unwrap_or_else(|| conn.namespace.clone()),
+        }),
+        Cluster::Local(..) | Cluster::None => None,
+    };
     let mut tasks = Vec::new();
     let backend = match cluster {
         Cluster::Kube(conn, runner) => {
@@ -224,7 +235,7 @@ pub async fn run(
     let runner = backend.as_ref();
     // a load test that lags makes the canaries' windows of the same time inconclusive
     let lag = crate::load::health::LagSignal::new();
-    let mut loads = load::LoadRunner::new(lag.clone());
+    let mut loads = load::LoadRunner::new(lag.clone(), fleet);
     let mut canaries = canary::CanaryRunner::new(settings, lag);
     let mut logs = logs::LogsRunner::default();
     if let Some(v) = start.view {
@@ -268,6 +279,7 @@ pub async fn run(
         w.abort();
     }
     drop(guard);
+    loads.finish().await;
     if driving > 0 {
         eprintln!(
             "{driving} canary run(s) stopped with the console: each stays at its step; `tractor rollout canary resume deploy/NAME` drives it on"

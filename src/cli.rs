@@ -97,6 +97,9 @@ pub enum Command {
     /// with --concurrency. Bounded by --duration and --requests.
     #[command(after_help = examples::LOADTEST)]
     Loadtest(Box<LoadtestArgs>),
+    /// One worker of `loadtest --in-cluster`, started by its Job.
+    #[command(hide = true)]
+    LoadtestWorker(Box<LoadtestWorkerArgs>),
     /// The product on one machine, no cluster: replicas of the demo model as local processes
     /// behind one front port, a load profile, an autoscaler, and the console on them.
     /// Print the containers' logs of a deployment's pods (all, one revision's or one pod's),
@@ -185,7 +188,7 @@ pub struct DemoArgs {
     pub duration: Duration,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct LoadtestArgs {
     /// Target URL, http:// or https://; repeat it to spread requests round-robin.
     #[arg(long = "url", required = true, value_name = "URL")]
@@ -248,6 +251,40 @@ pub struct LoadtestArgs {
     /// Exit 1 when more than this share of requests fail (5xx or no answer): 0.01 or 1%.
     #[arg(long, value_parser = parse_share, value_name = "SHARE")]
     pub slo_error_rate: Option<f64>,
+    /// With --in-cluster: send from N pods, each 1/N of the schedule (or of --concurrency)
+    /// from one agreed instant; their histograms are merged exactly.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<u32>,
+    /// Run the load from an indexed Job in the namespace (-n), not from this machine; the
+    /// workers are read through the API server's pod proxy. The URLs are as the pods see them
+    /// (http://classifier.NS:8080/...). The Job is deleted at the end, on stop and on quit.
+    #[arg(long, requires = "workers")]
+    pub in_cluster: bool,
+    /// The workers' image: the console's (see the Dockerfile at the repository's root).
+    #[arg(long, env = "TRACTOR_WORKER_IMAGE", default_value = DEFAULT_WORKER_IMAGE, value_name = "IMAGE")]
+    pub worker_image: String,
+}
+
+/// The image `--worker-image` defaults to.
+pub const DEFAULT_WORKER_IMAGE: &str = concat!("tractor:", env!("CARGO_PKG_VERSION"));
+
+/// `tractor loadtest-worker` (started by an in-cluster run's Job, not by people).
+#[derive(Debug, Args)]
+pub struct LoadtestWorkerArgs {
+    /// Serve /healthz, /report, /start and /stop here.
+    #[arg(long, default_value = "0.0.0.0:9464")]
+    pub listen: std::net::SocketAddr,
+    /// This worker's index among --workers (the Job's completion index).
+    #[arg(long, env = "JOB_COMPLETION_INDEX", default_value_t = 0)]
+    pub index: u32,
+    /// Give up when no POST /start came within this long.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub wait: Duration,
+    /// Keep answering /report this long after the run.
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    pub linger: Duration,
+    #[command(flatten)]
+    pub load: LoadtestArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -82,7 +82,8 @@ pub async fn run(cli: &Cli, cmd: &Command, config: Config) -> i32 {
         Command::Set { cmd: Set::Image(a) } => &a.write.target,
         Command::Scale(a) => &a.write.target,
         Command::Logs(a) => &a.target,
-        Command::Loadtest(a) => return loadtest::run(a).await,
+        Command::Loadtest(a) => return loadtest::run(cli, a, config).await,
+        Command::LoadtestWorker(a) => return loadtest::worker(a).await,
         Command::Demo(_) => return fail(exit::USAGE, "demo runs from main"),
         Command::Completions { shell } => return completions::print(*shell),
     };
@@ -155,7 +156,8 @@ pub async fn run(cli: &Cli, cmd: &Command, config: Config) -> i32 {
             .await
         }
         Command::Logs(a) => logs::run(&ctx, &target, a).await,
-        Command::Loadtest(a) => loadtest::run(a).await,
+        Command::Loadtest(a) => loadtest::run(cli, a, ctx.config.clone()).await,
+        Command::LoadtestWorker(a) => loadtest::worker(a).await,
         Command::Demo(_) => fail(exit::USAGE, "demo runs from main"),
         Command::Completions { shell } => completions::print(*shell),
     }

@@ -6,6 +6,8 @@ pub mod ended;
 pub mod endpoint;
 pub mod engine;
 pub mod failure;
+pub mod flags;
+pub mod fleet;
 pub mod health;
 pub mod line;
 pub mod plan;

@@ -1,40 +1,62 @@
 //! Runs the console's load test: reads the checked plan's body, drives the engine,
 //! forwards its progress into the event channel, and reports the end (writing `--json`
-//! if given).
+//! if given). An in-cluster run goes to [`coordinator`] instead, with the same events.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::task::JoinHandle;
 
 use crate::event::{AppEvent, LoadEvent};
 use crate::load::ended::{LoadEnded, LoadError};
-use crate::load::engine::run_until;
+use crate::load::engine::{Progress, run_until};
+use crate::load::fleet::coordinator::{self, FleetCluster, FleetError};
+use crate::load::fleet::job::RUN_LABEL;
 use crate::load::health::LagSignal;
-use crate::load::plan::LoadPlan;
+use crate::load::plan::{FleetPlan, LoadPlan};
 use crate::load::report::Summary;
 
 pub struct LoadRunner {
     stop: Option<Arc<AtomicBool>>,
     /// Told of each progress report whose generator lagged.
     lag: LagSignal,
+    /// Where an in-cluster run's Job goes (`None`: no cluster in this console).
+    fleet: Option<FleetCluster>,
+    /// The run in progress, awaited on quit so an in-cluster run deletes its Job.
+    task: Option<(JoinHandle<()>, bool)>,
 }
 
+/// How long quitting waits for an in-cluster run to stop its workers and delete its Job.
+const FINISH_WITHIN: Duration = Duration::from_secs(15);
+
 impl LoadRunner {
-    pub fn new(lag: LagSignal) -> LoadRunner {
-        LoadRunner { stop: None, lag }
+    pub fn new(lag: LagSignal, fleet: Option<FleetCluster>) -> LoadRunner {
+        LoadRunner {
+            stop: None,
+            lag,
+            fleet,
+            task: None,
+        }
     }
 
     pub fn start(&mut self, plan: LoadPlan, tx: UnboundedSender<AppEvent>) {
         let stop = Arc::new(AtomicBool::new(false));
         self.stop = Some(stop.clone());
         let lag = self.lag.clone();
-        tokio::spawn(async move {
-            let result = run(&plan, &tx, stop, lag).await;
+        let cluster = self.fleet.clone();
+        let in_cluster = plan.fleet.is_some();
+        let task = tokio::spawn(async move {
+            let result = match (&plan.fleet, cluster) {
+                (None, _) => run(&plan, &tx, stop, lag).await,
+                (Some(f), Some(c)) => run_fleet(&c, &plan, f, &tx, stop, lag).await,
+                (Some(_), None) => Err(FleetError::NoCluster.into()),
+            };
             tracing::info!(?result, "load test ended");
             let result: LoadEnded = result.map_err(Into::into);
             let _ = tx.send(AppEvent::Load(LoadEvent::Finished(result)));
         });
+        self.task = Some((task, in_cluster));
     }
 
     pub fn stop(&self) {
@@ -42,6 +64,47 @@ impl LoadRunner {
             s.store(true, Ordering::Relaxed);
         }
     }
+
+    /// After [`LoadRunner::stop`]: waits (boundedly) for an in-cluster run to stop its
+    /// workers and delete its Job; a run from this process just ends with it.
+    pub async fn finish(&mut self) {
+        let Some((task, true)) = self.task.take() else {
+            return;
+        };
+        if task.is_finished() {
+            return;
+        }
+        eprintln!("stopping the load workers and deleting their Job…");
+        if tokio::time::timeout(FINISH_WITHIN, task).await.is_err() {
+            eprintln!(
+                "the load Job was not deleted within {}s: its deadline and TTL remove it; `kubectl delete job -l {RUN_LABEL}` does now",
+                FINISH_WITHIN.as_secs()
+            );
+        }
+    }
+}
+
+/// Forwards the engine's progress into the event channel, telling `lag` of late sends.
+fn forward(
+    tx: &UnboundedSender<AppEvent>,
+    lag: LagSignal,
+) -> (UnboundedSender<Progress>, JoinHandle<()>) {
+    let (ptx, mut prx) = unbounded_channel::<Progress>();
+    let tx = tx.clone();
+    let task = tokio::spawn(async move {
+        let (mut sent, mut late) = (0u64, 0u64);
+        while let Some(p) = prx.recv().await {
+            lag.add(p.sent.saturating_sub(sent), p.late.saturating_sub(late));
+            (sent, late) = (p.sent, p.late);
+            if tx
+                .send(AppEvent::Load(LoadEvent::Progress(Box::new(p))))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    (ptx, task)
 }
 
 async fn run(
@@ -51,29 +114,35 @@ async fn run(
     lag: LagSignal,
 ) -> Result<String, LoadError> {
     let plan = checked.engine_plan()?;
-    let (ptx, mut prx) = unbounded_channel::<crate::load::engine::Progress>();
-    let forward = {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let (mut sent, mut late) = (0u64, 0u64);
-            while let Some(p) = prx.recv().await {
-                lag.add(p.sent.saturating_sub(sent), p.late.saturating_sub(late));
-                (sent, late) = (p.sent, p.late);
-                if tx
-                    .send(AppEvent::Load(LoadEvent::Progress(Box::new(p))))
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        })
-    };
+    let (ptx, forwarding) = forward(tx, lag);
     tracing::info!(?checked, "load test started");
     let outcomes = run_until(plan.clone(), Some(ptx), Duration::from_millis(250), stop).await;
-    let _ = forward.await;
+    let _ = forwarding.await;
     let summary = Summary::new(&plan, &outcomes?);
     if let Some(path) = &checked.json {
         summary.write_json(&checked.slo, path)?;
     }
     Ok(summary.line(&checked.slo))
+}
+
+async fn run_fleet(
+    cluster: &FleetCluster,
+    checked: &LoadPlan,
+    fleet: &FleetPlan,
+    tx: &UnboundedSender<AppEvent>,
+    stop: Arc<AtomicBool>,
+    lag: LagSignal,
+) -> Result<String, LoadError> {
+    let plan = checked.engine_plan()?;
+    let (ptx, forwarding) = forward(tx, lag);
+    tracing::info!(?checked, namespace = %cluster.namespace, "in-cluster load test started");
+    let ran = coordinator::run(cluster, checked, fleet, Some(ptx), stop).await;
+    let _ = forwarding.await;
+    let o = ran?;
+    let summary = Summary::new(&plan, &o.outcomes).with_workers(o.workers);
+    if let Some(path) = &checked.json {
+        summary.write_json(&checked.slo, path)?;
+    }
+    let cleanup = o.cleanup.map(|c| format!("; ⚠ {c}")).unwrap_or_default();
+    Ok(format!("{}{cleanup}", summary.line(&checked.slo)))
 }

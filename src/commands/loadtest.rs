@@ -1,10 +1,13 @@
 //! `tractor loadtest`: builds the plan from flags, runs the engine with a live progress
 //! line on stderr, prints the summary, writes JSON, and exits 1 on a missed SLO.
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::cli::{LoadtestArgs, exit};
 use crate::load::engine::{Progress, run as run_plan};
+use crate::load::fleet::coordinator::{self, FleetCluster};
 use crate::load::line::to_line;
 use crate::load::plan::LoadPlan;
 use crate::load::report::{Slo, Summary};
@@ -59,6 +62,20 @@ pub async fn console(
                 prometheus,
             )
         }
+        // the workers' Job needs the cluster, even with no deployment to watch beside them
+        None if a.in_cluster => {
+            let ctx = match super::context(cli, config.clone()).await {
+                Ok(c) => c,
+                Err(e) => return Ok(super::fail(exit::FAILED, e)),
+            };
+            let ns = Some(vec![ctx.namespace.clone()]);
+            (
+                crate::app::Cluster::Kube(ctx.conn, ctx.runner),
+                crate::state::View::Monitor(None),
+                ns,
+                None,
+            )
+        }
         None => (
             crate::app::Cluster::None,
             crate::state::View::Monitor(None),
@@ -81,7 +98,7 @@ pub async fn console(
     Ok(exit::OK)
 }
 
-pub async fn run(a: &LoadtestArgs) -> i32 {
+pub async fn run(cli: &crate::cli::Cli, a: &LoadtestArgs, config: crate::config::Config) -> i32 {
     let checked = match LoadPlan::from_args(a) {
         Ok(p) => p,
         Err(e) => return super::fail(exit::USAGE, e),
@@ -90,7 +107,7 @@ pub async fn run(a: &LoadtestArgs) -> i32 {
         Ok(p) => p,
         Err(e) => return super::fail(exit::USAGE, e),
     };
-    let slo = checked.slo;
+    let slo = checked.slo.clone();
     let tty = std::io::stderr().is_terminal();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
     let total = plan.duration;
@@ -111,19 +128,62 @@ pub async fn run(a: &LoadtestArgs) -> i32 {
             eprintln!();
         }
     });
-    let every = Duration::from_millis(250);
-    let outcomes = run_plan(plan.clone(), Some(tx), every).await;
-    let _ = printer.await;
-    let outcomes = match outcomes {
-        Ok(o) => o,
-        Err(e) => return super::fail(exit::USAGE, e),
+    let summary = match &checked.fleet {
+        None => {
+            let every = Duration::from_millis(250);
+            let outcomes = run_plan(plan.clone(), Some(tx), every).await;
+            let _ = printer.await;
+            match outcomes {
+                Ok(o) => Summary::new(&plan, &o),
+                Err(e) => return super::fail(exit::USAGE, e),
+            }
+        }
+        Some(fleet) => {
+            let ctx = match super::context(cli, config).await {
+                Ok(c) => c,
+                Err(e) => return super::fail(exit::FAILED, e),
+            };
+            let cluster = FleetCluster {
+                client: ctx.conn.client.clone(),
+                namespace: ctx.namespace.clone(),
+            };
+            // Ctrl-C stops the workers and deletes the Job instead of leaving them running
+            let stop = Arc::new(AtomicBool::new(false));
+            let on_signal = {
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        eprintln!("\nstopping the workers…");
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                })
+            };
+            let ran = coordinator::run(&cluster, &checked, fleet, Some(tx), stop).await;
+            on_signal.abort();
+            let _ = printer.await;
+            match ran {
+                Ok(o) => {
+                    if let Some(c) = &o.cleanup {
+                        eprintln!(
+                            "warning: {c}: delete it yourself (kubectl delete job {} -n {})",
+                            o.job, cluster.namespace
+                        );
+                    }
+                    Summary::new(&plan, &o.outcomes).with_workers(o.workers)
+                }
+                Err(e) => return super::fail(exit::FAILED, e),
+            }
+        }
     };
-    let summary = Summary::new(&plan, &outcomes);
     eprint!("{}", summary.table());
     if let Some(path) = &checked.json
         && let Err(e) = summary.write_json(&slo, path)
     {
         return super::fail(exit::FAILED, e);
+    }
+    if summary.partial().is_some() {
+        // a worker failed or was lost: the totals are not the run that was asked for
+        return exit::FAILED;
     }
     let missed = summary.missed(&slo);
     if missed.is_empty() {
@@ -134,6 +194,38 @@ pub async fn run(a: &LoadtestArgs) -> i32 {
     } else {
         eprintln!("SLO missed: {}", missed.join("; "));
         exit::FAILED
+    }
+}
+
+/// `tractor loadtest-worker`: one pod of an in-cluster run (see [`crate::load::fleet::worker`]).
+pub async fn worker(a: &crate::cli::LoadtestWorkerArgs) -> i32 {
+    use crate::load::fleet::worker::{BODY_ENV, WorkerSetup, decode_body, run};
+    let mut load = a.load.clone();
+    let workers = load.workers.take().unwrap_or(1);
+    load.in_cluster = false;
+    let plan = match LoadPlan::from_args(&load) {
+        Ok(p) => p,
+        Err(e) => return super::fail(exit::USAGE, e),
+    };
+    let body = match std::env::var(BODY_ENV) {
+        Ok(b64) => match decode_body(&b64) {
+            Ok(b) => Some(b),
+            Err(e) => return super::fail(exit::USAGE, e),
+        },
+        Err(_) => None,
+    };
+    let setup = WorkerSetup {
+        listen: a.listen,
+        index: a.index,
+        workers,
+        wait: a.wait,
+        linger: a.linger,
+        plan,
+        body,
+    };
+    match run(setup).await {
+        Ok(()) => exit::OK,
+        Err(e) => super::fail(exit::FAILED, e),
     }
 }
 
@@ -155,8 +247,25 @@ pub fn progress_line(p: &Progress, total: Duration) -> String {
         .map(|w| format!("  {w}"))
         .unwrap_or_default();
     format!(
-        "[{bar}] {}  errors {}{warning}",
+        "[{bar}] {}  errors {}{}{warning}",
         p.figures(total.as_secs_f64()),
-        p.errors
+        p.errors,
+        workers_fragment(&p.workers)
     )
+}
+
+/// `  workers: 3 running, 1 pending: ContainerCreating`: an in-cluster run's workers, by state.
+fn workers_fragment(rows: &[crate::load::fleet::merge::WorkerRow]) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for r in rows {
+        match counts.iter_mut().find(|(s, _)| *s == r.state) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((r.state.clone(), 1)),
+        }
+    }
+    if counts.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    format!("  workers: {}", parts.join(", "))
 }

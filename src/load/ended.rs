@@ -16,6 +16,9 @@ pub enum LoadError {
     /// The run could not be carried out (no target, threads, preparing requests).
     #[error(transparent)]
     Run(#[from] RunError),
+    /// An in-cluster run could not create, start or reach its workers.
+    #[error(transparent)]
+    Fleet(#[from] super::fleet::coordinator::FleetError),
     /// The run ended but `--json` could not be written.
     #[error(transparent)]
     Json(#[from] JsonError),

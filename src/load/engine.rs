@@ -21,7 +21,7 @@ mod tests;
 pub use self::closed_loop::ThreadError;
 pub use self::conn::PrepareError;
 pub use self::plan::{Mode, Outcomes, Plan};
-pub use self::progress::Progress;
+pub use self::progress::{Progress, snapshot};
 pub use crate::load::endpoint::{Endpoint, EndpointError};
 use crate::load::health;
 use crate::load::stats::Stats;
@@ -56,6 +56,25 @@ pub async fn run_until(
     every: Duration,
     stop: Arc<AtomicBool>,
 ) -> Result<Outcomes, RunError> {
+    run_into(
+        plan,
+        progress,
+        every,
+        stop,
+        Arc::new(Mutex::new(Stats::new())),
+    )
+    .await
+}
+
+/// [`run_until`], recording into `stats`, which others may read while it runs (a worker of
+/// an in-cluster run reports them).
+pub async fn run_into(
+    plan: Plan,
+    progress: Option<UnboundedSender<Progress>>,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+    stats: Arc<Mutex<Stats>>,
+) -> Result<Outcomes, RunError> {
     if plan.targets.is_empty() {
         return Err(RunError::NoTargets);
     }
@@ -67,7 +86,6 @@ pub async fn run_until(
     );
     check_tls(&plan).await?;
     let plan = Arc::new(plan);
-    let stats = Arc::new(Mutex::new(Stats::new()));
     let cpu_before = health::cpu_time();
     let start = Instant::now();
     let reporter = progress.map(|tx| spawn_reporter(tx, &stats, &plan, start, every));

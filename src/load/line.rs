@@ -1,9 +1,8 @@
 //! The console's load prompt: one line of `tractor loadtest` flags, split shell-like
 //! (quotes allowed) and parsed into a [`LoadPlan`]; and the line for a plan's flags.
-use std::time::Duration;
-
 use clap::Parser;
 
+pub use super::flags::{words_of, worker_words};
 use super::plan::{LoadPlan, PlanError};
 use super::words::{self, SplitError};
 use crate::cli::LoadtestArgs;
@@ -56,65 +55,6 @@ fn clap_message(e: &clap::Error) -> String {
     }
 }
 
-/// The flags that describe the run itself (and its `--json`), as words the prompt takes.
-pub fn words_of(a: &LoadtestArgs) -> Vec<String> {
-    let ms = |d: Duration| format!("{}ms", d.as_millis());
-    let mut w: Vec<String> = Vec::new();
-    for u in &a.urls {
-        w.extend(["--url".into(), u.clone()]);
-    }
-    if let Some(r) = a.rate {
-        w.extend(["--rate".into(), r.to_string()]);
-    }
-    if let Some(c) = a.concurrency {
-        w.extend(["--concurrency".into(), c.to_string()]);
-    }
-    if a.profile != "constant" {
-        w.extend(["--profile".into(), a.profile.clone()]);
-    }
-    w.extend(["--duration".into(), ms(a.duration)]);
-    if let Some(n) = a.max_requests {
-        w.extend(["--requests".into(), n.to_string()]);
-    }
-    if let Some(b) = &a.body {
-        w.extend(["--body".into(), b.display().to_string()]);
-        if a.content_type != "application/json" {
-            w.extend(["--content-type".into(), a.content_type.clone()]);
-        }
-    }
-    if let Some(ca) = &a.tls.cacert {
-        w.extend(["--cacert".into(), ca.display().to_string()]);
-    }
-    if a.tls.insecure {
-        w.push("--insecure".into());
-    }
-    if a.http2 {
-        w.push("--http2".into());
-    }
-    if a.max_in_flight != 1000 {
-        w.extend(["--max-in-flight".into(), a.max_in_flight.to_string()]);
-    }
-    if a.max_lag != crate::load::health::DEFAULT_MAX_LAG {
-        w.extend([
-            "--max-lag".into(),
-            format!("{}ms", a.max_lag.as_secs_f64() * 1000.0),
-        ]);
-    }
-    if a.timeout != Duration::from_secs(30) {
-        w.extend(["--timeout".into(), ms(a.timeout)]);
-    }
-    if let Some(d) = a.slo_p99 {
-        w.extend(["--slo-p99".into(), ms(d)]);
-    }
-    if let Some(e) = a.slo_error_rate {
-        w.extend(["--slo-error-rate".into(), e.to_string()]);
-    }
-    if let Some(p) = &a.json {
-        w.extend(["--json".into(), p.display().to_string()]);
-    }
-    w
-}
-
 /// [`words_of`] as one line, quoted where needed.
 pub fn to_line(a: &LoadtestArgs) -> String {
     words::join(&words_of(a))
@@ -124,6 +64,7 @@ pub fn to_line(a: &LoadtestArgs) -> String {
 mod tests {
     use super::*;
     use crate::load::engine::Mode;
+    use std::time::Duration;
 
     #[test]
     fn a_body_path_with_a_space_reaches_the_engine() {

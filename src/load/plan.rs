@@ -9,6 +9,7 @@ use http::Method;
 
 use super::endpoint::{Endpoint, EndpointError};
 use super::engine::{Mode, Plan};
+use super::fleet::share;
 use super::profile::{Profile, ProfileError};
 use super::report::Slo;
 use crate::cli::LoadtestArgs;
@@ -33,6 +34,17 @@ pub struct LoadPlan {
     pub slo: Slo,
     /// Write the summary's JSON here (`-`: standard output).
     pub json: Option<PathBuf>,
+    /// `--workers N --in-cluster`: run from a Job's pods instead of this process.
+    pub fleet: Option<FleetPlan>,
+}
+
+/// An in-cluster run: how many workers, their image, and the flags each runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetPlan {
+    pub workers: u32,
+    pub image: String,
+    /// The run's flags as the workers take them (`--body` travels apart, in the Job's env).
+    pub words: Vec<String>,
 }
 
 /// What is wrong with the flags; the words name the flag.
@@ -52,6 +64,16 @@ pub enum PlanError {
     Profile(#[from] ProfileError),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    #[error("--workers {0} must be at least 1")]
+    NoWorkers(u32),
+    #[error("--workers sends from the cluster's pods: add --in-cluster (and -n NAMESPACE)")]
+    WorkersNeedCluster,
+    #[error(transparent)]
+    Share(#[from] share::ShareError),
+    #[error(
+        "--cacert is a file of this machine, which the workers cannot read: with --in-cluster, use https targets whose CA the image trusts, or --insecure"
+    )]
+    CacertInCluster,
     #[error("--body {}: {source}", path.display())]
     Body {
         path: PathBuf,
@@ -90,7 +112,22 @@ impl LoadPlan {
                 }
             }
         };
-        Ok(LoadPlan {
+        let fleet = match (a.workers, a.in_cluster) {
+            (Some(0), _) => return Err(PlanError::NoWorkers(0)),
+            (Some(workers), true) => {
+                if a.tls.cacert.is_some() {
+                    return Err(PlanError::CacertInCluster);
+                }
+                Some(FleetPlan {
+                    workers,
+                    image: a.worker_image.clone(),
+                    words: super::flags::worker_words(a),
+                })
+            }
+            (Some(_), false) => return Err(PlanError::WorkersNeedCluster),
+            (None, _) => None,
+        };
+        let plan = LoadPlan {
             targets,
             mode,
             duration: a.duration,
@@ -106,7 +143,21 @@ impl LoadPlan {
                 error_rate: a.slo_error_rate,
             },
             json: a.json.clone(),
-        })
+            fleet,
+        };
+        if let Some(f) = &plan.fleet {
+            share::check(&plan.mode, plan.max_requests, f.workers)?;
+        }
+        Ok(plan)
+    }
+
+    /// Worker `index`'s part of this run split over `workers` (see [`share`]).
+    pub fn share(&self, index: u32, workers: u32) -> Result<LoadPlan, share::ShareError> {
+        share::check(&self.mode, self.max_requests, workers)?;
+        let mut p = self.clone();
+        p.mode = share::mode(&self.mode, index, workers);
+        p.max_requests = self.max_requests.map(|r| share::part(r, index, workers));
+        Ok(p)
     }
 
     /// The engine's plan: reads the body file, if any, and the `--cacert` file when a

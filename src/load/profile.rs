@@ -106,6 +106,29 @@ impl Profile {
         Ok(p)
     }
 
+    /// The same shape at `f` times the rate (one worker's share of a run split `1/f` ways).
+    pub fn scaled(&self, f: f64) -> Profile {
+        match self {
+            Profile::Constant(r) => Profile::Constant(r * f),
+            Profile::Ramp { from, to } => Profile::Ramp {
+                from: from * f,
+                to: to * f,
+            },
+            Profile::Step(steps) => Profile::Step(steps.iter().map(|r| r * f).collect()),
+            Profile::Spike {
+                base,
+                peak,
+                at,
+                len,
+            } => Profile::Spike {
+                base: base * f,
+                peak: peak * f,
+                at: *at,
+                len: *len,
+            },
+        }
+    }
+
     /// The target rate `t` seconds into a run of `duration` seconds.
     pub fn rate_at(&self, t: f64, duration: f64) -> f64 {
         match self {

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::engine::{Mode, Outcomes, Plan};
 use super::failure::Failure;
+use super::fleet::merge::WorkerRow;
 use super::health::Health;
 use super::stats::quantile_ms;
 
@@ -57,6 +58,8 @@ pub struct Summary {
     pub failures: Vec<(Failure, u64)>,
     /// The generator's lag, in-flight waits and CPU over the whole run.
     pub generator: Health,
+    /// An in-cluster run's workers (empty for a run from this process).
+    pub workers: Vec<WorkerRow>,
 }
 
 impl Summary {
@@ -109,7 +112,19 @@ impl Summary {
             statuses: s.statuses.iter().map(|(k, v)| (*k, *v)).collect(),
             failures: s.failures.iter().map(|(k, v)| (*k, *v)).collect(),
             generator: Health::of(&s.lag, s, plan.max_lag, max_in_flight, o.cpu_cores),
+            workers: Vec::new(),
         }
+    }
+
+    /// Why the totals are partial: an in-cluster run's worker failed or was lost.
+    pub fn partial(&self) -> Option<String> {
+        workers::partial(&self.workers)
+    }
+
+    /// The summary of an in-cluster run, with its workers.
+    pub fn with_workers(mut self, workers: Vec<WorkerRow>) -> Summary {
+        self.workers = workers;
+        self
     }
 
     pub fn error_rate(&self) -> f64 {
@@ -149,6 +164,8 @@ impl Summary {
                 "missed": self.missed(slo),
             },
             "generator": self.generator.to_json(),
+            "workers": self.workers,
+            "partial": self.partial(),
         })
     }
 
@@ -210,6 +227,7 @@ impl Summary {
         let generator = self
             .generator
             .warning()
+            .or_else(|| workers::partial(&self.workers).map(|w| format!("⚠ {w}")))
             .map(|w| format!("; {w}"))
             .unwrap_or_default();
         format!(
@@ -303,9 +321,16 @@ impl Summary {
         for p in self.generator.problems() {
             row("⚠", p);
         }
+        if let Some(w) = workers::partial(&self.workers) {
+            row("⚠", w);
+        }
+        if !self.workers.is_empty() {
+            t.push_str(&workers::table(&self.workers));
+        }
         t
     }
 }
 
 #[cfg(test)]
 mod tests;
+mod workers;

@@ -45,7 +45,7 @@ impl Default for Stats {
     }
 }
 
-fn histogram() -> Histogram<u64> {
+pub fn histogram() -> Histogram<u64> {
     // bounds are constants that hdrhistogram accepts (1 ≤ low, high ≥ 2·low, sigfig ≤ 5)
     Histogram::new_with_bounds(1, MAX_US, 3).unwrap_or_else(|_| unreachable!())
 }

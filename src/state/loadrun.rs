@@ -72,6 +72,11 @@ impl LoadRun {
 
     /// Adds a progress report taken at `at`; keeps at most `cap` points.
     pub fn progress(&mut self, at: Timestamp, p: Progress, cap: usize) {
+        // an in-cluster run's workers starting: their states, no point on the charts yet
+        if p.elapsed.is_zero() && p.sent == 0 {
+            self.last = Some(p);
+            return;
+        }
         let secs = match &self.last {
             Some(prev) => p.elapsed.saturating_sub(prev.elapsed).as_secs_f64(),
             None => p.elapsed.as_secs_f64(),

@@ -41,7 +41,7 @@ pub enum Effect {
     },
     /// Run a load test with these flags (`tractor loadtest`'s), parsed and checked.
     StartLoad {
-        args: crate::load::plan::LoadPlan,
+        args: Box<crate::load::plan::LoadPlan>,
     },
     /// End the running load test early.
     StopLoad,

@@ -18,6 +18,7 @@ mod canary;
 pub mod chart;
 mod status;
 mod targets;
+mod workers;
 
 use chart::Series;
 
@@ -333,6 +334,20 @@ pub fn draw(s: &State, subject: &Subject, f: &mut Frame, area: Rect, t: &Theme) 
         spans.push(Span::styled(format!("│ {} {text}  ", chart::ago(*xs)), *st));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), marks);
+    // an in-cluster run's workers above the scraped servers
+    let rows: &[crate::load::fleet::merge::WorkerRow] = s
+        .load
+        .as_ref()
+        .and_then(|r| r.last.as_ref())
+        .map_or(&[], |p| p.workers.as_slice());
+    let [fleet, pods] = Layout::vertical([
+        Constraint::Length(workers::height(rows)),
+        Constraint::Min(0),
+    ])
+    .areas(pods);
+    if fleet.height >= 4 {
+        workers::draw(rows, f, fleet, t);
+    }
     if pods.height >= 4 {
         targets::draw(s, subject, f, pods, t);
     }

@@ -270,7 +270,7 @@ fn load_tests_start_stop_and_refuse_from_the_console() {
     assert_eq!(
         update(&mut s, code(KeyCode::Enter)),
         vec![Effect::StartLoad {
-            args: tractor::load::line::parse(line).unwrap()
+            args: Box::new(tractor::load::line::parse(line).unwrap())
         }]
     );
     assert_eq!(

@@ -265,7 +265,7 @@ fn monitor_during_a_rollout_under_load() {
     assert_eq!(
         effects,
         vec![tractor::state::Effect::StartLoad {
-            args: tractor::load::line::parse(line).unwrap()
+            args: Box::new(tractor::load::line::parse(line).unwrap())
         }]
     );
     for i in 0..=12 {

@@ -297,6 +297,12 @@ fn operator_role_does_every_action_and_nothing_more() {
         // a canary creates NAME-canary and deletes it at the end
         ("delete", "deployments", "yes"),
         ("create", "deployments", "yes"),
+        // an in-cluster load test creates its Job, starts its workers through the proxy
+        // and deletes the Job
+        ("create", "jobs.batch", "yes"),
+        ("delete", "jobs.batch", "yes"),
+        ("create", "pods/proxy", "yes"),
+        ("patch", "jobs.batch", "no"),
         ("update", "deployments", "no"),
         ("deletecollection", "deployments", "no"),
         ("patch", "replicasets", "no"),
@@ -313,6 +319,8 @@ fn operator_role_does_every_action_and_nothing_more() {
         ("get", "pods/proxy", "yes"),
         ("get", "pods/log", "yes"),
         ("watch", "jobs.batch", "yes"),
+        ("create", "jobs.batch", "no"),
+        ("create", "pods/proxy", "no"),
         ("patch", "deployments", "no"),
         ("get", "secrets", "no"),
     ] {

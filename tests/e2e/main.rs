@@ -16,6 +16,7 @@ mod diagnose;
 mod helm_rollback;
 mod hpa;
 mod latency;
+mod loadtest_cluster;
 mod logs;
 mod managed;
 mod pod_proxy;

@@ -1,7 +1,10 @@
 //! Test-only pod runner: kwok only pretends pods run, so for each Running pod of a
 //! namespace this starts a real `tractor-serve` on the pod's IP (127.1.x.y) and
 //! container port, serving the model version the pod's spec names, and stops it
-//! when the pod goes away. Traffic to pod IPs then reaches real servers.
+//! when the pod goes away. Traffic to pod IPs then reaches real servers. The pods of an
+//! in-cluster load test's Job (labelled `tractor.dev/loadtest-run`) get a real `tractor
+//! loadtest-worker` each instead, with the container's args and env, listening on the pod's
+//! IP; like a pod with `restartPolicy: Never`, a worker that exits is not started again.
 #![allow(dead_code)]
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +32,8 @@ struct Proc {
 
 pub struct PodRunner {
     procs: Arc<Mutex<HashMap<String, Proc>>>,
+    /// Load workers by pod name.
+    workers: Arc<Mutex<HashMap<String, Child>>>,
     task: tokio::task::JoinHandle<()>,
     supervisor: tokio::task::JoinHandle<()>,
 }
@@ -140,6 +145,57 @@ pub fn spawn_serve(
     cmd.spawn()
 }
 
+/// A real `tractor loadtest-worker` for a pod of a load test's Job: the container's args
+/// with `--listen` on the pod's IP, its env, and the index the Job controller gave the pod.
+fn start_worker(p: &Pod) -> Option<Child> {
+    use std::os::unix::process::CommandExt;
+    let labels = p.metadata.labels.as_ref()?;
+    labels.get(tractor::load::fleet::job::RUN_LABEL)?;
+    let ip = p.status.as_ref()?.pod_ip.clone()?;
+    super::http::assert_allowed(&ip);
+    let c = p.spec.as_ref()?.containers.first()?;
+    let index = p
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(tractor::load::fleet::pods::INDEX_ANNOTATION)?
+        .clone();
+    let mut args = c.args.clone()?;
+    if let Some(w) = args.windows(2).position(|w| w[0] == "--listen") {
+        args[w + 1] = format!("{ip}:{}", tractor::load::fleet::job::PORT);
+    }
+    let name = p.metadata.name.clone()?;
+    let dir = std::env::temp_dir().join("tractor-e2e-workers");
+    std::fs::create_dir_all(&dir).ok()?;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tractor"));
+    cmd.arg("--log-file")
+        .arg(dir.join(format!("{name}.log")))
+        .args(&args)
+        .env("JOB_COMPLETION_INDEX", &index)
+        .env_remove(tractor::load::fleet::worker::BODY_ENV)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join(format!("{name}.stderr"))).ok()?);
+    for e in c.env.iter().flatten() {
+        // HOME stays the test's: the pod's /tmp volume is not here
+        if e.name != "HOME"
+            && let Some(v) = &e.value
+        {
+            cmd.env(&e.name, v);
+        }
+    }
+    // SAFETY: prctl is async-signal-safe and touches only this (forked) process.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn().ok()
+}
+
 /// Servers retiring, by `ip:port`: their pid.
 type Retiring = Arc<Mutex<HashMap<String, u32>>>;
 
@@ -219,6 +275,8 @@ impl PodRunner {
         let procs: Arc<Mutex<HashMap<String, Proc>>> = Arc::default();
         let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
         let p2 = procs.clone();
+        let workers: Arc<Mutex<HashMap<String, Child>>> = Arc::default();
+        let w2 = workers.clone();
         let retiring = retiring_everywhere();
         let task = tokio::spawn(async move {
             let mut stream = watcher(api, watcher::Config::default())
@@ -234,6 +292,27 @@ impl PodRunner {
                     _ => continue,
                 };
                 let name = pod.metadata.name.clone().unwrap_or_default();
+                let is_worker = pod
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .is_some_and(|l| l.contains_key(tractor::load::fleet::job::RUN_LABEL));
+                if is_worker {
+                    // kwok marks a Job's pods Succeeded as soon as they run: the worker
+                    // lives until its pod is deleted (or it exits, or is killed)
+                    let mut ws = w2.lock().unwrap();
+                    if gone {
+                        if let Some(mut c) = ws.remove(&name) {
+                            let _ = c.kill();
+                            let _ = c.wait();
+                        }
+                    } else if !ws.contains_key(&name)
+                        && let Some(c) = start_worker(&pod)
+                    {
+                        ws.insert(name, c);
+                    }
+                    continue;
+                }
                 let mut procs = p2.lock().unwrap();
                 let running =
                     pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
@@ -297,8 +376,24 @@ impl PodRunner {
         });
         PodRunner {
             procs,
+            workers,
             task,
             supervisor,
+        }
+    }
+
+    /// The load workers started so far, by pod name.
+    pub fn workers(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.workers.lock().unwrap().keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Kills pod `name`'s load worker (SIGKILL, as a node lost would): it is not restarted.
+    pub fn kill_worker(&self, name: &str) -> bool {
+        match self.workers.lock().unwrap().get_mut(name) {
+            Some(c) => c.kill().is_ok(),
+            None => false,
         }
     }
 
@@ -329,6 +424,10 @@ impl Drop for PodRunner {
         for (_, mut p) in self.procs.lock().unwrap().drain() {
             let _ = p.child.kill();
             let _ = p.child.wait();
+        }
+        for (_, mut c) in self.workers.lock().unwrap().drain() {
+            let _ = c.kill();
+            let _ = c.wait();
         }
     }
 }

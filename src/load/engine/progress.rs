@@ -29,6 +29,8 @@ pub struct Progress {
     pub late: u64,
     /// The generator's lag and CPU over the last window; its slot waits over the run.
     pub health: Health,
+    /// An in-cluster run's workers (empty for a run from this process).
+    pub workers: Vec<crate::load::fleet::merge::WorkerRow>,
 }
 
 impl Progress {
@@ -102,5 +104,6 @@ pub fn snapshot(
         window_p99: quantile_ms(&w, 0.99),
         late: s.late,
         health,
+        workers: Vec::new(),
     }
 }

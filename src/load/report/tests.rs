@@ -31,6 +31,7 @@ fn summary(p99: Option<f64>, requests: u64, errors: u64) -> Summary {
             cpu_cores: Some(0.3),
             cores: 2,
         },
+        workers: vec![],
     }
 }
 

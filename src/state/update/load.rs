@@ -66,7 +66,9 @@ pub fn start(s: &mut State, line: &str) -> Vec<Effect> {
         monitor(s, subject);
     }
     s.flash(Level::Info, format!("load test started: {line}"));
-    vec![Effect::StartLoad { args: plan }]
+    vec![Effect::StartLoad {
+        args: Box::new(plan),
+    }]
 }
 
 /// The stop key.

@@ -1,0 +1,266 @@
+//! End-to-end: `tractor loadtest --workers N --in-cluster` on the real control plane. The
+//! Job is made by the real Job controller; the pod runner starts a real `tractor
+//! loadtest-worker` for each of its pods and a real `tractor-serve` for each classifier
+//! pod; the console starts and reads the workers through the API server's pod proxy.
+//!
+//! The API server does not proxy to loopback pod IPs, so, like `pod_proxy`, this runs its
+//! own control plane inside a private network namespace (scripts/netns-run) whose pod IPs
+//! (198.18.0.0/16) are local to that namespace: no packet leaves it.
+use crate::support;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::cluster::{Namespace, cluster, eventually, record_timing};
+use support::pod_runner::{PodRunner, Served};
+
+const TEST: &str = "loadtest_cluster::load_from_a_job_of_workers";
+const CLUSTER: &str = "tractor-netns-load";
+const POD_NET: &str = "198.18";
+const MANIFEST: &str = include_str!("classifier.yaml");
+const T: Duration = Duration::from_secs(60);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn load_from_a_job_of_workers() {
+    if std::env::var_os("TRACTOR_NETNS").is_some() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        return rt.block_on(inside());
+    }
+    let started = Instant::now();
+    // built out here: inside, there is no network to build with
+    support::pod_runner::serve_bin();
+    support::cluster::down(CLUSTER);
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(repo().join("scripts/netns-run"))
+        .arg(&exe)
+        .args(["--exact", TEST, "--nocapture", "--test-threads", "1"])
+        .env("TRACTOR_CLUSTER", CLUSTER)
+        .env("TRACTOR_POD_NET", POD_NET)
+        .env_remove("TRACTOR_E2E_KUBECONFIG")
+        .output()
+        .expect("scripts/netns-run runs");
+    support::cluster::down(CLUSTER);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    eprintln!("--- inside the private network namespace ---\n{stdout}{stderr}");
+    assert!(
+        out.status.success(),
+        "the run inside failed: {}",
+        out.status
+    );
+    assert!(stdout.contains("1 passed"), "{stdout}");
+    record_timing(&format!("{TEST} (own cluster in a netns)"), started);
+}
+
+/// A GET on the private network: the servers' own counters.
+fn get(addr: &str, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// Inference requests the servers counted (every status).
+fn counted(servers: &[Served]) -> u64 {
+    servers
+        .iter()
+        .map(|s| {
+            support::http::assert_allowed(&s.ip);
+            get(&format!("{}:{}", s.ip, s.port), "/metrics")
+                .lines()
+                .filter(|l| l.starts_with("tractor_http_requests_total{route=\"/v2/models/"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum::<f64>() as u64
+        })
+        .sum()
+}
+
+fn jobs(k: &support::cluster::Cluster, ns: &str) -> String {
+    k.kubectl(&["get", "jobs", "-n", ns, "-o", "name"])
+}
+
+/// `tractor --kubeconfig KC -n NS loadtest ARGS --no-tui --json FILE`, spawned.
+fn spawn_loadtest(kc: &Path, ns: &str, args: &[&str], json: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_tractor"))
+        .arg("--kubeconfig")
+        .arg(kc)
+        .args(["-n", ns, "--log-file"])
+        .arg(json.with_extension("log"))
+        .arg("loadtest")
+        .args(args)
+        .args(["--no-tui", "--json"])
+        .arg(json)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(child: std::process::Child, json: &Path) -> (i32, Value, String) {
+    let out = child.wait_with_output().unwrap();
+    let v = std::fs::read_to_string(json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    (
+        out.status.code().unwrap_or(-1),
+        v,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn inside() {
+    let k = cluster();
+    assert!(
+        k.kubeconfig.to_string_lossy().contains(CLUSTER),
+        "{:?}",
+        k.kubeconfig
+    );
+    let ns = Namespace::new(k, "e2e-load");
+    let n = ns.name.clone();
+    let client = k.client().await;
+    let pods = Arc::new(PodRunner::start(&client, &n));
+    k.kubectl_stdin(&["apply", "-n", &n, "-f", "-"], Some(MANIFEST));
+    let served: Vec<Served> = eventually(T, "two classifier pods served", || {
+        let s = pods.served();
+        (s.len() == 2).then(|| s.into_values().collect())
+    })
+    .await;
+    for s in &served {
+        assert!(s.ip.starts_with(&format!("{POD_NET}.")), "{s:?}");
+        // (the server loads its model before it listens)
+        eventually(T, "the server answers", || {
+            std::net::TcpStream::connect(format!("{}:{}", s.ip, s.port))
+                .ok()
+                .map(|_| ())
+        })
+        .await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("infer.json");
+    std::fs::write(&body, support::traffic::infer_body()).unwrap();
+    let body = body.to_string_lossy().into_owned();
+    let urls: Vec<String> = served
+        .iter()
+        .map(|s| format!("http://{}:{}/v2/models/demo-classifier/infer", s.ip, s.port))
+        .collect();
+    let mut common: Vec<&str> = Vec::new();
+    for u in &urls {
+        common.extend(["--url", u.as_str()]);
+    }
+    common.extend(["--body", body.as_str(), "--in-cluster", "--workers", "2"]);
+
+    // 1. a clean run: every request the workers sent is one the servers counted
+    let before = counted(&served);
+    let json = dir.path().join("clean.json");
+    let mut args = common.clone();
+    args.extend(["--rate", "100", "--duration", "5s"]);
+    let child = spawn_loadtest(&k.kubeconfig, &n, &args, &json);
+    let (code, v, err) = finish(child, &json);
+    eprintln!("--- a clean in-cluster run ---\n{err}");
+    assert_eq!(code, 0, "{err}");
+    let after = counted(&served);
+    let requests = v["requests"].as_u64().unwrap();
+    assert_eq!(
+        requests,
+        after - before,
+        "merged totals vs the servers' counters: {v}"
+    );
+    assert!((400..=600).contains(&requests), "{v}");
+    assert_eq!(v["statuses"]["200"].as_u64(), Some(requests), "{v}");
+    let workers = v["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 2, "{v}");
+    for w in workers {
+        assert_eq!(w["state"], "done", "{w}");
+        assert!(w["sent"].as_u64().unwrap() > 150, "{w}");
+    }
+    assert_eq!(
+        workers
+            .iter()
+            .map(|w| w["sent"].as_u64().unwrap())
+            .sum::<u64>(),
+        v["sent"].as_u64().unwrap()
+    );
+    assert!(err.contains("worker") && err.contains("done"), "{err}");
+    assert_eq!(jobs(k, &n).trim(), "", "the Job is deleted after the run");
+
+    // 2. a worker killed mid-run is reported as lost, and the run says its totals are partial
+    let json = dir.path().join("killed.json");
+    let mut args = common.clone();
+    args.extend(["--rate", "100", "--duration", "20s"]);
+    let child = spawn_loadtest(&k.kubeconfig, &n, &args, &json);
+    let before = counted(&served);
+    eventually(T, "both workers sending", || {
+        (pods.workers().len() == 2 && counted(&served) > before + 200).then_some(())
+    })
+    .await;
+    let victim = pods.workers()[1].clone();
+    assert!(pods.kill_worker(&victim));
+    let (code, v, err) = finish(child, &json);
+    eprintln!("--- a worker killed mid-run ---\n{err}");
+    assert_eq!(code, 1, "a partial run fails: {err}");
+    let lost: Vec<&Value> = v["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["state"].as_str().unwrap().starts_with("lost"))
+        .collect();
+    assert_eq!(lost.len(), 1, "{v}");
+    assert_eq!(lost[0]["pod"], victim.as_str(), "{v}");
+    assert!(
+        lost[0]["sent"].as_u64().unwrap() > 50,
+        "its counts stay: {v}"
+    );
+    assert!(
+        v["partial"].as_str().unwrap().contains("1 of 2 workers"),
+        "{v}"
+    );
+    assert!(err.contains("1 of 2 workers failed or were lost"), "{err}");
+    assert_eq!(
+        jobs(k, &n).trim(),
+        "",
+        "the Job is deleted after a partial run"
+    );
+
+    // 3. Ctrl-C stops the workers and deletes the Job
+    let json = dir.path().join("stopped.json");
+    let mut args = common.clone();
+    args.extend(["--rate", "50", "--duration", "60s"]);
+    let child = spawn_loadtest(&k.kubeconfig, &n, &args, &json);
+    let before = counted(&served);
+    eventually(T, "the workers sending", || {
+        (counted(&served) > before + 100).then_some(())
+    })
+    .await;
+    let stopped_at = Instant::now();
+    // SAFETY: kill(2) on our own child's pid
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let (code, v, err) = finish(child, &json);
+    assert!(stopped_at.elapsed() < Duration::from_secs(20), "{err}");
+    assert_eq!(code, 0, "{err}");
+    assert!(v["duration_s"].as_f64().unwrap() < 30.0, "{v}");
+    for w in v["workers"].as_array().unwrap() {
+        assert_eq!(w["state"], "done", "{w}");
+    }
+    assert_eq!(jobs(k, &n).trim(), "", "the Job is deleted on Ctrl-C");
+    drop(pods);
+}
