@@ -235,7 +235,7 @@ pub async fn run(
     let runner = backend.as_ref();
     // a load test that lags makes the canaries' windows of the same time inconclusive
     let lag = crate::load::health::LagSignal::new();
-    let mut loads = load::LoadRunner::new(lag.clone(), fleet);
+    let mut loads = load::LoadRunner::new(lag.clone(), fleet, state.read_only);
     let mut canaries = canary::CanaryRunner::new(settings, lag);
     let mut logs = logs::LogsRunner::default();
     if let Some(v) = start.view {

@@ -12,7 +12,6 @@ use crate::event::{AppEvent, LoadEvent};
 use crate::load::ended::{LoadEnded, LoadError};
 use crate::load::engine::{Progress, run_until};
 use crate::load::fleet::coordinator::{self, FleetCluster, FleetError};
-use crate::load::fleet::job::RUN_LABEL;
 use crate::load::health::LagSignal;
 use crate::load::plan::{FleetPlan, LoadPlan};
 use crate::load::report::Summary;
@@ -23,19 +22,22 @@ pub struct LoadRunner {
     lag: LagSignal,
     /// Where an in-cluster run's Job goes (`None`: no cluster in this console).
     fleet: Option<FleetCluster>,
-    /// The run in progress, awaited on quit so an in-cluster run deletes its Job.
-    task: Option<(JoinHandle<()>, bool)>,
+    /// A read-only console starts no in-cluster run (it creates a Job).
+    read_only: bool,
+    /// The run in progress, awaited on quit so an in-cluster run deletes its Job (named).
+    task: Option<(JoinHandle<()>, Option<String>)>,
 }
 
 /// How long quitting waits for an in-cluster run to stop its workers and delete its Job.
 const FINISH_WITHIN: Duration = Duration::from_secs(15);
 
 impl LoadRunner {
-    pub fn new(lag: LagSignal, fleet: Option<FleetCluster>) -> LoadRunner {
+    pub fn new(lag: LagSignal, fleet: Option<FleetCluster>, read_only: bool) -> LoadRunner {
         LoadRunner {
             stop: None,
             lag,
             fleet,
+            read_only,
             task: None,
         }
     }
@@ -45,18 +47,27 @@ impl LoadRunner {
         self.stop = Some(stop.clone());
         let lag = self.lag.clone();
         let cluster = self.fleet.clone();
-        let in_cluster = plan.fleet.is_some();
+        let id = coordinator::run_id();
+        let job = match (&plan.fleet, &cluster) {
+            (Some(_), Some(c)) => Some(format!(
+                "kubectl delete job tractor-load-{id} -n {}",
+                c.namespace
+            )),
+            _ => None,
+        };
+        let read_only = self.read_only;
         let task = tokio::spawn(async move {
             let result = match (&plan.fleet, cluster) {
                 (None, _) => run(&plan, &tx, stop, lag).await,
-                (Some(f), Some(c)) => run_fleet(&c, &plan, f, &tx, stop, lag).await,
+                (Some(_), _) if read_only => Err(FleetError::ReadOnly.into()),
+                (Some(f), Some(c)) => run_fleet(&c, &plan, f, id, &tx, stop, lag).await,
                 (Some(_), None) => Err(FleetError::NoCluster.into()),
             };
             tracing::info!(?result, "load test ended");
             let result: LoadEnded = result.map_err(Into::into);
             let _ = tx.send(AppEvent::Load(LoadEvent::Finished(result)));
         });
-        self.task = Some((task, in_cluster));
+        self.task = Some((task, job));
     }
 
     pub fn stop(&self) {
@@ -68,7 +79,7 @@ impl LoadRunner {
     /// After [`LoadRunner::stop`]: waits (boundedly) for an in-cluster run to stop its
     /// workers and delete its Job; a run from this process just ends with it.
     pub async fn finish(&mut self) {
-        let Some((task, true)) = self.task.take() else {
+        let Some((task, Some(delete))) = self.task.take() else {
             return;
         };
         if task.is_finished() {
@@ -77,7 +88,7 @@ impl LoadRunner {
         eprintln!("stopping the load workers and deleting their Job…");
         if tokio::time::timeout(FINISH_WITHIN, task).await.is_err() {
             eprintln!(
-                "the load Job was not deleted within {}s: its deadline and TTL remove it; `kubectl delete job -l {RUN_LABEL}` does now",
+                "the load Job was not deleted within {}s: its deadline and TTL remove it; `{delete}` does now",
                 FINISH_WITHIN.as_secs()
             );
         }
@@ -129,6 +140,7 @@ async fn run_fleet(
     cluster: &FleetCluster,
     checked: &LoadPlan,
     fleet: &FleetPlan,
+    id: String,
     tx: &UnboundedSender<AppEvent>,
     stop: Arc<AtomicBool>,
     lag: LagSignal,
@@ -136,7 +148,7 @@ async fn run_fleet(
     let plan = checked.engine_plan()?;
     let (ptx, forwarding) = forward(tx, lag);
     tracing::info!(?checked, namespace = %cluster.namespace, "in-cluster load test started");
-    let ran = coordinator::run(cluster, checked, fleet, Some(ptx), stop).await;
+    let ran = coordinator::run(cluster, checked, fleet, id, Some(ptx), stop).await;
     let _ = forwarding.await;
     let o = ran?;
     let summary = Summary::new(&plan, &o.outcomes).with_workers(o.workers);

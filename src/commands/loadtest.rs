@@ -143,6 +143,9 @@ pub async fn run(cli: &crate::cli::Cli, a: &LoadtestArgs, config: crate::config:
                 Ok(c) => c,
                 Err(e) => return super::fail(exit::FAILED, e),
             };
+            if ctx.read_only {
+                return super::fail(exit::REFUSED, coordinator::FleetError::ReadOnly);
+            }
             let cluster = FleetCluster {
                 client: ctx.conn.client.clone(),
                 namespace: ctx.namespace.clone(),
@@ -158,7 +161,8 @@ pub async fn run(cli: &crate::cli::Cli, a: &LoadtestArgs, config: crate::config:
                     }
                 })
             };
-            let ran = coordinator::run(&cluster, &checked, fleet, Some(tx), stop).await;
+            let id = coordinator::run_id();
+            let ran = coordinator::run(&cluster, &checked, fleet, id, Some(tx), stop).await;
             on_signal.abort();
             let _ = printer.await;
             match ran {
@@ -171,7 +175,15 @@ pub async fn run(cli: &crate::cli::Cli, a: &LoadtestArgs, config: crate::config:
                     }
                     Summary::new(&plan, &o.outcomes).with_workers(o.workers)
                 }
-                Err(e) => return super::fail(exit::FAILED, e),
+                Err(e) => {
+                    let code = match &e {
+                        coordinator::FleetError::Forbidden { .. } => exit::FORBIDDEN,
+                        coordinator::FleetError::Plan(_)
+                        | coordinator::FleetError::BodyTooBig(_) => exit::USAGE,
+                        _ => exit::FAILED,
+                    };
+                    return super::fail(code, e);
+                }
             }
         }
     };

@@ -169,12 +169,57 @@ async fn inside() {
     }
     common.extend(["--body", body.as_str(), "--in-cluster", "--workers", "2"]);
 
-    // 1. a clean run: every request the workers sent is one the servers counted
+    // the console's Roles as shipped: the viewer may not start a run, the operator may
+    let rbac = concat!(env!("CARGO_MANIFEST_DIR"), "/serving/deploy/k8s/rbac");
+    k.kubectl(&["apply", "-n", &n, "-k", rbac]);
+    for role in ["tractor-viewer", "tractor-operator"] {
+        k.kubectl(&[
+            "create",
+            "rolebinding",
+            role,
+            "-n",
+            &n,
+            "--role",
+            role,
+            "--user",
+            role,
+        ]);
+    }
+    let viewer = k.user_kubeconfig("tractor-viewer");
+    let operator = k.user_kubeconfig("tractor-operator");
+    let json = dir.path().join("viewer.json");
+    let mut args = common.clone();
+    args.extend(["--rate", "10", "--duration", "2s"]);
+    let (code, _, err) = finish(spawn_loadtest(&viewer, &n, &args, &json), &json);
+    assert_eq!(code, 5, "forbidden: {err}");
+    assert!(
+        err.contains("creating a Job in namespace") && err.contains("tractor-operator"),
+        "{err}"
+    );
+    // a read-only console refuses before it asks
+    let mut ro = vec!["--read-only", "loadtest"];
+    ro.extend(args.iter().copied());
+    let out = Command::new(env!("CARGO_BIN_EXE_tractor"))
+        .arg("--kubeconfig")
+        .arg(&operator)
+        .args(["-n", &n])
+        .args(&ro)
+        .arg("--no-tui")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("read-only"), "{err}");
+    assert_eq!(jobs(k, &n).trim(), "", "no Job from a refused run");
+
+    // 1. a clean run, as the operator: every request the workers sent is one the servers
+    // counted
     let before = counted(&served);
     let json = dir.path().join("clean.json");
     let mut args = common.clone();
     args.extend(["--rate", "100", "--duration", "5s"]);
-    let child = spawn_loadtest(&k.kubeconfig, &n, &args, &json);
+    let child = spawn_loadtest(&operator, &n, &args, &json);
     let (code, v, err) = finish(child, &json);
     eprintln!("--- a clean in-cluster run ---\n{err}");
     assert_eq!(code, 0, "{err}");

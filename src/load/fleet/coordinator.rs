@@ -30,10 +30,12 @@ const READ_EVERY: Duration = Duration::from_secs(1);
 const READ_TIMEOUT: Duration = Duration::from_secs(3);
 /// Reads missed in a row before a worker is lost.
 const GIVE_UP: u32 = 3;
-/// After a stop, how long the workers get to finish their answers in flight.
-const STOP_DRAIN: Duration = Duration::from_secs(5);
-/// The body travels in the Job's spec, which the API server keeps in etcd.
-pub const MAX_BODY: usize = 512 * 1024;
+/// After a stop, the workers get the request timeout and this to finish their answers in
+/// flight.
+const STOP_MARGIN: Duration = Duration::from_secs(5);
+/// The body travels base64 in one environment variable of the Job's pods, and Linux takes
+/// no single environment string over 128 KiB.
+pub const MAX_BODY: usize = 64 * 1024;
 /// How long a worker keeps answering after its run.
 const LINGER: Duration = Duration::from_secs(120);
 
@@ -81,7 +83,7 @@ pub enum FleetError {
         why: String,
         image: String,
     },
-    #[error("{up} of {workers} worker pods running after {}s: {detail} (kubectl describe job {job} -n {namespace})", waited.as_secs())]
+    #[error("{up} of {workers} worker pods running after {}s: {detail} (the Job is deleted; its events stay a while: kubectl get events -n {namespace} --field-selector involvedObject.name={job})", waited.as_secs())]
     NotStarted {
         up: usize,
         workers: u32,
@@ -100,6 +102,10 @@ pub enum FleetError {
         "--in-cluster needs a cluster, and this console has none (local mode, or only --scrape URLs)"
     )]
     NoCluster,
+    #[error(
+        "read-only: an in-cluster load test creates a Job, which a read-only console does not (drop --read-only, or use a context not in read_only_contexts)"
+    )]
+    ReadOnly,
 }
 
 fn api_error(verb: &str, namespace: &str, e: kube::Error) -> FleetError {
@@ -121,7 +127,7 @@ fn api_error(verb: &str, namespace: &str, e: kube::Error) -> FleetError {
 }
 
 /// A short id for the run's Job name, lowercase as names must be.
-fn run_id() -> String {
+pub fn run_id() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -150,16 +156,17 @@ pub fn job_input(fleet: &FleetPlan, plan: &Plan, id: String) -> Result<JobInput,
     })
 }
 
-/// Runs `checked` (which has a fleet) from the cluster's pods.
+/// Runs `checked` (which has a fleet) from the cluster's pods, as Job `tractor-load-{id}`.
 pub async fn run(
     cluster: &FleetCluster,
     checked: &LoadPlan,
     fleet: &FleetPlan,
+    id: String,
     progress: Option<UnboundedSender<Progress>>,
     stop: Arc<AtomicBool>,
 ) -> Result<FleetOutcome, FleetError> {
     let plan = checked.engine_plan()?;
-    let input = job_input(fleet, &plan, run_id())?;
+    let input = job_input(fleet, &plan, id)?;
     let name = input.name();
     let ns = &cluster.namespace;
     let jobs: Api<Job> = Api::namespaced(cluster.client.clone(), ns);
@@ -299,10 +306,17 @@ async fn proxied(
 }
 
 /// Each pod answers `/healthz` through the proxy (the readiness a kubelet would probe).
-async fn wait_healthy(cluster: &FleetCluster, pods: &[WorkerPod]) -> Result<(), FleetError> {
+async fn wait_healthy(
+    cluster: &FleetCluster,
+    pods: &[WorkerPod],
+    stop: &AtomicBool,
+) -> Result<(), FleetError> {
     let checks = pods.iter().map(|p| async move {
         let began = Instant::now();
         loop {
+            if stop.load(Ordering::Relaxed) {
+                return Err(FleetError::Stopped);
+            }
             match proxied(cluster, http::Method::GET, &p.name, "healthz").await {
                 Ok(_) => return Ok(()),
                 Err(e @ FleetError::Forbidden { .. }) => return Err(e),
@@ -340,14 +354,13 @@ async fn drive(
     stop: &AtomicBool,
 ) -> Result<(Outcomes, Vec<WorkerRow>), FleetError> {
     let pods = wait_for_pods(cluster, input, &progress, stop).await?;
-    wait_healthy(cluster, &pods).await?;
+    wait_healthy(cluster, &pods, stop).await?;
     if stop.load(Ordering::Relaxed) {
         return Err(FleetError::Stopped);
     }
-    let at = SystemTime::now() + LEAD;
-    let at_ms = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    // relative to each worker's own clock (this machine's may be off from the nodes')
     let t0 = Instant::now() + LEAD;
-    let start = format!("start?at={at_ms}");
+    let start = format!("start?in_ms={}", LEAD.as_millis());
     let starts = join_all(
         pods.iter()
             .map(|p| proxied(cluster, http::Method::POST, &p.name, &start)),
@@ -369,8 +382,10 @@ async fn drive(
             .unwrap_or_default();
         return Err(FleetError::NoneStarted(why));
     }
-    tracing::info!(at_ms = %at_ms, "load workers started");
-    let deadline = t0 + plan.duration + plan.timeout + Duration::from_secs(15);
+    tracing::info!("load workers started");
+    // a send may wait for an in-flight slot, then for its answer: two timeouts past the end
+    let deadline = t0 + plan.duration + 2 * plan.timeout + Duration::from_secs(15);
+    let drain = plan.timeout + STOP_MARGIN;
     let mut last = Instant::now();
     let mut stopping: Option<Instant> = None;
     let mut ticks = tokio::time::interval(READ_EVERY);
@@ -415,9 +430,9 @@ async fn drive(
             break;
         }
         let late = if now > deadline {
-            Some("no end by the run's deadline (duration + timeout + 15 s)")
-        } else if stopping.is_some_and(|s| now.saturating_duration_since(s) > STOP_DRAIN) {
-            Some("did not stop within 5 s of the stop")
+            Some("no end by the run's deadline (duration + 2 × timeout + 15 s)")
+        } else if stopping.is_some_and(|s| now.saturating_duration_since(s) > drain) {
+            Some("did not stop within the request timeout + 5 s of the stop")
         } else {
             None
         };
@@ -478,7 +493,7 @@ mod tests {
         assert_eq!(i.body_b64.as_deref(), Some("eyJhIjoxfQ=="));
         p.body = bytes::Bytes::from(vec![b'x'; MAX_BODY + 1]);
         let e = job_input(&fleet, &p, "ab12".into()).unwrap_err();
-        assert!(e.to_string().contains("--body is 524289 bytes"), "{e}");
+        assert!(e.to_string().contains("--body is 65537 bytes"), "{e}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The Kubernetes Job of an in-cluster run: indexed, one pod per worker, the console's
 //! image running `tractor loadtest-worker` with the run's flags. Bounded in time
 //! (`activeDeadlineSeconds`), never retried (a replaced worker would miss the agreed
-//! start: a failed one is reported instead), deleted by the console at the end and by
+//! start: a failed one is reported instead, and the others go on), deleted by the console at the end and by
 //! the Job's TTL if the console is gone.
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,8 +9,8 @@ use std::time::Duration;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction, PodSpec,
-    PodTemplateSpec, Probe, ResourceRequirements, SecurityContext, TopologySpreadConstraint,
-    Volume, VolumeMount,
+    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecurityContext,
+    TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -111,6 +111,9 @@ pub fn job(i: &JobInput) -> Job {
             container_port: i32::from(PORT),
             ..ContainerPort::default()
         }]),
+        // a worker that exits before it serves (a flag an older image does not know)
+        // leaves its stderr as the pod's termination message, which the console shows
+        termination_message_policy: Some("FallbackToLogsOnError".into()),
         readiness_probe: Some(Probe {
             http_get: Some(HTTPGetAction {
                 path: Some("/healthz".into()),
@@ -133,6 +136,10 @@ pub fn job(i: &JobInput) -> Job {
             run_as_non_root: Some(true),
             read_only_root_filesystem: Some(true),
             allow_privilege_escalation: Some(false),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".into(),
+                ..SeccompProfile::default()
+            }),
             capabilities: Some(Capabilities {
                 drop: Some(vec!["ALL".into()]),
                 ..Capabilities::default()
@@ -151,7 +158,11 @@ pub fn job(i: &JobInput) -> Job {
             completion_mode: Some("Indexed".into()),
             completions: Some(i.workers as i32),
             parallelism: Some(i.workers as i32),
-            backoff_limit: Some(0),
+            // per index: one worker that fails (OOM, eviction) is that worker's loss, not
+            // the Job's (a Job-wide backoffLimit 0 would terminate every other pod); none
+            // is retried, since a replacement would miss the agreed start
+            backoff_limit_per_index: Some(0),
+            max_failed_indexes: Some(i.workers as i32),
             active_deadline_seconds: Some(i.deadline().as_secs() as i64),
             ttl_seconds_after_finished: Some(TTL.as_secs() as i32),
             template: PodTemplateSpec {
@@ -224,7 +235,11 @@ mod tests {
         assert_eq!(j.metadata.name.as_deref(), Some("tractor-load-k2x9"));
         assert_eq!(spec.completion_mode.as_deref(), Some("Indexed"));
         assert_eq!((spec.completions, spec.parallelism), (Some(4), Some(4)));
-        assert_eq!(spec.backoff_limit, Some(0));
+        assert_eq!(spec.backoff_limit, None);
+        assert_eq!(
+            (spec.backoff_limit_per_index, spec.max_failed_indexes),
+            (Some(0), Some(4))
+        );
         assert_eq!(spec.active_deadline_seconds, Some(300 + 60 + 120 + 60));
         assert_eq!(spec.ttl_seconds_after_finished, Some(300));
         let pod = spec.template.spec.unwrap();

@@ -1,7 +1,7 @@
 //! `tractor loadtest-worker`: one pod of an in-cluster run. It serves a small HTTP API on
 //! `--listen` that the console reaches through the API server's pod proxy:
-//! `GET /healthz`, `GET /report` (its [`Report`], cumulative), `POST /start?at=UNIX_MS`
-//! (starts its share of the schedule at that instant; once) and `POST /stop` (ends its run
+//! `GET /healthz`, `GET /report` (its [`Report`], cumulative), `POST /start?in_ms=DELAY`
+//! or `?at=UNIX_MS` (starts its share of the schedule then; once) and `POST /stop` (ends its run
 //! early, answers in flight awaited). Its share comes from its flags (the Job's spec, what
 //! `kubectl get job -o yaml` shows), the body from `TRACTOR_LOAD_BODY_B64`. After its run
 //! it keeps answering `/report` for `--linger`, then exits: 0 when its run ended, 1 when it
@@ -155,8 +155,21 @@ pub async fn run(setup: WorkerSetup) -> Result<(), WorkerError> {
         Ok(Ok(at)) => *at,
         _ => None,
     };
+    // worker i of N starts i/N of its own send interval later: the N schedules interleave
+    // instead of each sending at the same instants
+    let offset = match &setup.plan.mode {
+        crate::load::engine::Mode::Open { profile, .. } => {
+            let rate = profile.rate_at(0.0, setup.plan.duration.as_secs_f64());
+            if rate > 0.0 {
+                Duration::from_secs_f64(f64::from(setup.index) / rate)
+            } else {
+                Duration::ZERO
+            }
+        }
+        crate::load::engine::Mode::Closed { .. } => Duration::ZERO,
+    };
     let result = match at {
-        Some(at) => run_at(&shared, plan, at).await,
+        Some(at) => run_at(&shared, plan, at + offset).await,
         None => Err(WorkerError::NeverStarted(setup.wait)),
     };
     if let Err(e) = &result {
@@ -244,22 +257,28 @@ fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
         }
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: GET /healthz, GET /report, POST /start?at=UNIX_MS, POST /stop",
+            "not found: GET /healthz, GET /report, POST /start?in_ms=DELAY, POST /stop",
         ),
     }
 }
 
 fn start(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
-    let at = form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "at")
-        .and_then(|(_, v)| v.parse::<u64>().ok());
-    let Some(ms) = at else {
-        return text(
-            StatusCode::BAD_REQUEST,
-            "POST /start needs ?at=UNIX_MS (the instant every worker starts at)",
-        );
+    let param = |name: &str| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.parse::<u64>().ok())
     };
-    let at = UNIX_EPOCH + Duration::from_millis(ms);
+    // `in_ms` by this worker's own clock, or an instant `at` for clocks in step
+    let at = match (param("in_ms"), param("at")) {
+        (Some(ms), _) => SystemTime::now() + Duration::from_millis(ms),
+        (None, Some(ms)) => UNIX_EPOCH + Duration::from_millis(ms),
+        (None, None) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "POST /start needs ?in_ms=DELAY or ?at=UNIX_MS (when every worker starts)",
+            );
+        }
+    };
     let mut fresh = false;
     shared.start.send_if_modified(|s| {
         fresh = s.is_none();
