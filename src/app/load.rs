@@ -129,7 +129,11 @@ async fn run(
     tracing::info!(?checked, "load test started");
     let outcomes = run_until(plan.clone(), Some(ptx), Duration::from_millis(250), stop).await;
     let _ = forwarding.await;
-    let summary = Summary::new(&plan, &outcomes?);
+    written(checked, Summary::new(&plan, &outcomes?))
+}
+
+/// The summary line, once `--json` (if asked for) is written.
+fn written(checked: &LoadPlan, summary: Summary) -> Result<String, LoadError> {
     if let Some(path) = &checked.json {
         summary.write_json(&checked.slo, path)?;
     }
@@ -151,10 +155,10 @@ async fn run_fleet(
     let ran = coordinator::run(cluster, checked, fleet, id, Some(ptx), stop).await;
     let _ = forwarding.await;
     let o = ran?;
-    let summary = Summary::new(&plan, &o.outcomes).with_workers(o.workers);
-    if let Some(path) = &checked.json {
-        summary.write_json(&checked.slo, path)?;
-    }
+    let line = written(
+        checked,
+        Summary::new(&plan, &o.outcomes).with_workers(o.workers),
+    )?;
     let cleanup = o.cleanup.map(|c| format!("; ⚠ {c}")).unwrap_or_default();
-    Ok(format!("{}{cleanup}", summary.line(&checked.slo)))
+    Ok(format!("{line}{cleanup}"))
 }

@@ -73,7 +73,7 @@ impl LoadRun {
     /// Adds a progress report taken at `at`; keeps at most `cap` points.
     pub fn progress(&mut self, at: Timestamp, p: Progress, cap: usize) {
         // an in-cluster run's workers starting: their states, no point on the charts yet
-        if p.elapsed.is_zero() && p.sent == 0 {
+        if !p.workers.is_empty() && p.elapsed.is_zero() && p.sent == 0 {
             self.last = Some(p);
             return;
         }

@@ -9,13 +9,13 @@
 use crate::support;
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::cluster::{Namespace, cluster, eventually, record_timing};
+use support::cluster::{Namespace, cluster, eventually};
 use support::pod_runner::{PodRunner, Served};
 
 const TEST: &str = "loadtest_cluster::load_from_a_job_of_workers";
@@ -24,45 +24,16 @@ const POD_NET: &str = "198.18";
 const MANIFEST: &str = include_str!("classifier.yaml");
 const T: Duration = Duration::from_secs(60);
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 #[test]
 fn load_from_a_job_of_workers() {
-    if std::env::var_os("TRACTOR_NETNS").is_some() {
+    if support::netns::inside() {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .unwrap();
         return rt.block_on(inside());
     }
-    let started = Instant::now();
-    // built out here: inside, there is no network to build with
-    support::pod_runner::serve_bin();
-    support::cluster::down(CLUSTER);
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new(repo().join("scripts/netns-run"))
-        .arg(&exe)
-        .args(["--exact", TEST, "--nocapture", "--test-threads", "1"])
-        .env("TRACTOR_CLUSTER", CLUSTER)
-        .env("TRACTOR_POD_NET", POD_NET)
-        .env_remove("TRACTOR_E2E_KUBECONFIG")
-        .output()
-        .expect("scripts/netns-run runs");
-    support::cluster::down(CLUSTER);
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    eprintln!("--- inside the private network namespace ---\n{stdout}{stderr}");
-    assert!(
-        out.status.success(),
-        "the run inside failed: {}",
-        out.status
-    );
-    assert!(stdout.contains("1 passed"), "{stdout}");
-    record_timing(&format!("{TEST} (own cluster in a netns)"), started);
+    support::netns::run(TEST, CLUSTER, POD_NET, &[]);
 }
 
 /// A GET on the private network: the servers' own counters.
@@ -307,5 +278,50 @@ async fn inside() {
         assert_eq!(w["state"], "done", "{w}");
     }
     assert_eq!(jobs(k, &n).trim(), "", "the Job is deleted on Ctrl-C");
+
+    // 4. on the console's monitor screen beside the deployment: the merged run and the
+    // worker table live; `q` stops the workers and deletes the Job before the shell is back
+    let t = support::tmux::Tmux::start("fleet");
+    t.line(&format!(
+        "{} --kubeconfig {} -n {n} --log-file {} loadtest {} --rate 50 --duration 120s --deploy deploy/classifier; echo console-exited",
+        env!("CARGO_BIN_EXE_tractor"),
+        operator.display(),
+        dir.path().join("console.log").display(),
+        common
+            .iter()
+            .map(|w| format!("'{w}'"))
+            .collect::<Vec<_>>()
+            .join(" "),
+    ));
+    let screen = t.wait_for("Load workers (2 pods", T);
+    eventually(T, "both workers running on the monitor", || {
+        let s = t.screen();
+        (s.matches("running").count() >= 2 && s.matches("tractor-load-").count() >= 2).then_some(())
+    })
+    .await;
+    eprintln!(
+        "--- the monitor during an in-cluster run ---\n{}",
+        t.screen()
+    );
+    assert!(screen.contains("deploy/classifier"), "{screen}");
+    assert!(
+        !jobs(k, &n).trim().is_empty(),
+        "the Job runs while the console shows it"
+    );
+    t.keys(&["q"]);
+    let after = t.wait_for("console-exited", T);
+    eprintln!("--- after q ---\n{after}");
+    assert!(
+        after.contains("stopping the load workers and deleting their Job"),
+        "{after}"
+    );
+    assert!(!after.contains("was not deleted"), "{after}");
+    // deleted (background propagation: the Job goes at once, its pods after it)
+    eventually(
+        Duration::from_secs(10),
+        "quitting the console deletes the Job",
+        || jobs(k, &n).trim().is_empty().then_some(()),
+    )
+    .await;
     drop(pods);
 }

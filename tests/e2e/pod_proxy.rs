@@ -12,12 +12,12 @@
 //! `via = "service-proxy"`).
 use crate::support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::cluster::{Namespace, cluster, eventually, record_timing};
+use support::cluster::{Namespace, cluster, eventually};
 use support::console::Console;
 use support::pod_runner::PodRunner;
 use support::prometheus::PromServer;
@@ -30,64 +30,21 @@ const POD_NET: &str = "198.18";
 const MANIFEST: &str = include_str!("classifier.yaml");
 const T: Duration = Duration::from_secs(60);
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 #[test]
 fn latency_per_revision_through_the_pod_proxy() {
-    if std::env::var_os("TRACTOR_NETNS").is_some() {
+    if support::netns::inside() {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .unwrap();
         return rt.block_on(inside());
     }
-    let started = Instant::now();
-    // a cluster left by an interrupted run would hold its name
-    support::cluster::down(CLUSTER);
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new(repo().join("scripts/netns-run"))
-        .arg(&exe)
-        .args(["--exact", TEST, "--nocapture", "--test-threads", "1"])
-        .env("TRACTOR_CLUSTER", CLUSTER)
-        .env("TRACTOR_POD_NET", POD_NET)
-        .env("TRACTOR_E2E_SCRAPE_VIA", "proxy")
-        .env_remove("TRACTOR_E2E_KUBECONFIG")
-        .output()
-        .expect("scripts/netns-run runs");
-    if !out.status.success() {
-        print_control_plane_logs();
-    }
-    support::cluster::down(CLUSTER);
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
+    support::netns::run(
+        TEST,
+        CLUSTER,
+        POD_NET,
+        &[("TRACTOR_E2E_SCRAPE_VIA", "proxy")],
     );
-    eprintln!("--- inside the private network namespace ---\n{stdout}{stderr}");
-    assert!(
-        out.status.success(),
-        "the run inside failed: {}",
-        out.status
-    );
-    // the inner run really ran the test (not zero tests by a name mismatch)
-    assert!(stdout.contains("1 passed"), "{stdout}");
-    record_timing(&format!("{TEST} (own cluster in a netns)"), started);
-}
-
-/// The tail of each control-plane log of the namespace's cluster, for a failed run.
-fn print_control_plane_logs() {
-    let logs = support::cluster::workdir_of(CLUSTER).join("logs");
-    let Ok(entries) = std::fs::read_dir(&logs) else {
-        eprintln!("no control-plane logs at {}", logs.display());
-        return;
-    };
-    for e in entries.flatten() {
-        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
-        eprintln!("--- {} (last 15 lines) ---\n{tail}", e.path().display());
-    }
 }
 
 fn kubeconfig() -> &'static Path {

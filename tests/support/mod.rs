@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod console;
 pub mod http;
 pub mod kwok_logs;
+pub mod netns;
 pub mod pod_runner;
 pub mod prometheus;
 pub mod tls;

@@ -68,12 +68,12 @@ pub fn draw(
                     } else {
                         Style::default()
                     };
-                    // first, so that a narrow screen does not cut it off
+                    // first, so that a narrow screen does not cut them off
                     if let Some(w) = p.health.warning() {
                         spans.push(Span::styled(format!("  {w}"), t.warn));
                     }
-                    spans.push(Span::raw(format!("  {}  ", p.figures(r.duration_s))));
-                    spans.push(Span::styled(format!("errors {}", p.errors), err_style));
+                    spans.push(Span::styled(format!("  errors {}", p.errors), err_style));
+                    spans.push(Span::raw(format!("  {}", p.figures(r.duration_s))));
                 }
                 (None, None) => spans.push(Span::styled("  starting…", t.muted)),
             }
