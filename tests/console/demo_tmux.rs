@@ -12,6 +12,15 @@ use super::local::models;
 
 const W: Duration = Duration::from_secs(90);
 
+/// One demo at a time: each is the whole product (replicas, load, console) on this
+/// machine's cores; two at once make each other's generator lag, and a canary then (rightly)
+/// calls its windows inconclusive instead of judging them.
+static ONE_DEMO: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_demo() -> std::sync::MutexGuard<'static, ()> {
+    ONE_DEMO.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     unsafe { libc::kill(pid as i32, 0) == 0 }
@@ -60,6 +69,7 @@ fn all_gone(replicas: &[u32]) {
 
 #[test]
 fn no_replica_outlives_the_console() {
+    let _one = one_demo();
     let dir = tempfile::tempdir().unwrap();
     // quit
     let (t, _, replicas) = demo("quit", dir.path());
@@ -99,6 +109,7 @@ fn wait_screen(t: &Tmux, what: &str, ok: impl Fn(&str) -> bool) -> String {
 /// state directory holds the history and no replica is left.
 #[test]
 fn demo_rollout_and_rollback_with_keys() {
+    let _one = one_demo();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let t = Tmux::start("demo");
@@ -222,6 +233,7 @@ fn demo_rollout_and_rollback_with_keys() {
 /// Then a canary without traffic pauses, and `c` takes it up from the console.
 #[test]
 fn the_demo_rolls_a_slow_canary_back_by_itself_within_a_minute() {
+    let _one = one_demo();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let t = Tmux::start("demo-canary");
