@@ -285,8 +285,15 @@ fn operator_role_does_every_action_and_nothing_more() {
         assert_eq!(v["result"], "done", "{args:?}: {v}");
     }
     // and nothing more
+    // `pods/proxy` to `kubectl auth can-i` is the pod named proxy: a subresource is a flag
     let can = |kc: &Path, verb: &str, what: &str| {
-        let (_, out, _) = k.kubectl_as(kc, &["auth", "can-i", verb, what, "-n", &n]);
+        let mut args = vec!["auth", "can-i", verb];
+        match what.split_once('/') {
+            Some((resource, sub)) => args.extend([resource, "--subresource", sub]),
+            None => args.push(what),
+        }
+        args.extend(["-n", &n]);
+        let (_, out, _) = k.kubectl_as(kc, &args);
         out.trim().to_string()
     };
     for (verb, what, want) in [
