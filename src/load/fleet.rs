@@ -4,9 +4,11 @@
 //! [`worker`]); the console reads them through the API server's pod proxy, merges them
 //! exactly and shows the run like a local one ([`coordinator`], [`merge`]).
 pub mod coordinator;
+mod error;
 pub mod job;
 pub mod merge;
 pub mod pods;
+mod proxy;
 pub mod share;
 pub mod wire;
 pub mod worker;

@@ -10,41 +10,33 @@ use base64::Engine as _;
 use futures::future::join_all;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
-use super::job::{JobInput, PORT, RUN_LABEL, job};
+pub use super::error::FleetError;
+use super::error::api_error;
+pub use super::job::MAX_BODY;
+use super::job::{JobInput, RUN_LABEL, job};
 use super::merge::{Tracked, WorkerRow, elapsed, merged};
 use super::pods::{WorkerPod, by_index};
-use super::wire::Report;
+pub use super::proxy::FleetCluster;
+use super::proxy::{proxied, read, wait_healthy};
 use crate::load::engine::{Outcomes, Plan, Progress, snapshot};
-use crate::load::plan::{FleetPlan, LoadPlan, PlanError};
+use crate::load::plan::{FleetPlan, LoadPlan};
 
 /// How long the pods may take to run (image pulls included).
 pub const START_WITHIN: Duration = Duration::from_secs(180);
 /// Between telling the workers the instant and that instant.
 const LEAD: Duration = Duration::from_secs(2);
 const READ_EVERY: Duration = Duration::from_secs(1);
-const READ_TIMEOUT: Duration = Duration::from_secs(3);
 /// Reads missed in a row before a worker is lost.
 const GIVE_UP: u32 = 3;
 /// After a stop, the workers get the request timeout and this to finish their answers in
 /// flight.
 const STOP_MARGIN: Duration = Duration::from_secs(5);
-/// The body travels base64 in one environment variable of the Job's pods, and Linux takes
-/// no single environment string over 128 KiB.
-pub const MAX_BODY: usize = 64 * 1024;
 /// How long a worker keeps answering after its run.
 const LINGER: Duration = Duration::from_secs(120);
-
-/// Where the Job goes.
-#[derive(Clone)]
-pub struct FleetCluster {
-    pub client: Client,
-    pub namespace: String,
-}
 
 /// A finished in-cluster run.
 #[derive(Debug, Clone)]
@@ -54,76 +46,6 @@ pub struct FleetOutcome {
     pub job: String,
     /// The Job could not be deleted (its TTL and deadline remain).
     pub cleanup: Option<String>,
-}
-
-/// Why an in-cluster run could not be carried out.
-#[derive(Debug, thiserror::Error)]
-pub enum FleetError {
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    #[error(
-        "--body is {0} bytes: an in-cluster run sends it in the Job's spec, which holds {MAX_BODY} at most"
-    )]
-    BodyTooBig(usize),
-    #[error(
-        "{verb} in namespace {namespace} is forbidden ({message}): the console's user needs the role tractor-operator there (serving/deploy/k8s/rbac/operator.yaml: create and delete on jobs, list on pods, get and create on pods/proxy)"
-    )]
-    Forbidden {
-        verb: &'static str,
-        namespace: String,
-        message: String,
-    },
-    #[error("{verb}: {source}")]
-    Api { verb: String, source: kube::Error },
-    #[error(
-        "worker pod {pod} cannot run: {why} (the image is --worker-image {image}: see the Dockerfile at the repository's root)"
-    )]
-    PodFailed {
-        pod: String,
-        why: String,
-        image: String,
-    },
-    #[error("{up} of {workers} worker pods running after {}s: {detail} (the Job is deleted; its events stay a while: kubectl get events -n {namespace} --field-selector involvedObject.name={job})", waited.as_secs())]
-    NotStarted {
-        up: usize,
-        workers: u32,
-        waited: Duration,
-        detail: String,
-        job: String,
-        namespace: String,
-    },
-    #[error("worker pod {pod} does not answer through the pod proxy: {why}")]
-    Unreachable { pod: String, why: String },
-    #[error("no worker took the start: {0}")]
-    NoneStarted(String),
-    #[error("stopped before the workers started")]
-    Stopped,
-    #[error(
-        "--in-cluster needs a cluster, and this console has none (local mode, or only --scrape URLs)"
-    )]
-    NoCluster,
-    #[error(
-        "read-only: an in-cluster load test creates a Job, which a read-only console does not (drop --read-only, or use a context not in read_only_contexts)"
-    )]
-    ReadOnly,
-}
-
-fn api_error(verb: &str, namespace: &str, e: kube::Error) -> FleetError {
-    match e {
-        kube::Error::Api(s) if s.code == 403 => FleetError::Forbidden {
-            verb: match verb {
-                v if v.starts_with("create job") => "creating a Job",
-                v if v.starts_with("list pods") => "listing pods",
-                _ => "the pod proxy",
-            },
-            namespace: namespace.to_string(),
-            message: s.message.clone(),
-        },
-        source => FleetError::Api {
-            verb: verb.to_string(),
-            source,
-        },
-    }
 }
 
 /// A short id for the run's Job name, lowercase as names must be.
@@ -276,73 +198,6 @@ fn pending_row(index: u32, pod: &str, state: String) -> WorkerRow {
         lag_p99_ms: None,
         cpu_cores: None,
     }
-}
-
-/// One request to a worker through the pod proxy; its body.
-async fn proxied(
-    cluster: &FleetCluster,
-    method: http::Method,
-    pod: &str,
-    path_and_query: &str,
-) -> Result<String, FleetError> {
-    let ns = &cluster.namespace;
-    let uri = format!("/api/v1/namespaces/{ns}/pods/{pod}:{PORT}/proxy/{path_and_query}");
-    let verb = format!("{method} {path_and_query} on pod {pod}");
-    let req = http::Request::builder()
-        .method(method)
-        .uri(&uri)
-        .body(Vec::new())
-        .map_err(|e| FleetError::Unreachable {
-            pod: pod.to_string(),
-            why: e.to_string(),
-        })?;
-    match tokio::time::timeout(READ_TIMEOUT, cluster.client.request_text(req)).await {
-        Ok(r) => r.map_err(|e| api_error(&verb, ns, e)),
-        Err(_) => Err(FleetError::Unreachable {
-            pod: pod.to_string(),
-            why: format!("no answer within {READ_TIMEOUT:?}"),
-        }),
-    }
-}
-
-/// Each pod answers `/healthz` through the proxy (the readiness a kubelet would probe).
-async fn wait_healthy(
-    cluster: &FleetCluster,
-    pods: &[WorkerPod],
-    stop: &AtomicBool,
-) -> Result<(), FleetError> {
-    let checks = pods.iter().map(|p| async move {
-        let began = Instant::now();
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return Err(FleetError::Stopped);
-            }
-            match proxied(cluster, http::Method::GET, &p.name, "healthz").await {
-                Ok(_) => return Ok(()),
-                Err(e @ FleetError::Forbidden { .. }) => return Err(e),
-                Err(e) if began.elapsed() > Duration::from_secs(30) => {
-                    return Err(FleetError::Unreachable {
-                        pod: p.name.clone(),
-                        why: e.to_string(),
-                    });
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
-            }
-        }
-    });
-    join_all(checks).await.into_iter().collect()
-}
-
-async fn read(
-    cluster: &FleetCluster,
-    pod: &str,
-) -> Result<(Report, crate::load::stats::Stats), String> {
-    let body = proxied(cluster, http::Method::GET, pod, "report")
-        .await
-        .map_err(|e| e.to_string())?;
-    let report = Report::parse(body.as_bytes()).map_err(|e| e.to_string())?;
-    let stats = report.stats().map_err(|e| e.to_string())?;
-    Ok((report, stats))
 }
 
 /// Starts, reads and stops the workers; their merged outcomes and rows.

@@ -18,6 +18,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::worker::BODY_ENV;
 
+/// The body travels base64 in one environment variable of the Job's pods, and Linux takes
+/// no single environment string over 128 KiB.
+pub const MAX_BODY: usize = 64 * 1024;
 /// The port each worker serves its report on.
 pub const PORT: u16 = 9464;
 /// The label naming the run, on the Job and its pods.
