@@ -17,6 +17,7 @@ mod plan;
 mod progress;
 #[cfg(test)]
 mod tests;
+mod timer;
 
 pub use self::closed_loop::ThreadError;
 pub use self::conn::PrepareError;

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::conn::{Conn, Prepared, one};
 use super::plan::Plan;
+use super::timer::PreciseTimer;
 use crate::load::failure::Failure;
 use crate::load::profile::{Profile, Schedule};
 use crate::load::stats::{Outcome, Stats};
@@ -32,12 +33,13 @@ struct Shared {
 }
 
 /// Sends on schedule; returns when the last request has finished; the last send time.
-/// The schedule runs on its own thread with the OS's precise sleeps (tokio's timer ticks in
-/// milliseconds) and a timer slack of a microsecond (Linux lets a sleep overrun by 50 µs
-/// by default, a quarter of the gap between sends at 5,000 req/s); each request runs as a
-/// task on one of the lanes, a single-threaded runtime per core (the sends go round-robin),
-/// on a pooled connection of that lane: a request and its connection's task then run on the
-/// same thread, with no cross-thread wake-ups or work stealing per request.
+/// The sends are dealt round-robin to the lanes, a single-threaded runtime per core; each
+/// lane runs its part of the schedule itself, sleeping to the microsecond on a timerfd in
+/// its own event loop (tokio's timer ticks in milliseconds), and spawns each request there
+/// on a pooled connection of that lane. A send then costs one wake-up of one thread, shared
+/// with the answers that arrive meanwhile: no schedule thread handing each send to a runtime
+/// (that hand-off was two wake-ups of two threads per send, the generator's share of the
+/// tail on a machine whose cores it shares with the server), no work stealing.
 pub async fn run(
     plan: &Arc<Plan>,
     targets: &Arc<Vec<Prepared>>,
@@ -64,18 +66,27 @@ pub async fn run(
         all_done: Arc::new(Notify::new()),
     };
     let (finished, all_done) = (shared.finished.clone(), shared.all_done.clone());
-    let handles = lanes.handles.clone();
     let std_start = start.into_std();
-    let schedule = Schedule::new(profile.clone(), plan.duration.as_secs_f64());
-    let stop = stop.clone();
-    let dispatcher =
-        std::thread::spawn(move || dispatch(schedule, shared, &handles, std_start, &stop));
-    // the dispatcher blocks in sleeps: join it off the runtime's workers
-    let (sent, last) = tokio::task::spawn_blocking(move || dispatcher.join())
-        .await
-        .ok()
-        .and_then(|r| r.ok())
-        .unwrap_or((0, std_start));
+    let n_lanes = lanes.handles.len();
+    let mut schedules = Vec::new();
+    for (k, h) in lanes.handles.iter().enumerate() {
+        let schedule = Schedule::new(profile.clone(), plan.duration.as_secs_f64());
+        let lane = LaneSchedule {
+            schedule,
+            lane: k,
+            lanes: n_lanes,
+            start: std_start,
+        };
+        schedules.push(h.spawn(lane.run(shared.clone(), stop.clone())));
+    }
+    drop(shared);
+    let (mut sent, mut last) = (0, std_start);
+    for s in schedules {
+        if let Ok((n, l)) = s.await {
+            sent += n;
+            last = last.max(l);
+        }
+    }
     while finished.load(Ordering::Acquire) < sent {
         all_done.notified().await;
     }
@@ -136,53 +147,65 @@ impl Lanes {
     }
 }
 
-/// The dispatcher thread: sleeps until each send is due and spawns its request; the
-/// number sent and the last send time.
-fn dispatch(
-    mut schedule: Schedule,
-    shared: Shared,
-    lanes: &[tokio::runtime::Handle],
-    std_start: std::time::Instant,
-    stop: &AtomicBool,
-) -> (u64, std::time::Instant) {
-    let mut n: u64 = 0;
-    let mut last = std_start;
-    let n_targets = shared.targets.len().max(1) as u64;
-    precise_sleeps();
-    while let Some(due) = schedule.next_due() {
-        if shared.plan.max_requests.is_some_and(|m| n >= m) {
-            break;
-        }
-        let at = std_start + Duration::from_secs_f64(due);
-        // sleep in slices so that a stop is seen within 50 ms even at low rates
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return (n, last);
-            }
-            let now = std::time::Instant::now();
-            if at <= now {
-                break;
-            }
-            std::thread::sleep((at - now).min(Duration::from_millis(50)));
-        }
-        let i = (n % n_targets) as usize;
-        let lane = (n % lanes.len().max(1) as u64) as usize;
-        n += 1;
-        last = std::time::Instant::now();
-        if let Some(h) = lanes.get(lane) {
-            h.spawn(request(shared.clone(), lane, i, at));
-        }
-    }
-    (n, last)
+/// One lane's part of the schedule: the sends whose index is `lane` modulo `lanes`, spawned
+/// on the lane's own runtime when due (no hand-off between threads per send).
+struct LaneSchedule {
+    schedule: Schedule,
+    lane: usize,
+    lanes: usize,
+    start: std::time::Instant,
 }
 
-/// Asks the kernel to wake this thread's sleeps within a microsecond of their deadline
-/// (the default slack is 50 µs); without it (not Linux, or refused) sleeps are as they are.
-fn precise_sleeps() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_TIMERSLACK takes a value in nanoseconds and touches no memory of ours.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1_000 as libc::c_ulong, 0, 0, 0);
+/// Consecutive sends spawned without yielding when the lane is behind its schedule.
+const BURST: u32 = 64;
+
+impl LaneSchedule {
+    /// Sends this lane's part until the schedule ends or `stop`; the number sent and
+    /// the last send time.
+    async fn run(mut self, shared: Shared, stop: Arc<AtomicBool>) -> (u64, std::time::Instant) {
+        let mut timer = PreciseTimer::new();
+        let (mut index, mut sent, mut last) = (0u64, 0u64, self.start);
+        let n_targets = shared.targets.len().max(1) as u64;
+        let mut burst = 0u32;
+        while let Some(due) = self.schedule.next_due() {
+            let i = index;
+            index += 1;
+            if shared.plan.max_requests.is_some_and(|m| i >= m) {
+                break;
+            }
+            if i % self.lanes as u64 != self.lane as u64 {
+                continue;
+            }
+            let at = self.start + Duration::from_secs_f64(due);
+            loop {
+                if stop.load(Ordering::Relaxed) {
+                    return (sent, last);
+                }
+                let now = std::time::Instant::now();
+                if at <= now {
+                    break;
+                }
+                // slices of 50 ms, so that a stop is seen at low rates too
+                timer
+                    .sleep_until(at.min(now + Duration::from_millis(50)))
+                    .await;
+                burst = 0;
+            }
+            burst += 1;
+            if burst >= BURST {
+                tokio::task::yield_now().await;
+                burst = 0;
+            }
+            sent += 1;
+            last = std::time::Instant::now();
+            tokio::task::spawn(request(
+                shared.clone(),
+                self.lane,
+                (i % n_targets) as usize,
+                at,
+            ));
+        }
+        (sent, last)
     }
 }
 
@@ -274,6 +297,44 @@ mod tests {
             stats: Arc::new(Mutex::new(Stats::new())),
             finished: Arc::new(AtomicU64::new(0)),
             all_done: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The whole schedule goes out once, dealt over the lanes, and a request budget holds
+    /// across them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_lane_sends_its_part_and_the_budget_holds_across_lanes() {
+        let port = quick_server().await;
+        for (budget, want) in [(None, 400), (Some(101), 101)] {
+            let sh = shared(port, 100);
+            let mut plan = (*sh.plan).clone();
+            plan.max_requests = budget;
+            let plan = Arc::new(plan);
+            let began = Instant::now();
+            let last = run(
+                &plan,
+                &sh.targets,
+                &Profile::Constant(400.0),
+                100,
+                &sh.stats,
+                began,
+                &Arc::new(AtomicBool::new(false)),
+            )
+            .await;
+            let s = sh.stats.lock().unwrap();
+            assert_eq!(
+                (s.sent, s.statuses.get(&200)),
+                (want, Some(&want)),
+                "{budget:?}"
+            );
+            // on schedule: 400 sends take the second, 101 a quarter of it
+            let took = (last - began).as_secs_f64();
+            let due = (want - 1) as f64 / 400.0;
+            assert!(
+                (took - due).abs() < 0.1,
+                "{budget:?}: last send at {took:.3} s, due {due:.3}"
+            );
+            assert!(quantile_ms(&s.lag, 0.5).unwrap() < 5.0, "{:?}", s.lag.max());
         }
     }
 
