@@ -11,7 +11,8 @@ use tokio::task::JoinHandle;
 use crate::event::{AppEvent, LoadEvent};
 use crate::load::ended::{LoadEnded, LoadError};
 use crate::load::engine::{Progress, run_until};
-use crate::load::fleet::coordinator::{self, FleetCluster, FleetError};
+use crate::load::fleet::coordinator::{self, FleetCluster, FleetError, delete_job};
+use crate::load::fleet::job::job_name;
 use crate::load::health::LagSignal;
 use crate::load::plan::{FleetPlan, LoadPlan};
 use crate::load::report::Summary;
@@ -24,12 +25,20 @@ pub struct LoadRunner {
     fleet: Option<FleetCluster>,
     /// A read-only console starts no in-cluster run (it creates a Job).
     read_only: bool,
-    /// The run in progress, awaited on quit so an in-cluster run deletes its Job (named).
-    task: Option<(JoinHandle<()>, Option<String>)>,
+    /// The run in progress, awaited on quit so an in-cluster run deletes its Job.
+    task: Option<(JoinHandle<()>, Option<RunJob>)>,
 }
 
-/// How long quitting waits for an in-cluster run to stop its workers and delete its Job.
+/// An in-cluster run's Job: where it is, to delete it on quit if the run is slow to.
+struct RunJob {
+    cluster: FleetCluster,
+    name: String,
+}
+
+/// How long quitting waits for an in-cluster run to stop its workers and delete its Job;
+/// past it, the console deletes the Job itself (within `DELETE_WITHIN`).
 const FINISH_WITHIN: Duration = Duration::from_secs(15);
+const DELETE_WITHIN: Duration = Duration::from_secs(10);
 
 impl LoadRunner {
     pub fn new(lag: LagSignal, fleet: Option<FleetCluster>, read_only: bool) -> LoadRunner {
@@ -49,10 +58,10 @@ impl LoadRunner {
         let cluster = self.fleet.clone();
         let id = coordinator::run_id();
         let job = match (&plan.fleet, &cluster) {
-            (Some(_), Some(c)) => Some(format!(
-                "kubectl delete job tractor-load-{id} -n {}",
-                c.namespace
-            )),
+            (Some(_), Some(c)) if !self.read_only => Some(RunJob {
+                cluster: c.clone(),
+                name: job_name(&id),
+            }),
             _ => None,
         };
         let read_only = self.read_only;
@@ -77,20 +86,34 @@ impl LoadRunner {
     }
 
     /// After [`LoadRunner::stop`]: waits (boundedly) for an in-cluster run to stop its
-    /// workers and delete its Job; a run from this process just ends with it.
+    /// workers and delete its Job, and deletes the Job itself when the run is slower than
+    /// that (workers still draining requests in flight); a run from this process just ends
+    /// with it.
     pub async fn finish(&mut self) {
-        let Some((task, Some(delete))) = self.task.take() else {
+        let Some((task, Some(job))) = self.task.take() else {
             return;
         };
         if task.is_finished() {
             return;
         }
         eprintln!("stopping the load workers and deleting their Job…");
-        if tokio::time::timeout(FINISH_WITHIN, task).await.is_err() {
-            eprintln!(
-                "the load Job was not deleted within {}s: its deadline and TTL remove it; `{delete}` does now",
-                FINISH_WITHIN.as_secs()
-            );
+        if tokio::time::timeout(FINISH_WITHIN, task).await.is_ok() {
+            return;
+        }
+        let (name, ns) = (&job.name, &job.cluster.namespace);
+        eprintln!(
+            "the workers did not stop within {}s (requests still in flight): deleting Job {name} now",
+            FINISH_WITHIN.as_secs()
+        );
+        match tokio::time::timeout(DELETE_WITHIN, delete_job(&job.cluster, name)).await {
+            Ok(Ok(())) => eprintln!("deleted Job {name} in {ns}, and its worker pods with it"),
+            Ok(Err(e)) => eprintln!(
+                "{e}: its deadline and TTL remove it; `kubectl delete job {name} -n {ns}` does now"
+            ),
+            Err(_) => eprintln!(
+                "the API server did not answer the delete of Job {name} within {}s: its deadline and TTL remove it; `kubectl delete job {name} -n {ns}` does now",
+                DELETE_WITHIN.as_secs()
+            ),
         }
     }
 }

@@ -283,7 +283,7 @@ async fn inside() {
     // worker table live; `q` stops the workers and deletes the Job before the shell is back
     let t = support::tmux::Tmux::start("fleet");
     t.line(&format!(
-        "{} --kubeconfig {} -n {n} --log-file {} loadtest {} --rate 50 --duration 120s --deploy deploy/classifier; echo console-exited",
+        "{} --kubeconfig {} -n {n} --log-file {} loadtest {} --rate 50 --duration 120s --deploy deploy/classifier; echo console-\"\"exited",
         env!("CARGO_BIN_EXE_tractor"),
         operator.display(),
         dir.path().join("console.log").display(),
@@ -320,6 +320,53 @@ async fn inside() {
     eventually(
         Duration::from_secs(10),
         "quitting the console deletes the Job",
+        || jobs(k, &n).trim().is_empty().then_some(()),
+    )
+    .await;
+
+    // 5. quitting while the workers wait on answers that never come: the run is slower to
+    // stop (it drains for --timeout) than quitting waits, so the console deletes the Job
+    // itself instead of leaving it to its deadline
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}/v2/health/live", silent.local_addr().unwrap());
+    std::thread::spawn(move || {
+        // accepted and held open, never answered
+        let held: Vec<_> = silent
+            .incoming()
+            .map_while(Result::ok)
+            .take(10_000)
+            .collect();
+        drop(held);
+    });
+    let t = support::tmux::Tmux::start("fleet-quit");
+    t.line(&format!(
+        "{} --kubeconfig {} -n {n} loadtest --url {silent_url} --in-cluster --workers 2 --rate 20 --duration 120s --timeout 60s; echo console-\"\"exited",
+        env!("CARGO_BIN_EXE_tractor"),
+        operator.display(),
+    ));
+    t.wait_for("Load workers (2 pods", T);
+    eventually(T, "both workers running on the monitor", || {
+        let s = t.screen();
+        (s.matches("running").count() >= 2 && s.matches("tractor-load-").count() >= 2).then_some(())
+    })
+    .await;
+    let quit_at = Instant::now();
+    t.keys(&["q"]);
+    let after = t.wait_for("console-exited", T);
+    eprintln!("--- q while requests hang ---\n{after}");
+    assert!(
+        after.contains("the workers did not stop within 15s")
+            && after.contains("deleted Job tractor-load-"),
+        "{after}"
+    );
+    assert!(
+        quit_at.elapsed() < Duration::from_secs(40),
+        "quitting is bounded: {:?}",
+        quit_at.elapsed()
+    );
+    eventually(
+        Duration::from_secs(10),
+        "the console deleted the Job itself",
         || jobs(k, &n).trim().is_empty().then_some(()),
     )
     .await;

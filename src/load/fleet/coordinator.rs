@@ -78,6 +78,18 @@ pub fn job_input(fleet: &FleetPlan, plan: &Plan, id: String) -> Result<JobInput,
     })
 }
 
+/// Deletes Job `name` and, after it, its pods (background propagation); already gone is
+/// done.
+pub async fn delete_job(cluster: &FleetCluster, name: &str) -> Result<(), FleetError> {
+    let ns = &cluster.namespace;
+    let jobs: Api<Job> = Api::namespaced(cluster.client.clone(), ns);
+    match jobs.delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(api_error(&format!("delete job {name} in {ns}"), ns, e)),
+    }
+}
+
 /// Runs `checked` (which has a fleet) from the cluster's pods, as Job `tractor-load-{id}`.
 pub async fn run(
     cluster: &FleetCluster,
@@ -99,11 +111,10 @@ pub async fn run(
     let result = drive(cluster, &input, &plan, progress, &stop).await;
     // however the run ended: the Job goes, with its pods (a console that dies here leaves
     // it to the Job's deadline and TTL)
-    let cleanup = jobs
-        .delete(&name, &DeleteParams::background())
+    let cleanup = delete_job(cluster, &name)
         .await
         .err()
-        .map(|e| format!("deleting Job {name} in {ns}: {e}"));
+        .map(|e| e.to_string());
     if let Some(c) = &cleanup {
         tracing::warn!(cleanup = %c, "load Job left behind");
     }

@@ -63,6 +63,7 @@ pub(super) fn api_error(verb: &str, namespace: &str, e: kube::Error) -> FleetErr
             verb: match verb {
                 v if v.starts_with("create job") => "creating a Job",
                 v if v.starts_with("list pods") => "listing pods",
+                v if v.starts_with("delete job") => "deleting a Job",
                 _ => "the pod proxy",
             },
             namespace: namespace.to_string(),

@@ -47,9 +47,14 @@ pub struct JobInput {
     pub run: Duration,
 }
 
+/// The Job of run `id`.
+pub fn job_name(id: &str) -> String {
+    format!("tractor-load-{id}")
+}
+
 impl JobInput {
     pub fn name(&self) -> String {
-        format!("tractor-load-{}", self.id)
+        job_name(&self.id)
     }
 
     /// The Job's deadline: waiting, running and lingering, with a minute to spare.
