@@ -57,9 +57,10 @@ pub fn run_id() -> String {
     format!("{:08x}", mixed & 0xffff_ffff)
 }
 
-/// The Job for `fleet` with `plan`'s body.
+/// The Job for `fleet` with `plan`'s body (a `--body` file, empty or not, makes the workers
+/// POST it, as a local run does; none, GET).
 pub fn job_input(fleet: &FleetPlan, plan: &Plan, id: String) -> Result<JobInput, FleetError> {
-    let body_b64 = if plan.body.is_empty() {
+    let body_b64 = if plan.method != http::Method::POST {
         None
     } else if plan.body.len() > MAX_BODY {
         return Err(FleetError::BodyTooBig(plan.body.len()));
@@ -354,9 +355,14 @@ mod tests {
             i.words
         );
         assert_eq!(i.run, p.duration + p.timeout);
+        // a --body file makes a POST (the plan says so), even an empty one
+        p.method = http::Method::POST;
         p.body = bytes::Bytes::from_static(b"{\"a\":1}");
         let i = job_input(&fleet, &p, "ab12".into()).unwrap();
         assert_eq!(i.body_b64.as_deref(), Some("eyJhIjoxfQ=="));
+        p.body = bytes::Bytes::new();
+        let i = job_input(&fleet, &p, "ab12".into()).unwrap();
+        assert_eq!(i.body_b64.as_deref(), Some(""));
         p.body = bytes::Bytes::from(vec![b'x'; MAX_BODY + 1]);
         let e = job_input(&fleet, &p, "ab12".into()).unwrap_err();
         assert!(e.to_string().contains("--body is 65537 bytes"), "{e}");

@@ -296,3 +296,20 @@ fn start(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_env_decodes_an_empty_body_and_names_itself_when_bad() {
+        // an empty --body file travels as an empty value: a body (POST), not none
+        assert_eq!(decode_body("").unwrap(), Bytes::new());
+        assert_eq!(
+            decode_body("eyJhIjoxfQ==\n").unwrap(),
+            Bytes::from_static(b"{\"a\":1}")
+        );
+        let e = decode_body("not base64!").unwrap_err();
+        assert!(e.to_string().starts_with(BODY_ENV), "{e}");
+    }
+}
