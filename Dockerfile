@@ -18,7 +18,12 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p tractor --bin tractor \
- && install -D -m 0755 target/release/tractor /out/tractor
+ && mkdir -p /out/debug \
+ && objcopy --only-keep-debug target/release/tractor /out/debug/tractor.debug \
+ && objcopy --strip-debug --strip-unneeded --add-gnu-debuglink=/out/debug/tractor.debug \
+      target/release/tractor /out/tractor
+# the image gets the stripped binary; its debug info stays in this stage
+# (`docker build --target build` and copy /out/debug out to symbolize a core dump)
 
 # ---- runtime: distroless cc (glibc, libgcc; no shell, no package manager), non-root --------
 FROM gcr.io/distroless/cc-debian12:nonroot
