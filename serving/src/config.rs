@@ -80,6 +80,12 @@ pub struct Cli {
     /// After SIGTERM, the longest the drain of queued and in-flight requests may take [default: 25s]
     #[arg(long, env = "TRACTOR_SERVE_DRAIN_TIMEOUT", value_parser = parse_duration)]
     pub drain_timeout: Option<Duration>,
+    /// A request's whole header must arrive within this (and an idle keep-alive connection is closed after it) [default: 30s]
+    #[arg(long, env = "TRACTOR_SERVE_HEADER_READ_TIMEOUT", value_parser = parse_duration)]
+    pub header_read_timeout: Option<Duration>,
+    /// Open connections at most; beyond it new ones are closed at once [default: 4096]
+    #[arg(long, env = "TRACTOR_SERVE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
 }
 
 /// The same settings as read from a TOML file. Unknown keys are an error.
@@ -103,6 +109,8 @@ struct FileConfig {
     max_body_size: Option<toml::Value>,
     shutdown_delay: Option<String>,
     drain_timeout: Option<String>,
+    header_read_timeout: Option<String>,
+    max_connections: Option<usize>,
 }
 
 /// Fully resolved settings.
@@ -125,6 +133,8 @@ pub struct Config {
     pub max_body_size: usize,
     pub shutdown_delay: Duration,
     pub drain_timeout: Duration,
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -260,6 +270,21 @@ impl Config {
                 .drain_timeout
                 .or(dur("drain_timeout", &file.drain_timeout)?)
                 .unwrap_or(Duration::from_secs(25)),
+            header_read_timeout: positive(
+                "header_read_timeout",
+                cli.header_read_timeout
+                    .or(dur("header_read_timeout", &file.header_read_timeout)?)
+                    .unwrap_or(Duration::from_secs(30)),
+            )?,
+            max_connections: match cli.max_connections.or(file.max_connections) {
+                Some(0) => {
+                    return Err(ConfigError::Invalid {
+                        key: "max_connections",
+                        message: "must be at least 1".into(),
+                    });
+                }
+                n => n.unwrap_or(4096),
+            },
             model,
         })
     }
@@ -271,6 +296,17 @@ impl Config {
             ..Cli::default()
         })
     }
+}
+
+/// A duration that must not be zero (a zero timeout would refuse everything).
+fn positive(key: &'static str, d: Duration) -> Result<Duration, ConfigError> {
+    if d.is_zero() {
+        return Err(ConfigError::Invalid {
+            key,
+            message: "must be more than zero".into(),
+        });
+    }
+    Ok(d)
 }
 
 fn default_workers() -> usize {
@@ -370,5 +406,16 @@ mod tests {
         assert!(e.to_string().contains("workers"));
         let e = Config::resolve(cli(&["--model", "a.onnx", "--name", "a/b"])).unwrap_err();
         assert!(e.to_string().contains("name"));
+        // a zero timeout or cap would refuse every client
+        let e = Config::resolve(cli(&["--model", "a.onnx", "--header-read-timeout", "0s"]))
+            .unwrap_err();
+        assert!(e.to_string().contains("header_read_timeout"), "{e}");
+        let e = Config::resolve(cli(&["--model", "a.onnx", "--max-connections", "0"])).unwrap_err();
+        assert!(e.to_string().contains("max_connections"), "{e}");
+        let c = Config::resolve(cli(&["--model", "a.onnx"])).unwrap();
+        assert_eq!(
+            (c.header_read_timeout.as_secs(), c.max_connections),
+            (30, 4096)
+        );
     }
 }

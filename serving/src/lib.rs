@@ -10,6 +10,7 @@ pub mod config;
 pub mod dtype;
 pub mod error;
 pub mod http;
+pub mod listen;
 pub mod metrics;
 pub mod model;
 pub mod protocol;
@@ -155,7 +156,11 @@ impl Server {
         };
         state.inner.ready.store(true, Ordering::SeqCst);
         tracing::info!(addr = %listener.local_addr()?, model = %config.name, version = %config.model_version, "ready");
-        let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
+        let limits = listen::Limits {
+            header_read_timeout: config.header_read_timeout,
+            max_connections: config.max_connections,
+        };
+        let server = listen::serve(listener, app, limits, state.inner.metrics.clone(), graceful);
         let forced = async move {
             if began_rx.await.is_err() {
                 std::future::pending::<()>().await;
@@ -163,7 +168,7 @@ impl Server {
             tokio::time::sleep(delay + deadline).await;
         };
         let outcome = tokio::select! {
-            r = server.into_future() => { r?; DrainOutcome::Complete }
+            () = server => DrainOutcome::Complete,
             _ = forced => DrainOutcome::DeadlineReached,
         };
         match outcome {

@@ -87,6 +87,12 @@ pub struct Metrics {
     pub batch_size: Histogram,
     pub inflight: AtomicI64,
     pub rejected: AtomicU64,
+    /// Open client connections.
+    pub connections: AtomicI64,
+    /// Connections closed at once because `max_connections` were open.
+    pub connections_refused: AtomicU64,
+    /// Connections closed because a request's header did not arrive in time.
+    pub header_timeouts: AtomicU64,
 }
 
 impl Metrics {
@@ -101,6 +107,9 @@ impl Metrics {
             batch_size: Histogram::new(BATCH_BUCKETS),
             inflight: AtomicI64::new(0),
             rejected: AtomicU64::new(0),
+            connections: AtomicI64::new(0),
+            connections_refused: AtomicU64::new(0),
+            header_timeouts: AtomicU64::new(0),
         }
     }
 
@@ -220,6 +229,33 @@ impl Metrics {
             out,
             "tractor_rejected_requests_total {}",
             self.rejected.load(Ordering::Relaxed)
+        );
+        help(
+            &mut out,
+            "tractor_open_connections",
+            "gauge",
+            "Client connections open now.",
+        );
+        let _ = writeln!(
+            out,
+            "tractor_open_connections {}",
+            self.connections.load(Ordering::Relaxed)
+        );
+        help(
+            &mut out,
+            "tractor_connections_closed_total",
+            "counter",
+            "Connections the server closed: refused beyond max_connections, or a header not sent within header_read_timeout.",
+        );
+        let _ = writeln!(
+            out,
+            "tractor_connections_closed_total{{reason=\"max_connections\"}} {}",
+            self.connections_refused.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "tractor_connections_closed_total{{reason=\"header_timeout\"}} {}",
+            self.header_timeouts.load(Ordering::Relaxed)
         );
         out
     }

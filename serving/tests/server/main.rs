@@ -11,4 +11,5 @@ mod http_api;
 mod lifecycle;
 mod model;
 mod reference;
+mod slow_clients;
 mod standard_client;

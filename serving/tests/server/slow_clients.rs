@@ -1,0 +1,159 @@
+//! Clients that hold connections without finishing a request (slowloris) are cut off after
+//! --header-read-timeout while everyone else is served as usual, and --max-connections caps
+//! what can be held at all; both are counted in /metrics.
+
+use crate::common;
+
+use std::time::{Duration, Instant};
+
+use common::Served;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A connection that sends half a request header and then nothing.
+async fn half_a_request(base: &str) -> TcpStream {
+    let addr = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\nx-slow: ")
+        .await
+        .unwrap();
+    s
+}
+
+/// How long until the server ends the connection (EOF, an answer then EOF, or a reset),
+/// `None` when it is still open after `limit`.
+async fn closed_within(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let t0 = Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(limit.saturating_sub(t0.elapsed()), s.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(t0.elapsed()),
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+fn counter(text: &str, line_start: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{line_start} not in metrics:\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_headers_are_cut_off_while_others_keep_their_latency() {
+    let model = common::demo(1);
+    let srv = Served::start(&[
+        "--model",
+        model.to_str().unwrap(),
+        "--header-read-timeout",
+        "2s",
+    ]);
+    let client = reqwest::Client::new();
+    let health = srv.url("/v2/health/live");
+    let began = Instant::now();
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        slow.push(half_a_request(&srv.base).await);
+    }
+    // while 300 connections hang on half a header, a normal client is answered at once
+    let mut worst = Duration::ZERO;
+    for _ in 0..50 {
+        let t0 = Instant::now();
+        let r = client.get(&health).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        worst = worst.max(t0.elapsed());
+    }
+    assert!(
+        began.elapsed() < Duration::from_secs(2),
+        "still within the timeout"
+    );
+    assert!(
+        worst < Duration::from_millis(500),
+        "worst normal request {worst:?}"
+    );
+    let text = client
+        .get(srv.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        counter(&text, "tractor_open_connections ") >= 300.0,
+        "{text}"
+    );
+    // every half-sent request is cut off after the timeout, not before
+    for s in &mut slow {
+        let closed = closed_within(s, Duration::from_secs(10)).await;
+        assert!(closed.is_some(), "a slow connection still open 10 s later");
+    }
+    let took = began.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(8),
+        "cut off after {took:?} for a 2 s timeout"
+    );
+    let text = client
+        .get(srv.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        counter(
+            &text,
+            "tractor_connections_closed_total{reason=\"header_timeout\"}"
+        ) >= 300.0,
+        "{text}"
+    );
+    assert!(counter(&text, "tractor_open_connections ") < 10.0, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_are_closed_at_once_and_counted() {
+    let model = common::demo(1);
+    let srv = Served::start(&[
+        "--model",
+        model.to_str().unwrap(),
+        "--header-read-timeout",
+        "5s",
+        "--max-connections",
+        "20",
+    ]);
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held.push(half_a_request(&srv.base).await);
+    }
+    // the 21st is closed at once, long before the header timeout would
+    let mut extra = half_a_request(&srv.base).await;
+    let closed = closed_within(&mut extra, Duration::from_secs(3)).await;
+    assert!(
+        closed.is_some_and(|d| d < Duration::from_secs(2)),
+        "past the cap: {closed:?}"
+    );
+    // freed, the server serves again and says what it refused
+    drop(held);
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        if let Ok(r) = client.get(srv.url("/metrics")).send().await {
+            break r.text().await.unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server never took connections again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        counter(
+            &text,
+            "tractor_connections_closed_total{reason=\"max_connections\"}"
+        ) >= 1.0,
+        "{text}"
+    );
+}
