@@ -91,7 +91,7 @@ pub struct Metrics {
     pub connections: AtomicI64,
     /// Connections closed at once because `max_connections` were open.
     pub connections_refused: AtomicU64,
-    /// Connections closed because a request's header did not arrive in time.
+    /// Connections closed because no whole request header arrived in time (idle ones too).
     pub header_timeouts: AtomicU64,
 }
 
@@ -245,7 +245,7 @@ impl Metrics {
             &mut out,
             "tractor_connections_closed_total",
             "counter",
-            "Connections the server closed: refused beyond max_connections, or a header not sent within header_read_timeout.",
+            "Connections the server closed: refused beyond max_connections, or no whole request header within header_read_timeout (idle keep-alive ones included).",
         );
         let _ = writeln!(
             out,

@@ -95,6 +95,8 @@ async fn half_sent_headers_are_cut_off_while_others_keep_their_latency() {
         took >= Duration::from_secs(2) && took < Duration::from_secs(8),
         "cut off after {took:?} for a 2 s timeout"
     );
+    // (a new client: the first one's pooled connections idled past the timeout too)
+    let client = reqwest::Client::new();
     let text = client
         .get(srv.url("/metrics"))
         .send()
@@ -156,4 +158,34 @@ async fn connections_past_the_cap_are_closed_at_once_and_counted() {
         ) >= 1.0,
         "{text}"
     );
+}
+
+/// A client that sends its whole (too large) body before it reads, as Python's http.client
+/// does, gets the 413, not a reset: the server reads and drops what is left before closing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_413_reaches_a_client_that_sends_the_whole_body_first() {
+    let model = common::demo(1);
+    let srv = Served::start(&[
+        "--model",
+        model.to_str().unwrap(),
+        "--max-body-size",
+        "64KiB",
+    ]);
+    let addr = srv.base.trim_start_matches("http://").to_string();
+    for size in [200 << 10, 8 << 20] {
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /v2/models/demo-classifier-v1/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {size}\r\n\r\n"
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        let body = vec![b' '; size];
+        let sent = s.write_all(&body).await;
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer)).await;
+        let text = String::from_utf8_lossy(&answer);
+        assert!(
+            sent.is_ok() && text.starts_with("HTTP/1.1 413"),
+            "{size} bytes: sent {sent:?}, read {read:?}: {text:?}"
+        );
+    }
 }
