@@ -20,9 +20,10 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked -p tractor --bin tractor \
  && mkdir -p /out/debug \
  && objcopy --only-keep-debug target/release/tractor /out/debug/tractor.debug \
- && objcopy --strip-debug --strip-unneeded --add-gnu-debuglink=/out/debug/tractor.debug \
+ && objcopy --strip-debug --add-gnu-debuglink=/out/debug/tractor.debug \
       target/release/tractor /out/tractor
-# the image gets the stripped binary; its debug info stays in this stage
+# the image gets the binary without debug info (its symbols stay: panics name functions);
+# the debug info stays in this stage
 # (`docker build --target build` and copy /out/debug out to symbolize a core dump)
 
 # ---- runtime: distroless cc (glibc, libgcc; no shell, no package manager), non-root --------

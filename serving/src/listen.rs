@@ -1,24 +1,27 @@
 //! The accept loop: each connection served by hyper (HTTP/1.1, or HTTP/2 by its preface)
 //! with the limits a server facing unknown clients needs: a request's header must arrive
-//! within `header_read_timeout` (a client that sends half a request and stops is cut off
-//! instead of holding a connection forever), and at most `max_connections` are open (the
+//! within `header_read_timeout` (a client that sends nothing, or half a request, and stops
+//! is cut off instead of holding a connection forever), and at most `max_connections` are open (the
 //! ones past it are closed at once, counted, instead of exhausting descriptors). A closed
 //! connection lingers: what the client still sends is read and dropped for a moment before
 //! the socket closes, so a client that writes its whole body before reading (a 413 sent
 //! early) gets the answer instead of a reset. On shutdown it stops accepting and lets
 //! every open connection finish its requests.
 use std::future::Future;
-use std::sync::Arc;
+use std::io::ErrorKind;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
 use crate::metrics::Metrics;
 
@@ -46,15 +49,21 @@ pub async fn serve(
     builder.http2().timer(TokioTimer::new());
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
+    let (stopping, _) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
+                // that one connection's trouble, not the listener's
+                Err(e) if matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+                ) => continue,
                 Err(e) => {
-                    // out of descriptors and the like: wait a moment rather than spin
+                    // out of descriptors and the like: wait rather than spin
                     tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
             },
@@ -67,55 +76,159 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        // a second descriptor of the socket: it stays open after hyper drops its stream
-        let lingering = std::os::fd::AsFd::as_fd(&stream).try_clone_to_owned().ok();
-        let service = TowerToHyperService::new(app.clone());
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn.into_owned());
-        let metrics = metrics.clone();
+        let (builder, app, metrics) = (builder.clone(), app.clone(), metrics.clone());
+        let watcher = graceful.watcher();
+        let mut stopping = stopping.subscribe();
         metrics.connections.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            let mut timed_out = false;
-            if let Err(e) = conn.await {
-                timed_out = e
-                    .downcast_ref::<hyper::Error>()
-                    .is_some_and(|h| h.is_timeout());
-                if timed_out {
-                    metrics.header_timeouts.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(%peer, "closed: no whole request header in time");
-                } else {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+            // a client that sends nothing (or half of HTTP/2's preface) is cut off like one
+            // that sends half a header: hyper's own timer starts only once it knows which
+            let known = tokio::select! {
+                k = tokio::time::timeout(limits.header_read_timeout, protocol_known(&stream)) => k,
+                _ = stopping.wait_for(|s| *s) => Ok(false),
+            };
+            let mut timed_out = known.is_err();
+            if known == Ok(true) {
+                let back = Arc::new(Mutex::new(None));
+                let io = Handback {
+                    stream: Some(stream),
+                    back: back.clone(),
+                };
+                let service = TowerToHyperService::new(app);
+                let conn = builder.serve_connection(TokioIo::new(io), service);
+                if let Err(e) = watcher.watch(conn.into_owned()).await {
+                    timed_out = e
+                        .downcast_ref::<hyper::Error>()
+                        .is_some_and(|h| h.is_timeout());
+                    if !timed_out {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                }
+                let stream = back.lock().ok().and_then(|mut b| b.take());
+                // a connection closed for its timeout (idle, or a header that never came)
+                // has nothing of ours to deliver: reading on would only swallow a request
+                // the client sends just as it closes
+                if let Some(s) = stream.filter(|_| !timed_out) {
+                    linger(s).await;
                 }
             }
-            // a connection closed for its timeout (idle, or a header that never came) has
-            // nothing of ours to deliver: reading on would only swallow a request the client
-            // sends just as it closes
-            if let Some(fd) = lingering.filter(|_| !timed_out) {
-                linger(fd).await;
+            if timed_out {
+                metrics.header_timeouts.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, "closed: no whole request header in time");
             }
             metrics.connections.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
     }
     drop(listener);
+    let _ = stopping.send(true);
     graceful.shutdown().await;
+}
+
+/// Whether the client's first bytes say which protocol it speaks (anything but the start
+/// of HTTP/2's preface, or all of it); false when it closed first.
+async fn protocol_known(s: &TcpStream) -> bool {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let mut buf = [0u8; 24];
+    loop {
+        match s.peek(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) if n == PREFACE.len() || !PREFACE.starts_with(&buf[..n]) => return true,
+            // part of the preface: wait for the rest (peek would see the same bytes at once)
+            Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+    }
+}
+
+/// The connection's socket for hyper, handed back when hyper drops it (instead of closed),
+/// so that the connection can linger.
+struct Handback {
+    stream: Option<TcpStream>,
+    back: Arc<Mutex<Option<TcpStream>>>,
+}
+
+impl Handback {
+    fn io(&mut self) -> std::io::Result<Pin<&mut TcpStream>> {
+        match self.stream.as_mut() {
+            Some(s) => Ok(Pin::new(s)),
+            None => Err(ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+impl Drop for Handback {
+    fn drop(&mut self) {
+        if let (Some(s), Ok(mut back)) = (self.stream.take(), self.back.lock()) {
+            *back = Some(s);
+        }
+    }
+}
+
+impl AsyncRead for Handback {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut().io() {
+            Ok(s) => s.poll_read(cx, buf),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+}
+
+impl AsyncWrite for Handback {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut().io() {
+            Ok(s) => s.poll_write(cx, buf),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut().io() {
+            Ok(s) => s.poll_write_vectored(cx, bufs),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut().io() {
+            Ok(s) => s.poll_flush(cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut().io() {
+            Ok(s) => s.poll_shutdown(cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
 }
 
 /// How long, and how much, a closed connection reads and drops before it closes.
 const LINGER_FOR: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 64 << 20;
 
-/// Reads and drops what the client still sends (until it closes, `LINGER_FOR` or
-/// `LINGER_BYTES`), then closes: closing a socket with unread data would reset it, and
-/// the reset can destroy the answer before the client reads it.
-async fn linger(fd: std::os::fd::OwnedFd) {
-    let std = std::net::TcpStream::from(fd);
-    let Ok(mut s) = std
-        .set_nonblocking(true)
-        .and_then(|()| TcpStream::from_std(std))
-    else {
-        return;
-    };
+/// Ends the server's side (FIN, if hyper did not), then reads and drops what the client
+/// still sends (until it closes, `LINGER_FOR` or `LINGER_BYTES`), then closes: closing a
+/// socket with unread data would reset it, and the reset can destroy the answer before the
+/// client reads it.
+async fn linger(mut s: TcpStream) {
+    let _ = s.shutdown().await;
     let mut buf = vec![0u8; 64 << 10];
     let mut dropped = 0;
     let _ = tokio::time::timeout(LINGER_FOR, async {

@@ -90,23 +90,26 @@ impl LoadRunner {
     /// that (workers still draining requests in flight); a run from this process just ends
     /// with it.
     pub async fn finish(&mut self) {
-        let Some((task, Some(job))) = self.task.take() else {
+        let Some((mut task, Some(job))) = self.task.take() else {
             return;
         };
         if task.is_finished() {
             return;
         }
         eprintln!("stopping the load workers and deleting their Job…");
-        if tokio::time::timeout(FINISH_WITHIN, task).await.is_ok() {
+        if tokio::time::timeout(FINISH_WITHIN, &mut task).await.is_ok() {
             return;
         }
+        // ended here, so that it cannot create the Job after the delete below
+        task.abort();
         let (name, ns) = (&job.name, &job.cluster.namespace);
         eprintln!(
             "the workers did not stop within {}s (requests still in flight): deleting Job {name} now",
             FINISH_WITHIN.as_secs()
         );
         match tokio::time::timeout(DELETE_WITHIN, delete_job(&job.cluster, name)).await {
-            Ok(Ok(())) => eprintln!("deleted Job {name} in {ns}, and its worker pods with it"),
+            Ok(Ok(true)) => eprintln!("deleted Job {name} in {ns}, and its worker pods with it"),
+            Ok(Ok(false)) => eprintln!("Job {name} in {ns} was already gone"),
             Ok(Err(e)) => eprintln!(
                 "{e}: its deadline and TTL remove it; `kubectl delete job {name} -n {ns}` does now"
             ),

@@ -57,6 +57,15 @@ async fn half_sent_headers_are_cut_off_while_others_keep_their_latency() {
     for _ in 0..300 {
         slow.push(half_a_request(&srv.base).await);
     }
+    // and some that send nothing at all, or only the start of HTTP/2's preface
+    let addr = srv.base.trim_start_matches("http://");
+    for i in 0..20 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        if i % 2 == 1 {
+            s.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+        }
+        slow.push(s);
+    }
     // while 300 connections hang on half a header, a normal client is answered at once
     let mut worst = Duration::ZERO;
     for _ in 0..50 {

@@ -56,7 +56,11 @@ impl PreciseTimer {
                     break;
                 };
                 match fd.get_ref().expirations() {
-                    Ok(_) => return,
+                    Ok(_) => {
+                        // read: the next sleep must wait for a new edge, not see this one
+                        ready.clear_ready();
+                        return;
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => ready.clear_ready(),
                     Err(_) => break,
                 }

@@ -79,14 +79,14 @@ pub fn job_input(fleet: &FleetPlan, plan: &Plan, id: String) -> Result<JobInput,
     })
 }
 
-/// Deletes Job `name` and, after it, its pods (background propagation); already gone is
-/// done.
-pub async fn delete_job(cluster: &FleetCluster, name: &str) -> Result<(), FleetError> {
+/// Deletes Job `name` and, after it, its pods (background propagation): true when this
+/// deleted it, false when it was already gone.
+pub async fn delete_job(cluster: &FleetCluster, name: &str) -> Result<bool, FleetError> {
     let ns = &cluster.namespace;
     let jobs: Api<Job> = Api::namespaced(cluster.client.clone(), ns);
     match jobs.delete(name, &DeleteParams::background()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
         Err(e) => Err(api_error(&format!("delete job {name} in {ns}"), ns, e)),
     }
 }
