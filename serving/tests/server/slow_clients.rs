@@ -34,6 +34,11 @@ async fn closed_within(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
     }
 }
 
+async fn metrics(client: &reqwest::Client, srv: &Served) -> String {
+    let r = client.get(srv.url("/metrics")).send().await.unwrap();
+    r.text().await.unwrap()
+}
+
 fn counter(text: &str, line_start: &str) -> f64 {
     text.lines()
         .find(|l| l.starts_with(line_start))
@@ -82,14 +87,7 @@ async fn half_sent_headers_are_cut_off_while_others_keep_their_latency() {
         worst < Duration::from_millis(500),
         "worst normal request {worst:?}"
     );
-    let text = client
-        .get(srv.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics(&client, &srv).await;
     assert!(
         counter(&text, "tractor_open_connections ") >= 300.0,
         "{text}"
@@ -106,14 +104,7 @@ async fn half_sent_headers_are_cut_off_while_others_keep_their_latency() {
     );
     // (a new client: the first one's pooled connections idled past the timeout too)
     let client = reqwest::Client::new();
-    let text = client
-        .get(srv.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics(&client, &srv).await;
     assert!(
         counter(
             &text,
