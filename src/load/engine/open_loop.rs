@@ -20,8 +20,7 @@ use crate::load::stats::{Outcome, Stats};
 /// Idle connections per lane and target, shared by the lane's requests in flight.
 type Pools = Arc<Vec<Vec<Mutex<Vec<Conn>>>>>;
 
-/// What each request task needs.
-#[derive(Clone)]
+/// What each request task needs (behind one Arc: one count per send, not one per field).
 struct Shared {
     plan: Arc<Plan>,
     targets: Arc<Vec<Prepared>>,
@@ -50,7 +49,7 @@ pub async fn run(
     stop: &Arc<AtomicBool>,
 ) -> Instant {
     let lanes = Lanes::start();
-    let shared = Shared {
+    let shared = Arc::new(Shared {
         plan: plan.clone(),
         targets: targets.clone(),
         pools: Arc::new(
@@ -64,7 +63,7 @@ pub async fn run(
         stats: stats.clone(),
         finished: Arc::new(AtomicU64::new(0)),
         all_done: Arc::new(Notify::new()),
-    };
+    });
     let (finished, all_done) = (shared.finished.clone(), shared.all_done.clone());
     let std_start = start.into_std();
     let n_lanes = lanes.handles.len();
@@ -162,7 +161,11 @@ const BURST: u32 = 64;
 impl LaneSchedule {
     /// Sends this lane's part until the schedule ends or `stop`; the number sent and
     /// the last send time.
-    async fn run(mut self, shared: Shared, stop: Arc<AtomicBool>) -> (u64, std::time::Instant) {
+    async fn run(
+        mut self,
+        shared: Arc<Shared>,
+        stop: Arc<AtomicBool>,
+    ) -> (u64, std::time::Instant) {
         let mut timer = PreciseTimer::new();
         let (mut index, mut sent, mut last) = (0u64, 0u64, self.start);
         let n_targets = shared.targets.len().max(1) as u64;
@@ -210,7 +213,7 @@ impl LaneSchedule {
 }
 
 /// One scheduled request to target `i`, due at `at`, recorded when it ends.
-async fn request(sh: Shared, lane: usize, i: usize, at: std::time::Instant) {
+async fn request(sh: Arc<Shared>, lane: usize, i: usize, at: std::time::Instant) {
     let began = std::time::Instant::now();
     // waiting for a free slot counts: latency runs from the send's start
     let (permit, waited) = match sh.slots.try_acquire() {
@@ -271,7 +274,7 @@ mod tests {
         port
     }
 
-    fn shared(port: u16, slots: usize) -> Shared {
+    fn shared(port: u16, slots: usize) -> Arc<Shared> {
         let plan = Arc::new(Plan {
             targets: vec![Endpoint::parse(&format!("http://127.0.0.1:{port}/")).unwrap()],
             method: http::Method::GET,
@@ -289,7 +292,7 @@ mod tests {
             tls: None,
         });
         let targets = Arc::new(vec![Prepared::new(&plan, &plan.targets[0]).unwrap()]);
-        Shared {
+        Arc::new(Shared {
             pools: Arc::new(vec![vec![Mutex::new(Vec::new())]]),
             plan,
             targets,
@@ -297,7 +300,7 @@ mod tests {
             stats: Arc::new(Mutex::new(Stats::new())),
             finished: Arc::new(AtomicU64::new(0)),
             all_done: Arc::new(Notify::new()),
-        }
+        })
     }
 
     /// The whole schedule goes out once, dealt over the lanes, and a request budget holds
