@@ -8,6 +8,7 @@ pub mod engine;
 pub mod failure;
 pub mod flags;
 pub mod fleet;
+pub mod grpc;
 pub mod health;
 pub mod line;
 pub mod plan;

@@ -39,6 +39,10 @@ pub struct Cli {
     /// Port to bind [default: 8080]
     #[arg(long, env = "TRACTOR_SERVE_PORT")]
     pub port: Option<u16>,
+    /// Port for the Open Inference Protocol over gRPC (and grpc.health.v1), on the same
+    /// address; 0 turns gRPC off [default: 8081]
+    #[arg(long, env = "TRACTOR_SERVE_GRPC_PORT")]
+    pub grpc_port: Option<u16>,
     /// Override an input's shape: `DIMS` for the first input or `NAME=DIMS`; DIMS like `N,3,224,224`
     /// where a letter marks the free batch dimension. Repeatable; in the env var separate with `;`
     #[arg(
@@ -97,6 +101,7 @@ struct FileConfig {
     model_version: Option<String>,
     host: Option<IpAddr>,
     port: Option<u16>,
+    grpc_port: Option<u16>,
     input_shape: Option<Vec<String>>,
     workers: Option<usize>,
     intra_op_threads: Option<usize>,
@@ -121,6 +126,8 @@ pub struct Config {
     pub model_version: String,
     pub host: IpAddr,
     pub port: u16,
+    /// `None`: gRPC is off.
+    pub grpc_port: Option<u16>,
     pub input_shapes: Vec<String>,
     pub workers: usize,
     pub intra_op_threads: usize,
@@ -245,6 +252,7 @@ impl Config {
                 .or(file.host)
                 .unwrap_or(IpAddr::from([127, 0, 0, 1])),
             port: cli.port.or(file.port).unwrap_or(8080),
+            grpc_port: Some(cli.grpc_port.or(file.grpc_port).unwrap_or(8081)).filter(|p| *p != 0),
             input_shapes: if cli.input_shape.is_empty() {
                 file.input_shape.unwrap_or_default()
             } else {
@@ -358,6 +366,7 @@ mod tests {
         assert_eq!(c.name, "demo-v1");
         assert_eq!(c.model_version, "1");
         assert_eq!(c.port, 8080);
+        assert_eq!(c.grpc_port, Some(8081));
         assert_eq!(c.host.to_string(), "127.0.0.1");
         assert_eq!(c.max_queue_delay, Duration::from_millis(2));
     }
@@ -373,6 +382,8 @@ mod tests {
         .unwrap();
         let c = Config::resolve(cli(&["--config", f.to_str().unwrap(), "--port", "9100"])).unwrap();
         assert_eq!(c.port, 9100);
+        let off = Config::resolve(cli(&["--model", "/m/a.onnx", "--grpc-port", "0"])).unwrap();
+        assert_eq!(off.grpc_port, None);
         assert_eq!(c.max_batch_size, 4);
         assert_eq!(c.max_queue_delay, Duration::from_millis(5));
         assert_eq!(c.max_body_size, 1024);

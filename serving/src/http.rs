@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use tokio::sync::oneshot;
 
-use crate::batcher::{BatchHandle, InferError, Job};
+use crate::batcher::BatchHandle;
 use crate::error::ApiError;
+use crate::infer::{self, InFlight};
 use crate::metrics::Metrics;
 use crate::model::TensorSpec;
 use crate::protocol::{openapi, predict, v2};
@@ -111,21 +111,7 @@ fn readiness(st: &AppState) -> Response {
 }
 
 fn check_model(st: &AppState, name: &str, version: Option<&str>) -> Result<(), ApiError> {
-    if name != st.inner.name {
-        return Err(ApiError::not_found(format!(
-            "unknown model {name:?}; this server serves {:?}",
-            st.inner.name
-        )));
-    }
-    if let Some(v) = version
-        && v != st.inner.version
-    {
-        return Err(ApiError::not_found(format!(
-            "model {name:?} has no version {v:?}; this server serves version {:?}",
-            st.inner.version
-        )));
-    }
-    Ok(())
+    infer::check_model(&st.inner, name, version)
 }
 
 fn metadata(st: &AppState) -> Json<serde_json::Value> {
@@ -183,20 +169,6 @@ async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
         )],
         body,
     )
-}
-
-/// Counts a request in flight for as long as it lives.
-struct InFlight(Arc<Metrics>);
-impl InFlight {
-    fn new(m: &Arc<Metrics>) -> Self {
-        m.inflight.fetch_add(1, Ordering::Relaxed);
-        InFlight(m.clone())
-    }
-}
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.inflight.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 async fn read_body(st: &AppState, body: Body, headers: &HeaderMap) -> Result<Bytes, ApiError> {
@@ -257,23 +229,7 @@ async fn run_job(
     rows: usize,
     arrived: Instant,
 ) -> Result<Vec<tract_onnx::prelude::Tensor>, ApiError> {
-    let (tx, rx) = oneshot::channel();
-    let job = Job {
-        inputs,
-        rows,
-        enqueued: Instant::now(),
-        reply: tx,
-    };
-    st.inner.batcher.submit(job).inspect_err(|_| {
-        // Every refusal counts: tractor_rejected_requests_total is "answered 503 at the queue".
-        st.inner.metrics.rejected.fetch_add(1, Ordering::Relaxed);
-    })?;
-    let left = st.inner.request_timeout.saturating_sub(arrived.elapsed());
-    let reply = tokio::time::timeout(left, rx)
-        .await
-        .map_err(|_| InferError::Timeout(st.inner.request_timeout))?
-        .map_err(|_| InferError::WorkerGone)?;
-    Ok(reply?)
+    infer::run_job(&st.inner, inputs, rows, arrived, st.inner.request_timeout).await
 }
 
 async fn infer(

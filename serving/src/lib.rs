@@ -9,7 +9,9 @@ pub mod batcher;
 pub mod config;
 pub mod dtype;
 pub mod error;
+pub mod grpc;
 pub mod http;
+pub mod infer;
 pub mod listen;
 pub mod metrics;
 pub mod model;
@@ -129,10 +131,12 @@ impl Server {
         http::app(self.state.clone())
     }
 
-    /// Serve until `shutdown` resolves, then drain.
+    /// Serve REST on `listener` (and gRPC on `grpc`, when given) until `shutdown` resolves,
+    /// then drain both.
     pub async fn serve(
         self,
         listener: TcpListener,
+        grpc: Option<TcpListener>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<DrainOutcome> {
         let Server {
@@ -142,25 +146,50 @@ impl Server {
             ..
         } = self;
         let app = http::app(state.clone());
+        let (grpc_app, health) = grpc::app(state.clone());
         let delay = config.shutdown_delay;
         let deadline = config.drain_timeout;
         let (began_tx, began_rx) = tokio::sync::oneshot::channel::<()>();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let drain_state = state.clone();
+        let drain_health = health.clone();
         let graceful = async move {
             shutdown.await;
             drain_state.inner.ready.store(false, Ordering::SeqCst);
+            grpc::set_health(&drain_health, false).await;
             tracing::info!(?delay, ?deadline, "draining: readiness is now false");
             let _ = began_tx.send(());
             tokio::time::sleep(delay).await;
             tracing::info!("no longer accepting connections; finishing open requests");
+            let _ = stop_tx.send(true);
+        };
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
         };
         state.inner.ready.store(true, Ordering::SeqCst);
-        tracing::info!(addr = %listener.local_addr()?, model = %config.name, version = %config.model_version, "ready");
+        grpc::set_health(&health, true).await;
+        let grpc_addr = match &grpc {
+            Some(l) => l.local_addr()?.to_string(),
+            None => "off".to_owned(),
+        };
+        tracing::info!(addr = %listener.local_addr()?, grpc = %grpc_addr, model = %config.name, version = %config.model_version, "ready");
         let limits = listen::Limits {
             header_read_timeout: config.header_read_timeout,
             max_connections: config.max_connections,
         };
-        let server = listen::serve(listener, app, limits, state.inner.metrics.clone(), graceful);
+        let metrics = state.inner.metrics.clone();
+        let rest = listen::serve(listener, app, limits, metrics.clone(), stopped());
+        let grpc_served = async move {
+            if let Some(l) = grpc {
+                listen::serve(l, grpc_app, limits, metrics, stopped()).await;
+            }
+        };
+        let server = async move {
+            tokio::join!(graceful, rest, grpc_served);
+        };
         let forced = async move {
             if began_rx.await.is_err() {
                 std::future::pending::<()>().await;

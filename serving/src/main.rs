@@ -60,7 +60,22 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        match server.serve(listener, shutdown_signal()).await {
+        let grpc = match server.config.grpc_port {
+            None => None,
+            Some(port) => {
+                let addr = SocketAddr::new(server.config.host, port);
+                match tokio::net::TcpListener::bind(addr).await {
+                    Ok(l) => Some(l),
+                    Err(e) => {
+                        eprintln!(
+                            "tractor-serve: cannot listen for gRPC on {addr}: {e} (choose another --grpc-port, or 0 to turn gRPC off)"
+                        );
+                        return ExitCode::from(1);
+                    }
+                }
+            }
+        };
+        match server.serve(listener, grpc, shutdown_signal()).await {
             Ok(DrainOutcome::Complete) => ExitCode::SUCCESS,
             // The orchestrator asked us to stop; stopping late is still a clean stop.
             Ok(DrainOutcome::DeadlineReached) => ExitCode::SUCCESS,

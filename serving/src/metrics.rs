@@ -71,17 +71,79 @@ impl Histogram {
     }
 }
 
+/// Requests counted by what they asked for (a route, a gRPC method) and how they ended (an
+/// HTTP status, a gRPC code), with a duration histogram per route or method.
 #[derive(Default)]
-struct HttpFamilies {
-    requests: BTreeMap<(String, u16), u64>,
+struct RequestFamilies {
+    requests: BTreeMap<(String, String), u64>,
     durations: BTreeMap<String, Arc<Histogram>>,
 }
+
+/// How one protocol's families are named in the exposition.
+struct Naming {
+    prefix: &'static str,
+    what: &'static str,
+    outcome: &'static str,
+    counted: &'static str,
+    timed: &'static str,
+}
+
+impl RequestFamilies {
+    fn count(&mut self, what: &str, outcome: String) -> Arc<Histogram> {
+        *self.requests.entry((what.to_owned(), outcome)).or_default() += 1;
+        self.durations
+            .entry(what.to_owned())
+            .or_insert_with(|| Arc::new(Histogram::new(LATENCY_BUCKETS)))
+            .clone()
+    }
+
+    fn render(&self, out: &mut String, n: &Naming) {
+        let total = format!("{}_requests_total", n.prefix);
+        let _ = writeln!(out, "# HELP {total} {}\n# TYPE {total} counter", n.counted);
+        for ((what, outcome), count) in &self.requests {
+            let _ = writeln!(
+                out,
+                "{total}{{{}=\"{}\",{}=\"{}\"}} {count}",
+                n.what,
+                escape(what),
+                n.outcome,
+                escape(outcome)
+            );
+        }
+        let duration = format!("{}_request_duration_seconds", n.prefix);
+        let _ = writeln!(
+            out,
+            "# HELP {duration} {}\n# TYPE {duration} histogram",
+            n.timed
+        );
+        for (what, h) in &self.durations {
+            h.render(out, &duration, &format!("{}=\"{}\"", n.what, escape(what)));
+        }
+    }
+}
+
+const HTTP_NAMING: Naming = Naming {
+    prefix: "tractor_http",
+    what: "route",
+    outcome: "status",
+    counted: "HTTP requests by route and status code.",
+    timed: "Time from request arrival to response, by route.",
+};
+
+const GRPC_NAMING: Naming = Naming {
+    prefix: "tractor_grpc",
+    what: "method",
+    outcome: "code",
+    counted: "gRPC calls by method and status code.",
+    timed: "Time from call arrival to response, by method.",
+};
 
 pub struct Metrics {
     model: String,
     version: String,
     sha256: String,
-    http: Mutex<HttpFamilies>,
+    http: Mutex<RequestFamilies>,
+    grpc: Mutex<RequestFamilies>,
     pub queue_wait: Histogram,
     pub inference: Histogram,
     pub batch_size: Histogram,
@@ -102,6 +164,7 @@ impl Metrics {
             version: escape(version),
             sha256: escape(sha256),
             http: Mutex::default(),
+            grpc: Mutex::default(),
             queue_wait: Histogram::new(LATENCY_BUCKETS),
             inference: Histogram::new(LATENCY_BUCKETS),
             batch_size: Histogram::new(BATCH_BUCKETS),
@@ -116,11 +179,16 @@ impl Metrics {
     pub fn observe_request(&self, route: &str, status: u16, seconds: f64) {
         let hist = {
             let mut f = self.http.lock().unwrap_or_else(|p| p.into_inner());
-            *f.requests.entry((route.to_owned(), status)).or_default() += 1;
-            f.durations
-                .entry(route.to_owned())
-                .or_insert_with(|| Arc::new(Histogram::new(LATENCY_BUCKETS)))
-                .clone()
+            f.count(route, status.to_string())
+        };
+        hist.observe(seconds);
+    }
+
+    /// A gRPC call: its method's short name (`ModelInfer`) and its status code's name (`OK`).
+    pub fn observe_grpc(&self, method: &str, code: &str, seconds: f64) {
+        let hist = {
+            let mut f = self.grpc.lock().unwrap_or_else(|p| p.into_inner());
+            f.count(method, code.to_owned())
         };
         hist.observe(seconds);
     }
@@ -149,35 +217,14 @@ impl Metrics {
             "1 when the model is warm and the server is not draining.",
         );
         let _ = writeln!(out, "tractor_ready {}", u8::from(ready));
-        {
-            let f = self.http.lock().unwrap_or_else(|p| p.into_inner());
-            help(
-                &mut out,
-                "tractor_http_requests_total",
-                "counter",
-                "HTTP requests by route and status code.",
-            );
-            for ((route, status), n) in &f.requests {
-                let _ = writeln!(
-                    out,
-                    "tractor_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
-                    escape(route)
-                );
-            }
-            help(
-                &mut out,
-                "tractor_http_request_duration_seconds",
-                "histogram",
-                "Time from request arrival to response, by route.",
-            );
-            for (route, h) in &f.durations {
-                h.render(
-                    &mut out,
-                    "tractor_http_request_duration_seconds",
-                    &format!("route=\"{}\"", escape(route)),
-                );
-            }
-        }
+        self.http
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .render(&mut out, &HTTP_NAMING);
+        self.grpc
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .render(&mut out, &GRPC_NAMING);
         help(
             &mut out,
             "tractor_queue_wait_seconds",
@@ -299,6 +346,15 @@ mod tests {
         assert!(s.contains("tractor_http_requests_total{route=\"/predict\",status=\"400\"} 1"));
         assert!(s.contains("tractor_http_request_duration_seconds_count{route=\"/predict\"} 2"));
         assert!(s.contains("tractor_queue_depth 3"));
+        m.observe_grpc("ModelInfer", "OK", 0.002);
+        m.observe_grpc("ModelInfer", "InvalidArgument", 0.001);
+        let s = m.render(0, true);
+        assert!(
+            s.contains("tractor_grpc_requests_total{method=\"ModelInfer\",code=\"OK\"} 1"),
+            "{s}"
+        );
+        assert!(s.contains("tractor_grpc_request_duration_seconds_count{method=\"ModelInfer\"} 2"));
+        assert!(s.contains("# TYPE tractor_grpc_request_duration_seconds histogram"));
         for fam in [
             "tractor_queue_wait_seconds_bucket",
             "tractor_inference_duration_seconds_sum",

@@ -36,6 +36,11 @@ pub struct LoadtestArgs {
     /// HTTP/2 instead of HTTP/1.1 keep-alive: prior knowledge on http://, ALPN h2 on https://.
     #[arg(long)]
     pub http2: bool,
+    /// Open Inference Protocol gRPC calls (ModelInfer, HTTP/2) instead of HTTP requests:
+    /// --url is the gRPC port with the model's REST path (http://HOST:8081/v2/models/NAME),
+    /// --body the same KServe v2 JSON request as for REST (sent as raw_input_contents).
+    #[arg(long)]
+    pub grpc: bool,
     /// Open loop: most requests in flight at once (a request due while all are busy waits,
     /// and the wait counts in its latency).
     #[arg(long, default_value_t = 1000)]

@@ -36,6 +36,9 @@ pub fn words_of(a: &LoadtestArgs) -> Vec<String> {
     if a.tls.insecure {
         w.push("--insecure".into());
     }
+    if a.grpc {
+        w.push("--grpc".into());
+    }
     if a.http2 {
         w.push("--http2".into());
     }

@@ -10,6 +10,7 @@ use http::Method;
 use super::endpoint::{Endpoint, EndpointError};
 use super::engine::{Mode, Plan};
 use super::fleet::share;
+use super::grpc::{self, GrpcRequestError};
 use super::profile::{Profile, ProfileError};
 use super::report::Slo;
 use crate::cli::LoadtestArgs;
@@ -26,6 +27,8 @@ pub struct LoadPlan {
     /// The body's content type.
     pub content_type: String,
     pub http2: bool,
+    /// `--grpc`: ModelInfer calls to this model (name, version; empty: the one served).
+    pub grpc: Option<(String, String)>,
     pub timeout: Duration,
     /// Open loop: the sends' p99 lag above which the generator lagged.
     pub max_lag: Duration,
@@ -74,6 +77,8 @@ pub enum PlanError {
         "--cacert is a file of this machine, which the workers cannot read: with --in-cluster, use https targets whose CA the image trusts, or --insecure"
     )]
     CacertInCluster,
+    #[error(transparent)]
+    Grpc(#[from] GrpcRequestError),
     #[error("--body {}: {source}", path.display())]
     Body {
         path: PathBuf,
@@ -92,6 +97,25 @@ impl LoadPlan {
         if a.duration.is_zero() {
             return Err(PlanError::ZeroDuration);
         }
+        let grpc = match a.grpc {
+            false => None,
+            true => {
+                if a.body.is_none() {
+                    return Err(GrpcRequestError::NoBody.into());
+                }
+                let mut model: Option<(String, String)> = None;
+                for t in &targets {
+                    let m = grpc::model_of(&t.url, &t.path)?;
+                    match &model {
+                        Some(first) if first != &m => {
+                            return Err(GrpcRequestError::MixedModels(first.0.clone(), m.0).into());
+                        }
+                        _ => model = Some(m),
+                    }
+                }
+                model
+            }
+        };
         let mode = match a.concurrency {
             Some(0) => return Err(PlanError::ZeroConcurrency),
             Some(c) => {
@@ -134,7 +158,8 @@ impl LoadPlan {
             max_requests: a.max_requests,
             body: a.body.clone(),
             content_type: a.content_type.clone(),
-            http2: a.http2,
+            http2: a.http2 || a.grpc,
+            grpc,
             timeout: a.timeout,
             max_lag: a.max_lag,
             tls: a.tls.clone(),
@@ -169,9 +194,18 @@ impl LoadPlan {
                     path: path.clone(),
                     source,
                 })?;
-                (Method::POST, Bytes::from(b))
+                let b = match &self.grpc {
+                    Some((model, version)) => grpc::framed(&b, model, version)?,
+                    None => Bytes::from(b),
+                };
+                (Method::POST, b)
             }
             None => (Method::GET, Bytes::new()),
+        };
+        let content_type = match (&self.grpc, &self.body) {
+            (Some(_), _) => Some("application/grpc".to_owned()),
+            (None, Some(_)) => Some(self.content_type.clone()),
+            (None, None) => None,
         };
         let alpn = if self.http2 {
             crate::tls::Alpn::Http2
@@ -186,11 +220,12 @@ impl LoadPlan {
             targets: self.targets.clone(),
             method,
             body,
-            content_type: self.body.as_ref().map(|_| self.content_type.clone()),
+            content_type,
             mode: self.mode.clone(),
             duration: self.duration,
             max_requests: self.max_requests,
             http2: self.http2,
+            grpc: self.grpc.is_some(),
             timeout: self.timeout,
             max_lag: self.max_lag,
             tls,

@@ -89,7 +89,11 @@ impl Summary {
         Summary {
             mode,
             urls: plan.targets.iter().map(|t| t.url.clone()).collect(),
-            http: if plan.http2 { "HTTP/2" } else { "HTTP/1.1" },
+            http: match (plan.grpc, plan.http2) {
+                (true, _) => "gRPC",
+                (false, true) => "HTTP/2",
+                (false, false) => "HTTP/1.1",
+            },
             duration_s: o.elapsed.as_secs_f64(),
             sent: s.sent,
             requests: s.finished(),

@@ -54,8 +54,17 @@ pub fn spawn(
     cmd.arg("--model")
         .arg(&rev.model)
         .args(["--name", model_name, "--model-version", &rev.version])
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(&rev.args)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+    // replicas share one address: gRPC's fixed default port would collide, so it is off
+    // unless the revision's own arguments choose a port
+    if !rev
+        .args
+        .iter()
+        .any(|a| a == "--grpc-port" || a.starts_with("--grpc-port="))
+    {
+        cmd.args(["--grpc-port", "0"]);
+    }
+    cmd.args(&rev.args)
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)

@@ -98,7 +98,7 @@ fn start(p: &Pod, bin: &Path, retiring: &Retiring) -> Option<Proc> {
     } else {
         repo().join("assets/models/demo-classifier-v1.onnx")
     };
-    let child = spawn_serve(bin, &model, "demo-classifier", &version, &ip, port).ok()?;
+    let child = spawn_serve(bin, &model, "demo-classifier", &version, &ip, port, 8081).ok()?;
     Some(Proc {
         child,
         served: Served { ip, port, version },
@@ -114,6 +114,7 @@ pub fn spawn_serve(
     version: &str,
     host: &str,
     port: u16,
+    grpc_port: u16,
 ) -> std::io::Result<std::process::Child> {
     use std::os::unix::process::CommandExt;
     super::http::assert_allowed(host);
@@ -124,6 +125,8 @@ pub fn spawn_serve(
         .args([
             "--port",
             &port.to_string(),
+            "--grpc-port",
+            &grpc_port.to_string(),
             "--workers",
             "1",
             "--batch-tuning",

@@ -111,48 +111,15 @@ pub fn prepare(
     let mut offset = 0usize;
     let mut rows: Option<usize> = None;
     for t in req.inputs {
-        let ix = inputs
-            .iter()
-            .position(|s| s.name == t.name)
-            .ok_or_else(|| {
-                let names: Vec<&str> = inputs.iter().map(|s| s.name.as_str()).collect();
-                ApiError::bad_request(format!(
-                    "unknown input {:?}; the model's inputs are {names:?}",
-                    t.name
-                ))
-            })?;
-        if slots[ix].is_some() {
-            return Err(ApiError::bad_request(format!(
-                "input {:?} is given twice",
-                t.name
-            )));
-        }
-        let spec = &inputs[ix];
-        let dtype = DType::from_kserve(&t.datatype).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "input {:?}: unknown or unsupported datatype {:?}",
-                t.name, t.datatype
-            ))
-        })?;
-        if dtype != spec.dtype {
-            return Err(ApiError::bad_request(format!(
-                "input {:?}: datatype {} does not match the model's {}",
-                t.name,
-                t.datatype,
-                spec.dtype.kserve_name()
-            )));
-        }
-        let shape = check_shape(&t.name, &t.shape, spec)?;
-        if batchable {
-            let r = shape[0];
-            if *rows.get_or_insert(r) != r {
-                return Err(ApiError::bad_request(format!(
-                    "input {:?}: batch size {r} differs from the other inputs' {}",
-                    t.name,
-                    rows.unwrap_or(0)
-                )));
-            }
-        }
+        let Checked { ix, dtype, shape } = check_input(
+            &t.name,
+            &t.datatype,
+            &t.shape,
+            inputs,
+            batchable,
+            &slots,
+            &mut rows,
+        )?;
         let count: usize = shape.iter().product();
         let tensor = match (param_u64(&t.parameters, "binary_data_size")?, t.data) {
             (Some(_), Some(_)) => {
@@ -202,28 +169,14 @@ pub fn prepare(
             binary.len()
         )));
     }
-    let mut tensors = Vec::with_capacity(slots.len());
-    for (slot, spec) in slots.into_iter().zip(inputs) {
-        tensors.push(
-            slot.ok_or_else(|| ApiError::bad_request(format!("missing input {:?}", spec.name)))?,
-        );
-    }
+    let tensors = all_inputs(slots, inputs)?;
     let all_binary = param_bool(&req.parameters, "binary_data_output")?;
     let wanted = match req.outputs {
         None => (0..outputs.len()).map(|i| (i, all_binary)).collect(),
         Some(list) => {
             let mut v = Vec::new();
             for o in list {
-                let ix = outputs
-                    .iter()
-                    .position(|s| s.name == o.name)
-                    .ok_or_else(|| {
-                        let names: Vec<&str> = outputs.iter().map(|s| s.name.as_str()).collect();
-                        ApiError::bad_request(format!(
-                            "unknown output {:?}; the model's outputs are {names:?}",
-                            o.name
-                        ))
-                    })?;
+                let ix = output_index(&o.name, outputs)?;
                 let bin = match o.parameters.as_ref().and_then(|m| m.get("binary_data")) {
                     None => all_binary,
                     Some(_) => param_bool(&o.parameters, "binary_data")?,
@@ -238,6 +191,85 @@ pub fn prepare(
         inputs: tensors,
         rows: rows.unwrap_or(1),
         outputs: wanted,
+    })
+}
+
+/// An input's name, datatype and shape checked against the model (the same for every protocol).
+pub(crate) struct Checked {
+    /// Its index in the model's inputs.
+    pub ix: usize,
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+}
+
+/// Check one input's declaration: a known name not given before, the model's datatype, a shape
+/// that fits, and (for batchable models) the same batch size as the inputs before it.
+pub(crate) fn check_input(
+    name: &str,
+    datatype: &str,
+    shape: &[i64],
+    inputs: &[TensorSpec],
+    batchable: bool,
+    slots: &[Option<Tensor>],
+    rows: &mut Option<usize>,
+) -> Result<Checked, ApiError> {
+    let ix = inputs.iter().position(|s| s.name == name).ok_or_else(|| {
+        let names: Vec<&str> = inputs.iter().map(|s| s.name.as_str()).collect();
+        ApiError::bad_request(format!(
+            "unknown input {name:?}; the model's inputs are {names:?}"
+        ))
+    })?;
+    if slots.get(ix).is_some_and(Option::is_some) {
+        return Err(ApiError::bad_request(format!(
+            "input {name:?} is given twice"
+        )));
+    }
+    let spec = &inputs[ix];
+    let dtype = DType::from_kserve(datatype).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "input {name:?}: unknown or unsupported datatype {datatype:?}"
+        ))
+    })?;
+    if dtype != spec.dtype {
+        return Err(ApiError::bad_request(format!(
+            "input {name:?}: datatype {datatype} does not match the model's {}",
+            spec.dtype.kserve_name()
+        )));
+    }
+    let shape = check_shape(name, shape, spec)?;
+    if batchable {
+        let r = shape[0];
+        let agreed = *rows.get_or_insert(r);
+        if agreed != r {
+            return Err(ApiError::bad_request(format!(
+                "input {name:?}: batch size {r} differs from the other inputs' {agreed}"
+            )));
+        }
+    }
+    Ok(Checked { ix, dtype, shape })
+}
+
+/// Every input filled, in the model's order, or the first missing one named.
+pub(crate) fn all_inputs(
+    slots: Vec<Option<Tensor>>,
+    inputs: &[TensorSpec],
+) -> Result<Vec<Tensor>, ApiError> {
+    slots
+        .into_iter()
+        .zip(inputs)
+        .map(|(slot, spec)| {
+            slot.ok_or_else(|| ApiError::bad_request(format!("missing input {:?}", spec.name)))
+        })
+        .collect()
+}
+
+/// A requested output's index in the model's outputs.
+pub(crate) fn output_index(name: &str, outputs: &[TensorSpec]) -> Result<usize, ApiError> {
+    outputs.iter().position(|s| s.name == name).ok_or_else(|| {
+        let names: Vec<&str> = outputs.iter().map(|s| s.name.as_str()).collect();
+        ApiError::bad_request(format!(
+            "unknown output {name:?}; the model's outputs are {names:?}"
+        ))
     })
 }
 

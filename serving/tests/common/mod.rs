@@ -102,6 +102,8 @@ pub fn assert_close(got: &[f64], want: &[f64], abs: f64, rel: f64, what: &str) {
 pub struct Served {
     pub child: Child,
     pub base: String,
+    /// `http://HOST:PORT` of the gRPC port, when the test turned it on (`--grpc-port`).
+    pub grpc: Option<String>,
     pub stderr_rest: std::sync::mpsc::Receiver<String>,
 }
 
@@ -112,8 +114,12 @@ impl Served {
 
     pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Served {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tractor-serve"));
-        cmd.args(["--port", "0"])
-            .args(args)
+        cmd.args(["--port", "0"]);
+        // gRPC's default port is fixed (8081): off unless the test asks for it
+        if !args.contains(&"--grpc-port") {
+            cmd.args(["--grpc-port", "0"]);
+        }
+        cmd.args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .env("RUST_LOG", "info");
@@ -141,9 +147,16 @@ impl Served {
                         .filter(|_| line.contains(" ready "))
                     {
                         let addr = addr.split_whitespace().next().expect("addr");
+                        let grpc = line
+                            .split("grpc=")
+                            .nth(1)
+                            .and_then(|g| g.split_whitespace().next())
+                            .filter(|g| *g != "off")
+                            .map(|g| format!("http://{g}"));
                         return Served {
                             child,
                             base: format!("http://{addr}"),
+                            grpc,
                             stderr_rest: rx,
                         };
                     }
@@ -184,6 +197,14 @@ impl Served {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// A port nothing listens on now (bound, read and released: gRPC's port 0 means "off").
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("an ephemeral port")
+        .port()
 }
 
 impl Drop for Served {

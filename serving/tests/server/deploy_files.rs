@@ -72,6 +72,28 @@ fn kustomize_config_is_accepted_and_the_grace_period_covers_the_drain() {
         .collect();
     let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     assert_eq!(get("TRACTOR_SERVE_PORT").as_deref(), Some("8080"));
+    // gRPC: the env the server reads, the container's named port and the Service's agree
+    let grpc_port = get("TRACTOR_SERVE_GRPC_PORT").expect("TRACTOR_SERVE_GRPC_PORT");
+    let named = |ports: &serde_yaml::Value, name: &str| {
+        ports
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"].as_str() == Some(name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no port named {name}"))
+    };
+    let container_grpc = named(&c["ports"], "grpc");
+    assert_eq!(
+        container_grpc["containerPort"]
+            .as_u64()
+            .map(|p| p.to_string()),
+        Some(grpc_port)
+    );
+    let svc = yaml("k8s/base/service.yaml");
+    let svc_grpc = named(&svc["spec"]["ports"], "grpc");
+    assert_eq!(svc_grpc["targetPort"].as_str(), Some("grpc"));
+    assert_eq!(svc_grpc["appProtocol"].as_str(), Some("kubernetes.io/h2c"));
     assert_eq!(
         get("TRACTOR_SERVE_MODEL_VERSION").as_deref(),
         d["spec"]["template"]["metadata"]["labels"]["tractor.dev/model-version"].as_str(),

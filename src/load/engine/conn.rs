@@ -102,7 +102,12 @@ impl Prepared {
     pub fn new(plan: &Plan, ep: &Endpoint) -> Result<Prepared, PrepareError> {
         let uri = if plan.http2 {
             let scheme = if ep.tls { "https" } else { "http" };
-            format!("{scheme}://{}{}", ep.authority, ep.path)
+            let path = if plan.grpc {
+                crate::load::grpc::path()
+            } else {
+                ep.path.clone()
+            };
+            format!("{scheme}://{}{path}", ep.authority)
         } else {
             ep.path.clone()
         };
@@ -141,12 +146,20 @@ impl Prepared {
         if let Some(ct) = &self.content_type {
             h.insert(header::CONTENT_TYPE, ct.clone());
         }
+        if plan.grpc {
+            h.insert(header::TE, http::HeaderValue::from_static("trailers"));
+        }
         req
     }
 }
 
-/// Sends one request on `conn` and reads the whole answer; its status.
-async fn exchange(conn: &mut Conn, req: Request<Full<Bytes>>) -> Result<u16, RequestError> {
+/// Sends one request on `conn` and reads the whole answer; its status (for a gRPC call, the
+/// HTTP status its `grpc-status` stands for).
+async fn exchange(
+    conn: &mut Conn,
+    req: Request<Full<Bytes>>,
+    grpc: bool,
+) -> Result<u16, RequestError> {
     let resp = match conn {
         Conn::H1(s) => {
             s.ready().await.map_err(RequestError::Closed)?;
@@ -159,8 +172,19 @@ async fn exchange(conn: &mut Conn, req: Request<Full<Bytes>>) -> Result<u16, Req
     }
     .map_err(RequestError::Io)?;
     let status = resp.status().as_u16();
-    resp.into_body().collect().await.map_err(RequestError::Io)?;
-    Ok(status)
+    // a trailers-only answer (an error) carries grpc-status in its headers
+    let in_headers = grpc_status(resp.headers());
+    let answer = resp.into_body().collect().await.map_err(RequestError::Io)?;
+    if !grpc || status != 200 {
+        return Ok(status);
+    }
+    let code = answer.trailers().and_then(grpc_status).or(in_headers);
+    // a 200 without a grpc-status broke the protocol: gRPC calls that Unknown (2)
+    Ok(crate::load::grpc::http_status_of(code.unwrap_or(2)))
+}
+
+fn grpc_status(h: &http::HeaderMap) -> Option<u32> {
+    h.get("grpc-status")?.to_str().ok()?.parse().ok()
 }
 
 /// One request on the connection in `slot` (a new one if empty), without a timeout. The
@@ -175,7 +199,7 @@ pub async fn attempt(
         Some(c) => c,
         None => connect(&t.ep, plan.http2, plan.tls.as_ref()).await?,
     };
-    let status = exchange(&mut conn, req).await?;
+    let status = exchange(&mut conn, req, plan.grpc).await?;
     *slot = Some(conn);
     Ok(status)
 }

@@ -31,6 +31,9 @@ pub struct Plan {
     pub duration: Duration,
     pub max_requests: Option<u64>,
     pub http2: bool,
+    /// gRPC calls (`--grpc`): the body is a framed `ModelInferRequest`, the outcome its
+    /// `grpc-status` (counted as the HTTP status of the same meaning).
+    pub grpc: bool,
     pub timeout: Duration,
     /// Open loop: the sends' p99 lag above which the generator lagged.
     pub max_lag: Duration,
