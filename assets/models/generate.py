@@ -26,6 +26,12 @@ serving/tests/data/multi-io.onnx
     inputs  `a` FP32 [N, 4], `b` INT64 [N, 4]
     outputs `sum` FP32 [N, 4] = a + float(b), `doubled` INT64 [N, 4] = 2 * b
 
+serving/tests/data/symbolic-outputs.onnx
+    input `images` FP32 [batch, 3, height, width], output `features` FP32 [batch, 22, H', W']
+    (a stride-2 3x3 convolution and a relu), where the file declares the output and the
+    intermediate value's shapes as expressions of the inputs' symbols, as YOLOv8-style exports do
+    (`floor(height/2 - 1/2) + 1`): fixing the input with --input-shape must not clash with them.
+
 serving/tests/data/bad-op.onnx
     a graph whose node `broken_node` uses an operator no runtime knows (`NoSuchOp`): loading it
     must fail with a message naming the file and that node.
@@ -103,6 +109,23 @@ def multi_io():
     return helper.make_model(graph, opset_imports=OPSET, ir_version=IR)
 
 
+def symbolic_outputs(seed: int = 11):
+    rng = np.random.default_rng(seed)
+    w = numpy_helper.from_array((rng.standard_normal((22, 3, 3, 3)) / 8.0).astype(np.float32), "w")
+    b = numpy_helper.from_array((rng.standard_normal(22) * 0.1).astype(np.float32), "bias")
+    out_dims = ["batch", 22, "floor(height/2 - 1/2) + 1", "floor(width/2 - 1/2) + 1"]
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["images", "w", "bias"], ["conv"], name="conv",
+                          strides=[2, 2], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+         helper.make_node("Relu", ["conv"], ["features"], name="relu")],
+        "symbolic_outputs",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, "height", "width"])],
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, out_dims)],
+        initializer=[w, b],
+        value_info=[helper.make_tensor_value_info("conv", TensorProto.FLOAT, out_dims)])
+    return helper.make_model(graph, opset_imports=OPSET, ir_version=IR)
+
+
 def bad_op():
     graph = helper.make_graph(
         [helper.make_node("Relu", ["x"], ["y"], name="fine_node"),
@@ -128,6 +151,7 @@ def main():
     data = os.path.join(ROOT, "serving", "tests", "data")
     os.makedirs(data, exist_ok=True)
     save(multi_io(), os.path.join(data, "multi-io.onnx"))
+    save(symbolic_outputs(), os.path.join(data, "symbolic-outputs.onnx"))
     m = bad_op()
     m.producer_name = "tractor assets/models/generate.py"
     onnx.save(m, os.path.join(data, "bad-op.onnx"))

@@ -2,6 +2,10 @@
 //! "tract vs onnxruntime" table.
 //!
 //!     cargo run --release -p tractor-serve --example raw_timing -- MODEL [--input-shape S] [--batch B] [--threads T] [--runs N] [--profile]
+//!     cargo run --release -p tractor-serve --example raw_timing -- --isa
+//!
+//! `--isa` prints the instruction-set rung tract's kernels run at on this machine (its
+//! nickname, then every feature probed), for the benchmark tables.
 //!
 //! Inputs are the deterministic test formula; prints the median and the mean in milliseconds.
 
@@ -12,6 +16,12 @@ use tractor_serve::model::Model;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--isa") {
+        let isa = tract_linalg::isa::native();
+        let features: Vec<String> = isa.iter().map(|i| i.to_string()).collect();
+        println!("{} ({})", isa.nickname(), features.join(","));
+        return Ok(());
+    }
     let model = args
         .first()
         .ok_or("usage: raw_timing MODEL [--input-shape S] [--batch B] [--threads T] [--runs N]")?;

@@ -77,9 +77,29 @@ impl Model {
         };
         let bytes = std::fs::read(path).map_err(|e| fail(ModelError::Read(e)))?;
         let sha256 = hex(&Sha256::digest(&bytes));
-        let mut model = tract_onnx::onnx()
-            .model_for_read(&mut Cursor::new(&bytes))
+        let onnx = tract_onnx::onnx();
+        let proto = onnx
+            .proto_model_for_read(&mut Cursor::new(&bytes))
             .map_err(|e| fail(ModelError::Unreadable(e)))?;
+        // The shapes a file declares for intermediate values (value_info) are in the inputs'
+        // symbols (`batch`, `floor(height/2 - 1/2)`): once an input's dimensions are fixed,
+        // tract would have to unify `batch` with 1 and fails. Whenever we fix them (the
+        // --input-shape overrides, the batch sizes of the batched plans) tract infers those
+        // shapes again from the inputs instead; the file's declarations only serve the model
+        // left as it is.
+        let bindable = || {
+            tract_onnx::onnx()
+                .with_ignore_value_info(true)
+                .model_for_proto_model(&proto)
+                .map_err(|e| fail(ModelError::Unreadable(e)))
+        };
+        let overridden = !input_shapes.is_empty();
+        let mut model = if overridden {
+            bindable()?
+        } else {
+            onnx.model_for_proto_model(&proto)
+                .map_err(|e| fail(ModelError::Unreadable(e)))?
+        };
         let input_names: Vec<String> = model
             .input_outlets()
             .map_err(|e| fail(ModelError::Tract(e)))?
@@ -100,22 +120,29 @@ impl Model {
         for spec in input_shapes {
             apply_shape_override(&mut model, &input_names, spec).map_err(fail)?;
         }
-        let (inputs, outputs, plans) =
-            match batched_plans(&model, &input_names, &output_names, max_batch, rewrites) {
-                Ok(Some(b)) => b,
-                Ok(None) => {
-                    single_plan(model, &input_names, &output_names, rewrites).map_err(fail)?
-                }
-                // A free batch tract cannot bind: try the model as it is before giving up.
-                Err(batched) => {
-                    single_plan(model, &input_names, &output_names, rewrites).map_err(|single| {
-                        fail(ModelError::Unbatchable {
-                            batched: Box::new(batched),
-                            single: Box::new(single),
-                        })
-                    })?
-                }
-            };
+        let mut batched = batched_plans(&model, &input_names, &output_names, max_batch, rewrites);
+        if batched.is_err() && !overridden {
+            // perhaps only the declared intermediate shapes were in the way
+            let free = bindable()?;
+            if let Ok(Some(b)) =
+                batched_plans(&free, &input_names, &output_names, max_batch, rewrites)
+            {
+                batched = Ok(Some(b));
+            }
+        }
+        let (inputs, outputs, plans) = match batched {
+            Ok(Some(b)) => b,
+            Ok(None) => single_plan(model, &input_names, &output_names, rewrites).map_err(fail)?,
+            // A free batch tract cannot bind: try the model as it is before giving up.
+            Err(batched) => {
+                single_plan(model, &input_names, &output_names, rewrites).map_err(|single| {
+                    fail(ModelError::Unbatchable {
+                        batched: Box::new(batched),
+                        single: Box::new(single),
+                    })
+                })?
+            }
+        };
         let m = Model {
             path: path.to_owned(),
             sha256,

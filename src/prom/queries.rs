@@ -2,7 +2,8 @@
 //! pods — and how their answers become the same per-pod figures a direct scrape gives.
 //!
 //! 1. the latency buckets: `increase` of `tractor_http_request_duration_seconds_bucket` over
-//!    the inference routes, summed per pod and `le`;
+//!    the inference routes and of `tractor_grpc_request_duration_seconds_bucket` for
+//!    `ModelInfer` (both protocols' inferences), summed per pod and `le`;
 //! 2. the counters and the histograms' `_sum`/`_count`: `increase` per pod, each part named
 //!    by a `tractor_part` label (one request: the parts joined with `or`);
 //! 3. the gauges (in flight, queue depth) and `tractor_model_info`'s version, per pod.
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use super::response::{Sample, Series};
 use crate::metrics::histogram::Bucket;
+use tractor_metrics::parse::outcome_of;
 use crate::model::Key;
 use crate::scrape::{PodMetrics, SumCount};
 
@@ -43,10 +45,15 @@ impl Queries {
 /// The inference routes, as the direct scrape counts them (anchored, as PromQL does).
 const INFERENCE: &str = r#"route=~".*/infer|/predict""#;
 
+/// gRPC's inference method.
+const GRPC_INFERENCE: &str = r#"method="ModelInfer""#;
+
 /// The label that names each part of the counters query.
 pub const PART: &str = "tractor_part";
 
-/// `increase(...[window])` per pod of these parts; the name is the part's.
+/// `increase(...[window])` per pod of these parts; the name is the part's. Those marked
+/// `true` are REST's request histogram (`tractor_http_…`) over the inference routes, joined
+/// with gRPC's (`tractor_grpc_…`) for ModelInfer.
 const COUNTER_PARTS: &[(&str, &str, bool)] = &[
     (
         "request_seconds_sum",
@@ -88,22 +95,34 @@ pub fn queries(l: &Labels, window: Duration) -> Queries {
     let by = format!("{ns}, {pod}");
     let named =
         |part: &str, expr: String| format!(r#"label_replace({expr}, "{PART}", "{part}", "", "")"#);
+    // REST's series and gRPC's have different labels (route, status / method, code), so `or`
+    // keeps both and the sums add them
+    let both = |http: &str, grpc: &str| {
+        format!("increase({http}{{{INFERENCE}}}[{w}]) or increase({grpc}{{{GRPC_INFERENCE}}}[{w}])")
+    };
     let mut counters = vec![named(
         "requests",
         format!(
-            "sum by ({by}, status) (increase(tractor_http_requests_total{{{INFERENCE}}}[{w}]))"
+            "sum by ({by}, status) (increase(tractor_http_requests_total{{{INFERENCE}}}[{w}])) or sum by ({by}, code) (increase(tractor_grpc_requests_total{{{GRPC_INFERENCE}}}[{w}]))"
         ),
     )];
     for (part, metric, inference) in COUNTER_PARTS {
-        let filter = if *inference { INFERENCE } else { "" };
-        counters.push(named(
-            part,
-            format!("sum by ({by}) (increase({metric}{{{filter}}}[{w}]))"),
-        ));
+        let expr = match inference {
+            true => both(
+                metric,
+                &metric.replacen("tractor_http_", "tractor_grpc_", 1),
+            ),
+            false => format!("increase({metric}{{}}[{w}])"),
+        };
+        counters.push(named(part, format!("sum by ({by}) ({expr})")));
     }
     Queries {
         buckets: format!(
-            "sum by ({by}, le) (increase(tractor_http_request_duration_seconds_bucket{{{INFERENCE}}}[{w}]))"
+            "sum by ({by}, le) ({})",
+            both(
+                "tractor_http_request_duration_seconds_bucket",
+                "tractor_grpc_request_duration_seconds_bucket"
+            )
         ),
         counters: counters.join(" or "),
         gauges: [
@@ -179,11 +198,12 @@ pub fn assemble(
         let v = if s.value.is_finite() { s.value } else { 0.0 };
         match s.labels.get(PART).map(String::as_str) {
             Some("requests") => {
-                let status = s.labels.get("status").map(String::as_str).unwrap_or("");
+                let label = |k: &str| s.labels.get(k).map(String::as_str);
+                let (rejected, error) = outcome_of(label("status"), label("code"));
                 m.requests += v;
-                if status == "503" {
+                if rejected {
                     m.rejected += v;
-                } else if status.starts_with('5') {
+                } else if error {
                     m.errors += v;
                 }
             }
@@ -282,10 +302,12 @@ mod tests {
         );
         assert_eq!(
             q.buckets,
-            r#"sum by (kubernetes_namespace, kubernetes_pod_name, le) (increase(tractor_http_request_duration_seconds_bucket{route=~".*/infer|/predict"}[60s]))"#
+            r#"sum by (kubernetes_namespace, kubernetes_pod_name, le) (increase(tractor_http_request_duration_seconds_bucket{route=~".*/infer|/predict"}[60s]) or increase(tractor_grpc_request_duration_seconds_bucket{method="ModelInfer"}[60s]))"#
         );
-        assert!(q.counters.starts_with(r#"label_replace(sum by (kubernetes_namespace, kubernetes_pod_name, status) (increase(tractor_http_requests_total{route=~".*/infer|/predict"}[60s])), "tractor_part", "requests", "", "") or "#));
-        assert_eq!(q.counters.matches(" or ").count(), COUNTER_PARTS.len());
+        assert!(q.counters.starts_with(r#"label_replace(sum by (kubernetes_namespace, kubernetes_pod_name, status) (increase(tractor_http_requests_total{route=~".*/infer|/predict"}[60s])) or sum by (kubernetes_namespace, kubernetes_pod_name, code) (increase(tractor_grpc_requests_total{method="ModelInfer"}[60s])), "tractor_part", "requests", "", "") or "#));
+        // the parts, and inside three of them (requests, request_seconds_*) REST's or gRPC's
+        assert_eq!(q.counters.matches(" or ").count(), COUNTER_PARTS.len() + 3);
+        assert!(q.counters.contains(r#"sum by (kubernetes_namespace, kubernetes_pod_name) (increase(tractor_http_request_duration_seconds_sum{route=~".*/infer|/predict"}[60s]) or increase(tractor_grpc_request_duration_seconds_sum{method="ModelInfer"}[60s]))"#));
         assert!(
             q.counters
                 .contains(r#"increase(tractor_queue_wait_seconds_sum{}[60s])"#)
@@ -311,6 +333,13 @@ mod tests {
             s(&[w1[0], w1[1], part("requests"), ("status", "200")], 95.0),
             s(&[w1[0], w1[1], part("requests"), ("status", "500")], 2.0),
             s(&[w1[0], w1[1], part("requests"), ("status", "503")], 3.0),
+            // gRPC's calls, by code: Unavailable is backpressure, Internal an error
+            s(&[w1[0], w1[1], part("requests"), ("code", "OK")], 10.0),
+            s(
+                &[w1[0], w1[1], part("requests"), ("code", "Unavailable")],
+                1.0,
+            ),
+            s(&[w1[0], w1[1], part("requests"), ("code", "Internal")], 1.0),
             s(&[w1[0], w1[1], part("queue_wait_sum")], 0.5),
             s(&[w1[0], w1[1], part("queue_wait_count")], 100.0),
             s(&[w1[0], w1[1], part("request_seconds_sum")], 1.5),
@@ -333,7 +362,7 @@ mod tests {
         let m = &out[&("ml".to_string(), "web-1".to_string())];
         let les: Vec<f64> = m.latency.iter().map(|b| b.le).collect();
         assert_eq!(les, [0.001, 0.01, f64::INFINITY]);
-        assert_eq!((m.requests, m.errors, m.rejected), (100.0, 2.0, 3.0));
+        assert_eq!((m.requests, m.errors, m.rejected), (112.0, 3.0, 4.0));
         assert_eq!((m.queue_wait.sum, m.queue_wait.count), (0.5, 100.0));
         assert_eq!((m.request_seconds.sum, m.request_seconds.count), (1.5, 0.0));
         assert_eq!((m.inflight, m.version.as_deref()), (4.0, Some("v2")));

@@ -9,7 +9,8 @@ pub struct PodMetrics {
     /// `tractor_model_info{version}`: the model version the server really loaded.
     pub version: Option<String>,
     /// Cumulative buckets of `tractor_http_request_duration_seconds` over the inference
-    /// routes (`…/infer`, `/predict`), summed.
+    /// routes (`…/infer`, `/predict`) and of `tractor_grpc_request_duration_seconds` for
+    /// `ModelInfer`, summed: a revision's latency whichever protocol its clients use.
     pub latency: Vec<Bucket>,
     /// Inference requests answered, and of them 5xx other than 503, and 503s (backpressure).
     pub requests: f64,
@@ -35,6 +36,53 @@ pub struct SumCount {
 
 fn is_inference(route: &str) -> bool {
     route.ends_with("/infer") || route == "/predict"
+}
+
+/// The request families by protocol: REST's (by route, status) and gRPC's (by method, code),
+/// as the one family the console reads: whether a sample is an inference's, and its outcome.
+fn request_family(metric: &str, labels: &prometheus_parse::Labels) -> Option<(&'static str, bool)> {
+    let base = ["_bucket", "_sum", "_count"]
+        .iter()
+        .find_map(|s| metric.strip_suffix(s))
+        .unwrap_or(metric);
+    match base {
+        "tractor_http_request_duration_seconds" | "tractor_http_requests_total" => Some((
+            if base.ends_with("_total") {
+                "requests"
+            } else {
+                "seconds"
+            },
+            is_inference(labels.get("route").unwrap_or("")),
+        )),
+        "tractor_grpc_request_duration_seconds" | "tractor_grpc_requests_total" => Some((
+            if base.ends_with("_total") {
+                "requests"
+            } else {
+                "seconds"
+            },
+            labels.get("method") == Some("ModelInfer"),
+        )),
+        _ => None,
+    }
+}
+
+fn outcome(labels: &prometheus_parse::Labels) -> (bool, bool) {
+    outcome_of(labels.get("status"), labels.get("code"))
+}
+
+/// A REST `status` or a gRPC `code` label as (rejected: backpressure, error: the server
+/// failed): 503 / `Unavailable` is backpressure; other 5xx and the codes that mean the same
+/// (`Internal`, `Unknown`, `DeadlineExceeded`, ...) are errors; the rest (2xx, 4xx, `OK`,
+/// `InvalidArgument`, `NotFound`, ...) neither.
+pub fn outcome_of(status: Option<&str>, code: Option<&str>) -> (bool, bool) {
+    if let Some(status) = status {
+        return (status == "503", status.starts_with('5') && status != "503");
+    }
+    match code.unwrap_or("") {
+        "Unavailable" => (true, false),
+        "Unknown" | "DeadlineExceeded" | "Unimplemented" | "Internal" | "DataLoss" => (false, true),
+        _ => (false, false),
+    }
 }
 
 /// prometheus-parse 0.2 cuts a label set at the first `}`, even inside a quoted value
@@ -110,12 +158,15 @@ pub fn parse(text: &str) -> Result<PodMetrics, ParseError> {
     let mut m = PodMetrics::default();
     let mut seen_latency = false;
     for s in &scrape.samples {
-        let route = s.labels.get("route").unwrap_or("");
-        match (s.metric.as_str(), &s.value) {
+        let family = request_family(&s.metric, &s.labels);
+        let inference = family.is_some_and(|(_, infer)| infer);
+        match (
+            family.map(|(f, _)| f).unwrap_or(s.metric.as_str()),
+            &s.value,
+        ) {
+            _ if family.is_some() && !inference => {}
             ("tractor_model_info", _) => m.version = s.labels.get("version").map(str::to_string),
-            ("tractor_http_request_duration_seconds", Value::Histogram(hs))
-                if is_inference(route) =>
-            {
+            ("seconds", Value::Histogram(hs)) => {
                 seen_latency = true;
                 for h in hs {
                     if !h.count.is_finite() || h.count < 0.0 || h.less_than.is_nan() {
@@ -133,20 +184,19 @@ pub fn parse(text: &str) -> Result<PodMetrics, ParseError> {
                     }
                 }
             }
-            ("tractor_http_requests_total", Value::Counter(v) | Value::Untyped(v))
-                if is_inference(route) =>
-            {
-                let status = s.labels.get("status").unwrap_or("");
+            ("requests", Value::Counter(v) | Value::Untyped(v)) => {
+                let (rejected, error) = outcome(&s.labels);
                 m.requests += v;
-                if status == "503" {
+                if rejected {
                     m.rejected += v;
-                } else if status.starts_with('5') {
+                } else if error {
                     m.errors += v;
                 }
             }
             ("tractor_inflight_requests", Value::Gauge(v) | Value::Untyped(v)) => m.inflight += v,
             ("tractor_queue_depth", Value::Gauge(v) | Value::Untyped(v)) => m.queue_depth += v,
-            (name, Value::Untyped(v) | Value::Counter(v)) => {
+            (_, Value::Untyped(v) | Value::Counter(v)) => {
+                let name = s.metric.as_str();
                 let (field, sum) = match name.strip_suffix("_sum") {
                     Some(base) => (base, true),
                     None => match name.strip_suffix("_count") {
@@ -155,9 +205,8 @@ pub fn parse(text: &str) -> Result<PodMetrics, ParseError> {
                     },
                 };
                 let sc = match field {
-                    "tractor_http_request_duration_seconds" if is_inference(route) => {
-                        &mut m.request_seconds
-                    }
+                    "tractor_http_request_duration_seconds"
+                    | "tractor_grpc_request_duration_seconds" => &mut m.request_seconds,
                     "tractor_queue_wait_seconds" => &mut m.queue_wait,
                     "tractor_inference_duration_seconds" => &mut m.inference,
                     "tractor_batch_size" => &mut m.batch_size,
@@ -272,6 +321,45 @@ tractor_batch_size_count 3
                 count: 95.0
             }
         );
+    }
+
+    const GRPC: &str = r#"# TYPE tractor_grpc_requests_total counter
+tractor_grpc_requests_total{method="ModelInfer",code="OK"} 10
+tractor_grpc_requests_total{method="ModelInfer",code="Unavailable"} 1
+tractor_grpc_requests_total{method="ModelInfer",code="Internal"} 1
+tractor_grpc_requests_total{method="ModelInfer",code="InvalidArgument"} 2
+tractor_grpc_requests_total{method="ServerReady",code="OK"} 40
+# TYPE tractor_grpc_request_duration_seconds histogram
+tractor_grpc_request_duration_seconds_bucket{method="ModelInfer",le="0.001"} 5
+tractor_grpc_request_duration_seconds_bucket{method="ModelInfer",le="0.01"} 14
+tractor_grpc_request_duration_seconds_bucket{method="ModelInfer",le="+Inf"} 14
+tractor_grpc_request_duration_seconds_sum{method="ModelInfer"} 0.1
+tractor_grpc_request_duration_seconds_count{method="ModelInfer"} 14
+tractor_grpc_request_duration_seconds_bucket{method="ServerReady",le="0.001"} 40
+tractor_grpc_request_duration_seconds_bucket{method="ServerReady",le="0.01"} 40
+tractor_grpc_request_duration_seconds_bucket{method="ServerReady",le="+Inf"} 40
+tractor_grpc_request_duration_seconds_sum{method="ServerReady"} 0.01
+tractor_grpc_request_duration_seconds_count{method="ServerReady"} 40
+"#;
+
+    #[test]
+    fn grpc_inference_counts_with_rest_and_health_calls_do_not() {
+        let m = parse(&format!("{TEXT}{GRPC}")).unwrap();
+        let counts: Vec<f64> = m.latency.iter().map(|b| b.count).collect();
+        assert_eq!(counts, [51.0 + 5.0, 92.0 + 14.0, 97.0 + 14.0]);
+        // Unavailable is backpressure like 503, Internal an error like 500, InvalidArgument
+        // the client's like 400
+        assert_eq!((m.requests, m.errors, m.rejected), (95.0 + 14.0, 3.0, 4.0));
+        assert_eq!(
+            m.request_seconds,
+            SumCount {
+                sum: 0.6,
+                count: 95.0 + 14.0
+            }
+        );
+        // a server answering only gRPC is tractor-serve too
+        let only = parse(&format!("tractor_model_info{{version=\"3\"}} 1\n{GRPC}")).unwrap();
+        assert_eq!(only.requests, 14.0);
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub fn document() -> Value {
     let version = json!({ "name": "version", "in": "path", "required": true, "schema": { "type": "string" } });
     let ok =
         |d: &str| json!({ "200": { "description": d }, "503": { "description": "not ready" } });
+    let model_ok = |d: &str| json!({ "200": { "description": d }, "503": { "description": "not ready" }, "404": err });
     json!({
         "openapi": "3.0.3",
         "info": { "title": "tractor-serve", "version": env!("CARGO_PKG_VERSION"),
@@ -40,8 +41,8 @@ pub fn document() -> Value {
             "/v2/health/ready": { "get": { "summary": "Model warm and not draining", "responses": ok("ready") } },
             "/v2/models/{name}": { "get": { "summary": "Model metadata", "parameters": [name], "responses": { "200": { "description": "inputs and outputs" }, "404": err } } },
             "/v2/models/{name}/versions/{version}": { "get": { "summary": "Model metadata", "parameters": [name, version], "responses": { "200": { "description": "inputs and outputs" }, "404": err } } },
-            "/v2/models/{name}/ready": { "get": { "summary": "Model readiness", "parameters": [name], "responses": ok("ready") } },
-            "/v2/models/{name}/versions/{version}/ready": { "get": { "summary": "Model readiness", "parameters": [name, version], "responses": ok("ready") } },
+            "/v2/models/{name}/ready": { "get": { "summary": "Model readiness", "parameters": [name], "responses": model_ok("ready") } },
+            "/v2/models/{name}/versions/{version}/ready": { "get": { "summary": "Model readiness", "parameters": [name, version], "responses": model_ok("ready") } },
             "/v2/models/{name}/infer": { "post": { "parameters": [name], "summary": infer["summary"], "requestBody": infer["requestBody"], "responses": infer["responses"] } },
             "/v2/models/{name}/versions/{version}/infer": { "post": { "parameters": [name, version], "summary": infer["summary"], "requestBody": infer["requestBody"], "responses": infer["responses"] } },
             "/predict": { "post": {

@@ -122,6 +122,33 @@ async fn health_metadata_and_versions() {
     assert_eq!(s, StatusCode::OK);
     assert!(doc["paths"]["/v2/models/{name}/infer"]["post"].is_object());
     assert!(doc["paths"]["/predict"]["post"].is_object());
+    // every status seen above is one the document gives for its route
+    for (path, route, method) in [
+        ("/v2/models/resnet", "/v2/models/{name}", "get"),
+        (
+            "/v2/models/demo-classifier-v1/versions/4",
+            "/v2/models/{name}/versions/{version}",
+            "get",
+        ),
+        ("/v2/models/resnet/ready", "/v2/models/{name}/ready", "get"),
+        (
+            "/v2/models/demo-classifier-v1/versions/4/ready",
+            "/v2/models/{name}/versions/{version}/ready",
+            "get",
+        ),
+        ("/v2/models/resnet/infer", "/v2/models/{name}/infer", "post"),
+    ] {
+        let status = if method == "get" {
+            get(&app, path).await.0
+        } else {
+            post_json(&app, path, &json!({"inputs": []})).await.0
+        };
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            doc["paths"][route][method]["responses"]["404"].is_object(),
+            "{route} does not document the 404 it answers"
+        );
+    }
 }
 
 #[tokio::test]

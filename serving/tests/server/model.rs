@@ -143,3 +143,50 @@ fn magika_one_hot_becomes_a_lookup_with_the_same_answers_even_out_of_range() {
         "magika with vs without the rewrite",
     );
 }
+
+fn flat(t: &Tensor) -> Vec<f32> {
+    t.try_as_plain_ram()
+        .unwrap()
+        .as_slice::<f32>()
+        .unwrap()
+        .to_vec()
+}
+
+/// A file that declares its outputs' (and an intermediate value's) shapes as expressions of
+/// the inputs' symbols, as YOLOv8-style exports do: fixing the input's shape must not clash
+/// with them (tract used to fail: "Impossible to unify Sym(batch) with Val(1)").
+#[test]
+fn declared_symbolic_output_shapes_do_not_clash_with_a_fixed_input_shape() {
+    let path = common::data("symbolic-outputs.onnx");
+    let image = Tensor::from_shape(&[1, 3, 40, 40], &common::det(3 * 40 * 40)).unwrap();
+
+    let fixed = Model::load(&path, &["1,3,40,40".into()], 8).unwrap();
+    assert_eq!(
+        fixed.outputs[0].shape,
+        [Some(1), Some(22), Some(20), Some(20)]
+    );
+    let got = fixed.runner().unwrap().run(vec![image.clone()]).unwrap();
+    assert_eq!(got[0].shape(), &[1, 22, 20, 20]);
+
+    // a free batch with fixed spatial dimensions: batched plans, the batch left free
+    let batched = Model::load(&path, &["N,3,40,40".into()], 4).unwrap();
+    assert!(batched.batchable());
+    assert_eq!(
+        batched.outputs[0].shape,
+        [None, Some(22), Some(20), Some(20)]
+    );
+    let two = Tensor::from_shape(&[2, 3, 40, 40], &common::det(2 * 3 * 40 * 40)).unwrap();
+    let got2 = batched.runner().unwrap().run(vec![two]).unwrap();
+    assert_eq!(got2[0].shape(), &[2, 22, 20, 20]);
+
+    // the same answers as the model left as it is (its declarations kept, every dim free)
+    let free = Model::load(&path, &[], 8).unwrap();
+    assert!(!free.batchable());
+    let want = free.runner().unwrap().run(vec![image]).unwrap();
+    let (g, w) = (flat(&got[0]), flat(&want[0]));
+    assert_eq!(g.len(), w.len());
+    let g: Vec<f64> = g.iter().map(|v| *v as f64).collect();
+    let w: Vec<f64> = w.iter().map(|v| *v as f64).collect();
+    common::assert_close(&g, &w, 1e-5, 1e-5, "fixed vs free input shape");
+    assert!(w.iter().any(|v| *v > 0.0), "not all zero after the relu");
+}
