@@ -51,6 +51,18 @@ pub struct Cli {
         value_delimiter = ';'
     )]
     pub input_shape: Vec<String>,
+    /// A model whose inputs leave H and W (or more than the batch) free gets a plan per input
+    /// shape, built on first use: build these before ready. `[NAME=]DIMS` like `1,3,640,640`
+    /// (several inputs space-separated). Repeatable; in the env var separate with `;`
+    #[arg(
+        long = "warm-shapes",
+        env = "TRACTOR_SERVE_WARM_SHAPES",
+        value_delimiter = ';'
+    )]
+    pub warm_shapes: Vec<String>,
+    /// Plans kept for such a model, least recently used out [default: 16]
+    #[arg(long, env = "TRACTOR_SERVE_PLAN_CACHE_SIZE")]
+    pub plan_cache_size: Option<usize>,
     /// Inference worker threads [default: number of cores]
     #[arg(long, env = "TRACTOR_SERVE_WORKERS")]
     pub workers: Option<usize>,
@@ -103,6 +115,8 @@ struct FileConfig {
     port: Option<u16>,
     grpc_port: Option<u16>,
     input_shape: Option<Vec<String>>,
+    warm_shapes: Option<Vec<String>>,
+    plan_cache_size: Option<usize>,
     workers: Option<usize>,
     intra_op_threads: Option<usize>,
     max_batch_size: Option<usize>,
@@ -129,6 +143,8 @@ pub struct Config {
     /// `None`: gRPC is off.
     pub grpc_port: Option<u16>,
     pub input_shapes: Vec<String>,
+    pub warm_shapes: Vec<String>,
+    pub plan_cache_size: usize,
     pub workers: usize,
     pub intra_op_threads: usize,
     pub max_batch_size: usize,
@@ -253,6 +269,16 @@ impl Config {
                 .unwrap_or(IpAddr::from([127, 0, 0, 1])),
             port: cli.port.or(file.port).unwrap_or(8080),
             grpc_port: Some(cli.grpc_port.or(file.grpc_port).unwrap_or(8081)).filter(|p| *p != 0),
+            warm_shapes: if cli.warm_shapes.is_empty() {
+                file.warm_shapes.unwrap_or_default()
+            } else {
+                cli.warm_shapes
+            },
+            plan_cache_size: cli
+                .plan_cache_size
+                .or(file.plan_cache_size)
+                .unwrap_or(crate::model::DEFAULT_PLAN_CACHE)
+                .max(1),
             input_shapes: if cli.input_shape.is_empty() {
                 file.input_shape.unwrap_or_default()
             } else {

@@ -23,8 +23,8 @@ use axum::response::Response;
 use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
 
-use crate::http::AppState;
 use crate::metrics::Metrics;
+use crate::state::AppState;
 use pb::grpc_inference_service_server::GrpcInferenceServiceServer;
 
 pub use tractor_proto::SERVICE_NAME;

@@ -1,8 +1,7 @@
 //! `fn app(state) -> Router`: every route, readiness, and the metrics middleware.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
@@ -13,32 +12,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::batcher::BatchHandle;
 use crate::error::ApiError;
 use crate::infer::{self, InFlight};
-use crate::metrics::Metrics;
 use crate::model::TensorSpec;
 use crate::protocol::{openapi, predict, v2};
-
-/// What the handlers need; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub inner: Arc<Shared>,
-}
-
-pub struct Shared {
-    pub name: String,
-    pub version: String,
-    pub inputs: Vec<TensorSpec>,
-    pub outputs: Vec<TensorSpec>,
-    pub batchable: bool,
-    pub batcher: BatchHandle,
-    pub metrics: Arc<Metrics>,
-    pub max_body: usize,
-    pub request_timeout: Duration,
-    /// False until warm, and again from the moment a drain starts.
-    pub ready: AtomicBool,
-}
+pub use crate::state::{AppState, Shared};
 
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -161,6 +139,7 @@ async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
     let body = st.inner.metrics.render(
         st.inner.batcher.queue_depth(),
         st.inner.ready.load(Ordering::SeqCst),
+        st.inner.plan_cache.as_ref().map(|p| p.stats()),
     );
     (
         [(

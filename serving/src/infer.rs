@@ -11,8 +11,8 @@ use tract_onnx::prelude::Tensor;
 
 use crate::batcher::{InferError, Job};
 use crate::error::ApiError;
-use crate::http::Shared;
 use crate::metrics::Metrics;
+use crate::state::Shared;
 
 /// The model a request names must be the one served (and its version, when given).
 pub fn check_model(st: &Shared, name: &str, version: Option<&str>) -> Result<(), ApiError> {

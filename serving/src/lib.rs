@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod model;
 pub mod protocol;
 pub mod rewrite;
+pub mod state;
 pub mod units;
 
 use std::future::Future;
@@ -27,9 +28,9 @@ use tokio::net::TcpListener;
 
 use batcher::{BatchConfig, Batcher};
 use config::Config;
-use http::{AppState, Shared};
 use metrics::Metrics;
 use model::{LoadError, Model, ModelError};
+use state::{AppState, Shared};
 
 pub struct Server {
     pub config: Config,
@@ -68,6 +69,20 @@ impl Server {
             config.max_batch_size,
             config.rewrites,
         )?;
+        if let Some(plans) = &model.shapes {
+            plans.set_capacity(config.plan_cache_size);
+            model
+                .warm_shapes(&config.warm_shapes)
+                .map_err(|e| LoadError {
+                    path: config.model.clone(),
+                    source: e,
+                })?;
+            tracing::info!(
+                warmed = config.warm_shapes.len(),
+                cache = config.plan_cache_size,
+                "inputs with free dimensions: a plan per input shape, built on first use"
+            );
+        }
         let mut batch_timings = Vec::new();
         if config.batch_tuning {
             batch_timings = model.tune_batch_sizes().map_err(|e| LoadError {
@@ -114,6 +129,7 @@ impl Server {
                 batcher: batcher.handle.clone(),
                 metrics,
                 max_body: config.max_body_size,
+                plan_cache: model.shapes.clone(),
                 request_timeout: config.request_timeout,
                 ready: AtomicBool::new(false),
             }),

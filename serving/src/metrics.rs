@@ -194,7 +194,12 @@ impl Metrics {
     }
 
     /// Exposition text. `queue_depth` and `ready` are read by the caller at scrape time.
-    pub fn render(&self, queue_depth: usize, ready: bool) -> String {
+    pub fn render(
+        &self,
+        queue_depth: usize,
+        ready: bool,
+        plan_cache: Option<crate::model::PlanCacheStats>,
+    ) -> String {
         let mut out = String::with_capacity(8192);
         let help = |out: &mut String, name: &str, kind: &str, text: &str| {
             let _ = writeln!(out, "# HELP {name} {text}\n# TYPE {name} {kind}");
@@ -304,6 +309,44 @@ impl Metrics {
             "tractor_connections_closed_total{{reason=\"header_timeout\"}} {}",
             self.header_timeouts.load(Ordering::Relaxed)
         );
+        // only for a model served with a plan per input shape
+        if let Some(p) = plan_cache {
+            for (name, kind, text, value) in [
+                (
+                    "tractor_plan_cache_hits_total",
+                    "counter",
+                    "Requests whose input shapes had a plan built already.",
+                    p.hits as f64,
+                ),
+                (
+                    "tractor_plan_cache_compiles_total",
+                    "counter",
+                    "Plans built for a new input shape (a request waited for each, or --warm-shapes).",
+                    p.compiles as f64,
+                ),
+                (
+                    "tractor_plan_compile_seconds_total",
+                    "counter",
+                    "Time spent building those plans.",
+                    p.compile_seconds,
+                ),
+                (
+                    "tractor_plan_cache_plans",
+                    "gauge",
+                    "Plans held now.",
+                    p.plans as f64,
+                ),
+                (
+                    "tractor_plan_cache_capacity",
+                    "gauge",
+                    "Plans held at most (--plan-cache-size).",
+                    p.capacity as f64,
+                ),
+            ] {
+                help(&mut out, name, kind, text);
+                let _ = writeln!(out, "{name} {value}");
+            }
+        }
         out
     }
 }
@@ -338,7 +381,11 @@ mod tests {
         let m = Metrics::new("m\"x", "2", "abc");
         m.observe_request("/predict", 200, 0.003);
         m.observe_request("/predict", 400, 0.001);
-        let s = m.render(3, true);
+        let s = m.render(3, true, None);
+        assert!(
+            !s.contains("tractor_plan_cache"),
+            "only for models served per shape"
+        );
         assert!(
             s.contains("tractor_model_info{model=\"m\\\"x\",version=\"2\",sha256=\"abc\"} 1"),
             "{s}"
@@ -348,7 +395,7 @@ mod tests {
         assert!(s.contains("tractor_queue_depth 3"));
         m.observe_grpc("ModelInfer", "OK", 0.002);
         m.observe_grpc("ModelInfer", "InvalidArgument", 0.001);
-        let s = m.render(0, true);
+        let s = m.render(0, true, None);
         assert!(
             s.contains("tractor_grpc_requests_total{method=\"ModelInfer\",code=\"OK\"} 1"),
             "{s}"

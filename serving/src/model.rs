@@ -5,7 +5,8 @@
 //! dimension and every other dimension is fixed. Such a model gets one plan per batch size in
 //! {1, 2, 4, ..., max} with the symbol bound to a constant (fixed facts let tract pick the best
 //! kernels); a batch of any size runs as a sum of those sizes. Any other model gets one plan
-//! and runs one request at a time.
+//! and runs one request at a time, or, when tract cannot type it with its free dimensions as
+//! symbols (free H and W), one plan per input shape built on first use (`shapes`).
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -18,8 +19,13 @@ use tract_onnx::tract_core::plan::SimpleState;
 use crate::dtype::DType;
 
 mod build;
+mod shapes;
 pub use build::ModelError;
-use build::{apply_shape_override, batched_plans, single_plan};
+use build::{apply_shape_override, batched_plans, per_shape_specs, single_plan};
+pub use shapes::{PlanCacheStats, ShapePlans, parse_shapes};
+
+/// Plans kept for models served per input shape, unless `--plan-cache-size` says otherwise.
+pub const DEFAULT_PLAN_CACHE: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TensorSpec {
@@ -53,6 +59,8 @@ pub struct Model {
     pub outputs: Vec<TensorSpec>,
     /// Plans by batch size, ascending. For a model that is not batchable: one plan, size 0.
     plans: Vec<(usize, Arc<TypedSimplePlan>)>,
+    /// A model served per input shape: no plan above, these built on demand.
+    pub shapes: Option<Arc<ShapePlans>>,
 }
 
 impl Model {
@@ -130,17 +138,34 @@ impl Model {
                 batched = Ok(Some(b));
             }
         }
-        let (inputs, outputs, plans) = match batched {
-            Ok(Some(b)) => b,
-            Ok(None) => single_plan(model, &input_names, &output_names, rewrites).map_err(fail)?,
+        let kept = model.clone();
+        let built = match batched {
+            Ok(Some(b)) => Ok(b),
+            Ok(None) => single_plan(model, &input_names, &output_names, rewrites),
             // A free batch tract cannot bind: try the model as it is before giving up.
             Err(batched) => {
                 single_plan(model, &input_names, &output_names, rewrites).map_err(|single| {
-                    fail(ModelError::Unbatchable {
+                    ModelError::Unbatchable {
                         batched: Box::new(batched),
                         single: Box::new(single),
-                    })
-                })?
+                    }
+                })
+            }
+        };
+        let (inputs, outputs, plans, shapes) = match built {
+            Ok((inputs, outputs, plans)) => (inputs, outputs, plans, None),
+            // tract could not type the model with its free dimensions: when those are more
+            // than the batch, serve it with a plan per input shape
+            Err(e) => {
+                let template = if overridden { kept } else { bindable()? };
+                match per_shape_specs(&template, &input_names, &output_names) {
+                    None => return Err(fail(e)),
+                    Some(Err(why)) => return Err(fail(why)),
+                    Some(Ok((inputs, outputs))) => {
+                        let plans = ShapePlans::new(template, rewrites, DEFAULT_PLAN_CACHE);
+                        (inputs, outputs, vec![], Some(Arc::new(plans)))
+                    }
+                }
             }
         };
         let m = Model {
@@ -149,6 +174,7 @@ impl Model {
             inputs,
             outputs,
             plans,
+            shapes,
         };
         m.warm_up().map_err(|e| fail(ModelError::WarmUp(e)))?;
         Ok(m)
@@ -169,7 +195,50 @@ impl Model {
             .iter()
             .map(|(s, p)| Ok((*s, SimpleState::new(p)?)))
             .collect::<TractResult<_>>()?;
-        Ok(Runner { states })
+        Ok(Runner {
+            states,
+            shapes: self.shapes.clone(),
+        })
+    }
+
+    /// For a model served per input shape: build (and run once) the plans of these shapes
+    /// (`--warm-shapes`, each `[NAME=]DIMS`, several inputs space-separated) before the server
+    /// is ready. Nothing to do for other models.
+    pub fn warm_shapes(&self, specs: &[String]) -> Result<(), ModelError> {
+        let Some(plans) = &self.shapes else {
+            return Ok(());
+        };
+        let names: Vec<String> = self.inputs.iter().map(|i| i.name.clone()).collect();
+        for spec in specs {
+            let bad = |reason: String| ModelError::WarmShape {
+                spec: spec.clone(),
+                reason,
+            };
+            let shapes = parse_shapes(spec, &names).map_err(bad)?;
+            for (shape, input) in shapes.iter().zip(&self.inputs) {
+                let fits = shape.len() == input.shape.len()
+                    && shape
+                        .iter()
+                        .zip(&input.shape)
+                        .all(|(g, w)| w.is_none_or(|w| w == *g));
+                if !fits {
+                    return Err(bad(format!(
+                        "{shape:?} does not fit input {:?} of shape {:?} (-1 is free)",
+                        input.name,
+                        input.kserve_shape()
+                    )));
+                }
+            }
+            let plan = plans.plan_for(&shapes).map_err(|e| bad(format!("{e:#}")))?;
+            let zeros: TVec<TValue> = shapes
+                .iter()
+                .zip(&self.inputs)
+                .map(|(s, i)| Tensor::zero_dt(i.dtype.datum(), s).map(|t| t.into_tvalue()))
+                .collect::<TractResult<_>>()
+                .map_err(|e| bad(format!("{e:#}")))?;
+            plan.run(zeros).map_err(|e| bad(format!("{e:#}")))?;
+        }
+        Ok(())
     }
 
     fn zero_inputs(&self, rows: usize) -> TractResult<Vec<Tensor>> {
@@ -186,6 +255,10 @@ impl Model {
     }
 
     fn warm_up(&self) -> TractResult<()> {
+        if self.shapes.is_some() {
+            // no shape known yet: --warm-shapes builds and runs the expected ones
+            return Ok(());
+        }
         let inputs = self.zero_inputs(self.max_plan_batch().max(1))?;
         self.runner()?.run(inputs)?;
         Ok(())
@@ -269,11 +342,19 @@ impl Model {
 /// One worker's execution state: reusable scratch for every plan.
 pub struct Runner {
     states: Vec<(usize, TypedSimpleState)>,
+    shapes: Option<Arc<ShapePlans>>,
 }
 
 impl Runner {
     /// Run inputs whose first axis is the batch (for a batchable model) or as they are.
     pub fn run(&mut self, inputs: Vec<Tensor>) -> TractResult<Vec<Tensor>> {
+        if let Some(plans) = &self.shapes {
+            let key: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
+            let out = plans
+                .plan_for(&key)?
+                .run(inputs.into_iter().map(|t| t.into_tvalue()).collect())?;
+            return Ok(out.into_iter().map(|v| v.into_tensor()).collect());
+        }
         if self.states.len() == 1 && self.states[0].0 == 0 {
             let out = self.states[0]
                 .1

@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use super::response::{Sample, Series};
 use crate::metrics::histogram::Bucket;
-use tractor_metrics::parse::outcome_of;
 use crate::model::Key;
 use crate::scrape::{PodMetrics, SumCount};
+use tractor_metrics::parse::outcome_of;
 
 /// The label names that carry a series' pod and namespace (what the scrape job's
 /// relabelling wrote: `pod` and `namespace` in Prometheus's own Kubernetes example).

@@ -12,9 +12,9 @@ use super::pb::grpc_inference_service_server::GrpcInferenceService;
 use super::pb::model_metadata_response::TensorMetadata;
 use super::pb::*;
 use super::status::{code_name, parse_timeout};
-use crate::http::AppState;
 use crate::infer::{self, InFlight};
 use crate::model::TensorSpec;
+use crate::state::AppState;
 
 pub struct Inference {
     pub state: AppState,

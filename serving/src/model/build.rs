@@ -30,6 +30,16 @@ pub enum ModelError {
     },
     #[error("input {0:?} has no datatype in the model file")]
     NoDatatype(String),
+    #[error(
+        "input {input:?} declares no shape, not even its rank, so no plan can be built for it: give its shape with --input-shape {input}=DIMS (e.g. N,3,224,224; a letter marks a free dimension)"
+    )]
+    NeedsShape { input: String },
+    #[error(
+        "output {0:?}: tract cannot tell its datatype before an input shape is known: give the inputs' shapes with --input-shape"
+    )]
+    OutputDatatype(String),
+    #[error("--warm-shapes {spec:?}: {reason}")]
+    WarmShape { spec: String, reason: String },
     #[error("--input-shape {spec:?}: dimension {dim} must be positive")]
     NonPositiveDim { spec: String, dim: i64 },
     #[error("--input-shape {spec:?}: {token:?} is neither a positive integer nor a symbol like N")]
@@ -65,7 +75,10 @@ impl ModelError {
         }
     }
 }
-fn optimize(mut model: TypedModel, rewrites: bool) -> Result<Arc<TypedSimplePlan>, ModelError> {
+pub(super) fn optimize(
+    mut model: TypedModel,
+    rewrites: bool,
+) -> Result<Arc<TypedSimplePlan>, ModelError> {
     if rewrites {
         let n =
             crate::rewrite::one_hot_matmul_to_lookup(&mut model).map_err(ModelError::Rewrite)?;
@@ -156,6 +169,91 @@ fn specs(
             })
         })
         .collect()
+}
+
+/// Inputs' and outputs' specs.
+pub(super) type Specs = (Vec<TensorSpec>, Vec<TensorSpec>);
+
+/// The specs of a model whose inputs leave more than the batch free, for plans per input
+/// shape: `None` when every input's dimensions but the first are fixed (not such a model).
+/// Free dimensions are `None`; outputs' as far as tract infers them without input shapes.
+pub(super) fn per_shape_specs(
+    template: &InferenceModel,
+    input_names: &[String],
+    output_names: &[String],
+) -> Option<Result<Specs, ModelError>> {
+    let mut inputs = Vec::new();
+    let mut spatial_free = false;
+    for (ix, name) in input_names.iter().enumerate() {
+        let fact = match template.input_fact(ix) {
+            Ok(f) => f,
+            Err(e) => return Some(Err(ModelError::Tract(e))),
+        };
+        if fact.shape.is_open() {
+            return Some(Err(ModelError::NeedsShape {
+                input: name.clone(),
+            }));
+        }
+        let shape: Vec<Option<usize>> = fact
+            .shape
+            .dims()
+            .map(|d| d.concretize().and_then(|d| d.to_usize().ok()))
+            .collect();
+        spatial_free |= shape.iter().skip(1).any(Option::is_none);
+        let Some(dtype) = fact.datum_type.concretize().and_then(DType::from_datum) else {
+            return Some(Err(ModelError::NoDatatype(name.clone())));
+        };
+        inputs.push(TensorSpec {
+            name: name.clone(),
+            dtype,
+            shape,
+        });
+    }
+    if !spatial_free {
+        return None;
+    }
+    // what tract can say of the outputs without shapes (it goes as far as it can), each free
+    // input dimension a symbol of its own so ranks and fixed dimensions flow through
+    let mut probe = template.clone();
+    for (ix, spec) in inputs.iter().enumerate() {
+        let dims: TVec<TDim> = spec
+            .shape
+            .iter()
+            .enumerate()
+            .map(|(d, v)| match v {
+                Some(v) => TDim::Val(*v as i64),
+                None => probe.symbols.sym(&format!("tractor_free_{ix}_{d}")).into(),
+            })
+            .collect();
+        if probe
+            .set_input_fact(ix, InferenceFact::dt_shape(spec.dtype.datum(), dims))
+            .is_err()
+        {
+            break;
+        }
+    }
+    let _ = probe.analyse(true);
+    let mut outputs = Vec::new();
+    for (ix, name) in output_names.iter().enumerate() {
+        let fact = match probe.output_fact(ix) {
+            Ok(f) => f,
+            Err(e) => return Some(Err(ModelError::Tract(e))),
+        };
+        let Some(dtype) = fact.datum_type.concretize().and_then(DType::from_datum) else {
+            return Some(Err(ModelError::OutputDatatype(name.clone())));
+        };
+        let shape = fact
+            .shape
+            .dims()
+            .map(|d| d.concretize().and_then(|d| d.to_usize().ok()))
+            .collect();
+        outputs.push(TensorSpec {
+            name: name.clone(),
+            dtype,
+            shape,
+        });
+    }
+    Some(Ok((inputs, outputs)))
 }
 
 pub(super) type Built = (

@@ -7,6 +7,7 @@
 mod common;
 
 mod deploy_files;
+mod free_shapes;
 mod grpc_api;
 mod http_api;
 mod lifecycle;
