@@ -165,8 +165,13 @@ impl DType {
         shape: &[usize],
         bytes: &[u8],
     ) -> Result<Tensor, TensorError> {
-        let count: usize = shape.iter().product();
-        let want = count * self.size();
+        let want = shape
+            .iter()
+            .try_fold(self.size(), |n, d| n.checked_mul(*d))
+            .ok_or_else(|| TensorError::Shape {
+                input: input.to_string(),
+                reason: format!("shape {shape:?} has more elements than fit in memory"),
+            })?;
         if bytes.len() != want {
             return Err(TensorError::ByteCount {
                 input: input.to_string(),

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::batcher::{InferError, Refusal};
 use crate::dtype::TensorError;
+use crate::model::ShapeRefused;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -64,6 +65,14 @@ impl From<InferError> for ApiError {
     fn from(e: InferError) -> Self {
         match e {
             InferError::Timeout(_) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, e.to_string()),
+            // no plan for the request's input shapes (a model served per shape): its fault
+            InferError::Run(ref t) if t.downcast_ref::<ShapeRefused>().is_some() => {
+                ApiError::bad_request(
+                    t.downcast_ref::<ShapeRefused>()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                )
+            }
             InferError::Assemble(_)
             | InferError::Run(_)
             | InferError::Panicked
@@ -95,5 +104,30 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_refused_input_shape_is_the_clients_fault_and_other_run_errors_the_servers() {
+        let refused = ShapeRefused {
+            shapes: vec![vec![1, 3, 1, 1]],
+            reason: "kernel larger than the input".into(),
+        };
+        let e = ApiError::from(InferError::Run(Arc::new(refused.into())));
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(
+            e.message
+                .contains("cannot run on input shapes [[1, 3, 1, 1]]: kernel larger"),
+            "{}",
+            e.message
+        );
+        let other = tract_onnx::prelude::TractError::msg("out of memory");
+        let e = ApiError::from(InferError::Run(Arc::new(other)));
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

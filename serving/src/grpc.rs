@@ -85,6 +85,16 @@ async fn too_large(
     resp
 }
 
+/// End every `grpc.health.v1` Watch stream (after NOT_SERVING was sent on it): an open stream
+/// would hold its connection, and so the drain, until the drain deadline. `Check` then answers
+/// NOT_FOUND, on connections that are closing anyway.
+pub async fn end_health_watches(reporter: &HealthReporter) {
+    let mut reporter = reporter.clone();
+    for service in ["", SERVICE_NAME] {
+        reporter.clear_service_status(service).await;
+    }
+}
+
 /// Tell `grpc.health.v1` clients whether the server takes work (the same as readiness).
 pub async fn set_health(reporter: &HealthReporter, serving: bool) {
     use tonic_health::ServingStatus;

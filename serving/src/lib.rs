@@ -177,6 +177,7 @@ impl Server {
             let _ = began_tx.send(());
             tokio::time::sleep(delay).await;
             tracing::info!("no longer accepting connections; finishing open requests");
+            grpc::end_health_watches(&drain_health).await;
             let _ = stop_tx.send(true);
         };
         let stopped = move || {
@@ -197,10 +198,19 @@ impl Server {
             max_connections: config.max_connections,
         };
         let metrics = state.inner.metrics.clone();
-        let rest = listen::serve(listener, app, limits, metrics.clone(), stopped());
+        // one cap for both ports: --max-connections is how many the process holds
+        let slots = listen::slots(&limits);
+        let rest = listen::serve(
+            listener,
+            app,
+            limits,
+            slots.clone(),
+            metrics.clone(),
+            stopped(),
+        );
         let grpc_served = async move {
             if let Some(l) = grpc {
-                listen::serve(l, grpc_app, limits, metrics, stopped()).await;
+                listen::serve(l, grpc_app, limits, slots, metrics, stopped()).await;
             }
         };
         let server = async move {

@@ -32,12 +32,19 @@ pub struct Limits {
     pub max_connections: usize,
 }
 
+/// The connection slots of `limits.max_connections`, to share between listeners.
+pub fn slots(limits: &Limits) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(limits.max_connections.max(1)))
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then waits for the open
-/// connections to finish their requests (the caller bounds that wait).
+/// connections to finish their requests (the caller bounds that wait). Each connection takes
+/// one of `slots` (shared with the other listeners) for as long as it is open.
 pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
     limits: Limits,
+    slots: Arc<Semaphore>,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -47,7 +54,6 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
     builder.http2().timer(TokioTimer::new());
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let (stopping, _) = watch::channel(false);
     tokio::pin!(shutdown);

@@ -22,7 +22,7 @@ mod build;
 mod shapes;
 pub use build::ModelError;
 use build::{apply_shape_override, batched_plans, per_shape_specs, single_plan};
-pub use shapes::{PlanCacheStats, ShapePlans, parse_shapes};
+pub use shapes::{PlanCacheStats, ShapePlans, ShapeRefused, parse_shapes};
 
 /// Plans kept for models served per input shape, unless `--plan-cache-size` says otherwise.
 pub const DEFAULT_PLAN_CACHE: usize = 16;

@@ -30,7 +30,7 @@ pub enum GrpcRequestError {
     )]
     NoModel(String),
     #[error(
-        "--grpc: the --url targets name different models ({0:?} and {1:?}); one run calls one model"
+        "--grpc: the --url targets name different models or versions ({0} and {1}); one run calls one model"
     )]
     MixedModels(String, String),
     #[error("--grpc needs --body: a KServe v2 JSON inference request ({{\"inputs\": [...]}})")]
@@ -63,9 +63,14 @@ pub fn model_of(url: &str, path: &str) -> Result<(String, String), GrpcRequestEr
 pub fn framed(json: &[u8], model: &str, version: &str) -> Result<Bytes, GrpcRequestError> {
     let msg = request(json, model, version)?;
     let len = msg.encoded_len();
+    let framed_len = u32::try_from(len).map_err(|_| {
+        GrpcRequestError::NotJson(format!(
+            "the request is {len} bytes once encoded; a gRPC message holds at most 4 GiB"
+        ))
+    })?;
     let mut out = BytesMut::with_capacity(5 + len);
     out.put_u8(0);
-    out.put_u32(len as u32);
+    out.put_u32(framed_len);
     msg.encode(&mut out)
         .map_err(|e| GrpcRequestError::NotJson(e.to_string()))?;
     Ok(out.freeze())
@@ -110,14 +115,21 @@ pub fn request(
         let shape: Vec<i64> = t
             .get("shape")
             .and_then(Value::as_array)
-            .and_then(|s| s.iter().map(Value::as_i64).collect())
-            .ok_or_else(|| bad("\"shape\" is not an array of integers".into()))?;
+            .and_then(|s| s.iter().map(|d| d.as_i64().filter(|d| *d >= 0)).collect())
+            .ok_or_else(|| bad("\"shape\" is not an array of non-negative integers".into()))?;
         let data = t.get("data").ok_or_else(|| {
             bad("no \"data\" (the binary extension's binary_data_size is REST only)".into())
         })?;
         let mut flat = Vec::new();
         flatten(data, &mut flat);
-        let count: i64 = shape.iter().product();
+        let count = shape
+            .iter()
+            .try_fold(1i64, |n, d| n.checked_mul(*d))
+            .ok_or_else(|| {
+                bad(format!(
+                    "shape {shape:?} has more elements than can be counted"
+                ))
+            })?;
         if flat.len() as i64 != count {
             return Err(bad(format!(
                 "shape {shape:?} needs {count} elements but \"data\" has {}",
@@ -332,6 +344,14 @@ mod tests {
         );
         let e =
             err(r#"{"inputs": [{"name": "a", "shape": [1], "datatype": "UINT8", "data": [256]}]}"#);
+        let e2 = err(
+            r#"{"inputs": [{"name": "a", "shape": [-1, -1], "datatype": "FP32", "data": [1]}]}"#,
+        );
+        assert!(e2.contains("non-negative integers"), "{e2}");
+        let e2 = err(
+            r#"{"inputs": [{"name": "a", "shape": [4294967296, 4294967296], "datatype": "FP32", "data": [1]}]}"#,
+        );
+        assert!(e2.contains("more elements than can be counted"), "{e2}");
         assert!(
             e.contains("element 0 (256) is not a valid UINT8 value"),
             "{e}"

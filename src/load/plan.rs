@@ -108,7 +108,12 @@ impl LoadPlan {
                     let m = grpc::model_of(&t.url, &t.path)?;
                     match &model {
                         Some(first) if first != &m => {
-                            return Err(GrpcRequestError::MixedModels(first.0.clone(), m.0).into());
+                            let name = |(model, version): &(String, String)| match version.as_str()
+                            {
+                                "" => format!("{model:?}"),
+                                v => format!("{model:?} version {v:?}"),
+                            };
+                            return Err(GrpcRequestError::MixedModels(name(first), name(&m)).into());
                         }
                         _ => model = Some(m),
                     }

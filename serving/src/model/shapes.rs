@@ -16,11 +16,23 @@ use super::build::optimize;
 /// One shape per model input.
 type Shapes = Vec<Vec<usize>>;
 
+/// No plan can be built for these input shapes (a spatial size the model's strides or
+/// reshapes do not allow, say): the request's fault, answered 400, and remembered so the same
+/// shapes are refused at once instead of rebuilt.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the model cannot run on input shapes {shapes:?}: {reason}")]
+pub struct ShapeRefused {
+    pub shapes: Shapes,
+    pub reason: String,
+}
+
 /// The plans by input shapes, most recently used last.
 pub struct ShapePlans {
     template: InferenceModel,
     rewrites: bool,
     cache: Mutex<Vec<(Shapes, Arc<TypedSimplePlan>)>>,
+    /// Shapes no plan could be built for, newest last, at most `capacity` of them.
+    refused: Mutex<Vec<ShapeRefused>>,
     capacity: AtomicUsize,
     hits: AtomicU64,
     compiles: AtomicU64,
@@ -43,6 +55,7 @@ impl ShapePlans {
             template,
             rewrites,
             cache: Mutex::new(Vec::new()),
+            refused: Mutex::new(Vec::new()),
             capacity: AtomicUsize::new(capacity.max(1)),
             hits: AtomicU64::new(0),
             compiles: AtomicU64::new(0),
@@ -82,8 +95,34 @@ impl ShapePlans {
                 return Ok(plan);
             }
         }
+        let refused = |r: &ShapeRefused| TractError::from(r.clone());
+        if let Some(r) = self
+            .refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|r| r.shapes.as_slice() == shapes)
+        {
+            return Err(refused(r));
+        }
         let began = Instant::now();
-        let plan = self.build(shapes)?;
+        let plan = match self.try_build(shapes) {
+            Ok(p) => p,
+            Err(e) => {
+                let r = ShapeRefused {
+                    shapes: shapes.to_vec(),
+                    reason: format!("{e:#}"),
+                };
+                tracing::info!(?shapes, reason = %r.reason, "no plan for these input shapes");
+                let mut list = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+                list.push(r.clone());
+                let excess = list
+                    .len()
+                    .saturating_sub(self.capacity.load(Ordering::Relaxed));
+                list.drain(..excess);
+                return Err(refused(&r));
+            }
+        };
         self.compiles.fetch_add(1, Ordering::Relaxed);
         self.compile_micros
             .fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -101,14 +140,6 @@ impl ShapePlans {
             cache.drain(..excess);
         }
         Ok(plan)
-    }
-
-    fn build(&self, shapes: &[Vec<usize>]) -> TractResult<Arc<TypedSimplePlan>> {
-        self.try_build(shapes).map_err(|e| {
-            TractError::msg(format!(
-                "building a plan for input shapes {shapes:?}: {e:#}"
-            ))
-        })
     }
 
     fn try_build(&self, shapes: &[Vec<usize>]) -> TractResult<Arc<TypedSimplePlan>> {
@@ -159,6 +190,60 @@ pub fn parse_shapes(spec: &str, names: &[String]) -> Result<Vec<Vec<usize>>, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The generated conv model (3 input channels), its spatial dimensions free.
+    fn plans() -> ShapePlans {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/symbolic-outputs.onnx"
+        );
+        let model = tract_onnx::onnx()
+            .with_ignore_value_info(true)
+            .model_for_path(path)
+            .unwrap();
+        ShapePlans::new(model, false, 2)
+    }
+
+    #[test]
+    fn plans_are_built_once_per_shape_and_the_least_recently_used_goes() {
+        let p = plans();
+        let shape = |w: usize| vec![vec![1, 3, 8, w]];
+        let a = p.plan_for(&shape(8)).unwrap();
+        assert!(Arc::ptr_eq(&a, &p.plan_for(&shape(8)).unwrap()), "a hit");
+        p.plan_for(&shape(10)).unwrap();
+        p.plan_for(&shape(8)).unwrap(); // 8 is now the most recent
+        p.plan_for(&shape(12)).unwrap(); // so 10 goes
+        let s = p.stats();
+        assert_eq!((s.compiles, s.hits, s.plans, s.capacity), (3, 2, 2, 2));
+        p.plan_for(&shape(8)).unwrap();
+        assert_eq!(p.stats().compiles, 3, "8 was kept");
+        p.plan_for(&shape(10)).unwrap();
+        assert_eq!(p.stats().compiles, 4, "10 was not");
+        p.set_capacity(1);
+        assert_eq!(p.stats().plans, 1);
+    }
+
+    #[test]
+    fn a_shape_no_plan_fits_is_refused_by_type_and_not_rebuilt() {
+        let p = plans();
+        // 4 channels into a convolution over 3
+        let bad = vec![vec![1, 4, 8, 8]];
+        let e = p.plan_for(&bad).unwrap_err();
+        let r = e.downcast_ref::<ShapeRefused>().expect("typed refusal");
+        assert_eq!(r.shapes, bad);
+        assert!(
+            e.to_string()
+                .contains("cannot run on input shapes [[1, 4, 8, 8]]"),
+            "{e}"
+        );
+        let again = p.plan_for(&bad).unwrap_err();
+        assert!(again.downcast_ref::<ShapeRefused>().is_some());
+        assert_eq!(
+            p.stats().compiles,
+            0,
+            "refused shapes are remembered, not rebuilt"
+        );
+    }
 
     #[test]
     fn shapes_parse_by_name_or_for_the_first_input() {

@@ -302,6 +302,15 @@ fn check_shape(name: &str, shape: &[i64], spec: &TensorSpec) -> Result<Vec<usize
         }
         out.push(d);
     }
+    if out
+        .iter()
+        .try_fold(1usize, |n, d| n.checked_mul(*d))
+        .is_none()
+    {
+        return Err(ApiError::bad_request(format!(
+            "input {name:?}: shape {shape:?} has more elements than fit in memory"
+        )));
+    }
     Ok(out)
 }
 

@@ -444,6 +444,8 @@ async fn the_clients_deadline_bounds_the_wait() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_follows_readiness_and_sigterm_drains_grpc_too() {
     let mut srv = start(&[
+        "--drain-timeout",
+        "30s",
         "--shutdown-delay",
         "1s",
         "--max-queue-delay",
@@ -463,6 +465,24 @@ async fn health_follows_readiness_and_sigterm_drains_grpc_too() {
             .into_inner();
         assert_eq!(s.status(), ServingStatus::Serving, "{service:?}");
     }
+    // a client watching health (as Envoy or grpc-go's health checking do) sees NOT_SERVING,
+    // and its stream ends when the server stops accepting: it must not hold the drain
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: "inference.GRPCInferenceService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert_eq!(first.status(), ServingStatus::Serving);
+    let watched = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Ok(Some(m)) = watch.message().await {
+            seen.push(m.status());
+        }
+        seen
+    });
     // a request in flight (waiting for its batch) when SIGTERM arrives still gets its answer
     let mut c = Client::new(ch.clone());
     let inflight = tokio::spawn(async move { c.model_infer(typed(&[1.0; 4], &[3; 4], 1)).await });
@@ -497,6 +517,8 @@ async fn health_follows_readiness_and_sigterm_drains_grpc_too() {
         answer.outputs[1].contents.as_ref().unwrap().int64_contents,
         [6; 4]
     );
-    let status = srv.wait_exit(Duration::from_secs(20));
+    // well within the 30 s drain timeout: nothing held the drain open
+    let status = srv.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
+    assert_eq!(watched.await.unwrap(), [ServingStatus::NotServing]);
 }

@@ -317,6 +317,11 @@ async fn bad_input_gets_a_clear_4xx_and_serving_goes_on() {
             "must be positive",
         ),
         (
+            inp(json!([4611686018427387904u64, 64]), "FP32", json!([0.0])),
+            StatusCode::BAD_REQUEST,
+            "more elements than fit in memory",
+        ),
+        (
             inp(json!([1, 64]), "FP32", json!(vec!["x"; 64])),
             StatusCode::BAD_REQUEST,
             "input \"features\": invalid data: invalid type: string",
