@@ -118,6 +118,7 @@ async fn half_sent_headers_are_cut_off_while_others_keep_their_latency() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_past_the_cap_are_closed_at_once_and_counted() {
     let model = common::demo(1);
+    let grpc_port = common::free_port().to_string();
     let srv = Served::start(&[
         "--model",
         model.to_str().unwrap(),
@@ -125,18 +126,25 @@ async fn connections_past_the_cap_are_closed_at_once_and_counted() {
         "5s",
         "--max-connections",
         "20",
+        "--grpc-port",
+        &grpc_port,
     ]);
+    // the cap is the process's: 10 held on the REST port and 10 on the gRPC port fill it
+    let grpc = srv.grpc.clone().unwrap();
     let mut held = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..10 {
         held.push(half_a_request(&srv.base).await);
+        held.push(half_a_request(&grpc).await);
     }
-    // the 21st is closed at once, long before the header timeout would
-    let mut extra = half_a_request(&srv.base).await;
-    let closed = closed_within(&mut extra, Duration::from_secs(3)).await;
-    assert!(
-        closed.is_some_and(|d| d < Duration::from_secs(2)),
-        "past the cap: {closed:?}"
-    );
+    // the 21st, on either port, is closed at once, long before the header timeout would
+    for base in [&grpc, &srv.base] {
+        let mut extra = half_a_request(base).await;
+        let closed = closed_within(&mut extra, Duration::from_secs(3)).await;
+        assert!(
+            closed.is_some_and(|d| d < Duration::from_secs(2)),
+            "{base} past the cap: {closed:?}"
+        );
+    }
     // freed, the server serves again and says what it refused
     drop(held);
     let client = reqwest::Client::new();
