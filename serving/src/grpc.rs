@@ -57,19 +57,13 @@ async fn too_large(
     next: Next,
 ) -> Response {
     let start = Instant::now();
-    let method = req
-        .uri()
-        .path()
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    // every call passes here: no allocation unless it is the refusal
+    let uri = req.uri().clone();
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    let out_of_range = (tonic::Code::OutOfRange as i32).to_string();
-    if h.get("grpc-status")
-        .is_some_and(|v| v.as_bytes() == out_of_range.as_bytes())
-    {
+    let out_of_range = HeaderValue::from(tonic::Code::OutOfRange as i32);
+    if h.get("grpc-status") == Some(&out_of_range) {
+        let method = uri.path().rsplit('/').next().unwrap_or_default();
         let code = tonic::Code::ResourceExhausted;
         h.insert("grpc-status", HeaderValue::from((code as i32) as u32));
         let words = format!("request body is over the {limit}-byte limit");
@@ -77,7 +71,7 @@ async fn too_large(
             h.insert("grpc-message", v);
         }
         metrics.observe_grpc(
-            &method,
+            method,
             status::code_name(code),
             start.elapsed().as_secs_f64(),
         );

@@ -99,7 +99,7 @@ impl RequestFamilies {
 
     fn render(&self, out: &mut String, n: &Naming) {
         let total = format!("{}_requests_total", n.prefix);
-        let _ = writeln!(out, "# HELP {total} {}\n# TYPE {total} counter", n.counted);
+        help(out, &total, "counter", n.counted);
         for ((what, outcome), count) in &self.requests {
             let _ = writeln!(
                 out,
@@ -111,11 +111,7 @@ impl RequestFamilies {
             );
         }
         let duration = format!("{}_request_duration_seconds", n.prefix);
-        let _ = writeln!(
-            out,
-            "# HELP {duration} {}\n# TYPE {duration} histogram",
-            n.timed
-        );
+        help(out, &duration, "histogram", n.timed);
         for (what, h) in &self.durations {
             h.render(out, &duration, &format!("{}=\"{}\"", n.what, escape(what)));
         }
@@ -201,9 +197,6 @@ impl Metrics {
         plan_cache: Option<crate::model::PlanCacheStats>,
     ) -> String {
         let mut out = String::with_capacity(8192);
-        let help = |out: &mut String, name: &str, kind: &str, text: &str| {
-            let _ = writeln!(out, "# HELP {name} {text}\n# TYPE {name} {kind}");
-        };
         help(
             &mut out,
             "tractor_model_info",
@@ -215,13 +208,13 @@ impl Metrics {
             "tractor_model_info{{model=\"{}\",version=\"{}\",sha256=\"{}\"}} 1",
             self.model, self.version, self.sha256
         );
-        help(
+        scalar(
             &mut out,
             "tractor_ready",
             "gauge",
             "1 when the model is warm and the server is not draining.",
+            u8::from(ready),
         );
-        let _ = writeln!(out, "tractor_ready {}", u8::from(ready));
         self.http
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -253,46 +246,34 @@ impl Metrics {
             "Rows per executed batch.",
         );
         self.batch_size.render(&mut out, "tractor_batch_size", "");
-        help(
-            &mut out,
-            "tractor_inflight_requests",
-            "gauge",
-            "Inference requests received and not yet answered.",
-        );
-        let _ = writeln!(
-            out,
-            "tractor_inflight_requests {}",
-            self.inflight.load(Ordering::Relaxed)
-        );
-        help(
-            &mut out,
-            "tractor_queue_depth",
-            "gauge",
-            "Requests waiting in the queue.",
-        );
-        let _ = writeln!(out, "tractor_queue_depth {queue_depth}");
-        help(
-            &mut out,
-            "tractor_rejected_requests_total",
-            "counter",
-            "Requests refused with 503 because the queue was full.",
-        );
-        let _ = writeln!(
-            out,
-            "tractor_rejected_requests_total {}",
-            self.rejected.load(Ordering::Relaxed)
-        );
-        help(
-            &mut out,
-            "tractor_open_connections",
-            "gauge",
-            "Client connections open now.",
-        );
-        let _ = writeln!(
-            out,
-            "tractor_open_connections {}",
-            self.connections.load(Ordering::Relaxed)
-        );
+        for (name, kind, text, value) in [
+            (
+                "tractor_inflight_requests",
+                "gauge",
+                "Inference requests received and not yet answered.",
+                self.inflight.load(Ordering::Relaxed),
+            ),
+            (
+                "tractor_queue_depth",
+                "gauge",
+                "Requests waiting in the queue.",
+                queue_depth as i64,
+            ),
+            (
+                "tractor_rejected_requests_total",
+                "counter",
+                "Requests refused with 503 because the queue was full.",
+                self.rejected.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "tractor_open_connections",
+                "gauge",
+                "Client connections open now.",
+                self.connections.load(Ordering::Relaxed),
+            ),
+        ] {
+            scalar(&mut out, name, kind, text, value);
+        }
         help(
             &mut out,
             "tractor_connections_closed_total",
@@ -343,12 +324,22 @@ impl Metrics {
                     p.capacity as f64,
                 ),
             ] {
-                help(&mut out, name, kind, text);
-                let _ = writeln!(out, "{name} {value}");
+                scalar(&mut out, name, kind, text, value);
             }
         }
         out
     }
+}
+
+/// A family's `# HELP` and `# TYPE` lines.
+fn help(out: &mut String, name: &str, kind: &str, text: &str) {
+    let _ = writeln!(out, "# HELP {name} {text}\n# TYPE {name} {kind}");
+}
+
+/// A family of one unlabelled sample: its help lines and its value.
+fn scalar(out: &mut String, name: &str, kind: &str, text: &str, value: impl std::fmt::Display) {
+    help(out, name, kind, text);
+    let _ = writeln!(out, "{name} {value}");
 }
 
 fn escape(v: &str) -> String {

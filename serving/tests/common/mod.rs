@@ -176,6 +176,14 @@ impl Served {
         format!("{}{}", self.base, path)
     }
 
+    /// The server's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let r = reqwest::get(self.url("/metrics"))
+            .await
+            .expect("GET /metrics");
+        r.text().await.expect("metrics text")
+    }
+
     pub fn sigterm(&self) {
         // SAFETY: sending a signal to our own child process by pid.
         unsafe {
@@ -197,6 +205,14 @@ impl Served {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// The value of one series in a `/metrics` text: `series` is its name with its labels, as
+/// written (`tractor_queue_depth`, `x_total{reason="a"}`).
+pub fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{series} not in metrics:\n{text}"))
 }
 
 /// A port nothing listens on now (bound, read and released: gRPC's port 0 means "off").

@@ -5,14 +5,8 @@
 
 use crate::common;
 
-use common::Served;
+use common::{Served, sample as metric};
 use serde_json::{Value, json};
-
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} not in\n{text}"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn free_spatial_dimensions_get_a_plan_per_shape_in_a_bounded_cache() {
@@ -34,7 +28,7 @@ async fn free_spatial_dimensions_get_a_plan_per_shape_in_a_bounded_cache() {
     };
     let meta: Value = serde_json::from_str(&get("/v2/models/m").await).unwrap();
     assert_eq!(meta["inputs"][0]["shape"], json!([-1, 3, -1, -1]), "{meta}");
-    let text = get("/metrics").await;
+    let text = srv.metrics().await;
     assert_eq!(
         metric(&text, "tractor_plan_cache_compiles_total"),
         1.0,
@@ -79,7 +73,7 @@ async fn free_spatial_dimensions_get_a_plan_per_shape_in_a_bounded_cache() {
             "width {w}: {out}"
         );
     }
-    let text = get("/metrics").await;
+    let text = srv.metrics().await;
     assert_eq!(
         metric(&text, "tractor_plan_cache_compiles_total"),
         3.0,
@@ -96,7 +90,7 @@ async fn free_spatial_dimensions_get_a_plan_per_shape_in_a_bounded_cache() {
     let again: Vec<f64> = serde_json::from_value(again["outputs"][0]["data"].clone()).unwrap();
     assert_eq!(again, got, "rebuilt after eviction, the same answer");
     assert_eq!(
-        metric(&get("/metrics").await, "tractor_plan_cache_compiles_total"),
+        metric(&srv.metrics().await, "tractor_plan_cache_compiles_total"),
         4.0
     );
 

@@ -327,12 +327,7 @@ async fn errors_match_rest_by_meaning_and_message() {
     );
 
     // metrics by protocol: the calls above, by method and code
-    let text = reqwest::get(srv.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = srv.metrics().await;
     for line in [
         "tractor_grpc_requests_total{method=\"ModelInfer\",code=\"InvalidArgument\"} 6",
         "tractor_grpc_requests_total{method=\"ModelInfer\",code=\"NotFound\"} 1",

@@ -5,7 +5,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::Served;
+use common::{Served, sample as metric};
 use serde_json::{Value, json};
 
 fn squeezenet() -> String {
@@ -17,13 +17,6 @@ fn squeezenet() -> String {
 
 fn image_request(rows: usize) -> Value {
     json!({"inputs": [{"name": "data_0", "shape": [rows, 3, 224, 224], "datatype": "FP32", "data": common::det(rows * 3 * 224 * 224)}]})
-}
-
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} not in metrics"))
 }
 
 #[test]
@@ -75,12 +68,7 @@ async fn every_setting_comes_from_env_and_config_file() {
         .await
         .unwrap();
     assert_eq!(m["versions"], json!(["7"]), "env beats the file");
-    let text = reqwest::get(srv.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = srv.metrics().await;
     assert!(
         text.contains("tractor_model_info{model=\"classifier\",version=\"7\""),
         "{text}"

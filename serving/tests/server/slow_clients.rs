@@ -6,7 +6,7 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::Served;
+use common::{Served, sample as counter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -32,18 +32,6 @@ async fn closed_within(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
             Ok(Ok(_)) => continue,
         }
     }
-}
-
-async fn metrics(client: &reqwest::Client, srv: &Served) -> String {
-    let r = client.get(srv.url("/metrics")).send().await.unwrap();
-    r.text().await.unwrap()
-}
-
-fn counter(text: &str, line_start: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or_else(|| panic!("{line_start} not in metrics:\n{text}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,9 +75,9 @@ async fn half_sent_headers_are_cut_off_while_others_keep_their_latency() {
         worst < Duration::from_millis(500),
         "worst normal request {worst:?}"
     );
-    let text = metrics(&client, &srv).await;
+    let text = srv.metrics().await;
     assert!(
-        counter(&text, "tractor_open_connections ") >= 300.0,
+        counter(&text, "tractor_open_connections") >= 300.0,
         "{text}"
     );
     // every half-sent request is cut off after the timeout, not before
@@ -102,9 +90,8 @@ async fn half_sent_headers_are_cut_off_while_others_keep_their_latency() {
         took >= Duration::from_secs(2) && took < Duration::from_secs(8),
         "cut off after {took:?} for a 2 s timeout"
     );
-    // (a new client: the first one's pooled connections idled past the timeout too)
-    let client = reqwest::Client::new();
-    let text = metrics(&client, &srv).await;
+    // (srv.metrics() opens a new connection: the pooled ones idled past the timeout too)
+    let text = srv.metrics().await;
     assert!(
         counter(
             &text,
@@ -112,7 +99,7 @@ async fn half_sent_headers_are_cut_off_while_others_keep_their_latency() {
         ) >= 300.0,
         "{text}"
     );
-    assert!(counter(&text, "tractor_open_connections ") < 10.0, "{text}");
+    assert!(counter(&text, "tractor_open_connections") < 10.0, "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
