@@ -319,8 +319,13 @@ fn the_demo_rolls_a_slow_canary_back_by_itself_within_a_minute() {
     t.keys(&["Enter"]);
     t.wait_for("● running", W);
     t.keys(&["c"]);
-    let dialog = t.wait_for("resume deploy/classifier-canary", W);
-    assert!(dialog.contains("phase: paused"), "{dialog}");
+    t.wait_for("resume deploy/classifier-canary", W);
+    // the dialog's later lines may land in a later frame than its first: wait for them
+    let dialog = t.wait_for("phase: paused", W);
+    assert!(
+        dialog.contains("resume deploy/classifier-canary"),
+        "{dialog}"
+    );
     t.keys(&["y"]);
     let screen = t.wait_for("canary of deploy/classifier: promoted", W);
     println!("resumed from the console and promoted:\n{screen}");
