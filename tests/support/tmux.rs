@@ -64,19 +64,35 @@ impl Tmux {
         self.tmux(&["capture-pane", "-e", "-p", "-t", "t"])
     }
 
-    /// Polls the screen until `text` shows; panics with the screen on timeout.
+    /// Polls the screen until `text` shows, then until the frame holding it has settled
+    /// (the next capture is the same), so a caller never asserts on a half-drawn frame;
+    /// panics with the screen on timeout.
     pub fn wait_for(&self, text: &str, timeout: Duration) -> String {
         let start = Instant::now();
         loop {
             let s = self.screen();
             if s.contains(text) {
-                return s;
+                return self.settled(s, text);
             }
             if start.elapsed() > timeout {
                 panic!("timed out after {timeout:?} waiting for {text:?}; screen:\n{s}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Captures again until two captures 50 ms apart agree (at most 2 s); a screen that
+    /// no longer shows `text` ends the wait with the last one that did.
+    fn settled(&self, mut last: String, text: &str) -> String {
+        for _ in 0..40 {
+            std::thread::sleep(Duration::from_millis(50));
+            let next = self.screen();
+            if next == last || !next.contains(text) {
+                return last;
+            }
+            last = next;
+        }
+        last
     }
 
     /// The pid of the program running in the pane's shell, if any.
