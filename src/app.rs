@@ -1,6 +1,6 @@
 //! The TUI's loop: sources send owned events into one channel; the loop drains
 //! it through `update`, hands effects to the runner, and draws when something changed.
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use color_eyre::eyre::{Result, WrapErr};
 use futures::StreamExt;
@@ -9,10 +9,25 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use crate::backend::Backend;
 use crate::config::Config;
-use crate::event::{AppEvent, EffectResult};
+use crate::event::{AppEvent, ClusterDelta, EffectResult};
 use crate::k8s::client::Connection;
 use crate::k8s::runner::Runner;
 use crate::state::{Effect, State, View, update};
+
+/// Changes that are not a person's keys are drawn at most this often (20 frames a second).
+const FRAME_GAP: Duration = Duration::from_millis(50);
+
+/// What woke the UI loop (one at a time, on the stack: its size costs nothing).
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    Event(Option<AppEvent>),
+    /// A change waiting for its frame.
+    Draw,
+}
+
+/// A batch of events that brought at least this many listed objects is followed by
+/// giving the memory its list freed back (see `heap`).
+const BIG_LIST: usize = 1000;
 
 pub mod canary;
 pub mod load;
@@ -175,6 +190,9 @@ pub async fn run(
         Cluster::Local(..) | Cluster::None => None,
     };
     let mut tasks = Vec::new();
+    // the deployment in view, for the scrape source (it scrapes that one alone when there
+    // are more serving pods than scrape.max_pods)
+    let (focus_tx, focus_rx) = tokio::sync::watch::channel(None);
     let backend = match cluster {
         Cluster::Kube(conn, runner) => {
             state.read_only |= runner.read_only;
@@ -197,6 +215,7 @@ pub async fn run(
                     &conn.client,
                     pods,
                     settings,
+                    focus_rx.clone(),
                     &tx,
                 )),
             }
@@ -250,18 +269,61 @@ pub async fn run(
     spawn_input(tx.clone());
     spawn_ticks(tx.clone(), tick);
     spawn_signals(tx.clone());
-    while let Some(ev) = rx.recv().await {
-        let mut effects = update(&mut state, ev);
-        while let Ok(ev) = rx.try_recv() {
-            effects.extend(update(&mut state, ev));
+    let mut perf = crate::perf::PerfLog::from_env();
+    // when the last frame was drawn
+    let mut drawn_at = Instant::now()
+        .checked_sub(FRAME_GAP)
+        .unwrap_or_else(Instant::now);
+    loop {
+        // a change that is not drawn yet is drawn once FRAME_GAP has passed since the last
+        // frame, whatever else arrives
+        let next = if state.dirty {
+            tokio::select! {
+                ev = rx.recv() => Next::Event(ev),
+                () = tokio::time::sleep_until((drawn_at + FRAME_GAP).into()) => Next::Draw,
+            }
+        } else {
+            Next::Event(rx.recv().await)
+        };
+        let batch = Instant::now();
+        let mut input = false;
+        if let Next::Event(ev) = next {
+            let Some(ev) = ev else { break };
+            let mut listed = 0;
+            let mut ev = Some(ev);
+            let mut effects = Vec::new();
+            while let Some(e) = ev.take().or_else(|| rx.try_recv().ok()) {
+                if let Some(p) = perf.as_mut() {
+                    p.event(&e);
+                }
+                match &e {
+                    AppEvent::Kube(ClusterDelta::Resynced { objects, .. }) => {
+                        listed += objects.len();
+                    }
+                    AppEvent::Input(_) | AppEvent::Shutdown => input = true,
+                    _ => {}
+                }
+                effects.extend(update(&mut state, e));
+            }
+            if listed >= BIG_LIST {
+                crate::heap::release_freed();
+            }
+            for e in effects {
+                dispatch(e, runner, &mut loads, &mut canaries, &mut logs, &tx);
+            }
+            if state.quit {
+                break;
+            }
+            let focus = crate::state::update::selected_deployment(&state);
+            focus_tx.send_if_modified(|cur| {
+                let changed = *cur != focus;
+                *cur = focus;
+                changed
+            });
         }
-        for e in effects {
-            dispatch(e, runner, &mut loads, &mut canaries, &mut logs, &tx);
-        }
-        if state.quit {
-            break;
-        }
-        if state.dirty {
+        // a key is answered at once; the cluster's and the scrapes' changes are drawn at
+        // most every FRAME_GAP (10,000 pods changing would otherwise redraw per event)
+        if state.dirty && (input || drawn_at.elapsed() >= FRAME_GAP) {
             let size = guard.terminal.size().wrap_err("terminal size")?;
             state.page = usize::from(size.height.saturating_sub(8)).max(1);
             guard
@@ -269,6 +331,15 @@ pub async fn run(
                 .draw(|f| crate::ui::draw(&state, f, &theme))
                 .wrap_err("drawing")?;
             state.dirty = false;
+            drawn_at = Instant::now();
+            if let Some(p) = perf.as_mut() {
+                // what the loop was busy with for this frame: the batch that woke it and
+                // the draw (the time a key waits at most behind a frame)
+                p.frame(batch.elapsed());
+            }
+        }
+        if let Some(p) = perf.as_mut() {
+            p.maybe_write(&state);
         }
     }
     loads.stop();

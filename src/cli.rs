@@ -73,10 +73,23 @@ pub struct Cli {
     /// with source = "prometheus" and this url (credentials and labels: see the config).
     #[arg(long, global = true, value_name = "URL")]
     pub prometheus: Option<String>,
+    /// The list the console opens on (k9s's `--command`).
+    #[arg(long, value_enum, value_name = "LIST")]
+    pub view: Option<StartView>,
     #[command(flatten)]
     pub tls: crate::tls::TlsArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The lists `--view` can open on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StartView {
+    Deployments,
+    Pods,
+    Hpas,
+    Events,
+    Jobs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -76,7 +76,8 @@ section!(
         via: Via,
         interval_ms: u64,
         concurrency: usize,
-        timeout_ms: u64
+        timeout_ms: u64,
+        max_pods: usize
     }
 );
 

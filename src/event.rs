@@ -17,6 +17,8 @@ pub enum AppEvent {
     Effect(EffectResult),
     /// One pod's metrics, scraped (or why not).
     Scrape(ScrapeResult),
+    /// What the scrape rounds cover now: all serving pods, or the deployment in view's.
+    ScrapeScope(crate::scrape::scope::ScrapeScope),
     /// The load test's progress and end.
     Load(LoadEvent),
     /// A canary this console prepares or drives.

@@ -7,4 +7,5 @@ mod helm_rollback;
 pub mod plan;
 pub mod rollback;
 pub mod runner;
+pub mod slim;
 pub mod watch;

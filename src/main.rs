@@ -1,8 +1,10 @@
 use clap::{CommandFactory, FromArgMatches};
-use tractor::cli::{Cli, EXIT_CODES, exit};
+use tractor::cli::{Cli, EXIT_CODES, StartView, exit};
 use tractor::config::Config;
+use tractor::state::View;
 
 fn main() {
+    tractor::heap::limit_arenas();
     let code = match real_main() {
         Ok(code) => code,
         Err(e) => {
@@ -12,6 +14,17 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// The list `--view` names, as the console's state has it.
+fn start_view(v: StartView) -> View {
+    match v {
+        StartView::Deployments => View::Deployments,
+        StartView::Pods => View::Pods,
+        StartView::Hpas => View::Hpas,
+        StartView::Events => View::Events,
+        StartView::Jobs => View::Jobs,
+    }
 }
 
 /// The screen needs a terminal on both ends; otherwise `loadtest` runs headless.
@@ -86,6 +99,7 @@ fn real_main() -> color_eyre::Result<i32> {
                     Err(e) => return Ok(tractor::commands::fail(exit::USAGE, e)),
                 };
                 let start = tractor::app::Start {
+                    view: cli.view.map(start_view),
                     scrape_urls: cli.scrape.clone(),
                     scrape_tls: cli.tls.clone(),
                     prometheus,

@@ -2,6 +2,7 @@
 //! (`/api/v1/namespaces/NS/pods/NAME:PORT/proxy/metrics`, which needs only RBAC on
 //! `pods/proxy`), and what the scrapes say per revision.
 pub mod fetch;
+pub mod scope;
 pub mod source;
 pub mod urls;
 

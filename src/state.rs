@@ -232,6 +232,8 @@ pub struct State {
     /// The last two scrapes of each pod (or explicit URL, with an empty namespace), and
     /// its last error.
     pub scrapes: HashMap<Key, PodScrape>,
+    /// What the scrape rounds cover (all serving pods, or the deployment in view's).
+    pub scrape_scope: Option<crate::scrape::scope::ScrapeScope>,
     /// The monitor screen's samples and markers, per deployment (and for the URL targets).
     pub timelines: HashMap<timeline::Subject, timeline::Timeline>,
     pub last_sample: Option<Timestamp>,
@@ -290,6 +292,7 @@ impl State {
             prom: None,
             prom_backfill: None,
             scrapes: HashMap::new(),
+            scrape_scope: None,
             timelines: HashMap::new(),
             last_sample: None,
             load: None,

@@ -133,6 +133,15 @@ fn header(s: &State, f: &mut Frame, area: Rect, t: &Theme) {
             ),
         });
     }
+    if let Some(sc) = s.scrape_scope.filter(|sc| sc.limited() && s.prom.is_none()) {
+        spans.push(Span::styled(
+            format!(
+                "  scraping {} of {} serving pods: the deployment in view (scrape.max_pods)",
+                sc.scraped, sc.serving
+            ),
+            t.muted,
+        ));
+    }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 

@@ -78,7 +78,7 @@ pub fn spawn_all_tapped(
             client,
             ns.clone(),
             Kind::Pod,
-            |o| Object::Pod(Box::new(o)),
+            |o| Object::Pod(Box::new(super::slim::pod(o))),
             out(pods.clone()),
         ));
         tasks.push(spawn::<HorizontalPodAutoscaler>(
@@ -331,7 +331,7 @@ where
                 true
             }
             Some(Ok(watcher::Event::InitApply(o))) => {
-                buffer.push(wrap(slim(o)));
+                buffer.push(wrap(super::slim::object(o)));
                 true
             }
             Some(Ok(watcher::Event::InitDone)) => {
@@ -344,7 +344,7 @@ where
             }
             Some(Ok(watcher::Event::Apply(o))) => {
                 (recovering.take().is_none() || status(SourceStatus::Live))
-                    && out.send(ClusterDelta::Applied(wrap(slim(o))))
+                    && out.send(ClusterDelta::Applied(wrap(super::slim::object(o))))
             }
             Some(Ok(watcher::Event::Delete(o))) => {
                 (recovering.take().is_none() || status(SourceStatus::Live))
@@ -384,10 +384,4 @@ where
             return Ended::Closed; // the UI has gone
         }
     }
-}
-
-/// Drops what no view reads (managed fields are most of an object's size).
-fn slim<K: Resource>(mut o: K) -> K {
-    o.meta_mut().managed_fields = None;
-    o
 }

@@ -1,6 +1,7 @@
 //! The scrape source: every interval it scrapes each Running serving pod (one with the
-//! model-version label) through the pod proxy or at its pod IP, a bounded number at a
-//! time, each with a timeout. One event per pod and scrape. The pods come from the
+//! model-version label; beyond `scrape.max_pods` only the deployment in view's, see
+//! [`super::scope`]) through the pod proxy or at its pod IP, a bounded number at a time,
+//! each with a timeout; a round ends before the next starts. One event per pod and scrape. The pods come from the
 //! console's own pod watch ([`Pods`], fed by `k8s::watch`); [`spawn`] keeps its own
 //! watch, for a process without the console's (tests, tools).
 use std::collections::BTreeMap;
@@ -12,13 +13,15 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client};
-use tokio::sync::{Semaphore, mpsc::UnboundedSender};
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
 use super::fetch::{FetchError, fetch, fetch_url};
 use super::proxy_path;
 use crate::event::{AppEvent, ClusterDelta, Kind, Object, ScrapeResult};
 use crate::model::{Key, MODEL_VERSION_LABEL, key};
+
+use super::scope::{Focus, choose};
 
 /// How a pod's metrics are reached: read from the config (`scrape.via`).
 pub use crate::config::Via;
@@ -29,6 +32,8 @@ pub struct Settings {
     pub interval: Duration,
     pub timeout: Duration,
     pub concurrency: usize,
+    /// Beyond this many serving pods, only the deployment in view is scraped.
+    pub max_pods: usize,
 }
 
 impl From<&crate::config::Scrape> for Settings {
@@ -38,6 +43,7 @@ impl From<&crate::config::Scrape> for Settings {
             interval: Duration::from_millis(c.interval_ms),
             timeout: Duration::from_millis(c.timeout_ms),
             concurrency: c.concurrency.max(1),
+            max_pods: c.max_pods,
         }
     }
 }
@@ -59,11 +65,7 @@ pub fn port(p: &Pod) -> u16 {
 }
 
 /// A serving pod as a scrape needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PodTarget {
-    pub port: u16,
-    pub ip: Option<String>,
-}
+pub use super::scope::PodTarget;
 
 impl PodTarget {
     /// The pod's target if it is a Running serving pod not being deleted.
@@ -77,8 +79,25 @@ impl PodTarget {
         (serving && running && p.metadata.deletion_timestamp.is_none()).then(|| PodTarget {
             port: port(p),
             ip: p.status.as_ref().and_then(|st| st.pod_ip.clone()),
+            deployment: deployment(p),
         })
     }
+}
+
+/// The Deployment owning the pod through its ReplicaSet.
+fn deployment(p: &Pod) -> Option<String> {
+    let rs = p
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.kind == "ReplicaSet")?;
+    let hash = p
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("pod-template-hash"));
+    super::scope::deployment_of(&rs.name, hash.map(String::as_str))
 }
 
 /// The pods to scrape, kept from the console's pod watch: give [`Pods::tap`] to
@@ -132,15 +151,19 @@ impl Pods {
     }
 }
 
-/// Scrapes the pods the console's pod watch keeps in `pods`, until the UI goes.
+/// Scrapes the pods the console's pod watch keeps in `pods`, until the UI goes; beyond
+/// `s.max_pods` serving pods, those of the deployment `focus` names (see [`scope`]).
+///
+/// [`scope`]: super::scope
 pub fn spawn_for(
     client: &Client,
     pods: Pods,
     s: Settings,
+    focus: Focus,
     tx: &UnboundedSender<AppEvent>,
 ) -> JoinHandle<()> {
     let (client, tx) = (client.clone(), tx.clone());
-    tokio::spawn(async move { scrape(client, || pods.targets(), s, tx).await })
+    tokio::spawn(async move { scrape(client, || pods.targets(), s, Some(focus), tx).await })
 }
 
 /// Watches the serving pods in `namespaces` (all when `None`) itself, and scrapes them:
@@ -190,43 +213,80 @@ async fn watch_and_scrape(
     // one task: when it ends (or is aborted), the watch ends with it
     tokio::select! {
         () = watch => {}
-        () = scrape(client, targets, s, tx) => {}
+        () = scrape(client, targets, s, None, tx) => {}
     }
 }
 
-/// Every interval, scrapes each of `targets()`, at most `s.concurrency` at a time.
+/// A new deployment in view is scraped once the cursor has rested this long.
+const FOCUS_SETTLE: Duration = Duration::from_millis(300);
+
+/// Every interval (and when the deployment in view changes), scrapes `targets()`, at
+/// most `s.concurrency` at a time: all of them without a `focus`, else as [`choose`]
+/// picks, telling the UI what a round covers whenever that changes.
 async fn scrape(
     client: Client,
     targets: impl Fn() -> Vec<(Key, PodTarget)>,
     s: Settings,
+    mut focus: Option<Focus>,
     tx: UnboundedSender<AppEvent>,
 ) {
-    let gate = Arc::new(Semaphore::new(s.concurrency));
     let http = reqwest::Client::builder().timeout(s.timeout).build().ok();
     let mut tick = tokio::time::interval(s.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_scope = None;
     loop {
-        tick.tick().await;
+        let focus_changed = async {
+            match focus.as_mut() {
+                Some(f) => f.changed().await.is_ok(),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tick.tick() => {}
+            moved = focus_changed => {
+                if !moved {
+                    return; // the UI has gone
+                }
+                tokio::time::sleep(FOCUS_SETTLE).await;
+            }
+        }
         if tx.is_closed() {
             return;
         }
-        for (k, pod) in targets() {
-            if s.via == Via::PodIp && pod.ip.is_none() {
-                continue;
+        let round = match focus.as_mut() {
+            Some(f) => {
+                let (round, scope) = choose(targets(), s.max_pods, f.borrow_and_update().as_ref());
+                if last_scope != Some(scope) {
+                    last_scope = Some(scope);
+                    let _ = tx.send(AppEvent::ScrapeScope(scope));
+                }
+                round
             }
-            let (client, tx, gate, http) = (client.clone(), tx.clone(), gate.clone(), http.clone());
-            tokio::spawn(async move {
-                let Ok(_permit) = gate.acquire_owned().await else {
-                    return;
-                };
-                let result = scrape_pod(&client, http.as_ref(), s, &k, &pod).await;
-                let _ = tx.send(AppEvent::Scrape(ScrapeResult {
-                    pod: k,
-                    at: Timestamp::now(),
-                    result,
-                }));
-            });
-        }
+            None => targets(),
+        };
+        // a round ends before the next begins: rounds slower than the interval do not
+        // pile up (10,000 pods a round once queued tasks by the hundred thousand)
+        let round = round
+            .into_iter()
+            .filter(|(_, pod)| s.via != Via::PodIp || pod.ip.is_some());
+        futures::stream::iter(round)
+            .map(|(k, pod)| {
+                let (client, http) = (&client, http.as_ref());
+                async move {
+                    let result = scrape_pod(client, http, s, &k, &pod).await;
+                    ScrapeResult {
+                        pod: k,
+                        at: Timestamp::now(),
+                        result,
+                    }
+                }
+            })
+            .buffer_unordered(s.concurrency)
+            .for_each(|r| {
+                let _ = tx.send(AppEvent::Scrape(r));
+                async {}
+            })
+            .await;
     }
 }
 
@@ -314,7 +374,8 @@ mod tests {
             *t,
             PodTarget {
                 port: 9000,
-                ip: Some("10.0.0.1".into())
+                ip: Some("10.0.0.1".into()),
+                deployment: None,
             }
         );
         pods.observe(&ClusterDelta::Applied(pod("a", "pending", "Running", true)));

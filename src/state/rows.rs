@@ -106,7 +106,7 @@ pub fn pods(s: &State) -> Vec<&Pod> {
         .filter(|(k, _)| {
             f.is_empty() || s.cluster.pod_text.get(*k).is_some_and(|t| t.contains(&fl))
         })
-        .map(|(_, p)| p)
+        .map(|(_, p)| &**p)
         .collect()
 }
 

@@ -140,6 +140,11 @@ fn on_event(s: &mut State, ev: AppEvent) -> Vec<Effect> {
             s.dirty = true;
             vec![]
         }
+        AppEvent::ScrapeScope(scope) => {
+            s.dirty |= s.scrape_scope != Some(scope);
+            s.scrape_scope = Some(scope);
+            vec![]
+        }
         AppEvent::Logs(ev) => {
             logs::on_event(s, ev);
             s.dirty = true;

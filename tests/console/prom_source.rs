@@ -109,7 +109,7 @@ fn series_of_other_pods_and_a_failed_round_are_said_in_the_header() {
     update(
         &mut s,
         AppEvent::Kube(tractor::event::ClusterDelta::Applied(
-            tractor::event::Object::Pod(Box::new(serving)),
+            tractor::event::Object::Pod(serving),
         )),
     );
     let w = Duration::from_secs(60);

@@ -236,3 +236,42 @@ involvedObject: {}
     update(&mut s, code(KeyCode::Enter));
     assert!(render(&s, 80, 24).contains("Deployments [0]"));
 }
+
+/// When the scrape source covers only the deployment in view, the header says how many of
+/// the serving pods it scrapes; covering all of them again takes the words away.
+#[test]
+fn a_scrape_limited_to_the_deployment_in_view_is_said_in_the_header() {
+    use tractor::scrape::scope::ScrapeScope;
+    let mut s = support::state();
+    s.dirty = false;
+    update(
+        &mut s,
+        AppEvent::ScrapeScope(ScrapeScope {
+            scraped: 20,
+            serving: 10_000,
+        }),
+    );
+    assert!(s.dirty, "a new scope is drawn");
+    let screen = support::render(&s, 160, 10);
+    assert!(
+        screen.contains("scraping 20 of 10000 serving pods: the deployment in view"),
+        "{screen}"
+    );
+    s.dirty = false;
+    update(
+        &mut s,
+        AppEvent::ScrapeScope(ScrapeScope {
+            scraped: 20,
+            serving: 10_000,
+        }),
+    );
+    assert!(!s.dirty, "the same scope again changes nothing on screen");
+    update(
+        &mut s,
+        AppEvent::ScrapeScope(ScrapeScope {
+            scraped: 150,
+            serving: 150,
+        }),
+    );
+    assert!(!support::render(&s, 160, 10).contains("scraping"));
+}

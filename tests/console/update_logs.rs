@@ -118,7 +118,7 @@ fn pods_join_and_leave_lines_land_and_the_view_scrolls_and_filters() {
     joined.metadata.name = Some("classifier-7f8b6d4c5-zzzzz".into());
     let fx = update(
         &mut s,
-        AppEvent::Kube(ClusterDelta::Applied(Object::Pod(Box::new(joined)))),
+        AppEvent::Kube(ClusterDelta::Applied(Object::Pod(joined))),
     );
     assert!(wanted(&fx).contains(&"classifier-7f8b6d4c5-zzzzz#0@Some(2)".to_string()));
     // an unrelated change asks nothing

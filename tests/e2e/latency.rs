@@ -36,6 +36,7 @@ async fn latency_per_revision_from_scrapes_and_pod_proxy_refusal() {
         interval: Duration::from_millis(300),
         timeout: Duration::from_secs(2),
         concurrency: 2,
+        max_pods: 200,
     };
     let tasks =
         tractor::scrape::source::spawn(&client, Some(std::slice::from_ref(&n)), proxy, &ptx);

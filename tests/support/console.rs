@@ -51,8 +51,10 @@ impl Console {
         // the monitor's samples follow the scrapes below
         s.config.scrape.interval_ms = 500;
         let state = Arc::new(Mutex::new(s));
-        // as the console does: the scrape source follows the console's own pod watch
+        // as the console does: the scrape source follows the console's own pod watch, and
+        // the deployment in view
         let pods = tractor::scrape::source::Pods::default();
+        let (focus_tx, focus) = tokio::sync::watch::channel(None);
         let mut tasks = tractor::k8s::watch::spawn_all_tapped(
             client,
             namespaces.as_deref(),
@@ -70,13 +72,18 @@ impl Console {
             interval: std::time::Duration::from_millis(500),
             timeout: std::time::Duration::from_secs(2),
             concurrency: 4,
+            max_pods: 200,
         };
         match prom {
             Some((p, settings)) => {
                 tasks.push(tractor::prom::source::spawn(p, settings, tx.clone()))
             }
             None => tasks.push(tractor::scrape::source::spawn_for(
-                client, pods, scrape, &tx,
+                client,
+                pods,
+                scrape,
+                focus.clone(),
+                &tx,
             )),
         }
         let st = state.clone();
@@ -98,6 +105,12 @@ impl Console {
                 let mut s = st.lock().unwrap();
                 let effects = update(&mut s, ev);
                 assert!(effects.is_empty(), "no keys are pressed here");
+                let f = tractor::state::update::selected_deployment(&s);
+                focus_tx.send_if_modified(|cur| {
+                    let changed = *cur != f;
+                    *cur = f;
+                    changed
+                });
             }
         }));
         Console { state, via, tasks }
