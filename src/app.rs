@@ -192,7 +192,7 @@ pub async fn run(
     let mut tasks = Vec::new();
     // the deployment in view, for the scrape source (it scrapes that one alone when there
     // are more serving pods than scrape.max_pods)
-    let (focus_tx, focus_rx) = tokio::sync::watch::channel(None);
+    let (focus_tx, focus_rx) = tokio::sync::watch::channel(Vec::new());
     let backend = match cluster {
         Cluster::Kube(conn, runner) => {
             state.read_only |= runner.read_only;
@@ -314,12 +314,6 @@ pub async fn run(
             if state.quit {
                 break;
             }
-            let focus = crate::state::update::selected_deployment(&state);
-            focus_tx.send_if_modified(|cur| {
-                let changed = *cur != focus;
-                *cur = focus;
-                changed
-            });
         }
         // a key is answered at once; the cluster's and the scrapes' changes are drawn at
         // most every FRAME_GAP (10,000 pods changing would otherwise redraw per event)
@@ -332,6 +326,13 @@ pub async fn run(
                 .wrap_err("drawing")?;
             state.dirty = false;
             drawn_at = Instant::now();
+            // what is in view changes only with what is drawn
+            let focus = crate::state::update::scrape_focus(&state);
+            focus_tx.send_if_modified(|cur| {
+                let changed = *cur != focus;
+                *cur = focus;
+                changed
+            });
             if let Some(p) = perf.as_mut() {
                 // what the loop was busy with for this frame: the batch that woke it and
                 // the draw (the time a key waits at most behind a frame)

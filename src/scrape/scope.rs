@@ -14,8 +14,9 @@ pub struct PodTarget {
     pub deployment: Option<String>,
 }
 
-/// The deployment in view, from the UI loop to the scrape source.
-pub type Focus = tokio::sync::watch::Receiver<Option<Key>>;
+/// The deployments in view (the one open or under the cursor, and its canary), from the
+/// UI loop to the scrape source.
+pub type Focus = tokio::sync::watch::Receiver<Vec<Key>>;
 
 /// What a round scrapes, out of how many serving pods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,11 +33,11 @@ impl ScrapeScope {
 }
 
 /// The pods to scrape out of `all`: every one while there are at most `max_pods`,
-/// otherwise those of `focus`'s deployment, at most `max_pods` of them.
+/// otherwise those of the deployments in `focus`, at most `max_pods` of them.
 pub fn choose(
     all: Vec<(Key, PodTarget)>,
     max_pods: usize,
-    focus: Option<&Key>,
+    focus: &[Key],
 ) -> (Vec<(Key, PodTarget)>, ScrapeScope) {
     let serving = all.len();
     let chosen: Vec<(Key, PodTarget)> = if serving <= max_pods {
@@ -44,7 +45,9 @@ pub fn choose(
     } else {
         all.into_iter()
             .filter(|(k, t)| {
-                focus.is_some_and(|(ns, d)| k.0 == *ns && t.deployment.as_deref() == Some(d))
+                focus
+                    .iter()
+                    .any(|(ns, d)| k.0 == *ns && t.deployment.as_deref() == Some(d))
             })
             .take(max_pods)
             .collect()
@@ -87,11 +90,11 @@ mod tests {
 
     #[test]
     fn all_pods_up_to_the_limit_then_the_deployment_in_view() {
-        let (all, scope) = choose(pods(8), 8, None);
+        let (all, scope) = choose(pods(8), 8, &[]);
         assert_eq!((all.len(), scope.limited()), (8, false));
 
-        let focus = ("ns".to_string(), "model-1".to_string());
-        let (some, scope) = choose(pods(40), 8, Some(&focus));
+        let focus = [("ns".to_string(), "model-1".to_string())];
+        let (some, scope) = choose(pods(40), 8, &focus);
         assert_eq!(
             scope,
             ScrapeScope {
@@ -105,14 +108,21 @@ mod tests {
                 .all(|(_, t)| t.deployment.as_deref() == Some("model-1"))
         );
 
-        let (few, _) = choose(pods(40), 20, Some(&focus));
+        let (few, _) = choose(pods(40), 20, &focus);
         assert_eq!(few.len(), 10, "model-1 has 10 of the 40 pods");
 
-        let (none, scope) = choose(pods(40), 8, None);
+        // the deployment in view and its canary
+        let two = [
+            ("ns".to_string(), "model-1".to_string()),
+            ("ns".to_string(), "model-3".to_string()),
+        ];
+        assert_eq!(choose(pods(40), 30, &two).0.len(), 20);
+
+        let (none, scope) = choose(pods(40), 8, &[]);
         assert!(none.is_empty() && scope.serving == 40);
 
-        let other_ns = ("prod".to_string(), "model-1".to_string());
-        assert!(choose(pods(40), 8, Some(&other_ns)).0.is_empty());
+        let other_ns = [("prod".to_string(), "model-1".to_string())];
+        assert!(choose(pods(40), 8, &other_ns).0.is_empty());
     }
 
     #[test]

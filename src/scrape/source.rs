@@ -21,7 +21,7 @@ use super::proxy_path;
 use crate::event::{AppEvent, ClusterDelta, Kind, Object, ScrapeResult};
 use crate::model::{Key, MODEL_VERSION_LABEL, key};
 
-use super::scope::{Focus, choose};
+use super::scope::{Focus, ScrapeScope, choose};
 
 /// How a pod's metrics are reached: read from the config (`scrape.via`).
 pub use crate::config::Via;
@@ -247,7 +247,13 @@ async fn scrape(
                 if !moved {
                     return; // the UI has gone
                 }
+                // all pods are scraped anyway: the view moving changes nothing
+                if !last_scope.is_some_and(|sc: ScrapeScope| sc.limited()) {
+                    continue;
+                }
                 tokio::time::sleep(FOCUS_SETTLE).await;
+                // this round stands for the next tick's: the interval starts again
+                tick.reset();
             }
         }
         if tx.is_closed() {
@@ -255,7 +261,7 @@ async fn scrape(
         }
         let round = match focus.as_mut() {
             Some(f) => {
-                let (round, scope) = choose(targets(), s.max_pods, f.borrow_and_update().as_ref());
+                let (round, scope) = choose(targets(), s.max_pods, &f.borrow_and_update());
                 if last_scope != Some(scope) {
                     last_scope = Some(scope);
                     let _ = tx.send(AppEvent::ScrapeScope(scope));

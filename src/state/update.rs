@@ -23,7 +23,7 @@ mod navigation;
 mod prom;
 mod writes;
 
-pub use navigation::selected_deployment;
+pub use navigation::{scrape_focus, selected_deployment};
 use writes::refuse;
 pub use writes::request;
 

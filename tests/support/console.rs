@@ -54,7 +54,7 @@ impl Console {
         // as the console does: the scrape source follows the console's own pod watch, and
         // the deployment in view
         let pods = tractor::scrape::source::Pods::default();
-        let (focus_tx, focus) = tokio::sync::watch::channel(None);
+        let (focus_tx, focus) = tokio::sync::watch::channel(Vec::new());
         let mut tasks = tractor::k8s::watch::spawn_all_tapped(
             client,
             namespaces.as_deref(),
@@ -105,7 +105,7 @@ impl Console {
                 let mut s = st.lock().unwrap();
                 let effects = update(&mut s, ev);
                 assert!(effects.is_empty(), "no keys are pressed here");
-                let f = tractor::state::update::selected_deployment(&s);
+                let f = tractor::state::update::scrape_focus(&s);
                 focus_tx.send_if_modified(|cur| {
                     let changed = *cur != f;
                     *cur = f;

@@ -121,3 +121,14 @@ pub(super) fn open(s: &mut State) {
         s.detail_selected.clear();
     }
 }
+
+/// The deployments a scrape limited to what is in view covers: the selected one and its
+/// canary (whose pods the monitor shows beside the stable's).
+pub fn scrape_focus(s: &State) -> Vec<Key> {
+    selected_deployment(s)
+        .map(|d| {
+            let canary = (d.0.clone(), crate::canary::canary_name(&d.1));
+            vec![d, canary]
+        })
+        .unwrap_or_default()
+}
