@@ -318,6 +318,18 @@ fn the_demo_rolls_a_slow_canary_back_by_itself_within_a_minute() {
     t.wait_for("--profile", W);
     t.keys(&["Enter"]);
     t.wait_for("● running", W);
+    // the resumed step is judged on the next window: start it once the generator keeps its
+    // schedule (on a busy machine its first seconds lag, and a lagged window is
+    // inconclusive, which pauses a run allowed none)
+    let started = Instant::now();
+    while t.screen().contains("generator lagged") {
+        assert!(
+            started.elapsed() < W,
+            "the load kept lagging:\n{}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     t.keys(&["c"]);
     t.wait_for("resume deploy/classifier-canary", W);
     // the dialog's later lines may land in a later frame than its first: wait for them
