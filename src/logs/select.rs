@@ -89,13 +89,8 @@ pub fn streams<'a>(
     let mine: Vec<(&Pod, Option<i64>)> = pods
         .filter(|p| p.metadata.namespace == d.metadata.namespace)
         .filter_map(|p| {
-            let rs = p
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .find(|o| o.kind == "ReplicaSet")?;
-            revs.get(&rs.name).map(|r| (p, *r))
+            let rs = crate::model::pod::owner_replicaset(p)?;
+            revs.get(rs).map(|r| (p, *r))
         })
         .collect();
     if let Some(want) = &f.pod

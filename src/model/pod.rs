@@ -1,6 +1,16 @@
 //! A pod's health the way an operator reads it.
 use k8s_openapi::api::core::v1::Pod;
 
+/// The name of the ReplicaSet that owns the pod, if one does.
+pub fn owner_replicaset(p: &Pod) -> Option<&str> {
+    p.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.kind == "ReplicaSet")
+        .map(|o| o.name.as_str())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PodHealth {
     /// kubectl's STATUS column: a waiting or terminated reason wins over the phase.

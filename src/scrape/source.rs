@@ -86,18 +86,13 @@ impl PodTarget {
 
 /// The Deployment owning the pod through its ReplicaSet.
 fn deployment(p: &Pod) -> Option<String> {
-    let rs = p
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|o| o.kind == "ReplicaSet")?;
+    let rs = crate::model::pod::owner_replicaset(p)?;
     let hash = p
         .metadata
         .labels
         .as_ref()
         .and_then(|l| l.get("pod-template-hash"));
-    super::scope::deployment_of(&rs.name, hash.map(String::as_str))
+    super::scope::deployment_of(rs, hash.map(String::as_str))
 }
 
 /// The pods to scrape, kept from the console's pod watch: give [`Pods::tap`] to

@@ -30,16 +30,8 @@ pub struct Cluster {
 
 /// The ReplicaSet that owns a pod, keyed like the ReplicaSets.
 fn owner_rs(p: &Pod) -> Option<Key> {
-    let o = p
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|o| o.kind == "ReplicaSet")?;
-    Some((
-        p.metadata.namespace.clone().unwrap_or_default(),
-        o.name.clone(),
-    ))
+    let rs = crate::model::pod::owner_replicaset(p)?;
+    Some((p.metadata.namespace.clone().unwrap_or_default(), rs.into()))
 }
 
 /// The object an event is about.
