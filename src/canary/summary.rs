@@ -45,7 +45,10 @@ impl VerdictSummary {
     pub fn of(v: &WindowVerdict, step: usize, at: Timestamp) -> Self {
         let reasons = match &v.verdict {
             Verdict::Pass => Vec::new(),
-            Verdict::Fail { reasons } => reasons.iter().map(fail).collect(),
+            Verdict::Fail { reasons } => reasons
+                .iter()
+                .map(|r| fail(r, v.numbers.load_lagging))
+                .collect(),
             Verdict::Inconclusive { reasons } => reasons.iter().map(inconclusive).collect(),
         };
         VerdictSummary {
@@ -102,8 +105,13 @@ fn observed(slo: &Slo, o: &Observed) -> String {
     }
 }
 
-fn fail(r: &FailReason) -> String {
+/// A reason as a line; in a window whose load lagged, an SLO's says the stable met it.
+fn fail(r: &FailReason, load_lagged: bool) -> String {
     match r {
+        FailReason::Slo { slo, observed: o } if load_lagged => format!(
+            "{slo} violated: {} (the load lagged; the stable met it under the same load)",
+            observed(slo, o)
+        ),
         FailReason::Slo { slo, observed: o } => format!("{slo} violated: {}", observed(slo, o)),
         FailReason::Slower {
             effect,
@@ -213,6 +221,22 @@ mod tests {
         assert_eq!(
             s.reasons,
             ["errors<1% violated: 5.00%", "p50<50ms violated: 100.0ms"]
+        );
+        // the load lagged: what the stable met still fails, and says so; the stable's p50
+        // is 50 ms too (the bucket's middle), so that SLO no longer counts
+        let lagged = WindowInput {
+            load_lagging: true,
+            ..input
+        };
+        let s = VerdictSummary::of(
+            &judge(&lagged, &analysis(&["errors<1%", "p50<50ms"])),
+            1,
+            at(),
+        );
+        assert_eq!(s.verdict, Judged::Fail);
+        assert_eq!(
+            s.reasons,
+            ["errors<1% violated: 5.00% (the load lagged; the stable met it under the same load)"]
         );
     }
 

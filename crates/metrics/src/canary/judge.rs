@@ -1,9 +1,9 @@
 //! The verdict on one analysis window of a canary against the stable revision.
 //!
 //! 1. Enough data: the canary has at least `max(min_requests, ⌈10/(1−q)⌉)` requests for every
-//!    quantile q an SLO names (and at least 1), every scrape of the window was fresh, and the
-//!    load generator is not lagging; with a relative comparison, the stable has at least
-//!    `max(min_requests, 1)`. Otherwise the window is inconclusive, never a pass.
+//!    quantile q an SLO names (and at least 1) and every scrape of the window was fresh; with a
+//!    relative comparison, the stable has at least `max(min_requests, 1)`. Otherwise the
+//!    window is inconclusive, never a pass.
 //! 2. The absolute SLOs, each met, violated, or unknown.
 //! 3. Relative to the stable in the same window: the canary is slower when the one-sided
 //!    Mann–Whitney test is significant at the confidence *and* its effect, P(canary slower)
@@ -12,6 +12,13 @@
 //!
 //! Any violation or regression fails the window; otherwise anything unknown makes it
 //! inconclusive; otherwise it passes. The numbers behind the verdict come with it.
+//!
+//! A window in which the load generator lagged its schedule sent bursts the schedule did
+//! not ask for, to both revisions alike. It never passes; it fails only on what that shared
+//! load cannot explain: the canary worse than the stable by the relative tests, or an SLO
+//! the canary violated while the stable met it in the same window. Anything else in it is
+//! inconclusive. (A clearly slow canary that overloads the machine, and so makes the
+//! generator lag, is still rolled back.)
 use std::fmt;
 
 use serde::Serialize;
@@ -254,6 +261,18 @@ fn at_least(requests: f64, needed: u64) -> bool {
     requests >= needed as f64
 }
 
+/// Does a failure stand in a window whose load lagged? The relative tests compare two
+/// revisions that saw the same load; an SLO violation stands when the stable met that SLO.
+fn survives_lag(fail: &FailReason, stable: &RevisionWindow) -> bool {
+    match fail {
+        FailReason::Slower { .. } | FailReason::MoreErrors { .. } => true,
+        FailReason::Slo { slo, .. } => matches!(
+            slo.check(&stable.latency, stable.counts()),
+            SloOutcome::Met { .. }
+        ),
+    }
+}
+
 /// The verdict on one window.
 pub fn judge(input: &WindowInput, analysis: &Analysis) -> WindowVerdict {
     let needed = analysis.required_requests();
@@ -278,9 +297,6 @@ pub fn judge(input: &WindowInput, analysis: &Analysis) -> WindowVerdict {
     }
     if !input.scrapes_fresh {
         gate.push(InconclusiveReason::StaleScrapes);
-    }
-    if input.load_lagging {
-        gate.push(InconclusiveReason::LoadLagging);
     }
 
     let (mut fails, mut unknown) = (Vec::new(), Vec::new());
@@ -354,10 +370,21 @@ pub fn judge(input: &WindowInput, analysis: &Analysis) -> WindowVerdict {
         }
     }
 
+    if input.load_lagging {
+        // only what the load both revisions shared cannot explain
+        fails.retain(|f| survives_lag(f, &input.stable));
+    }
     let verdict = if !gate.is_empty() {
+        if input.load_lagging {
+            gate.push(InconclusiveReason::LoadLagging);
+        }
         Verdict::Inconclusive { reasons: gate }
     } else if !fails.is_empty() {
         Verdict::Fail { reasons: fails }
+    } else if input.load_lagging {
+        let mut reasons = vec![InconclusiveReason::LoadLagging];
+        reasons.extend(unknown);
+        Verdict::Inconclusive { reasons }
     } else if !unknown.is_empty() {
         Verdict::Inconclusive { reasons: unknown }
     } else {
