@@ -36,6 +36,11 @@ pub struct LoadtestArgs {
     /// HTTP/2 instead of HTTP/1.1 keep-alive: prior knowledge on http://, ALPN h2 on https://.
     #[arg(long)]
     pub http2: bool,
+    /// The HTTP/1.1 client on plain http:// targets: `lean` (the default) writes each
+    /// request's prepared bytes and reads the answer in the sending task; `hyper` is hyper's
+    /// client (a task per connection), kept to compare the two.
+    #[arg(long, value_enum, default_value_t = crate::load::engine::H1Client::Lean)]
+    pub http1_client: crate::load::engine::H1Client,
     /// Open Inference Protocol gRPC calls (ModelInfer, HTTP/2) instead of HTTP requests:
     /// --url is the gRPC port with the model's REST path (http://HOST:8081/v2/models/NAME),
     /// --body the same KServe v2 JSON request as for REST (sent as raw_input_contents).

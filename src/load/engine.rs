@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 mod closed_loop;
 mod conn;
+mod h1;
 mod open_loop;
 mod plan;
 mod progress;
@@ -21,7 +22,8 @@ mod timer;
 
 pub use self::closed_loop::ThreadError;
 pub use self::conn::PrepareError;
-pub use self::plan::{Mode, Outcomes, Plan};
+pub use self::h1::WireError;
+pub use self::plan::{H1Client, Mode, Outcomes, Plan};
 pub use self::progress::{Progress, snapshot};
 pub use crate::load::endpoint::{Endpoint, EndpointError};
 use crate::load::health;

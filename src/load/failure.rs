@@ -21,6 +21,9 @@ pub enum RequestError {
     /// Sending the request or reading the answer failed.
     #[error("io: {0}")]
     Io(#[source] hyper::Error),
+    /// An exchange of the plain HTTP/1.1 client (`engine::h1`).
+    #[error("{0}")]
+    Wire(#[source] crate::load::engine::WireError),
     /// No whole answer within the timeout.
     #[error("no answer within the timeout")]
     Timeout,
@@ -35,6 +38,10 @@ impl RequestError {
             RequestError::Handshake(_) => Failure::Handshake,
             RequestError::Closed(_) => Failure::Closed,
             RequestError::Io(_) => Failure::Io,
+            RequestError::Wire(crate::load::engine::WireError::ClosedBeforeAnswer) => {
+                Failure::Closed
+            }
+            RequestError::Wire(_) => Failure::Io,
             RequestError::Timeout => Failure::Timeout,
         }
     }

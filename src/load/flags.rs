@@ -42,6 +42,9 @@ pub fn words_of(a: &LoadtestArgs) -> Vec<String> {
     if a.http2 {
         w.push("--http2".into());
     }
+    if a.http1_client != crate::load::engine::H1Client::Lean {
+        w.extend(["--http1-client".into(), "hyper".into()]);
+    }
     if a.max_in_flight != 1000 {
         w.extend(["--max-in-flight".into(), a.max_in_flight.to_string()]);
     }

@@ -27,6 +27,8 @@ pub struct LoadPlan {
     /// The body's content type.
     pub content_type: String,
     pub http2: bool,
+    /// `--http1-client`: which HTTP/1.1 client plain http:// targets get.
+    pub http1_client: crate::load::engine::H1Client,
     /// `--grpc`: ModelInfer calls to this model (name, version; empty: the one served).
     pub grpc: Option<(String, String)>,
     pub timeout: Duration,
@@ -164,6 +166,7 @@ impl LoadPlan {
             body: a.body.clone(),
             content_type: a.content_type.clone(),
             http2: a.http2 || a.grpc,
+            http1_client: a.http1_client,
             grpc,
             timeout: a.timeout,
             max_lag: a.max_lag,
@@ -230,6 +233,7 @@ impl LoadPlan {
             duration: self.duration,
             max_requests: self.max_requests,
             http2: self.http2,
+            http1_client: self.http1_client,
             grpc: self.grpc.is_some(),
             timeout: self.timeout,
             max_lag: self.max_lag,

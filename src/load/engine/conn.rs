@@ -1,5 +1,6 @@
-//! Connections: HTTP/1.1 keep-alive or HTTP/2 (prior knowledge) over TCP with hyper, the
-//! request every send shares, and one exchange on a connection kept for the next.
+//! Connections: HTTP/1.1 keep-alive (the lean client of [`super::h1`] on plain TCP, hyper's
+//! on TLS or when asked) or HTTP/2 (prior knowledge) with hyper, the request every send
+//! shares, and one exchange on a connection kept for the next.
 use bytes::Bytes;
 use http::{Request, header};
 use http_body_util::{BodyExt, Full};
@@ -7,7 +8,8 @@ use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::sync::Arc;
 
-use super::plan::Plan;
+use super::h1::{Wire, request_bytes};
+use super::plan::{H1Client, Plan};
 use crate::load::endpoint::Endpoint;
 use crate::load::failure::RequestError;
 use crate::load::stats::Outcome;
@@ -34,19 +36,32 @@ pub enum PrepareError {
 
 /// An open connection, ready for the next request.
 pub enum Conn {
+    /// Plain TCP, the lean client.
+    Lean(Wire),
+    Hyper(Hyper),
+}
+
+/// A connection driven by hyper (its own task).
+pub enum Hyper {
     H1(http1::SendRequest<Full<Bytes>>),
     H2(http2::SendRequest<Full<Bytes>>),
+}
+
+/// A TCP connection to the endpoint, without Nagle's delay.
+async fn tcp_connect(ep: &Endpoint) -> Result<tokio::net::TcpStream, RequestError> {
+    let tcp = tokio::net::TcpStream::connect((ep.host.as_str(), ep.port))
+        .await
+        .map_err(RequestError::Connect)?;
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
 }
 
 async fn connect(
     ep: &Endpoint,
     h2: bool,
     tls: Option<&Arc<rustls::ClientConfig>>,
-) -> Result<Conn, RequestError> {
-    let tcp = tokio::net::TcpStream::connect((ep.host.as_str(), ep.port))
-        .await
-        .map_err(RequestError::Connect)?;
-    let _ = tcp.set_nodelay(true);
+) -> Result<Hyper, RequestError> {
+    let tcp = tcp_connect(ep).await?;
     match tls.filter(|_| ep.tls) {
         Some(config) => {
             let stream = tls_handshake(ep, config, tcp).await?;
@@ -71,7 +86,7 @@ pub async fn tls_handshake(
 }
 
 /// The HTTP/1.1 or HTTP/2 handshake on an open connection; its driver runs on its own.
-async fn handshake<I>(io: TokioIo<I>, h2: bool) -> Result<Conn, RequestError>
+async fn handshake<I>(io: TokioIo<I>, h2: bool) -> Result<Hyper, RequestError>
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -80,13 +95,13 @@ where
             .await
             .map_err(RequestError::Handshake)?;
         tokio::spawn(conn);
-        Ok(Conn::H2(send))
+        Ok(Hyper::H2(send))
     } else {
         let (send, conn) = http1::handshake(io)
             .await
             .map_err(RequestError::Handshake)?;
         tokio::spawn(conn);
-        Ok(Conn::H1(send))
+        Ok(Hyper::H1(send))
     }
 }
 
@@ -96,6 +111,8 @@ pub struct Prepared {
     uri: http::Uri,
     host: http::HeaderValue,
     content_type: Option<http::HeaderValue>,
+    /// The whole request as the lean client writes it (plain-TCP HTTP/1.1 targets).
+    lean: Option<Bytes>,
 }
 
 impl Prepared {
@@ -132,6 +149,15 @@ impl Prepared {
                 })?),
                 None => None,
             },
+            lean: (!plan.http2 && !ep.tls && plan.http1_client == H1Client::Lean).then(|| {
+                request_bytes(
+                    &plan.method,
+                    &ep.path,
+                    &ep.authority,
+                    plan.content_type.as_deref(),
+                    &plan.body,
+                )
+            }),
         })
     }
 
@@ -156,16 +182,16 @@ impl Prepared {
 /// Sends one request on `conn` and reads the whole answer; its status (for a gRPC call, the
 /// HTTP status its `grpc-status` stands for).
 async fn exchange(
-    conn: &mut Conn,
+    conn: &mut Hyper,
     req: Request<Full<Bytes>>,
     grpc: bool,
 ) -> Result<u16, RequestError> {
     let resp = match conn {
-        Conn::H1(s) => {
+        Hyper::H1(s) => {
             s.ready().await.map_err(RequestError::Closed)?;
             s.send_request(req).await
         }
-        Conn::H2(s) => {
+        Hyper::H2(s) => {
             s.ready().await.map_err(RequestError::Closed)?;
             s.send_request(req).await
         }
@@ -194,13 +220,28 @@ pub async fn attempt(
     t: &Prepared,
     slot: &mut Option<Conn>,
 ) -> Result<u16, RequestError> {
+    if let Some(bytes) = &t.lean {
+        let mut wire = match slot.take() {
+            // one the server closed while idle is replaced, not counted as a failure
+            Some(Conn::Lean(w)) if !w.stale() => w,
+            _ => Wire::new(tcp_connect(&t.ep).await?),
+        };
+        let (status, reuse) = wire
+            .exchange(bytes, plan.method == http::Method::HEAD)
+            .await
+            .map_err(RequestError::Wire)?;
+        if reuse {
+            *slot = Some(Conn::Lean(wire));
+        }
+        return Ok(status);
+    }
     let req = t.request(plan);
     let mut conn = match slot.take() {
-        Some(c) => c,
-        None => connect(&t.ep, plan.http2, plan.tls.as_ref()).await?,
+        Some(Conn::Hyper(c)) => c,
+        _ => connect(&t.ep, plan.http2, plan.tls.as_ref()).await?,
     };
     let status = exchange(&mut conn, req, plan.grpc).await?;
-    *slot = Some(conn);
+    *slot = Some(Conn::Hyper(conn));
     Ok(status)
 }
 

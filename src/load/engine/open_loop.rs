@@ -287,6 +287,7 @@ mod tests {
             duration: Duration::from_secs(1),
             max_requests: None,
             http2: false,
+            http1_client: Default::default(),
             grpc: false,
             timeout: Duration::from_secs(5),
             max_lag: Duration::from_millis(1),

@@ -8,6 +8,16 @@ use crate::load::endpoint::Endpoint;
 use crate::load::profile::Profile;
 use crate::load::stats::Stats;
 
+/// The HTTP/1.1 client on plain http:// targets (`--http1-client`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum H1Client {
+    /// Prepared request bytes, the answer read in the sending task (`engine::h1`).
+    #[default]
+    Lean,
+    /// hyper's client: a task per connection, requests handed to it over a channel.
+    Hyper,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
     /// Send at the profile's rate whatever the answers; at most `max_in_flight` at once
@@ -31,6 +41,8 @@ pub struct Plan {
     pub duration: Duration,
     pub max_requests: Option<u64>,
     pub http2: bool,
+    /// Which HTTP/1.1 client plain http:// targets get.
+    pub http1_client: H1Client,
     /// gRPC calls (`--grpc`): the body is a framed `ModelInferRequest`, the outcome its
     /// `grpc-status` (counted as the HTTP status of the same meaning).
     pub grpc: bool,
