@@ -141,12 +141,19 @@ impl Stats {
 
     /// Adds another worker's stats (and its window) into this one.
     pub fn merge(&mut self, other: &Stats) {
-        // same bounds on both sides: add cannot fail
-        let _ = self.total.add(&other.total);
-        let _ = self.window.add(&other.window);
-        let _ = self.lag.add(&other.lag);
-        let _ = self.lag_window.add(&other.lag_window);
-        let _ = self.from_schedule.add(&other.from_schedule);
+        // same bounds on both sides: add cannot fail; an add walks the whole histogram,
+        // so empty ones (the closed loop has no lag) are left out
+        for (to, from) in [
+            (&mut self.total, &other.total),
+            (&mut self.window, &other.window),
+            (&mut self.lag, &other.lag),
+            (&mut self.lag_window, &other.lag_window),
+            (&mut self.from_schedule, &other.from_schedule),
+        ] {
+            if !from.is_empty() {
+                let _ = to.add(from);
+            }
+        }
         self.slot_waits += other.slot_waits;
         self.late += other.late;
         self.sent += other.sent;

@@ -66,9 +66,14 @@ pub async fn run(
             .name(format!("load-{i}"))
             .spawn(move || {
                 rt.block_on(async move {
+                    // the thread's workers record here; one task merges it into the run's
+                    // figures every 100 ms (a merge walks whole histograms: once per
+                    // thread, not once per worker)
+                    let local = Arc::new(Mutex::new(Stats::new()));
+                    let flusher = tokio::spawn(flush_every(local.clone(), shared.stats.clone()));
                     let mut set = tokio::task::JoinSet::new();
                     for w in (i..concurrency).step_by(threads) {
-                        set.spawn(worker(w, shared.clone(), deadline));
+                        set.spawn(worker(w, shared.clone(), local.clone(), deadline));
                     }
                     let mut last: Option<Instant> = None;
                     while let Some(r) = set.join_next().await {
@@ -76,6 +81,8 @@ pub async fn run(
                             last = Some(last.map_or(t, |l| l.max(t)));
                         }
                     }
+                    flusher.abort();
+                    flush(&shared.stats, &local);
                     last
                 })
             })
@@ -94,13 +101,12 @@ pub async fn run(
     Ok(lasts.unwrap_or_else(Instant::now))
 }
 
-/// One closed-loop worker: its own connection, the next request when the last answered.
-async fn worker(w: usize, sh: Shared, deadline: Instant) -> Instant {
+/// One closed-loop worker: its own connection, the next request when the last answered,
+/// recorded in its thread's `local` figures.
+async fn worker(w: usize, sh: Shared, local: Arc<Mutex<Stats>>, deadline: Instant) -> Instant {
     let t = &sh.targets[w % sh.targets.len().max(1)];
     let mut conn = None;
     let mut timer = Deadline::new(sh.plan.timeout);
-    let mut local = Stats::new();
-    let mut flushed = Instant::now();
     let mut last = Instant::now();
     while Instant::now() < deadline && !sh.stop.load(Ordering::Relaxed) {
         if sh
@@ -112,23 +118,34 @@ async fn worker(w: usize, sh: Shared, deadline: Instant) -> Instant {
         }
         let sent = Instant::now();
         last = sent;
-        local.sent += 1;
         let outcome = one_within(&sh.plan, t, &mut conn, &mut timer).await;
-        local.record(sent.elapsed(), outcome);
-        if flushed.elapsed() >= Duration::from_millis(100) {
-            flush(&sh.stats, &mut local);
-            flushed = Instant::now();
+        let took = sent.elapsed();
+        // only this thread takes it (its workers and its flusher): never contended
+        if let Ok(mut s) = local.lock() {
+            s.sent += 1;
+            s.record(took, outcome);
         }
     }
-    flush(&sh.stats, &mut local);
     last
 }
 
-fn flush(stats: &Mutex<Stats>, local: &mut Stats) {
-    if let Ok(mut s) = stats.lock() {
-        s.merge(local);
+/// Merges a thread's figures into the run's every 100 ms, until aborted.
+async fn flush_every(local: Arc<Mutex<Stats>>, stats: Arc<Mutex<Stats>>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        flush(&stats, &local);
     }
-    local.clear();
+}
+
+fn flush(stats: &Mutex<Stats>, local: &Mutex<Stats>) {
+    if let Ok(mut l) = local.lock() {
+        if let Ok(mut s) = stats.lock() {
+            s.merge(&l);
+        }
+        l.clear();
+    }
 }
 
 /// A closed-loop worker's timeout. A timer armed per request costs a timer-wheel update
