@@ -159,6 +159,17 @@ async fn a_coding_other_than_chunked_reads_to_the_close_and_faulty_framing_close
     assert_eq!(ex(&mut w, GET, false).await.unwrap(), (200, false));
 }
 
+/// Whether `w` is seen stale within 5 s.
+async fn becomes_stale(w: &Wire) -> bool {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while !w.stale() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .is_ok()
+}
+
 #[tokio::test]
 async fn an_idle_connection_the_server_closed_or_wrote_on_is_stale() {
     // answers once, then closes while the client is idle
@@ -168,13 +179,7 @@ async fn an_idle_connection_the_server_closed_or_wrote_on_is_stale() {
     )
     .await;
     assert_eq!(ex(&mut w, GET, false).await.unwrap(), (200, true));
-    let seen = tokio::time::timeout(Duration::from_secs(5), async {
-        while !w.stale() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
-    assert!(seen.is_ok(), "the close is seen");
+    assert!(becomes_stale(&w).await, "the close is seen");
     // an answer nobody asked for (a 408 before closing), on an idle connection
     let mut w = serve(
         vec![(
@@ -188,13 +193,7 @@ async fn an_idle_connection_the_server_closed_or_wrote_on_is_stale() {
     let (status, kept) = ex(&mut w, GET, false).await.unwrap();
     assert_eq!(status, 200);
     if kept {
-        let seen = tokio::time::timeout(Duration::from_secs(5), async {
-            while !w.stale() {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await;
-        assert!(seen.is_ok(), "the unasked bytes are seen");
+        assert!(becomes_stale(&w).await, "the unasked bytes are seen");
     }
     // a live idle connection is not stale
     let mut w = serve(
