@@ -4,6 +4,9 @@ use tract_onnx::prelude::{DatumType, Tensor, f16};
 
 use crate::protocol::json::Num;
 
+/// The largest magnitude below which every integer has an exact `f64` (2^53).
+const EXACT_IN_F64: f64 = 9_007_199_254_740_992.0;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DType {
     Bool,
@@ -102,7 +105,10 @@ impl DType {
                     let x = match *v {
                         Num::I(i) => <$t>::try_from(i).ok(),
                         Num::U(u) => <$t>::try_from(u).ok(),
-                        Num::F(f) if f.fract() == 0.0 && f.is_finite() => {
+                        // A float stands for an integer only where every integer is exact
+                        // (|f| <= 2^53): beyond that it may be an integer literal too large
+                        // for 64 bits that parsing rounded, and taking it would change it.
+                        Num::F(f) if f.fract() == 0.0 && f.abs() <= EXACT_IN_F64 => {
                             <$t>::try_from(f as i128).ok()
                         }
                         _ => None,
@@ -257,6 +263,17 @@ mod tests {
         assert!(
             DType::I32
                 .tensor_from_nums("x", &[1], &[Num::F(3.0)])
+                .is_ok()
+        );
+        // -9223372036854775809 does not fit 64 bits; parsed as a float it rounds to i64::MIN,
+        // which must not be taken as that integer.
+        let e = DType::I64
+            .tensor_from_nums("x", &[1], &[Num::F(-9_223_372_036_854_775_809.0)])
+            .unwrap_err();
+        assert!(e.to_string().contains("element 0"), "{e}");
+        assert!(
+            DType::I64
+                .tensor_from_nums("x", &[1], &[Num::F(9_007_199_254_740_992.0)])
                 .is_ok()
         );
         assert!(

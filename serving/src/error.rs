@@ -46,6 +46,14 @@ impl ApiError {
     }
 }
 
+/// A path segment axum could not decode (not UTF-8 once percent-decoded): its status and
+/// words, in the JSON error shape every other error has.
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(r: axum::extract::rejection::PathRejection) -> Self {
+        ApiError::new(r.status(), r.body_text())
+    }
+}
+
 /// Refused at the queue: the server is busy or stopping, so 503 and a hint to retry.
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> Self {

@@ -4,6 +4,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -19,6 +20,15 @@ use crate::protocol::{openapi, predict, v2};
 pub use crate::state::{AppState, Shared};
 
 pub fn app(state: AppState) -> Router {
+    let doc: std::sync::Arc<str> = openapi::document(&openapi::Described {
+        name: &state.inner.name,
+        version: &state.inner.version,
+        inputs: &state.inner.inputs,
+        outputs: &state.inner.outputs,
+        batchable: state.inner.batchable,
+    })
+    .to_string()
+    .into();
     Router::new()
         .route("/v2", get(server_metadata))
         .route("/v2/health/live", get(live))
@@ -39,7 +49,15 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(live))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .route("/openapi.json", get(|| async { Json(openapi::document()) }))
+        .route(
+            "/openapi.json",
+            get(move || async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    doc.to_string(),
+                )
+            }),
+        )
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn_with_state(state.clone(), record))
@@ -105,32 +123,36 @@ fn metadata(st: &AppState) -> Json<serde_json::Value> {
 
 async fn model_metadata(
     State(st): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(name) = name?;
     check_model(&st, &name, None)?;
     Ok(metadata(&st))
 }
 
 async fn model_metadata_v(
     State(st): State<AppState>,
-    Path((name, version)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path((name, version)) = path?;
     check_model(&st, &name, Some(&version))?;
     Ok(metadata(&st))
 }
 
 async fn model_ready(
     State(st): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let Path(name) = name?;
     check_model(&st, &name, None)?;
     Ok(readiness(&st))
 }
 
 async fn model_ready_v(
     State(st): State<AppState>,
-    Path((name, version)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let Path((name, version)) = path?;
     check_model(&st, &name, Some(&version))?;
     Ok(readiness(&st))
 }
@@ -213,17 +235,19 @@ async fn run_job(
 
 async fn infer(
     State(st): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    let Path(name) = name?;
     do_infer(st, name, None, req).await
 }
 
 async fn infer_v(
     State(st): State<AppState>,
-    Path((name, version)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    let Path((name, version)) = path?;
     do_infer(st, name, Some(version), req).await
 }
 

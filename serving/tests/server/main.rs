@@ -12,6 +12,7 @@ mod grpc_api;
 mod http_api;
 mod lifecycle;
 mod model;
+mod openapi_conformance;
 mod reference;
 mod slow_clients;
 mod standard_client;
