@@ -235,8 +235,9 @@ impl Summary {
             .map(|w| format!("; {w}"))
             .unwrap_or_default();
         format!(
-            "{} requests, {} errors ({:.2}%), {:.1}/s; p50 {} p99 {} p99.9 {} ms{verdict}{generator}",
+            "{} {} requests, {} errors ({:.2}%), {:.1}/s; p50 {} p99 {} p99.9 {} ms{verdict}{generator}",
             self.requests,
+            self.http,
             self.errors,
             self.error_rate() * 100.0,
             self.throughput,

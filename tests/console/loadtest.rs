@@ -654,3 +654,56 @@ fn loadtest_on_the_monitor_screen_in_tmux() {
         "the summary is printed on leaving:\n{out}"
     );
 }
+
+/// `--grpc` on the monitor screen as a person sees it: ModelInfer calls to the gRPC port, the
+/// server's own gRPC latency scraped beside the client's, X stops it, and the summary on
+/// leaving names the protocol.
+#[test]
+fn grpc_loadtest_on_the_monitor_screen_in_tmux() {
+    let s = serve_with("v1", free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let body = body_file(dir.path());
+    let cfg = dir.path().join("cfg.toml");
+    std::fs::write(&cfg, "[scrape]\ninterval_ms = 500\n").unwrap();
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", s.grpc_port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "no gRPC port");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let t = support::tmux::Tmux::start("monitor-grpc");
+    t.line(&format!(
+        "{} --config {} --log-file {} loadtest --grpc --url http://127.0.0.1:{}/v2/models/demo-classifier/infer --body {} --rate 40 --duration 120s --scrape http://127.0.0.1:{}/metrics; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_tractor"),
+        cfg.display(),
+        dir.path().join("log").display(),
+        s.grpc_port,
+        body.display(),
+        s.port,
+    ));
+    let wait = Duration::from_secs(30);
+    t.wait_for("● running", wait);
+    let start = Instant::now();
+    let screen = loop {
+        let screen = t.screen();
+        if support::tmux::shows_latency(&screen, "v1") && screen.contains("client") {
+            break screen;
+        }
+        assert!(
+            start.elapsed() < wait,
+            "no server latency from the gRPC histogram:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(screen.contains("--grpc"), "the run's flags:\n{screen}");
+    assert!(screen.contains("errors 0"), "{screen}");
+    t.keys(&["X"]);
+    t.wait_for("■ done", wait);
+    t.keys(&["q"]);
+    let out = t.wait_for("EXIT=0", wait);
+    assert!(
+        out.contains("gRPC"),
+        "the summary names the protocol:\n{out}"
+    );
+    assert!(served_grpc(&s, "OK") > 0.0, "the server counted the calls");
+    assert_eq!(served_requests(&s), 0.0, "nothing went over REST");
+}

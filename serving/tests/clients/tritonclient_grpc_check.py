@@ -5,14 +5,17 @@ serving/tests/server/standard_client.rs:
     python tritonclient_grpc_check.py HOST:GRPC_PORT MODEL_NAME
 
 Checks liveness, readiness, metadata, inference (tritonclient sends raw_input_contents and
-reads raw_output_contents), requested outputs, the request id, and that a bad request raises
-the client's own exception with the server's code and message. Exits non-zero on the first
-mismatch.
+reads raw_output_contents), typed contents (a ModelInferRequest built with tritonclient's own
+protobuf module and sent through its own stub: fp32_contents and int64_contents), requested
+outputs, the request id, and that a bad request raises the client's own exception with the
+server's code and message. Exits non-zero on the first mismatch.
 """
 import sys
 
 import numpy as np
+import grpc
 import tritonclient.grpc as grpcclient
+from tritonclient.grpc import service_pb2, service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
 
@@ -44,6 +47,38 @@ def main(url: str, model: str) -> int:
     assert got_doubled.dtype == np.int64 and np.array_equal(got_doubled, 2 * b), got_doubled
     assert r.get_response().id == "req-grpc"
     print("infer: ok")
+
+    # Typed contents, through tritonclient's own protobuf module and stub.
+    stub = service_pb2_grpc.GRPCInferenceServiceStub(grpc.insecure_channel(url))
+    req = service_pb2.ModelInferRequest(model_name=model, id="typed")
+    ta = req.inputs.add(name="a", datatype="FP32", shape=[3, 4])
+    ta.contents.fp32_contents.extend(a.flatten().tolist())
+    tb = req.inputs.add(name="b", datatype="INT64", shape=[3, 4])
+    tb.contents.int64_contents.extend(b.flatten().tolist())
+    resp = stub.ModelInfer(req)
+    assert resp.id == "typed" and [o.name for o in resp.outputs] == ["sum", "doubled"], resp
+    assert [list(o.shape) for o in resp.outputs] == [[3, 4], [3, 4]], resp
+    if resp.raw_output_contents:
+        typed_sum = np.frombuffer(resp.raw_output_contents[0], dtype=np.float32)
+        typed_doubled = np.frombuffer(resp.raw_output_contents[1], dtype=np.int64)
+    else:
+        typed_sum = np.array(resp.outputs[0].contents.fp32_contents, dtype=np.float32)
+        typed_doubled = np.array(resp.outputs[1].contents.int64_contents, dtype=np.int64)
+    assert np.array_equal(typed_sum.reshape(3, 4), a + b.astype(np.float32)), typed_sum
+    assert np.array_equal(typed_doubled.reshape(3, 4), 2 * b), typed_doubled
+    # Typed contents of the wrong kind for the datatype are refused by name.
+    bad_req = service_pb2.ModelInferRequest(model_name=model)
+    ba = bad_req.inputs.add(name="a", datatype="FP32", shape=[3, 4])
+    ba.contents.int64_contents.extend([0] * 12)
+    bb = bad_req.inputs.add(name="b", datatype="INT64", shape=[3, 4])
+    bb.contents.int64_contents.extend([0] * 12)
+    try:
+        stub.ModelInfer(bad_req)
+        raise AssertionError("int64_contents for an FP32 input were accepted")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
+        print(f"typed mismatch refused: {e.details()}")
+    print("typed contents: ok")
 
     # Only one output requested.
     outs = [grpcclient.InferRequestedOutput("doubled")]

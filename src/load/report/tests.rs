@@ -84,6 +84,13 @@ fn json_has_the_fields_scripts_read() {
 fn a_lagging_generator_is_said_in_the_line_the_table_and_the_json() {
     let mut s = summary(Some(3.0), 100, 0);
     assert!(!s.line(&Slo::default()).contains('⚠'));
+    let http = s.http;
+    assert!(
+        s.line(&Slo::default())
+            .starts_with(&format!("100 {http} requests, ")),
+        "the line names the protocol: {}",
+        s.line(&Slo::default())
+    );
     s.generator.lag_p99_ms = Some(2.5);
     let line = s.line(&Slo::default());
     assert!(
