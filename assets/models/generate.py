@@ -32,6 +32,11 @@ serving/tests/data/symbolic-outputs.onnx
     intermediate value's shapes as expressions of the inputs' symbols, as YOLOv8-style exports do
     (`floor(height/2 - 1/2) + 1`): fixing the input with --input-shape must not clash with them.
 
+serving/tests/data/no-shape.onnx
+    input `x` FP32 with no shape at all, not even its rank (as some hand-written or converted
+    graphs declare), output `y` = relu(x): loading it must fail with a message that names the
+    input and the --input-shape flag, and load with `--input-shape x=N,4`.
+
 serving/tests/data/bad-op.onnx
     a graph whose node `broken_node` uses an operator no runtime knows (`NoSuchOp`): loading it
     must fail with a message naming the file and that node.
@@ -126,6 +131,13 @@ def symbolic_outputs(seed: int = 11):
     return helper.make_model(graph, opset_imports=OPSET, ir_version=IR)
 
 
+def no_shape():
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, None)
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "no_shape", [x], [y])
+    return helper.make_model(graph, opset_imports=OPSET, ir_version=IR)
+
+
 def bad_op():
     graph = helper.make_graph(
         [helper.make_node("Relu", ["x"], ["y"], name="fine_node"),
@@ -152,6 +164,10 @@ def main():
     os.makedirs(data, exist_ok=True)
     save(multi_io(), os.path.join(data, "multi-io.onnx"))
     save(symbolic_outputs(), os.path.join(data, "symbolic-outputs.onnx"))
+    m = no_shape()  # not checked: the checker wants every graph input's shape field
+    m.producer_name = "tractor assets/models/generate.py"
+    onnx.save(m, os.path.join(data, "no-shape.onnx"))
+    print("serving/tests/data/no-shape.onnx: written (no input shape, deliberately)")
     m = bad_op()
     m.producer_name = "tractor assets/models/generate.py"
     onnx.save(m, os.path.join(data, "bad-op.onnx"))

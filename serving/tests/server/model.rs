@@ -190,3 +190,27 @@ fn declared_symbolic_output_shapes_do_not_clash_with_a_fixed_input_shape() {
     common::assert_close(&g, &w, 1e-5, 1e-5, "fixed vs free input shape");
     assert!(w.iter().any(|v| *v > 0.0), "not all zero after the relu");
 }
+
+/// An input that declares no shape at all (not even its rank): loading fails with words that
+/// name the input and the flag that fixes it, and with that flag the model loads and runs.
+#[test]
+fn an_input_without_any_shape_names_the_flag_that_fixes_it() {
+    let path = common::data("no-shape.onnx");
+    let err = Model::load(&path, &[], 8)
+        .err()
+        .expect("loaded without a shape");
+    let words = err.to_string();
+    assert!(
+        words.contains("no-shape.onnx")
+            && words.contains("input \"x\" declares no shape")
+            && words.contains("--input-shape x=DIMS"),
+        "{words}"
+    );
+
+    let model = Model::load(&path, &["x=N,4".into()], 4).unwrap();
+    assert!(model.batchable());
+    assert_eq!(model.inputs[0].shape, [None, Some(4)]);
+    let x = Tensor::from_shape(&[2, 4], &[-1.0f32, 2.0, -3.0, 4.0, 0.5, -0.5, 0.0, 7.0]).unwrap();
+    let got = model.runner().unwrap().run(vec![x]).unwrap();
+    assert_eq!(flat(&got[0]), [0.0, 2.0, 0.0, 4.0, 0.5, 0.0, 0.0, 7.0]);
+}
