@@ -37,6 +37,7 @@ struct FileConfig {
     shutdown_delay: Option<String>,
     drain_timeout: Option<String>,
     header_read_timeout: Option<String>,
+    idle_timeout: Option<String>,
     max_connections: Option<usize>,
 }
 
@@ -65,6 +66,7 @@ pub struct Config {
     pub shutdown_delay: Duration,
     pub drain_timeout: Duration,
     pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
     pub max_connections: usize,
 }
 
@@ -217,6 +219,12 @@ impl Config {
                 cli.header_read_timeout
                     .or(dur("header_read_timeout", &file.header_read_timeout)?)
                     .unwrap_or(Duration::from_secs(30)),
+            )?,
+            idle_timeout: positive(
+                "idle_timeout",
+                cli.idle_timeout
+                    .or(dur("idle_timeout", &file.idle_timeout)?)
+                    .unwrap_or(Duration::from_secs(300)),
             )?,
             max_connections: match cli.max_connections.or(file.max_connections) {
                 Some(0) => {

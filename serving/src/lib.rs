@@ -195,6 +195,7 @@ impl Server {
         tracing::info!(addr = %listener.local_addr()?, grpc = %grpc_addr, model = %config.name, version = %config.model_version, "ready");
         let limits = listen::Limits {
             header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
             max_connections: config.max_connections,
         };
         let metrics = state.inner.metrics.clone();

@@ -2,11 +2,12 @@
 //! with the limits a server facing unknown clients needs: a request's header must arrive
 //! within `header_read_timeout` (a client that sends nothing, or half a request, and stops
 //! is cut off instead of holding a connection forever), and at most `max_connections` are open (the
-//! ones past it are closed at once, counted, instead of exhausting descriptors). A closed
+//! ones past it are closed at once, counted, instead of exhausting descriptors); one with no
+//! request in flight for `idle_timeout` is closed gracefully ([`idle`]). A closed
 //! connection lingers: what the client still sends is read and dropped for a moment before
 //! the socket closes, so a client that writes its whole body before reading (a 413 sent
-//! early) gets the answer instead of a reset. On shutdown it stops accepting and lets
-//! every open connection finish its requests.
+//! early) gets the answer instead of a reset. On shutdown it stops accepting, shuts every
+//! open connection down gracefully and waits for them to finish their requests.
 use std::future::Future;
 use std::io::ErrorKind;
 use std::pin::Pin;
@@ -17,7 +18,6 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -25,10 +25,14 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::metrics::Metrics;
 
+mod idle;
+
 /// What the loop enforces per connection.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub header_read_timeout: Duration,
+    /// A connection with no request in flight for this long is closed (GOAWAY on HTTP/2).
+    pub idle_timeout: Duration,
     pub max_connections: usize,
 }
 
@@ -54,7 +58,7 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
     builder.http2().timer(TokioTimer::new());
-    let graceful = GracefulShutdown::new();
+    let mut tasks = tokio::task::JoinSet::new();
     let (stopping, _) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
@@ -74,6 +78,8 @@ pub async fn serve(
                 }
             },
             () = &mut shutdown => break,
+            // reap the connections that ended (their results are nothing)
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
@@ -83,10 +89,9 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let (builder, app, metrics) = (builder.clone(), app.clone(), metrics.clone());
-        let watcher = graceful.watcher();
         let mut stopping = stopping.subscribe();
         metrics.connections.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             // a client that sends nothing (or half of HTTP/2's preface) is cut off like one
             // that sends half a header: hyper's own timer starts only once it knows which
             let known = tokio::select! {
@@ -94,15 +99,38 @@ pub async fn serve(
                 _ = stopping.wait_for(|s| *s) => Ok(false),
             };
             let mut timed_out = known.is_err();
+            let mut idle_closed = false;
             if known == Ok(true) {
                 let back = Arc::new(Mutex::new(None));
                 let io = Handback {
                     stream: Some(stream),
                     back: back.clone(),
                 };
-                let service = TowerToHyperService::new(app);
-                let conn = builder.serve_connection(TokioIo::new(io), service);
-                if let Err(e) = watcher.watch(conn.into_owned()).await {
+                let activity = idle::Activity::new();
+                let service = counted(app, activity.clone());
+                let mut conn = Box::pin(builder.serve_connection(TokioIo::new(io), service));
+                let mut closing = false;
+                let ended = loop {
+                    tokio::select! {
+                        r = conn.as_mut() => break r,
+                        _ = stopping.wait_for(|s| *s), if !closing => {
+                            conn.as_mut().graceful_shutdown();
+                            closing = true;
+                        }
+                        () = activity.idle_for(limits.idle_timeout), if !closing => {
+                            conn.as_mut().graceful_shutdown();
+                            closing = true;
+                            idle_closed = true;
+                            // counted now: an HTTP/2 connection ends only when its
+                            // streams in flight do
+                            metrics.idle_closed.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!(%peer, "closing: no request for the idle timeout");
+                        }
+                    }
+                };
+                // dropping hyper's connection hands the socket back (to linger)
+                drop(conn);
+                if let Err(e) = ended {
                     timed_out = e
                         .downcast_ref::<hyper::Error>()
                         .is_some_and(|h| h.is_timeout());
@@ -114,7 +142,7 @@ pub async fn serve(
                 // a connection closed for its timeout (idle, or a header that never came)
                 // has nothing of ours to deliver: reading on would only swallow a request
                 // the client sends just as it closes
-                if let Some(s) = stream.filter(|_| !timed_out) {
+                if let Some(s) = stream.filter(|_| !timed_out && !idle_closed) {
                     linger(s).await;
                 }
             }
@@ -128,7 +156,27 @@ pub async fn serve(
     }
     drop(listener);
     let _ = stopping.send(true);
-    graceful.shutdown().await;
+    while tasks.join_next().await.is_some() {}
+}
+
+/// `app` with each request counted in flight on its connection's `activity` until its
+/// response body is done.
+fn counted(
+    app: axum::Router,
+    activity: Arc<idle::Activity>,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = hyper::Response<axum::body::Body>,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<hyper::Response<axum::body::Body>, std::convert::Infallible>>
+             + Send,
+> + Clone {
+    let inner = TowerToHyperService::new(app);
+    hyper::service::service_fn(move |req| {
+        let guard = activity.begin();
+        let answer = hyper::service::Service::call(&inner, req);
+        async move { answer.await.map(|resp| resp.map(|b| idle::hold(b, guard))) }
+    })
 }
 
 /// Whether the client's first bytes say which protocol it speaks (anything but the start

@@ -151,6 +151,8 @@ pub struct Metrics {
     pub connections_refused: AtomicU64,
     /// Connections closed because no whole request header arrived in time (idle ones too).
     pub header_timeouts: AtomicU64,
+    /// Connections closed because no request was in flight for `idle_timeout`.
+    pub idle_closed: AtomicU64,
 }
 
 impl Metrics {
@@ -169,6 +171,7 @@ impl Metrics {
             connections: AtomicI64::new(0),
             connections_refused: AtomicU64::new(0),
             header_timeouts: AtomicU64::new(0),
+            idle_closed: AtomicU64::new(0),
         }
     }
 
@@ -278,7 +281,7 @@ impl Metrics {
             &mut out,
             "tractor_connections_closed_total",
             "counter",
-            "Connections the server closed: refused beyond max_connections, or no whole request header within header_read_timeout (idle keep-alive ones included).",
+            "Connections the server closed: refused beyond max_connections, no whole request header within header_read_timeout, or no request in flight for idle_timeout.",
         );
         let _ = writeln!(
             out,
@@ -289,6 +292,11 @@ impl Metrics {
             out,
             "tractor_connections_closed_total{{reason=\"header_timeout\"}} {}",
             self.header_timeouts.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "tractor_connections_closed_total{{reason=\"idle_timeout\"}} {}",
+            self.idle_closed.load(Ordering::Relaxed)
         );
         // only for a model served with a plan per input shape
         if let Some(p) = plan_cache {

@@ -187,3 +187,110 @@ async fn a_413_reaches_a_client_that_sends_the_whole_body_first() {
         );
     }
 }
+
+/// `--idle-timeout`: a connection with no request in flight is closed after it (HTTP/1.1 past
+/// its last answer, HTTP/2 with a GOAWAY), counted; a streaming answer in flight (a health
+/// `Watch`) keeps its connection open however long it lasts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_but_not_ones_with_an_answer_streaming() {
+    use http_body_util::{BodyExt, Empty};
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let model = common::demo(1);
+    let grpc_port = common::free_port().to_string();
+    let srv = Served::start(&[
+        "--model",
+        model.to_str().unwrap(),
+        "--idle-timeout",
+        "1s",
+        "--header-read-timeout",
+        "60s",
+        "--grpc-port",
+        &grpc_port,
+    ]);
+    let grpc = srv.grpc.clone().unwrap();
+
+    // a health Watch stream on the gRPC port: in flight, so never idle
+    let channel = tonic::transport::Channel::from_shared(grpc.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut watch = HealthClient::new(channel)
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(watch.message().await.unwrap().is_some(), "the first status");
+    let idle_closed = |text: &str| {
+        counter(
+            text,
+            "tractor_connections_closed_total{reason=\"idle_timeout\"}",
+        )
+    };
+    let before = idle_closed(&srv.metrics().await);
+
+    // HTTP/1.1: one answer, then nothing; closed after about a second, not the 60 s header timeout
+    let addr = srv.base.trim_start_matches("http://").to_owned();
+    let mut h1 = TcpStream::connect(&addr).await.unwrap();
+    h1.write_all(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = h1.read(&mut buf).await.unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    let t0 = Instant::now();
+
+    // HTTP/2 (prior knowledge) on the REST port: one request, then the connection idles
+    let tcp = TcpStream::connect(&addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    let h2_ended = tokio::spawn(async move {
+        let r = conn.await;
+        (Instant::now(), r.is_ok())
+    });
+    let resp = send
+        .send_request(
+            hyper::Request::get(format!("http://{addr}/v2/health/live"))
+                .body(Empty::<bytes::Bytes>::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.into_body().collect().await.unwrap();
+
+    let closed = closed_within(&mut h1, Duration::from_secs(10)).await;
+    assert!(
+        closed.is_some_and(|d| d >= Duration::from_millis(900) && d < Duration::from_secs(8)),
+        "HTTP/1.1 idle connection: {closed:?}"
+    );
+    let (when, clean) = tokio::time::timeout(Duration::from_secs(10), h2_ended)
+        .await
+        .expect("the idle HTTP/2 connection was never closed")
+        .unwrap();
+    assert!(clean, "closed with a GOAWAY, not a reset");
+    assert!(when.duration_since(t0) < Duration::from_secs(8));
+
+    // the Watch, open all along (more than twice the idle timeout), is still open
+    assert!(t0.elapsed() > Duration::from_millis(900));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let still = tokio::time::timeout(Duration::from_millis(500), watch.message()).await;
+    assert!(still.is_err(), "the Watch stream ended: {still:?}");
+
+    // the HTTP/1.1 and HTTP/2 ones, not the Watch's: a connection with a stream in flight is
+    // not sent a GOAWAY (which would still let the stream finish, but turn new calls away)
+    let text = srv.metrics().await;
+    assert_eq!(idle_closed(&text) - before, 2.0, "{text}");
+}
