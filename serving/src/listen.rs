@@ -3,7 +3,7 @@
 //! within `header_read_timeout` (a client that sends nothing, or half a request, and stops
 //! is cut off instead of holding a connection forever), and at most `max_connections` are open (the
 //! ones past it are closed at once, counted, instead of exhausting descriptors); one with no
-//! request in flight for `idle_timeout` is closed gracefully ([`idle`]). A closed
+//! request in flight for `idle_timeout` is closed gracefully (`idle`). A closed
 //! connection lingers: what the client still sends is read and dropped for a moment before
 //! the socket closes, so a client that writes its whole body before reading (a 413 sent
 //! early) gets the answer instead of a reset. On shutdown it stops accepting, shuts every

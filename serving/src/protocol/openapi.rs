@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document served at `GET /openapi.json`, written for the served model: its
 //! name and version are the only path values, and the request bodies name its inputs exactly
-//! (see [`schemas`]). Every status a route can answer is listed, so a tester driven by this
+//! (see `schemas`). Every status a route can answer is listed, so a tester driven by this
 //! document (schemathesis, in `serving/tests/server/openapi_conformance.rs`) finds none missing.
 
 mod schemas;
