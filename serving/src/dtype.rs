@@ -4,7 +4,8 @@ use tract_onnx::prelude::{DatumType, Tensor, f16};
 
 use crate::protocol::json::Num;
 
-/// The largest magnitude below which every integer has an exact `f64` (2^53).
+/// 2^53: below it, every integer has its own `f64`, so a float there that is whole stands
+/// for one integer only (2^53 + 1 would round to 2^53 itself).
 const EXACT_IN_F64: f64 = 9_007_199_254_740_992.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,10 +106,11 @@ impl DType {
                     let x = match *v {
                         Num::I(i) => <$t>::try_from(i).ok(),
                         Num::U(u) => <$t>::try_from(u).ok(),
-                        // A float stands for an integer only where every integer is exact
-                        // (|f| <= 2^53): beyond that it may be an integer literal too large
-                        // for 64 bits that parsing rounded, and taking it would change it.
-                        Num::F(f) if f.fract() == 0.0 && f.abs() <= EXACT_IN_F64 => {
+                        // A whole float stands for an integer only below 2^53, where no two
+                        // integers share a float: beyond it, it may be an integer literal
+                        // (too large for 64 bits, or 2^53 + 1) that parsing rounded, and
+                        // taking it would change the value sent.
+                        Num::F(f) if f.fract() == 0.0 && f.abs() < EXACT_IN_F64 => {
                             <$t>::try_from(f as i128).ok()
                         }
                         _ => None,
@@ -141,6 +143,8 @@ impl DType {
                         Num::B(b) => b,
                         Num::I(0) | Num::U(0) => false,
                         Num::I(1) | Num::U(1) => true,
+                        Num::F(0.0) => false,
+                        Num::F(1.0) => true,
                         _ => return Err(bad(ix, v)),
                     });
                 }
@@ -271,9 +275,28 @@ mod tests {
             .tensor_from_nums("x", &[1], &[Num::F(-9_223_372_036_854_775_809.0)])
             .unwrap_err();
         assert!(e.to_string().contains("element 0"), "{e}");
+        // BOOL takes 0 and 1 written as floats, as the integer types take whole floats
+        let b = DType::Bool
+            .tensor_from_nums("x", &[2], &[Num::F(1.0), Num::F(0.0)])
+            .unwrap();
+        assert_eq!(
+            b.try_as_plain_ram().unwrap().as_slice::<bool>().unwrap(),
+            &[true, false]
+        );
+        assert!(
+            DType::Bool
+                .tensor_from_nums("x", &[1], &[Num::F(0.5)])
+                .is_err()
+        );
+        // 2^53 + 1 parses to 2^53: not taken either; just below, a whole float is exact
         assert!(
             DType::I64
                 .tensor_from_nums("x", &[1], &[Num::F(9_007_199_254_740_992.0)])
+                .is_err()
+        );
+        assert!(
+            DType::I64
+                .tensor_from_nums("x", &[1], &[Num::F(9_007_199_254_740_991.0)])
                 .is_ok()
         );
         assert!(

@@ -20,15 +20,16 @@ use crate::protocol::{openapi, predict, v2};
 pub use crate::state::{AppState, Shared};
 
 pub fn app(state: AppState) -> Router {
-    let doc: std::sync::Arc<str> = openapi::document(&openapi::Described {
-        name: &state.inner.name,
-        version: &state.inner.version,
-        inputs: &state.inner.inputs,
-        outputs: &state.inner.outputs,
-        batchable: state.inner.batchable,
-    })
-    .to_string()
-    .into();
+    let doc = Bytes::from(
+        openapi::document(&openapi::Described {
+            name: &state.inner.name,
+            version: &state.inner.version,
+            inputs: &state.inner.inputs,
+            outputs: &state.inner.outputs,
+            batchable: state.inner.batchable,
+        })
+        .to_string(),
+    );
     Router::new()
         .route("/v2", get(server_metadata))
         .route("/v2/health/live", get(live))
@@ -51,12 +52,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route(
             "/openapi.json",
-            get(move || async move {
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    doc.to_string(),
-                )
-            }),
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc.clone()) }),
         )
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
         .layer(DefaultBodyLimit::disable())

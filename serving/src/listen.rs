@@ -99,7 +99,6 @@ pub async fn serve(
                 _ = stopping.wait_for(|s| *s) => Ok(false),
             };
             let mut timed_out = known.is_err();
-            let mut idle_closed = false;
             if known == Ok(true) {
                 let back = Arc::new(Mutex::new(None));
                 let io = Handback {
@@ -120,7 +119,6 @@ pub async fn serve(
                         () = activity.idle_for(limits.idle_timeout), if !closing => {
                             conn.as_mut().graceful_shutdown();
                             closing = true;
-                            idle_closed = true;
                             // counted now: an HTTP/2 connection ends only when its
                             // streams in flight do
                             metrics.idle_closed.fetch_add(1, Ordering::Relaxed);
@@ -139,10 +137,11 @@ pub async fn serve(
                     }
                 }
                 let stream = back.lock().ok().and_then(|mut b| b.take());
-                // a connection closed for its timeout (idle, or a header that never came)
-                // has nothing of ours to deliver: reading on would only swallow a request
-                // the client sends just as it closes
-                if let Some(s) = stream.filter(|_| !timed_out && !idle_closed) {
+                // a connection cut off for a header that never came has nothing of ours to
+                // deliver: reading on would only swallow a request the client sends just as
+                // it closes. One closed for idleness lingers: a request whose head came just
+                // as it closed may have been answered before its body was read.
+                if let Some(s) = stream.filter(|_| !timed_out) {
                     linger(s).await;
                 }
             }

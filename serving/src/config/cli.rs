@@ -98,7 +98,7 @@ pub struct Cli {
     /// A request's whole header must arrive within this (and an idle keep-alive connection is closed after it) [default: 30s]
     #[arg(long, env = "TRACTOR_SERVE_HEADER_READ_TIMEOUT", value_parser = parse_duration)]
     pub header_read_timeout: Option<Duration>,
-    /// A connection with no request in flight for this long is closed (HTTP/2 and gRPC with a GOAWAY; a streaming answer counts as in flight) [default: 300s]
+    /// A connection with no request in flight for this long is closed (HTTP/2 and gRPC with a GOAWAY; a streaming answer counts as in flight; idle HTTP/1.1 meets --header-read-timeout first unless this is shorter) [default: 300s]
     #[arg(long, env = "TRACTOR_SERVE_IDLE_TIMEOUT", value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
     /// Open connections at most; beyond it new ones are closed at once [default: 4096]

@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 #[derive(Debug)]
 pub struct Activity {
     in_flight: AtomicUsize,
-    /// When the last request in flight ended (or the connection opened).
+    /// When the last request ended (or the connection opened).
     idle_since: Mutex<Instant>,
     changed: Notify,
 }
@@ -75,11 +75,12 @@ pub struct InFlight(Arc<Activity>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         let a = &self.0;
-        if a.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
-            *a.idle_since
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
-        }
+        // the end of any request, written before the count drops: whoever then sees none in
+        // flight reads when the last one ended, never an instant from before a busy spell
+        *a.idle_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+        a.in_flight.fetch_sub(1, Ordering::SeqCst);
         a.changed.notify_waiters();
     }
 }

@@ -54,7 +54,7 @@ fn infer_op(parameters: Value) -> Value {
             ("200", ok),
             ("400", error("the request does not fit the model, or the path is not valid UTF-8")),
             ("404", error("no such model, or no such version of it")),
-            ("413", error("the body is over --max-body")),
+            ("413", error("the body is over --max-body-size")),
             ("415", error("a content type other than application/json without the binary extension's header")),
             ("500", error("the model failed on this input")),
             ("503", error("the queue is full or the server is draining (Retry-After)")),
@@ -116,14 +116,14 @@ pub fn document(m: &Described) -> Value {
         "/openapi.json": get("This document", json!({ "description": "OpenAPI 3.1", "content": { "application/json": { "schema": { "type": "object" } } } }))
     });
     if let (Some(request), Value::Object(paths)) = (schemas::predict_request(m), &mut paths) {
-        let prediction = json!({ "type": "object", "required": ["prediction"], "properties": { "prediction": { "type": "array" } } });
+        let prediction = json!({ "type": "object", "required": ["prediction"], "properties": { "prediction": { "description": "the first output nested as its shape (a bare number for a scalar)" } } });
         paths.insert("/predict".into(), json!({ "post": {
             "summary": "A nested JSON array in (this model's single input), {\"prediction\": nested array} out (its first output)",
             "requestBody": { "required": true, "content": { "application/json": { "schema": request } } },
             "responses": responses(&[
                 ("200", body("prediction", prediction)),
                 ("400", error("the array does not fit the model's input")),
-                ("413", error("the body is over --max-body")),
+                ("413", error("the body is over --max-body-size")),
                 ("415", error("a content type other than application/json")),
                 ("500", error("the model failed on this input")),
                 ("503", error("the queue is full or the server is draining (Retry-After)")),

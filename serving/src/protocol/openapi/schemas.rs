@@ -152,8 +152,8 @@ fn request(m: &Described, inputs: Value) -> Value {
     })
 }
 
-/// The inference request (JSON form): every input once, in the model's order, with one batch
-/// size across inputs.
+/// The inference request (JSON form): every input once, in the model's order (the server takes
+/// any order; the document describes one), with one batch size across inputs.
 pub fn infer_request(m: &Described) -> Value {
     let n = m.inputs.len();
     let Some(variants) = m.row_variants() else {
