@@ -5,6 +5,11 @@ use clap::Parser;
 use tractor_serve::config::{Cli, Config};
 use tractor_serve::{DrainOutcome, Server};
 
+/// `--features mimalloc`: the allocator lever (README, tractor-serve's lever table).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
