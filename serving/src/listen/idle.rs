@@ -30,10 +30,10 @@ impl Activity {
         })
     }
 
-    /// A request began; it ends when the returned guard drops.
+    /// A request began; it ends when the returned guard drops. No one is woken: a waiter
+    /// finds it in flight when its deadline comes, and waits for its end then.
     pub fn begin(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
-        self.changed.notify_waiters();
         InFlight(self.clone())
     }
 

@@ -34,6 +34,23 @@ fn model_errors() -> [(&'static str, Value); 2] {
     ]
 }
 
+/// `route`'s answers plus the errors of every route that reads a body and runs the model.
+fn with_run_errors(mut route: Vec<(&'static str, Value)>) -> Value {
+    route.extend([
+        ("413", error("the body is over --max-body-size")),
+        ("500", error("the model failed on this input")),
+        (
+            "503",
+            error("the queue is full or the server is draining (Retry-After)"),
+        ),
+        (
+            "504",
+            error("the answer took longer than --request-timeout"),
+        ),
+    ]);
+    responses(&route)
+}
+
 fn infer_op(parameters: Value) -> Value {
     let ok = json!({
         "description": "the outputs; application/octet-stream when binary outputs were asked for (the JSON header first, its length in Inference-Header-Content-Length, then the raw tensors)",
@@ -50,15 +67,11 @@ fn infer_op(parameters: Value) -> Value {
         ),
         "parameters": parameters,
         "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/InferenceRequest" } } } },
-        "responses": responses(&[
+        "responses": with_run_errors(vec![
             ("200", ok),
             ("400", error("the request does not fit the model, or the path is not valid UTF-8")),
             ("404", error("no such model, or no such version of it")),
-            ("413", error("the body is over --max-body-size")),
             ("415", error("a content type other than application/json without the binary extension's header")),
-            ("500", error("the model failed on this input")),
-            ("503", error("the queue is full or the server is draining (Retry-After)")),
-            ("504", error("the answer took longer than --request-timeout")),
         ]),
     })
 }
@@ -120,14 +133,10 @@ pub fn document(m: &Described) -> Value {
         paths.insert("/predict".into(), json!({ "post": {
             "summary": "A nested JSON array in (this model's single input), {\"prediction\": nested array} out (its first output)",
             "requestBody": { "required": true, "content": { "application/json": { "schema": request } } },
-            "responses": responses(&[
+            "responses": with_run_errors(vec![
                 ("200", body("prediction", prediction)),
                 ("400", error("the array does not fit the model's input")),
-                ("413", error("the body is over --max-body-size")),
                 ("415", error("a content type other than application/json")),
-                ("500", error("the model failed on this input")),
-                ("503", error("the queue is full or the server is draining (Retry-After)")),
-                ("504", error("the answer took longer than --request-timeout")),
             ])
         } }));
     }

@@ -37,6 +37,20 @@ pub fn demo(version: u32) -> PathBuf {
     workspace().join(format!("assets/models/demo-classifier-v{version}.onnx"))
 }
 
+/// The Python of the environment `scripts/python-env` makes (or `TRACTOR_PYTHON`), where the
+/// standard clients and schemathesis live; a test without it fails with that instruction.
+pub fn python() -> PathBuf {
+    let python = std::env::var("TRACTOR_PYTHON").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").expect("HOME");
+        format!("{home}/.cache/tractor/venv/bin/python")
+    });
+    assert!(
+        std::path::Path::new(&python).exists(),
+        "{python} not found: run scripts/python-env first"
+    );
+    PathBuf::from(python)
+}
+
 pub fn data(name: &str) -> PathBuf {
     workspace().join("serving/tests/data").join(name)
 }

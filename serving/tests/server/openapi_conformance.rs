@@ -8,18 +8,9 @@ use crate::common;
 
 use common::Served;
 
+/// The schemathesis installed beside the tests' Python.
 fn schemathesis() -> std::path::PathBuf {
-    let python = std::env::var("TRACTOR_PYTHON").unwrap_or_else(|_| {
-        let home = std::env::var("HOME").expect("HOME");
-        format!("{home}/.cache/tractor/venv/bin/python")
-    });
-    let st = std::path::Path::new(&python).with_file_name("schemathesis");
-    assert!(
-        st.exists(),
-        "{} not found: run scripts/python-env first",
-        st.display()
-    );
-    st
+    common::python().with_file_name("schemathesis")
 }
 
 async fn conforms(model: &std::path::Path) {

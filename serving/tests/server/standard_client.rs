@@ -6,24 +6,12 @@ use crate::common;
 
 use common::Served;
 
-fn python() -> String {
-    let python = std::env::var("TRACTOR_PYTHON").unwrap_or_else(|_| {
-        let home = std::env::var("HOME").expect("HOME");
-        format!("{home}/.cache/tractor/venv/bin/python")
-    });
-    assert!(
-        std::path::Path::new(&python).exists(),
-        "{python} not found: run scripts/python-env first"
-    );
-    python
-}
-
 /// Run a check script against `host:port`; it prints "all checks passed" when every check held.
 fn run_check(script: &str, host: &str) {
     let script = common::workspace()
         .join("serving/tests/clients")
         .join(script);
-    let out = std::process::Command::new(python())
+    let out = std::process::Command::new(common::python())
         .arg(script)
         .arg(host)
         .arg("multi-io")
