@@ -1,7 +1,7 @@
 //! Raw inference time of tract on a model, without HTTP: the tract side of the benchmark's
 //! "tract vs onnxruntime" table.
 //!
-//!     cargo run --release -p tractor-serve --example raw_timing -- MODEL [--input-shape S] [--batch B] [--threads T] [--runs N] [--profile]
+//!     cargo run --release -p tractor-serve --example raw_timing -- MODEL [--input-shape S] [--batch B] [--threads T] [--runs N] [--rewrites R] [--profile]
 //!     cargo run --release -p tractor-serve --example raw_timing -- --isa
 //!
 //! `--isa` prints the instruction-set rung tract's kernels run at on this machine (its
@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use tract_onnx::prelude::Tensor;
 use tractor_serve::model::Model;
+use tractor_serve::rewrite::Rewrites;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,7 +40,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runs: usize = opt("--runs").map(|v| v.parse()).transpose()?.unwrap_or(30);
     let shapes: Vec<String> = opt("--input-shape").into_iter().collect();
     tractor_serve::set_intra_op_threads(threads);
-    let m = Model::load(std::path::Path::new(model), &shapes, batch)?;
+    let rewrites: Rewrites = opt("--rewrites")
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(Rewrites::ALL);
+    let m = Model::load_with(std::path::Path::new(model), &shapes, batch, rewrites)?;
     let inputs: Vec<Tensor> = m
         .inputs
         .iter()
@@ -60,7 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect::<Result<_, _>>()?;
     if args.iter().any(|a| a == "--profile") {
-        for (op, ms) in m.profile_ops(runs)?.into_iter().take(25) {
+        for (op, ms) in m.profile_ops(runs)?.into_iter().take(400) {
             println!("{ms:8.3} ms  {op}");
         }
         return Ok(());

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::rewrite::Rewrites;
 use crate::units::{UnitError, parse_duration, parse_size};
 
 mod cli;
@@ -29,7 +30,7 @@ struct FileConfig {
     intra_op_threads: Option<usize>,
     max_batch_size: Option<usize>,
     batch_tuning: Option<bool>,
-    rewrites: Option<bool>,
+    rewrites: Option<toml::Value>,
     max_queue_delay: Option<String>,
     queue_capacity: Option<usize>,
     request_timeout: Option<String>,
@@ -58,7 +59,7 @@ pub struct Config {
     pub intra_op_threads: usize,
     pub max_batch_size: usize,
     pub batch_tuning: bool,
-    pub rewrites: bool,
+    pub rewrites: Rewrites,
     pub max_queue_delay: Duration,
     pub queue_capacity: usize,
     pub request_timeout: Duration,
@@ -198,7 +199,10 @@ impl Config {
             intra_op_threads,
             max_batch_size,
             batch_tuning: cli.batch_tuning.or(file.batch_tuning).unwrap_or(true),
-            rewrites: cli.rewrites.or(file.rewrites).unwrap_or(true),
+            rewrites: match cli.rewrites {
+                Some(r) => r,
+                None => file_rewrites(&file.rewrites)?.unwrap_or(Rewrites::ALL),
+            },
             max_queue_delay: cli
                 .max_queue_delay
                 .or(dur("max_queue_delay", &file.max_queue_delay)?)
@@ -281,6 +285,23 @@ fn validate_name(key: &'static str, v: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// `rewrites` in the file: a boolean, or a string as on the command line.
+fn file_rewrites(v: &Option<toml::Value>) -> Result<Option<Rewrites>, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        key: "rewrites",
+        message,
+    };
+    match v {
+        None => Ok(None),
+        Some(toml::Value::Boolean(true)) => Ok(Some(Rewrites::ALL)),
+        Some(toml::Value::Boolean(false)) => Ok(Some(Rewrites::NONE)),
+        Some(toml::Value::String(s)) => s.parse().map(Some).map_err(|e| invalid(format!("{e}"))),
+        Some(other) => Err(invalid(format!(
+            "expected true, false or a list such as \"lookup,gelu\", got {other}"
+        ))),
+    }
+}
+
 fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
@@ -348,6 +369,45 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("request_timeout"), "{e}");
+    }
+
+    #[test]
+    fn rewrites_from_flag_file_or_default_and_a_bad_one_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s.toml");
+        let with = |file: &str, args: &[&str]| {
+            std::fs::write(&f, format!("model = \"/m/a.onnx\"\n{file}")).unwrap();
+            let mut v = vec!["--config", f.to_str().unwrap()];
+            v.extend_from_slice(args);
+            Config::resolve(cli(&v))
+        };
+        assert_eq!(with("", &[]).unwrap().rewrites, Rewrites::ALL);
+        assert_eq!(
+            with("rewrites = false\n", &[]).unwrap().rewrites,
+            Rewrites::NONE
+        );
+        let some = with("rewrites = \"fold,peak\"\n", &[]).unwrap().rewrites;
+        assert_eq!((some.fold, some.peak, some.gelu), (true, true, false));
+        // The flag wins over the file.
+        let flag = with("rewrites = false\n", &["--rewrites", "gelu"])
+            .unwrap()
+            .rewrites;
+        assert_eq!((flag.gelu, flag.lookup), (true, false));
+        let e = with("rewrites = \"gelu,fast\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("rewrites") && e.contains("\"fast\"") && e.contains("peak"),
+            "{e}"
+        );
+        let e = with("rewrites = 3\n", &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("rewrites") && e.contains("expected true, false"),
+            "{e}"
+        );
+        let bad = Cli::try_parse_from(["tractor-serve", "--model", "a", "--rewrites", "nope"]);
+        let e = bad.map(|_| ()).unwrap_err().to_string();
+        assert!(e.contains("unknown rewrite \"nope\""), "{e}");
     }
 
     #[test]

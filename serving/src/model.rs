@@ -17,6 +17,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::plan::SimpleState;
 
 use crate::dtype::DType;
+use crate::rewrite::Rewrites;
 
 mod build;
 mod shapes;
@@ -69,15 +70,15 @@ impl Model {
         input_shapes: &[String],
         max_batch: usize,
     ) -> Result<Model, LoadError> {
-        Self::load_with(path, input_shapes, max_batch, true)
+        Self::load_with(path, input_shapes, max_batch, Rewrites::ALL)
     }
 
-    /// `rewrites`: apply the graph rewrites of [`crate::rewrite`] before optimizing.
+    /// `rewrites`: which graph rewrites of [`crate::rewrite`] run around the optimizer.
     pub fn load_with(
         path: &Path,
         input_shapes: &[String],
         max_batch: usize,
-        rewrites: bool,
+        rewrites: Rewrites,
     ) -> Result<Model, LoadError> {
         let fail = |source: ModelError| LoadError {
             path: path.to_owned(),

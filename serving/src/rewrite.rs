@@ -1,159 +1,188 @@
-//! Model preparation: graph rewrites applied after declutter, before optimization.
+//! Model preparation: graph rewrites around tract's optimizer, each one a switch
+//! (`--rewrites`, [`Rewrites`]) so its gain can be measured alone.
 //!
-//! `one_hot_matmul_to_lookup`: the pattern `Cast<f32>(Eq(x[.., None], iota(K))) · W[K, N]`
-//! (a one-hot encoding multiplied by a weight matrix, as jax2tf exports an embedding — magika
-//! has it) becomes a row lookup in W. It builds no K-wide one-hot tensor and multiplies nothing:
-//! for magika at batch 1 that skips a 2048×257 comparison and a 2048×257×64 matrix product.
-//! Semantics are kept exactly: an index outside 0..K gives a zero row, as the one-hot did.
+//! Before optimizing (on the decluttered graph): `lookup` (one-hot·W becomes a row lookup),
+//! then `fold` (element-wise work after a lookup moves into its table), then `gelu` (a GELU
+//! spelled out becomes one op), then `peak` (a max of GELU becomes GELU of two extremes).
+//! After optimizing (on tract's final ops): `reductions` (one-axis
+//! f32 reductions walk memory in order). Every rewrite keeps answers within the reference
+//! tolerance; the reference tests run with all of them on.
 
-use std::sync::Arc;
+pub mod fold;
+pub mod gelu;
+pub mod lookup;
+pub mod peak;
+pub mod reduce;
+mod region;
+
+use std::fmt;
+use std::str::FromStr;
 
 use tract_onnx::prelude::*;
-use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::binary::TypedBinOp;
-use tract_onnx::tract_core::ops::cast::Cast;
-use tract_onnx::tract_core::ops::change_axes::AxisOp;
-use tract_onnx::tract_core::ops::einsum::EinSum;
-use tract_onnx::tract_core::ops::konst::Const;
 
-/// Rows of `table` picked by integer indices; zeros for an index outside the table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmbeddingLookup {
-    pub table: Arc<Tensor>,
+pub use lookup::{EmbeddingLookup, one_hot_matmul_to_lookup};
+
+/// Which rewrites run. Written as `true`/`all`, `false`/`none`, or a comma-separated list of
+/// names ([`Rewrites::NAMES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rewrites {
+    pub lookup: bool,
+    pub fold: bool,
+    pub gelu: bool,
+    pub peak: bool,
+    pub reductions: bool,
 }
 
-impl Op for EmbeddingLookup {
-    fn name(&self) -> StaticName {
-        "EmbeddingLookup".into()
+/// A `--rewrites` value that names no rewrite.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown rewrite {word:?}: use true, false, or a comma-separated list of {}", Rewrites::NAMES.join(", "))]
+pub struct RewritesError {
+    pub word: String,
+}
+
+impl Rewrites {
+    pub const NAMES: [&'static str; 5] = ["lookup", "fold", "gelu", "peak", "reductions"];
+    pub const ALL: Rewrites = Rewrites {
+        lookup: true,
+        fold: true,
+        gelu: true,
+        peak: true,
+        reductions: true,
+    };
+    pub const NONE: Rewrites = Rewrites {
+        lookup: false,
+        fold: false,
+        gelu: false,
+        peak: false,
+        reductions: false,
+    };
+
+    fn flags(&self) -> [bool; 5] {
+        [
+            self.lookup,
+            self.fold,
+            self.gelu,
+            self.peak,
+            self.reductions,
+        ]
     }
-    op_as_typed_op!();
 }
 
-impl EvalOp for EmbeddingLookup {
-    op_out_of_plan!();
+impl FromStr for Rewrites {
+    type Err = RewritesError;
 
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let indices = inputs[0].cast_to::<i64>()?;
-        let view = indices.try_as_plain_ram()?;
-        let idx = view.as_slice::<i64>()?;
-        let table = self.table.try_as_plain_ram()?;
-        let table = table.as_slice::<f32>()?;
-        let (k, n) = (self.table.shape()[0], self.table.shape()[1]);
-        let mut out = vec![0f32; idx.len() * n];
-        for (row, &i) in out.chunks_exact_mut(n).zip(idx) {
-            if (0..k as i64).contains(&i) {
-                let i = i as usize;
-                row.copy_from_slice(&table[i * n..(i + 1) * n]);
+    fn from_str(s: &str) -> Result<Rewrites, RewritesError> {
+        match s.trim() {
+            "true" | "all" => return Ok(Rewrites::ALL),
+            "false" | "none" | "" => return Ok(Rewrites::NONE),
+            _ => {}
+        }
+        let mut r = Rewrites::NONE;
+        for word in s.split(',').map(str::trim) {
+            let flag = match word {
+                "lookup" => &mut r.lookup,
+                "fold" => &mut r.fold,
+                "gelu" => &mut r.gelu,
+                "peak" => &mut r.peak,
+                "reductions" => &mut r.reductions,
+                _ => {
+                    return Err(RewritesError {
+                        word: word.to_string(),
+                    });
+                }
+            };
+            *flag = true;
+        }
+        Ok(r)
+    }
+}
+
+impl fmt::Display for Rewrites {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Rewrites::ALL => write!(f, "all"),
+            Rewrites::NONE => write!(f, "none"),
+            _ => {
+                let on: Vec<&str> = Rewrites::NAMES
+                    .iter()
+                    .zip(self.flags())
+                    .filter(|(_, on)| *on)
+                    .map(|(n, _)| *n)
+                    .collect();
+                write!(f, "{}", on.join(","))
             }
         }
-        let mut shape: Vec<usize> = inputs[0].shape().to_vec();
-        shape.push(n);
-        Ok(tvec!(Tensor::from_shape(&shape, &out)?.into_tvalue()))
     }
 }
 
-impl TypedOp for EmbeddingLookup {
-    as_op!();
+/// The rewrites that run on the decluttered graph; how many places each changed.
+pub fn before_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<[usize; 4]> {
+    let lookups = if r.lookup {
+        one_hot_matmul_to_lookup(model)?
+    } else {
+        0
+    };
+    let folds = if r.fold {
+        fold::fold_into_tables(model)?
+    } else {
+        0
+    };
+    let gelus = if r.gelu { gelu::fuse_gelu(model)? } else { 0 };
+    let peaks = if r.peak { peak::max_of_gelu(model)? } else { 0 };
+    Ok([lookups, folds, gelus, peaks])
+}
 
-    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let mut shape: TVec<TDim> = inputs[0].shape.iter().cloned().collect();
-        shape.push(self.table.shape()[1].into());
-        Ok(tvec!(f32::fact(shape)))
+/// The rewrites that run on the optimized graph; how many places they changed.
+pub fn after_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<usize> {
+    if r.reductions {
+        reduce::reductions(model)
+    } else {
+        Ok(0)
     }
 }
 
-/// Find and replace every one-hot·matrix pattern. Returns how many were replaced.
-pub fn one_hot_matmul_to_lookup(model: &mut TypedModel) -> TractResult<usize> {
-    let mut done = 0;
-    loop {
-        let Some((x, einsum, table)) = find(model)? else {
-            break;
-        };
-        let mut patch = TypedModelPatch::default();
-        let tap = patch.tap_model(model, x)?;
-        let name = format!("{}.lookup", model.node(einsum).name);
-        let out = patch.wire_node(name, EmbeddingLookup { table }, &[tap])?;
-        patch.shunt_outside(model, OutletId::new(einsum, 0), out[0])?;
-        patch.apply(model)?;
-        model.compact()?;
-        done += 1;
+/// For the rewrites' tests: every element of `got` within 1e-5 + 1e-4·|want| (ten times tighter
+/// than the reference tests' tolerance against onnxruntime).
+#[cfg(test)]
+pub(crate) fn assert_close(got: &TValue, want: &TValue, what: &str) {
+    let (g, w) = (
+        got.try_as_plain_ram().unwrap(),
+        want.try_as_plain_ram().unwrap(),
+    );
+    let (g, w) = (g.as_slice::<f32>().unwrap(), w.as_slice::<f32>().unwrap());
+    assert_eq!(g.len(), w.len(), "{what}");
+    for (g, w) in g.iter().zip(w) {
+        assert!((g - w).abs() <= 1e-5 + 1e-4 * w.abs(), "{what}: {g} vs {w}");
     }
-    Ok(done)
 }
 
-fn konst(model: &TypedModel, o: OutletId) -> Option<Arc<Tensor>> {
-    model.node(o.node).op_as::<Const>().map(|c| c.val().clone())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// (indices outlet, einsum node, table) of the first match.
-fn find(model: &TypedModel) -> TractResult<Option<(OutletId, usize, Arc<Tensor>)>> {
-    for node in model.nodes() {
-        // EinSum "…mk,kn->…mn" of (one-hot, const W[K,N]).
-        let Some(es) = node.op_as::<EinSum>() else {
-            continue;
-        };
-        if node.inputs.len() != 2 || es.operating_dt != f32::datum_type() {
-            continue;
-        }
-        let expr = format!("{}", es.axes);
-        let Some(table) = konst(model, node.inputs[1]) else {
-            continue;
-        };
-        if table.rank() != 2 || table.datum_type() != f32::datum_type() || expr != "amk,kn->amn" {
-            continue;
-        }
-        let k = table.shape()[0];
-        // Cast<f32> of Eq, used only by this einsum.
-        let cast = model.node(node.inputs[0].node);
-        if cast
-            .op_as::<Cast>()
-            .is_none_or(|c| c.to != f32::datum_type())
-            || cast.outputs[0].successors.len() != 1
-        {
-            continue;
-        }
-        let eq = model.node(cast.inputs[0].node);
-        let Some(bin) = eq.op_as::<TypedBinOp>() else {
-            continue;
-        };
-        if format!("{:?}", bin.0) != "CompEq" || eq.outputs[0].successors.len() != 1 {
-            continue;
-        }
-        // One side: AddAxis(last) of integer indices [.., M]; other side: iota(K) shaped [1, 1, K].
-        let (a, b) = (eq.inputs[0], eq.inputs[1]);
-        let (add_axis, iota) = if konst(model, b).is_some() {
-            (a, b)
-        } else {
-            (b, a)
-        };
-        let Some(iota) = konst(model, iota) else {
-            continue;
-        };
-        let is_iota = iota.shape().iter().rev().skip(1).all(|d| *d == 1)
-            && iota.shape().last() == Some(&k)
-            && iota
-                .cast_to::<i64>()
-                .ok()
-                .and_then(|t| {
-                    t.try_as_plain_ram()
-                        .ok()
-                        .and_then(|v| v.as_slice::<i64>().ok().map(|s| s.to_vec()))
-                })
-                .is_some_and(|s| s.iter().enumerate().all(|(i, v)| *v == i as i64));
-        if !is_iota {
-            continue;
-        }
-        let ax = model.node(add_axis.node);
-        let x = ax.inputs.first().copied();
-        let indices_rank = x.and_then(|x| model.outlet_fact(x).ok()).map(|f| f.rank());
-        let adds_last =
-            matches!(ax.op_as::<AxisOp>(), Some(AxisOp::Add(p)) if Some(*p) == indices_rank);
-        let int_indices = x
-            .and_then(|x| model.outlet_fact(x).ok())
-            .is_some_and(|f| f.datum_type.is_integer() && f.rank() == 2);
-        if let (Some(x), true, true) = (x, adds_last, int_indices) {
-            return Ok(Some((x, node.id, table)));
-        }
+    #[test]
+    fn rewrites_parse_and_print_back() {
+        assert_eq!("true".parse(), Ok(Rewrites::ALL));
+        assert_eq!("false".parse(), Ok(Rewrites::NONE));
+        let some: Rewrites = "gelu, lookup".parse().unwrap();
+        assert_eq!(
+            (
+                some.lookup,
+                some.fold,
+                some.gelu,
+                some.peak,
+                some.reductions
+            ),
+            (true, false, true, false, false)
+        );
+        assert_eq!(some.to_string(), "lookup,gelu");
+        assert_eq!(some.to_string().parse(), Ok(some));
+        let err = "lookup,gelus".parse::<Rewrites>().unwrap_err();
+        assert_eq!(err.word, "gelus");
+        assert!(
+            err.to_string()
+                .contains("lookup, fold, gelu, peak, reductions"),
+            "{err}"
+        );
     }
-    Ok(None)
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::rewrite::Rewrites;
 use crate::units::{parse_duration, parse_size};
 
 /// Command line of `tractor-serve`. Every flag can also be given as an environment variable.
@@ -71,9 +72,9 @@ pub struct Cli {
     /// Largest batch assembled by dynamic batching; 1 turns batching off [default: 8]
     #[arg(long, env = "TRACTOR_SERVE_MAX_BATCH_SIZE")]
     pub max_batch_size: Option<usize>,
-    /// Apply graph rewrites before optimizing (one-hot matrix products become row lookups) [default: true]
+    /// Graph rewrites around tract's optimizer: true, false, or a list of lookup, fold, gelu, peak, reductions [default: true]
     #[arg(long, env = "TRACTOR_SERVE_REWRITES")]
-    pub rewrites: Option<bool>,
+    pub rewrites: Option<Rewrites>,
     /// At start, time each batch size and keep only those that lower the cost per row [default: true]
     #[arg(long, env = "TRACTOR_SERVE_BATCH_TUNING")]
     pub batch_tuning: Option<bool>,

@@ -9,6 +9,7 @@ use tract_onnx::tract_hir::infer::Factoid;
 
 use super::TensorSpec;
 use crate::dtype::DType;
+use crate::rewrite::Rewrites;
 
 /// What went wrong while loading, building or starting a model.
 #[derive(Debug, thiserror::Error)]
@@ -77,19 +78,22 @@ impl ModelError {
 }
 pub(super) fn optimize(
     mut model: TypedModel,
-    rewrites: bool,
+    rewrites: Rewrites,
 ) -> Result<Arc<TypedSimplePlan>, ModelError> {
-    if rewrites {
-        let n =
-            crate::rewrite::one_hot_matmul_to_lookup(&mut model).map_err(ModelError::Rewrite)?;
-        if n > 0 {
-            tracing::debug!(n, "one-hot matrix products replaced by row lookups");
-        }
-    }
-    model
-        .into_optimized()
-        .and_then(|m| m.into_runnable())
-        .map_err(ModelError::Tract)
+    let [lookups, folds, gelus, peaks] =
+        crate::rewrite::before_optimizing(&mut model, rewrites).map_err(ModelError::Rewrite)?;
+    let mut model = model.into_optimized().map_err(ModelError::Tract)?;
+    let reductions =
+        crate::rewrite::after_optimizing(&mut model, rewrites).map_err(ModelError::Rewrite)?;
+    tracing::debug!(
+        lookups,
+        folds,
+        gelus,
+        peaks,
+        reductions,
+        "graph rewrites applied"
+    );
+    model.into_runnable().map_err(ModelError::Tract)
 }
 
 pub(super) fn apply_shape_override(
@@ -267,7 +271,7 @@ pub(super) fn single_plan(
     model: InferenceModel,
     input_names: &[String],
     output_names: &[String],
-    rewrites: bool,
+    rewrites: Rewrites,
 ) -> Result<Built, ModelError> {
     let typed = model
         .into_typed()
@@ -287,7 +291,7 @@ pub(super) fn batched_plans(
     input_names: &[String],
     output_names: &[String],
     max_batch: usize,
-    rewrites: bool,
+    rewrites: Rewrites,
 ) -> Result<Option<Built>, ModelError> {
     let mut rests = Vec::new();
     for (ix, name) in input_names.iter().enumerate() {

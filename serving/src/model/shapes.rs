@@ -12,6 +12,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
 use super::build::optimize;
+use crate::rewrite::Rewrites;
 
 /// One shape per model input.
 type Shapes = Vec<Vec<usize>>;
@@ -29,7 +30,7 @@ pub struct ShapeRefused {
 /// The plans by input shapes, most recently used last.
 pub struct ShapePlans {
     template: InferenceModel,
-    rewrites: bool,
+    rewrites: Rewrites,
     cache: Mutex<Vec<(Shapes, Arc<TypedSimplePlan>)>>,
     /// Shapes no plan could be built for, newest last, at most `capacity` of them.
     refused: Mutex<Vec<ShapeRefused>>,
@@ -50,7 +51,7 @@ pub struct PlanCacheStats {
 }
 
 impl ShapePlans {
-    pub(super) fn new(template: InferenceModel, rewrites: bool, capacity: usize) -> ShapePlans {
+    pub(super) fn new(template: InferenceModel, rewrites: Rewrites, capacity: usize) -> ShapePlans {
         ShapePlans {
             template,
             rewrites,
@@ -201,7 +202,7 @@ mod tests {
             .with_ignore_value_info(true)
             .model_for_path(path)
             .unwrap();
-        ShapePlans::new(model, false, 2)
+        ShapePlans::new(model, Rewrites::NONE, 2)
     }
 
     #[test]

@@ -96,7 +96,7 @@ fn the_server_tunes_batch_sizes_unless_told_not_to() {
 }
 
 #[test]
-fn magika_one_hot_becomes_a_lookup_with_the_same_answers_even_out_of_range() {
+fn magika_rewrites_each_fire_and_keep_the_answers_even_out_of_range() {
     let path = common::shared_models().join("magika-standard-v3_3.onnx");
     let mut typed = tract_onnx::onnx().model_for_path(&path).unwrap();
     use tract_onnx::prelude::*;
@@ -117,9 +117,21 @@ fn magika_one_hot_becomes_a_lookup_with_the_same_answers_even_out_of_range() {
         0,
         "nothing left to rewrite"
     );
+    use tractor_serve::rewrite::{Rewrites, fold, gelu, peak, reduce};
+    // The lookup's bias and first GELU go into the table; the second GELU, spelled out by
+    // jax2tf, becomes one op; its global max pool becomes GELU of the max and the min.
+    assert_eq!(fold::fold_into_tables(&mut typed).unwrap(), 1, "fold");
+    assert_eq!(gelu::fuse_gelu(&mut typed).unwrap(), 1, "gelu");
+    assert_eq!(peak::max_of_gelu(&mut typed).unwrap(), 1, "peak");
+    let mut optimized = typed.into_optimized().unwrap();
+    // Layer norm's sum and mean of squares, its second sum, and the max and min of the peak.
+    assert!(
+        reduce::reductions(&mut optimized).unwrap() >= 4,
+        "reductions"
+    );
 
-    let with = Model::load_with(&path, &[], 2, true).unwrap();
-    let without = Model::load_with(&path, &[], 2, false).unwrap();
+    let with = Model::load_with(&path, &[], 2, Rewrites::ALL).unwrap();
+    let without = Model::load_with(&path, &[], 2, Rewrites::NONE).unwrap();
     // Real bytes in row 0; out-of-range values (which the one-hot maps to zero rows) in row 1.
     let mut x = common::magika_features(&std::fs::read(common::data("magika/sample.py")).unwrap());
     x.extend((0..2048).map(|i| [-1, 300, 256, 7][i % 4]));
@@ -140,7 +152,7 @@ fn magika_one_hot_becomes_a_lookup_with_the_same_answers_even_out_of_range() {
         &f(&b[0]),
         1e-5,
         1e-4,
-        "magika with vs without the rewrite",
+        "magika with vs without the rewrites",
     );
 }
 
