@@ -1,7 +1,7 @@
 //! Raw inference time of tract on a model, without HTTP: the tract side of the benchmark's
 //! "tract vs onnxruntime" table.
 //!
-//!     cargo run --release -p tractor-serve --example raw_timing -- MODEL [--input-shape S] [--batch B] [--threads T] [--runs N] [--rewrites R] [--profile]
+//!     cargo run --release -p tractor-serve --example raw_timing -- MODEL [--input-shape S] [--batch B] [--threads T] [--runs N] [--rewrites R] [--conv-lowering L] [--profile]
 //!     cargo run --release -p tractor-serve --example raw_timing -- --isa
 //!
 //! `--isa` prints the instruction-set rung tract's kernels run at on this machine (its
@@ -13,9 +13,15 @@ use std::time::Instant;
 
 use tract_onnx::prelude::Tensor;
 use tractor_serve::model::Model;
+use tractor_serve::model::lowering::Lowering;
 use tractor_serve::rewrite::Rewrites;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // RUST_LOG=tractor_serve=debug shows the rewrites applied and the lowering chosen.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--isa") {
         let isa = tract_linalg::isa::native();
@@ -44,7 +50,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|v| v.parse())
         .transpose()?
         .unwrap_or(Rewrites::ALL);
-    let m = Model::load_with(std::path::Path::new(model), &shapes, batch, rewrites)?;
+    let lowering: Lowering = opt("--conv-lowering")
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(Lowering::Auto);
+    let m = Model::load_with(
+        std::path::Path::new(model),
+        &shapes,
+        batch,
+        rewrites,
+        lowering,
+    )?;
     let inputs: Vec<Tensor> = m
         .inputs
         .iter()

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::model::lowering::{Lowering, LoweringError};
 use crate::rewrite::Rewrites;
 use crate::units::{UnitError, parse_duration, parse_size};
 
@@ -31,6 +32,7 @@ struct FileConfig {
     max_batch_size: Option<usize>,
     batch_tuning: Option<bool>,
     rewrites: Option<toml::Value>,
+    conv_lowering: Option<String>,
     max_queue_delay: Option<String>,
     queue_capacity: Option<usize>,
     request_timeout: Option<String>,
@@ -60,6 +62,7 @@ pub struct Config {
     pub max_batch_size: usize,
     pub batch_tuning: bool,
     pub rewrites: Rewrites,
+    pub conv_lowering: Lowering,
     pub max_queue_delay: Duration,
     pub queue_capacity: usize,
     pub request_timeout: Duration,
@@ -202,6 +205,14 @@ impl Config {
             rewrites: match cli.rewrites {
                 Some(r) => r,
                 None => file_rewrites(&file.rewrites)?.unwrap_or(Rewrites::ALL),
+            },
+            conv_lowering: match (cli.conv_lowering, &file.conv_lowering) {
+                (Some(l), _) => l,
+                (None, Some(s)) => s.parse().map_err(|e: LoweringError| ConfigError::Invalid {
+                    key: "conv_lowering",
+                    message: e.to_string(),
+                })?,
+                (None, None) => Lowering::Auto,
             },
             max_queue_delay: cli
                 .max_queue_delay

@@ -68,6 +68,7 @@ impl Server {
             &config.input_shapes,
             config.max_batch_size,
             config.rewrites,
+            config.conv_lowering,
         )?;
         if let Some(plans) = &model.shapes {
             plans.set_capacity(config.plan_cache_size);

@@ -18,8 +18,10 @@ use tract_onnx::tract_core::plan::SimpleState;
 
 use crate::dtype::DType;
 use crate::rewrite::Rewrites;
+use lowering::Lowering;
 
 mod build;
+pub mod lowering;
 mod shapes;
 pub use build::ModelError;
 use build::{apply_shape_override, batched_plans, per_shape_specs, single_plan};
@@ -70,15 +72,17 @@ impl Model {
         input_shapes: &[String],
         max_batch: usize,
     ) -> Result<Model, LoadError> {
-        Self::load_with(path, input_shapes, max_batch, Rewrites::ALL)
+        Self::load_with(path, input_shapes, max_batch, Rewrites::ALL, Lowering::Auto)
     }
 
-    /// `rewrites`: which graph rewrites of [`crate::rewrite`] run around the optimizer.
+    /// `rewrites`: which graph rewrites of [`crate::rewrite`] run around the optimizer;
+    /// `lowering`: how convolutions are lowered ([`lowering`]).
     pub fn load_with(
         path: &Path,
         input_shapes: &[String],
         max_batch: usize,
         rewrites: Rewrites,
+        lowering: Lowering,
     ) -> Result<Model, LoadError> {
         let fail = |source: ModelError| LoadError {
             path: path.to_owned(),
@@ -129,29 +133,38 @@ impl Model {
         for spec in input_shapes {
             apply_shape_override(&mut model, &input_names, spec).map_err(fail)?;
         }
-        let mut batched = batched_plans(&model, &input_names, &output_names, max_batch, rewrites);
+        let mut batched = batched_plans(
+            &model,
+            &input_names,
+            &output_names,
+            max_batch,
+            rewrites,
+            lowering,
+        );
         if batched.is_err() && !overridden {
             // perhaps only the declared intermediate shapes were in the way
             let free = bindable()?;
-            if let Ok(Some(b)) =
-                batched_plans(&free, &input_names, &output_names, max_batch, rewrites)
-            {
+            if let Ok(Some(b)) = batched_plans(
+                &free,
+                &input_names,
+                &output_names,
+                max_batch,
+                rewrites,
+                lowering,
+            ) {
                 batched = Ok(Some(b));
             }
         }
         let kept = model.clone();
         let built = match batched {
             Ok(Some(b)) => Ok(b),
-            Ok(None) => single_plan(model, &input_names, &output_names, rewrites),
+            Ok(None) => single_plan(model, &input_names, &output_names, rewrites, lowering),
             // A free batch tract cannot bind: try the model as it is before giving up.
-            Err(batched) => {
-                single_plan(model, &input_names, &output_names, rewrites).map_err(|single| {
-                    ModelError::Unbatchable {
-                        batched: Box::new(batched),
-                        single: Box::new(single),
-                    }
-                })
-            }
+            Err(batched) => single_plan(model, &input_names, &output_names, rewrites, lowering)
+                .map_err(|single| ModelError::Unbatchable {
+                    batched: Box::new(batched),
+                    single: Box::new(single),
+                }),
         };
         let (inputs, outputs, plans, shapes) = match built {
             Ok((inputs, outputs, plans)) => (inputs, outputs, plans, None),
@@ -163,7 +176,8 @@ impl Model {
                     None => return Err(fail(e)),
                     Some(Err(why)) => return Err(fail(why)),
                     Some(Ok((inputs, outputs))) => {
-                        let plans = ShapePlans::new(template, rewrites, DEFAULT_PLAN_CACHE);
+                        let plans =
+                            ShapePlans::new(template, rewrites, lowering, DEFAULT_PLAN_CACHE);
                         (inputs, outputs, vec![], Some(Arc::new(plans)))
                     }
                 }

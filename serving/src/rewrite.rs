@@ -3,7 +3,8 @@
 //!
 //! Before optimizing (on the decluttered graph): `lookup` (one-hot·W becomes a row lookup),
 //! then `fold` (element-wise work after a lookup moves into its table), then `gelu` (a GELU
-//! spelled out becomes one op), then `peak` (a max of GELU becomes GELU of two extremes).
+//! spelled out becomes one op), then `peak` (a max of GELU becomes GELU of two extremes),
+//! then `pool` (2-D max pools over rows, then columns).
 //! After optimizing (on tract's final ops): `reductions` (one-axis
 //! f32 reductions walk memory in order). Every rewrite keeps answers within the reference
 //! tolerance; the reference tests run with all of them on.
@@ -12,6 +13,7 @@ pub mod fold;
 pub mod gelu;
 pub mod lookup;
 pub mod peak;
+pub mod pool;
 pub mod reduce;
 mod region;
 
@@ -30,6 +32,7 @@ pub struct Rewrites {
     pub fold: bool,
     pub gelu: bool,
     pub peak: bool,
+    pub pool: bool,
     pub reductions: bool,
 }
 
@@ -41,12 +44,13 @@ pub struct RewritesError {
 }
 
 impl Rewrites {
-    pub const NAMES: [&'static str; 5] = ["lookup", "fold", "gelu", "peak", "reductions"];
+    pub const NAMES: [&'static str; 6] = ["lookup", "fold", "gelu", "peak", "pool", "reductions"];
     pub const ALL: Rewrites = Rewrites {
         lookup: true,
         fold: true,
         gelu: true,
         peak: true,
+        pool: true,
         reductions: true,
     };
     pub const NONE: Rewrites = Rewrites {
@@ -54,15 +58,17 @@ impl Rewrites {
         fold: false,
         gelu: false,
         peak: false,
+        pool: false,
         reductions: false,
     };
 
-    fn flags(&self) -> [bool; 5] {
+    fn flags(&self) -> [bool; 6] {
         [
             self.lookup,
             self.fold,
             self.gelu,
             self.peak,
+            self.pool,
             self.reductions,
         ]
     }
@@ -84,6 +90,7 @@ impl FromStr for Rewrites {
                 "fold" => &mut r.fold,
                 "gelu" => &mut r.gelu,
                 "peak" => &mut r.peak,
+                "pool" => &mut r.pool,
                 "reductions" => &mut r.reductions,
                 _ => {
                     return Err(RewritesError {
@@ -116,7 +123,7 @@ impl fmt::Display for Rewrites {
 }
 
 /// The rewrites that run on the decluttered graph; how many places each changed.
-pub fn before_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<[usize; 4]> {
+pub fn before_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<[usize; 5]> {
     let lookups = if r.lookup {
         one_hot_matmul_to_lookup(model)?
     } else {
@@ -129,7 +136,8 @@ pub fn before_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<[us
     };
     let gelus = if r.gelu { gelu::fuse_gelu(model)? } else { 0 };
     let peaks = if r.peak { peak::max_of_gelu(model)? } else { 0 };
-    Ok([lookups, folds, gelus, peaks])
+    let pools = if r.pool { pool::max_pools(model)? } else { 0 };
+    Ok([lookups, folds, gelus, peaks, pools])
 }
 
 /// The rewrites that run on the optimized graph; how many places they changed.
@@ -181,7 +189,7 @@ mod tests {
         assert_eq!(err.word, "gelus");
         assert!(
             err.to_string()
-                .contains("lookup, fold, gelu, peak, reductions"),
+                .contains("lookup, fold, gelu, peak, pool, reductions"),
             "{err}"
         );
     }

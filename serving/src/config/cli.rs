@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::model::lowering::Lowering;
 use crate::rewrite::Rewrites;
 use crate::units::{parse_duration, parse_size};
 
@@ -72,9 +73,12 @@ pub struct Cli {
     /// Largest batch assembled by dynamic batching; 1 turns batching off [default: 8]
     #[arg(long, env = "TRACTOR_SERVE_MAX_BATCH_SIZE")]
     pub max_batch_size: Option<usize>,
-    /// Graph rewrites around tract's optimizer: true, false, or a list of lookup, fold, gelu, peak, reductions [default: true]
+    /// Graph rewrites around tract's optimizer: true, false, or a list of lookup, fold, gelu, peak, pool, reductions [default: true]
     #[arg(long, env = "TRACTOR_SERVE_REWRITES")]
     pub rewrites: Option<Rewrites>,
+    /// How convolutions become matrix products: auto (time each way at load, keep the fastest), tract, eager or lazy [default: auto]
+    #[arg(long, env = "TRACTOR_SERVE_CONV_LOWERING")]
+    pub conv_lowering: Option<Lowering>,
     /// At start, time each batch size and keep only those that lower the cost per row [default: true]
     #[arg(long, env = "TRACTOR_SERVE_BATCH_TUNING")]
     pub batch_tuning: Option<bool>,

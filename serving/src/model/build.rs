@@ -8,6 +8,7 @@ use tract_onnx::tract_core::internal::DimLike;
 use tract_onnx::tract_hir::infer::Factoid;
 
 use super::TensorSpec;
+use super::lowering::Lowering;
 use crate::dtype::DType;
 use crate::rewrite::Rewrites;
 
@@ -79,21 +80,26 @@ impl ModelError {
 pub(super) fn optimize(
     mut model: TypedModel,
     rewrites: Rewrites,
+    lowering: Lowering,
 ) -> Result<Arc<TypedSimplePlan>, ModelError> {
-    let [lookups, folds, gelus, peaks] =
+    let [lookups, folds, gelus, peaks, pools] =
         crate::rewrite::before_optimizing(&mut model, rewrites).map_err(ModelError::Rewrite)?;
-    let mut model = model.into_optimized().map_err(ModelError::Tract)?;
-    let reductions =
-        crate::rewrite::after_optimizing(&mut model, rewrites).map_err(ModelError::Rewrite)?;
+    let (chosen, plan) = super::lowering::optimize_with(model, lowering, |m| {
+        crate::rewrite::after_optimizing(m, rewrites).map(|n| {
+            tracing::debug!(reductions = n, "graph rewrites after optimizing");
+        })
+    })
+    .map_err(ModelError::Tract)?;
     tracing::debug!(
         lookups,
         folds,
         gelus,
         peaks,
-        reductions,
-        "graph rewrites applied"
+        pools,
+        lowering = %chosen,
+        "graph rewrites before optimizing, convolution lowering"
     );
-    model.into_runnable().map_err(ModelError::Tract)
+    Ok(plan)
 }
 
 pub(super) fn apply_shape_override(
@@ -272,6 +278,7 @@ pub(super) fn single_plan(
     input_names: &[String],
     output_names: &[String],
     rewrites: Rewrites,
+    lowering: Lowering,
 ) -> Result<Built, ModelError> {
     let typed = model
         .into_typed()
@@ -279,7 +286,11 @@ pub(super) fn single_plan(
         .map_err(ModelError::Tract)?;
     let inputs = specs(&typed, input_names, true)?;
     let outputs = specs(&typed, output_names, false)?;
-    Ok((inputs, outputs, vec![(0, optimize(typed, rewrites)?)]))
+    Ok((
+        inputs,
+        outputs,
+        vec![(0, optimize(typed, rewrites, lowering)?)],
+    ))
 }
 
 /// When every input has a free first dimension and fixed others, bind that dimension to each
@@ -292,6 +303,7 @@ pub(super) fn batched_plans(
     output_names: &[String],
     max_batch: usize,
     rewrites: Rewrites,
+    lowering: Lowering,
 ) -> Result<Option<Built>, ModelError> {
     let mut rests = Vec::new();
     for (ix, name) in input_names.iter().enumerate() {
@@ -360,7 +372,7 @@ pub(super) fn batched_plans(
         }
         plans.push((
             size,
-            optimize(typed, rewrites).map_err(ModelError::at_batch(size))?,
+            optimize(typed, rewrites, lowering).map_err(ModelError::at_batch(size))?,
         ));
     }
     let (inputs, outputs) = specs_at_1.ok_or(ModelError::NoBatchSize)?;

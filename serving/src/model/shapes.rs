@@ -12,6 +12,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
 use super::build::optimize;
+use super::lowering::Lowering;
 use crate::rewrite::Rewrites;
 
 /// One shape per model input.
@@ -31,6 +32,7 @@ pub struct ShapeRefused {
 pub struct ShapePlans {
     template: InferenceModel,
     rewrites: Rewrites,
+    lowering: Lowering,
     cache: Mutex<Vec<(Shapes, Arc<TypedSimplePlan>)>>,
     /// Shapes no plan could be built for, newest last, at most `capacity` of them.
     refused: Mutex<Vec<ShapeRefused>>,
@@ -51,10 +53,20 @@ pub struct PlanCacheStats {
 }
 
 impl ShapePlans {
-    pub(super) fn new(template: InferenceModel, rewrites: Rewrites, capacity: usize) -> ShapePlans {
+    pub(super) fn new(
+        template: InferenceModel,
+        rewrites: Rewrites,
+        lowering: Lowering,
+        capacity: usize,
+    ) -> ShapePlans {
         ShapePlans {
             template,
             rewrites,
+            // Timing each lowering would hold up the request that brought the shape.
+            lowering: match lowering {
+                Lowering::Auto => Lowering::Tract,
+                other => other,
+            },
             cache: Mutex::new(Vec::new()),
             refused: Mutex::new(Vec::new()),
             capacity: AtomicUsize::new(capacity.max(1)),
@@ -155,7 +167,7 @@ impl ShapePlans {
             m.set_input_fact(ix, InferenceFact::dt_shape(dt, dims))?;
         }
         let typed = m.into_typed()?.into_decluttered()?;
-        optimize(typed, self.rewrites).map_err(|e| TractError::msg(e.to_string()))
+        optimize(typed, self.rewrites, self.lowering).map_err(|e| TractError::msg(e.to_string()))
     }
 }
 
@@ -202,7 +214,7 @@ mod tests {
             .with_ignore_value_info(true)
             .model_for_path(path)
             .unwrap();
-        ShapePlans::new(model, Rewrites::NONE, 2)
+        ShapePlans::new(model, Rewrites::NONE, Lowering::Tract, 2)
     }
 
     #[test]

@@ -117,6 +117,7 @@ fn magika_rewrites_each_fire_and_keep_the_answers_even_out_of_range() {
         0,
         "nothing left to rewrite"
     );
+    use tractor_serve::model::lowering::Lowering;
     use tractor_serve::rewrite::{Rewrites, fold, gelu, peak, reduce};
     // The lookup's bias and first GELU go into the table; the second GELU, spelled out by
     // jax2tf, becomes one op; its global max pool becomes GELU of the max and the min.
@@ -130,8 +131,8 @@ fn magika_rewrites_each_fire_and_keep_the_answers_even_out_of_range() {
         "reductions"
     );
 
-    let with = Model::load_with(&path, &[], 2, Rewrites::ALL).unwrap();
-    let without = Model::load_with(&path, &[], 2, Rewrites::NONE).unwrap();
+    let with = Model::load_with(&path, &[], 2, Rewrites::ALL, Lowering::Tract).unwrap();
+    let without = Model::load_with(&path, &[], 2, Rewrites::NONE, Lowering::Tract).unwrap();
     // Real bytes in row 0; out-of-range values (which the one-hot maps to zero rows) in row 1.
     let mut x = common::magika_features(&std::fs::read(common::data("magika/sample.py")).unwrap());
     x.extend((0..2048).map(|i| [-1, 300, 256, 7][i % 4]));

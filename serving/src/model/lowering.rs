@@ -1,0 +1,177 @@
+//! How convolutions become matrix products (`--conv-lowering`): tract copies the input patches
+//! into a matrix first (eager im2col) or gathers them while packing the product's operand
+//! (lazy im2col), and picks one by a fixed rule (kernel volume and scratch size). Which is
+//! faster depends on the model and the CPU: on ResNet-50's 3×3 convolutions over 7×7 and 14×14
+//! maps eager was about twice as fast per node here, on magika's 1-D convolution lazy was
+//! slower. `auto` builds the plan each way, runs each on zeros and keeps the fastest whose
+//! answers match tract's own choice.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::knobs::KnobScope;
+use tract_onnx::tract_core::plan::SimpleState;
+
+/// A way to lower convolutions, or `Auto` to time them at load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lowering {
+    Auto,
+    /// tract's own rule.
+    Tract,
+    Eager,
+    Lazy,
+}
+
+/// A `--conv-lowering` value that is none of the names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown convolution lowering {0:?}: use auto, tract, eager or lazy")]
+pub struct LoweringError(pub String);
+
+impl FromStr for Lowering {
+    type Err = LoweringError;
+    fn from_str(s: &str) -> Result<Lowering, LoweringError> {
+        match s.trim() {
+            "auto" => Ok(Lowering::Auto),
+            "tract" => Ok(Lowering::Tract),
+            "eager" => Ok(Lowering::Eager),
+            "lazy" => Ok(Lowering::Lazy),
+            other => Err(LoweringError(other.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for Lowering {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Lowering::Auto => "auto",
+            Lowering::Tract => "tract",
+            Lowering::Eager => "eager",
+            Lowering::Lazy => "lazy",
+        };
+        f.write_str(s)
+    }
+}
+
+impl Lowering {
+    /// tract's knobs for this lowering, read while the model is optimized.
+    fn scope(self) -> TractResult<KnobScope> {
+        let knobs: &[(&str, &str)] = match self {
+            Lowering::Auto | Lowering::Tract => &[],
+            // No kernel is big enough, no scratch too big: always eager.
+            Lowering::Eager => &[
+                ("TRACT_LAZY_IM2COL_MIN_KERNEL", "1000000"),
+                ("TRACT_LAZY_IM2COL_MAX_EAGER_BYTES", "1000000000000"),
+            ],
+            Lowering::Lazy => &[("TRACT_LAZY_IM2COL_MIN_KERNEL", "1")],
+        };
+        KnobScope::new(knobs.iter().copied())
+    }
+
+    /// Optimize `model` with this lowering (`Auto` is taken as `Tract`).
+    pub fn optimize(self, model: TypedModel) -> TractResult<TypedModel> {
+        self.scope()?.enter(|| model.into_optimized())
+    }
+}
+
+fn has_conv(model: &TypedModel) -> bool {
+    model.nodes().iter().any(|n| n.op.name() == "Conv")
+}
+
+/// Zeros for every input of a model whose input shapes are known.
+fn zeros(model: &TypedModel) -> TractResult<TVec<TValue>> {
+    model
+        .input_outlets()?
+        .iter()
+        .map(|o| {
+            let fact = model.outlet_fact(*o)?;
+            let shape = fact
+                .shape
+                .as_concrete()
+                .ok_or_else(|| format_err!("input shape not known"))?;
+            Ok(Tensor::zero_dt(fact.datum_type, shape)?.into_tvalue())
+        })
+        .collect()
+}
+
+/// Fastest of a few runs (the least disturbed by other work on the machine), and the outputs.
+fn time(
+    plan: &Arc<TypedSimplePlan>,
+    inputs: &TVec<TValue>,
+) -> TractResult<(Duration, TVec<TValue>)> {
+    let mut state = SimpleState::new(plan)?;
+    let out = state.run(inputs.clone())?;
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        state.run(inputs.clone())?;
+        best = best.min(t.elapsed());
+    }
+    Ok((best, out))
+}
+
+fn same_answers(a: &TVec<TValue>, b: &TVec<TValue>) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(a, b)| a.close_enough(b, Approximation::Approximate).is_ok())
+}
+
+/// A lowering must be this much faster than tract's own to replace it: timings on a shared
+/// machine wobble by a few percent.
+const MARGIN: f64 = 0.95;
+
+/// Optimize `model` with `lowering`; for `Auto` on a model with convolutions, build the plan
+/// each way and return the fastest (with its name), `after` applied to each before timing.
+pub fn optimize_with(
+    model: TypedModel,
+    lowering: Lowering,
+    after: impl Fn(&mut TypedModel) -> TractResult<()>,
+) -> TractResult<(Lowering, Arc<TypedSimplePlan>)> {
+    let build = |l: Lowering, m: TypedModel| -> TractResult<Arc<TypedSimplePlan>> {
+        let mut opt = l.optimize(m)?;
+        after(&mut opt)?;
+        opt.into_runnable()
+    };
+    if lowering != Lowering::Auto || !has_conv(&model) {
+        let l = if lowering == Lowering::Auto {
+            Lowering::Tract
+        } else {
+            lowering
+        };
+        return Ok((l, build(l, model)?));
+    }
+    let inputs = zeros(&model)?;
+    let tract = build(Lowering::Tract, model.clone())?;
+    let (base, want) = time(&tract, &inputs)?;
+    let mut best = (Lowering::Tract, tract, base.as_secs_f64() * MARGIN);
+    for l in [Lowering::Eager, Lowering::Lazy] {
+        let plan = build(l, model.clone())?;
+        let (t, got) = time(&plan, &inputs)?;
+        if t.as_secs_f64() < best.2 && same_answers(&got, &want) {
+            best = (l, plan, t.as_secs_f64());
+        }
+    }
+    Ok((best.0, best.1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lowering_names_parse_and_print_back() {
+        for l in [
+            Lowering::Auto,
+            Lowering::Tract,
+            Lowering::Eager,
+            Lowering::Lazy,
+        ] {
+            assert_eq!(l.to_string().parse(), Ok(l));
+        }
+        let e = "fast".parse::<Lowering>().unwrap_err();
+        assert!(e.to_string().contains("auto, tract, eager or lazy"), "{e}");
+    }
+}
