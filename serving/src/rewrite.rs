@@ -2,15 +2,15 @@
 //! (`--rewrites`, [`Rewrites`]) so its gain can be measured alone.
 //!
 //! Before optimizing (on the decluttered graph): `lookup` (one-hot·W becomes a row lookup),
-//! then `fold` (element-wise work after a lookup moves into its table), then `gelu` (a GELU
-//! spelled out becomes one op), then `peak` (a max of GELU becomes GELU of two extremes),
+//! then `fold` (element-wise work after a lookup moves into its table), then `gelu` and
+//! `hardswish` (an activation spelled out becomes one op), then `peak` (a max of GELU becomes GELU of two extremes),
 //! then `pool` (2-D max pools over rows, then columns).
 //! After optimizing (on tract's final ops): `reductions` (one-axis
 //! f32 reductions walk memory in order). Every rewrite keeps answers within the reference
 //! tolerance; the reference tests run with all of them on.
 
+pub mod activation;
 pub mod fold;
-pub mod gelu;
 pub mod lookup;
 pub mod peak;
 pub mod pool;
@@ -31,6 +31,7 @@ pub struct Rewrites {
     pub lookup: bool,
     pub fold: bool,
     pub gelu: bool,
+    pub hardswish: bool,
     pub peak: bool,
     pub pool: bool,
     pub reductions: bool,
@@ -44,11 +45,20 @@ pub struct RewritesError {
 }
 
 impl Rewrites {
-    pub const NAMES: [&'static str; 6] = ["lookup", "fold", "gelu", "peak", "pool", "reductions"];
+    pub const NAMES: [&'static str; 7] = [
+        "lookup",
+        "fold",
+        "gelu",
+        "hardswish",
+        "peak",
+        "pool",
+        "reductions",
+    ];
     pub const ALL: Rewrites = Rewrites {
         lookup: true,
         fold: true,
         gelu: true,
+        hardswish: true,
         peak: true,
         pool: true,
         reductions: true,
@@ -57,16 +67,18 @@ impl Rewrites {
         lookup: false,
         fold: false,
         gelu: false,
+        hardswish: false,
         peak: false,
         pool: false,
         reductions: false,
     };
 
-    fn flags(&self) -> [bool; 6] {
+    fn flags(&self) -> [bool; 7] {
         [
             self.lookup,
             self.fold,
             self.gelu,
+            self.hardswish,
             self.peak,
             self.pool,
             self.reductions,
@@ -89,6 +101,7 @@ impl FromStr for Rewrites {
                 "lookup" => &mut r.lookup,
                 "fold" => &mut r.fold,
                 "gelu" => &mut r.gelu,
+                "hardswish" => &mut r.hardswish,
                 "peak" => &mut r.peak,
                 "pool" => &mut r.pool,
                 "reductions" => &mut r.reductions,
@@ -123,7 +136,7 @@ impl fmt::Display for Rewrites {
 }
 
 /// The rewrites that run on the decluttered graph; how many places each changed.
-pub fn before_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<[usize; 5]> {
+pub fn before_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<[usize; 6]> {
     let lookups = if r.lookup {
         one_hot_matmul_to_lookup(model)?
     } else {
@@ -134,10 +147,19 @@ pub fn before_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<[us
     } else {
         0
     };
-    let gelus = if r.gelu { gelu::fuse_gelu(model)? } else { 0 };
+    let gelus = if r.gelu {
+        activation::fuse(model, activation::Activation::Gelu)?
+    } else {
+        0
+    };
+    let hardswishes = if r.hardswish {
+        activation::fuse(model, activation::Activation::HardSwish)?
+    } else {
+        0
+    };
     let peaks = if r.peak { peak::max_of_gelu(model)? } else { 0 };
     let pools = if r.pool { pool::max_pools(model)? } else { 0 };
-    Ok([lookups, folds, gelus, peaks, pools])
+    Ok([lookups, folds, gelus, hardswishes, peaks, pools])
 }
 
 /// The rewrites that run on the optimized graph; how many places they changed.
@@ -189,7 +211,7 @@ mod tests {
         assert_eq!(err.word, "gelus");
         assert!(
             err.to_string()
-                .contains("lookup, fold, gelu, peak, pool, reductions"),
+                .contains("lookup, fold, gelu, hardswish, peak, pool, reductions"),
             "{err}"
         );
     }

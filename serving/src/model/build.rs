@@ -82,7 +82,7 @@ pub(super) fn optimize(
     rewrites: Rewrites,
     lowering: Lowering,
 ) -> Result<Arc<TypedSimplePlan>, ModelError> {
-    let [lookups, folds, gelus, peaks, pools] =
+    let [lookups, folds, gelus, hardswishes, peaks, pools] =
         crate::rewrite::before_optimizing(&mut model, rewrites).map_err(ModelError::Rewrite)?;
     let (chosen, plan) = super::lowering::optimize_with(model, lowering, |m| {
         crate::rewrite::after_optimizing(m, rewrites).map(|n| {
@@ -94,6 +94,7 @@ pub(super) fn optimize(
         lookups,
         folds,
         gelus,
+        hardswishes,
         peaks,
         pools,
         lowering = %chosen,

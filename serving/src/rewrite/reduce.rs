@@ -1,5 +1,6 @@
-//! `reductions`: tract's `Reduce` over one axis of an f32 tensor, for sum, mean of squares, max
-//! and min, becomes [`AxisReduce`], which walks the input once in memory order.
+//! `reductions`: tract's `Reduce` over one axis (or adjacent axes) of an f32 tensor, for sum,
+//! mean of squares, max and min, becomes [`AxisReduce`], which walks the input once in memory
+//! order.
 //!
 //! tract reduces a middle or last axis one output element at a time: a strided walk over the
 //! reduced axis per output (sum) or an ndarray slice built per output (max). magika's layer norm
@@ -62,10 +63,12 @@ impl Fold {
     }
 }
 
-/// A reduction of one axis of an f32 tensor; the axis is kept with size 1, as `Reduce` does.
+/// A reduction of the adjacent axes `first..=last` of an f32 tensor (a global pool's H and W);
+/// they are kept with size 1, as `Reduce` does.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AxisReduce {
-    pub axis: usize,
+    pub first: usize,
+    pub last: usize,
     pub fold: Fold,
 }
 
@@ -74,7 +77,7 @@ impl Op for AxisReduce {
         format!("AxisReduce<{:?}>", self.fold).into()
     }
     fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!("axis: {}", self.axis)])
+        Ok(vec![format!("axes: {}..={}", self.first, self.last)])
     }
     op_as_typed_op!();
 }
@@ -176,9 +179,16 @@ impl EvalOp for AxisReduce {
         let input = &inputs[0];
         let view = input.try_as_plain_ram()?;
         let xs = view.as_slice::<f32>()?;
-        let out = reduce_axis(self.fold, xs, input.shape(), self.axis);
-        let mut shape = input.shape().to_vec();
-        shape[self.axis] = 1;
+        let shape = input.shape();
+        let (first, last) = (self.first, self.last.min(shape.len().saturating_sub(1)));
+        let merged = [
+            shape[..first].iter().product(),
+            shape[first..=last].iter().product(),
+            shape[last + 1..].iter().product(),
+        ];
+        let out = reduce_axis(self.fold, xs, &merged, 1);
+        let mut shape = shape.to_vec();
+        shape[first..=last].iter_mut().for_each(|d| *d = 1);
         Ok(tvec!(Tensor::from_shape(&shape, &out)?.into_tvalue()))
     }
 }
@@ -188,12 +198,15 @@ impl TypedOp for AxisReduce {
 
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let mut shape: TVec<TDim> = inputs[0].shape.iter().cloned().collect();
-        shape[self.axis] = 1.into();
+        for d in &mut shape[self.first..=self.last] {
+            *d = 1.into();
+        }
         Ok(tvec!(f32::fact(shape)))
     }
 }
 
-/// Replace every f32 `Reduce` over one axis (sum, mean of squares, max, min) by [`AxisReduce`].
+/// Replace every f32 `Reduce` over one axis or adjacent axes (sum, mean of squares, max, min)
+/// by [`AxisReduce`].
 /// Runs on the optimized model, so tract's own passes saw its ops. Returns how many.
 pub fn reductions(model: &mut TypedModel) -> TractResult<usize> {
     let mut found = Vec::new();
@@ -201,22 +214,28 @@ pub fn reductions(model: &mut TypedModel) -> TractResult<usize> {
         let Some(r) = node.op_as::<Reduce>() else {
             continue;
         };
-        let (Some(fold), [axis]) = (Fold::of(&r.reducer), r.axes.as_slice()) else {
+        let mut axes = r.axes.to_vec();
+        axes.sort_unstable();
+        let adjacent = axes.windows(2).all(|w| w[1] == w[0] + 1);
+        let (Some(fold), Some(first), Some(last), true) =
+            (Fold::of(&r.reducer), axes.first(), axes.last(), adjacent)
+        else {
             continue;
         };
         let fact = model.outlet_fact(node.inputs[0])?;
         if fact.datum_type == f32::datum_type() && fact.is_plain() {
-            found.push((node.id, *axis, fold));
+            found.push((node.id, *first, *last, fold));
         }
     }
-    for (id, axis, fold) in &found {
+    for (id, first, last, fold) in &found {
         let node = model.node(*id);
         let patch = TypedModelPatch::replace_single_op(
             model,
             node,
             &node.inputs,
             AxisReduce {
-                axis: *axis,
+                first: *first,
+                last: *last,
                 fold: *fold,
             },
         )?;
@@ -282,16 +301,18 @@ mod tests {
 
     #[test]
     fn a_tract_reduce_is_replaced_and_answers_the_same() {
-        for (reducer, axis) in [
-            (Reducer::Sum, 1),
-            (Reducer::MeanOfSquares, 1),
-            (Reducer::Max, 2),
-            (Reducer::Min, 0),
+        for (reducer, axes) in [
+            (Reducer::Sum, tvec![1]),
+            (Reducer::MeanOfSquares, tvec![1]),
+            (Reducer::Max, tvec![2]),
+            (Reducer::Min, tvec![0]),
+            // A global pool's spatial axes.
+            (Reducer::Sum, tvec![1, 2]),
         ] {
             let mut model = TypedModel::default();
             let x = model.add_source("x", f32::fact([2, 9, 33])).unwrap();
             let r = model
-                .wire_node("r", Reduce::new(tvec![axis], reducer), &[x])
+                .wire_node("r", Reduce::new(axes, reducer), &[x])
                 .unwrap();
             model.select_output_outlets(&r).unwrap();
             let input: Tensor = Tensor::from_shape(

@@ -118,11 +118,11 @@ fn magika_rewrites_each_fire_and_keep_the_answers_even_out_of_range() {
         "nothing left to rewrite"
     );
     use tractor_serve::model::lowering::Lowering;
-    use tractor_serve::rewrite::{Rewrites, fold, gelu, peak, reduce};
+    use tractor_serve::rewrite::{Rewrites, activation, fold, peak, reduce};
     // The lookup's bias and first GELU go into the table; the second GELU, spelled out by
     // jax2tf, becomes one op; its global max pool becomes GELU of the max and the min.
     assert_eq!(fold::fold_into_tables(&mut typed).unwrap(), 1, "fold");
-    assert_eq!(gelu::fuse_gelu(&mut typed).unwrap(), 1, "gelu");
+    assert_eq!(activation::fuse_gelu(&mut typed).unwrap(), 1, "gelu");
     assert_eq!(peak::max_of_gelu(&mut typed).unwrap(), 1, "peak");
     let mut optimized = typed.into_optimized().unwrap();
     // Layer norm's sum and mean of squares, its second sum, and the max and min of the peak.
