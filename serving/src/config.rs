@@ -308,7 +308,7 @@ fn file_rewrites(v: &Option<toml::Value>) -> Result<Option<Rewrites>, ConfigErro
         Some(toml::Value::Boolean(false)) => Ok(Some(Rewrites::NONE)),
         Some(toml::Value::String(s)) => s.parse().map(Some).map_err(|e| invalid(format!("{e}"))),
         Some(other) => Err(invalid(format!(
-            "expected true, false or a list such as \"lookup,gelu\", got {other}"
+            "expected true, false or a comma-separated string such as \"lookup,gelu\", got {other}"
         ))),
     }
 }

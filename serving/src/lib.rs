@@ -7,6 +7,7 @@
 
 pub mod batcher;
 pub mod config;
+pub mod cpu;
 pub mod dtype;
 pub mod error;
 pub mod grpc;

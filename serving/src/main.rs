@@ -11,6 +11,10 @@ use tractor_serve::{DrainOutcome, Server};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    if let Some(why) = tractor_serve::cpu::refusal() {
+        eprintln!("tractor-serve: {why}");
+        return ExitCode::from(2);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             std::env::var("RUST_LOG")

@@ -3,8 +3,8 @@
 //! (lazy im2col), and picks one by a fixed rule (kernel volume and scratch size). Which is
 //! faster depends on the model and the CPU: on ResNet-50's 3×3 convolutions over 7×7 and 14×14
 //! maps eager was about twice as fast per node here, on magika's 1-D convolution lazy was
-//! slower. `auto` builds the plan each way, runs each on zeros and keeps the fastest whose
-//! answers match tract's own choice.
+//! slower. `auto` builds the plan each way, runs each on a fixed input and keeps the fastest
+//! whose answers match tract's own choice; a model with symbolic dimensions keeps tract's rule.
 
 use std::fmt;
 use std::str::FromStr;
@@ -60,7 +60,9 @@ impl Lowering {
     fn scope(self) -> TractResult<KnobScope> {
         let knobs: &[(&str, &str)] = match self {
             Lowering::Auto | Lowering::Tract => &[],
-            // No kernel is big enough, no scratch too big: always eager.
+            // No kernel is big enough, no scratch too big: eager wherever tract's rule looks
+            // at those (it still takes lazy for a convolution whose output channels fit in one
+            // kernel panel).
             Lowering::Eager => &[
                 ("TRACT_LAZY_IM2COL_MIN_KERNEL", "1000000"),
                 ("TRACT_LAZY_IM2COL_MAX_EAGER_BYTES", "1000000000000"),
@@ -80,18 +82,26 @@ fn has_conv(model: &TypedModel) -> bool {
     model.nodes().iter().any(|n| n.op.name() == "Conv")
 }
 
-/// Zeros for every input of a model whose input shapes are known.
-fn zeros(model: &TypedModel) -> TractResult<TVec<TValue>> {
-    model
-        .input_outlets()?
+/// Inputs to time and compare the lowerings on, when every input's shape is known: a fixed
+/// non-zero pattern for float inputs (zeros would only show a convolution's bias), zeros for
+/// the others.
+pub(crate) fn probe_inputs(model: &TypedModel) -> Option<TVec<TValue>> {
+    let outlets = model.input_outlets().ok()?;
+    outlets
         .iter()
         .map(|o| {
-            let fact = model.outlet_fact(*o)?;
-            let shape = fact
-                .shape
-                .as_concrete()
-                .ok_or_else(|| format_err!("input shape not known"))?;
-            Ok(Tensor::zero_dt(fact.datum_type, shape)?.into_tvalue())
+            let fact = model.outlet_fact(*o).ok()?;
+            let shape = fact.shape.as_concrete()?;
+            let t = if fact.datum_type == f32::datum_type() {
+                let n: usize = shape.iter().product();
+                let xs: Vec<f32> = (0..n)
+                    .map(|k| ((k * 7919) % 1000) as f32 / 1000.0 - 0.5)
+                    .collect();
+                Tensor::from_shape(shape, &xs).ok()?
+            } else {
+                Tensor::zero_dt(fact.datum_type, shape).ok()?
+            };
+            Some(t.into_tvalue())
         })
         .collect()
 }
@@ -143,13 +153,21 @@ pub fn optimize_with(
         };
         return Ok((l, build(l, model)?));
     }
-    let inputs = zeros(&model)?;
+    // A model left with symbolic dimensions cannot be run to time it: tract's rule.
+    let Some(inputs) = probe_inputs(&model) else {
+        return Ok((Lowering::Tract, build(Lowering::Tract, model)?));
+    };
     let tract = build(Lowering::Tract, model.clone())?;
     let (base, want) = time(&tract, &inputs)?;
     let mut best = (Lowering::Tract, tract, base.as_secs_f64() * MARGIN);
     for l in [Lowering::Eager, Lowering::Lazy] {
-        let plan = build(l, model.clone())?;
-        let (t, got) = time(&plan, &inputs)?;
+        // A way that fails to build or run is not chosen; tract's own stands.
+        let Ok(plan) = build(l, model.clone()) else {
+            continue;
+        };
+        let Ok((t, got)) = time(&plan, &inputs) else {
+            continue;
+        };
         if t.as_secs_f64() < best.2 && same_answers(&got, &want) {
             best = (l, plan, t.as_secs_f64());
         }
@@ -173,5 +191,24 @@ mod tests {
         }
         let e = "fast".parse::<Lowering>().unwrap_err();
         assert!(e.to_string().contains("auto, tract, eager or lazy"), "{e}");
+    }
+
+    #[test]
+    fn a_model_with_a_symbolic_input_cannot_be_timed_so_auto_keeps_tracts_rule() {
+        let mut m = TypedModel::default();
+        let n = m.symbols.sym("N");
+        let x = m
+            .add_source("x", f32::fact(&[TDim::Sym(n), 4.into()]))
+            .unwrap();
+        m.select_output_outlets(&[x]).unwrap();
+        assert!(probe_inputs(&m).is_none());
+        let mut fixed = TypedModel::default();
+        let x = fixed.add_source("x", f32::fact([2, 4])).unwrap();
+        fixed.select_output_outlets(&[x]).unwrap();
+        let inputs = probe_inputs(&fixed).unwrap();
+        assert_eq!(inputs[0].shape(), &[2, 4]);
+        // Not zeros: a convolution on zeros shows only its bias.
+        let v = inputs[0].try_as_plain_ram().unwrap();
+        assert!(v.as_slice::<f32>().unwrap().iter().any(|x| *x != 0.0));
     }
 }

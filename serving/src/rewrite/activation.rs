@@ -6,8 +6,9 @@
 //! where PyTorch writes `Pow(x, 3)`, and tract only recognizes the latter; PaddlePaddle writes
 //! hard-swish as `x * Clip(x + 3, 0, 6) / 6`). So the rewrite goes by what a region computes,
 //! not by how it is written: an element-wise region of one value `x` with scalar constants
-//! ([`super::region`]) is run on probe values, and if it gives the activation's value at each
-//! of them (within 1e-5 abs, 1e-4 rel) it is replaced. magika has two GELUs, PaddleOCR's
+//! ([`super::region`]) is run on probe values (321 in [-8, 8], then 16, 100, 1e4, 1e6, -16), and
+//! if it gives the activation's value at each of them (within 1e-5 abs, 1e-4 rel) it is
+//! replaced. magika has two GELUs, PaddleOCR's
 //! classifier eighteen hard-swishes.
 
 use tract_onnx::prelude::*;
@@ -68,9 +69,14 @@ impl Activation {
 }
 
 /// Probe values: dense around zero, where the curves bend (hard-swish's kinks at ±3 included),
-/// out to ±8.
+/// out to ±8; then far positive ones, so a region that clamps its result beyond 8 is not taken
+/// for the activation (far negative ones would only measure tract's tanh kernel, which stops
+/// 3e-7 short of -1: GELU's -1e6·(1 + tanh) comes out as -0.3 either way).
 fn probe() -> Vec<f32> {
-    (-160..=160).map(|k| k as f32 / 20.0).collect()
+    (-160..=160)
+        .map(|k| k as f32 / 20.0)
+        .chain([16.0, 100.0, 1e4, 1e6, -16.0])
+        .collect()
 }
 
 /// Whether `part`, run with `x` = probe values, computes `act`.
@@ -251,5 +257,29 @@ mod tests {
         // Without the final product it is a hard sigmoid, not a hard-swish.
         let mut sigmoid = build(false);
         assert_eq!(fuse(&mut sigmoid, Activation::HardSwish).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_gelu_clamped_far_from_zero_is_not_taken_for_a_gelu() {
+        // min(GELU(x), 10): GELU's values on [-8, 8], not beyond.
+        let mut m = jax_gelu(false);
+        let y = m.output_outlets().unwrap()[0];
+        let ten = m.add_const("ten", tensor3(&[[[10f32]]])).unwrap();
+        let clamped = m.wire_node("clamp", math::min(), &[y, ten]).unwrap();
+        m.select_output_outlets(&clamped).unwrap();
+        let n = fuse(&mut m, Activation::Gelu).unwrap();
+        // The GELU inside is still found; the clamp stays after it.
+        assert_eq!(n, 1);
+        assert!(m.nodes().iter().any(|n| n.name == "clamp"));
+        let xs: Vec<f32> = (0..24).map(|k| k as f32 - 4.0).collect();
+        let input = Tensor::from_shape(&[1, 4, 6], &xs).unwrap();
+        let out = m
+            .into_runnable()
+            .unwrap()
+            .run(tvec![input.into_tvalue()])
+            .unwrap();
+        let v = out[0].try_as_plain_ram().unwrap();
+        let v = v.as_slice::<f32>().unwrap();
+        assert_eq!(v[23], 10.0, "x = 19 clamped to 10: {v:?}");
     }
 }

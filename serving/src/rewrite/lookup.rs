@@ -53,7 +53,8 @@ impl EvalOp for EmbeddingLookup {
         let fill = fill.as_slice::<f32>()?;
         let (k, n) = (self.table.shape()[0], self.table.shape()[1]);
         let mut out = vec![0f32; idx.len() * n];
-        for (row, &i) in out.chunks_exact_mut(n).zip(idx) {
+        // A table of empty rows gives an empty output: no chunk at all.
+        for (row, &i) in out.chunks_exact_mut(n.max(1)).zip(idx) {
             if (0..k as i64).contains(&i) {
                 let i = i as usize;
                 row.copy_from_slice(&table[i * n..(i + 1) * n]);

@@ -30,7 +30,15 @@ fn find(model: &TypedModel) -> Option<(usize, OutletId)> {
         let gelu = model.node(node.inputs[0].node);
         let only_use =
             gelu.outputs[0].successors.len() == 1 && !model.outputs.contains(&node.inputs[0]);
-        (is_exact_tanh_gelu(gelu) && only_use).then(|| (node.id, gelu.inputs[0]))
+        // An empty axis has no extremes to take (the max of nothing is f32::MIN).
+        let shape = &model.outlet_fact(node.inputs[0]).ok()?.shape;
+        let non_empty = r.axes.iter().all(|a| {
+            shape
+                .get(*a)
+                .and_then(|d| d.to_usize().ok())
+                .is_some_and(|d| d >= 1)
+        });
+        (is_exact_tanh_gelu(gelu) && only_use && non_empty).then(|| (node.id, gelu.inputs[0]))
     })
 }
 

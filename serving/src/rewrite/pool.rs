@@ -4,7 +4,9 @@
 //! with tract's generic pooling; this walks each plane once per output row.
 //!
 //! Only the plain case is taken: two spatial axes, channels before them, no dilation, no index
-//! output, a concrete input shape. Padding counts as absent (ONNX's max pool semantics).
+//! output, a concrete input shape, at least one output position. Padding counts as absent
+//! (ONNX's max pool semantics); as in tract, values start from f32::MIN, so a NaN is never the
+//! max and a window of padding alone gives f32::MIN.
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
@@ -55,11 +57,12 @@ impl MaxPool2d {
         for (oy, line) in out.chunks_exact_mut(ow).take(oh).enumerate() {
             let ys = span(oy, self.strides[0], self.pad[0], self.kernel[0], h);
             if ys.is_empty() {
-                line.iter_mut().for_each(|v| *v = f32::NEG_INFINITY);
+                line.iter_mut().for_each(|v| *v = f32::MIN);
                 continue;
             }
-            rows.copy_from_slice(&xs[ys.start * w..(ys.start + 1) * w]);
-            for y in ys.start + 1..ys.end {
+            // From f32::MIN, as tract's pooling starts: a NaN is never taken.
+            rows.iter_mut().for_each(|r| *r = f32::MIN);
+            for y in ys {
                 for (r, x) in rows.iter_mut().zip(&xs[y * w..(y + 1) * w]) {
                     *r = larger(*r, *x);
                 }
@@ -67,10 +70,8 @@ impl MaxPool2d {
             let (k, s) = (self.kernel[1], self.strides[1]);
             if self.pad[1] == 0 && ow > 0 && (ow - 1) * s + k <= w {
                 // Every window inside the row: one strided pass per kernel column.
-                for (v, x) in line.iter_mut().zip(rows.iter().step_by(s)) {
-                    *v = *x;
-                }
-                for kx in 1..k {
+                line.iter_mut().for_each(|v| *v = f32::MIN);
+                for kx in 0..k {
                     for (v, x) in line.iter_mut().zip(rows[kx..].iter().step_by(s)) {
                         *v = larger(*v, *x);
                     }
@@ -78,7 +79,7 @@ impl MaxPool2d {
             } else {
                 for (ox, v) in line.iter_mut().enumerate() {
                     let cols = span(ox, s, self.pad[1], k, w);
-                    *v = rows[cols].iter().fold(f32::NEG_INFINITY, |m, x| m.max(*x));
+                    *v = rows[cols].iter().fold(f32::MIN, |m, x| larger(m, *x));
                 }
             }
         }
@@ -102,7 +103,7 @@ impl EvalOp for MaxPool2d {
         let planes: usize = shape[..r - 2].iter().product();
         let mut out = vec![0f32; planes * oh * ow];
         let mut rows = vec![0f32; w];
-        if h * w > 0 {
+        if h * w > 0 && oh * ow > 0 {
             for (x, o) in xs.chunks_exact(h * w).zip(out.chunks_exact_mut(oh * ow)) {
                 self.plane(x, h, w, o, &mut rows);
             }
@@ -149,6 +150,9 @@ fn plain(model: &TypedModel, node: &TypedNode) -> TractResult<Option<MaxPool2d>>
     }
     let hw = &shape[r - 2..];
     let geo = spec.computed_padding(hw);
+    if geo.iter().any(|g| g.convoluted == 0) {
+        return Ok(None);
+    }
     let strides = spec.strides();
     Ok(Some(MaxPool2d {
         kernel: [spec.kernel_shape[0], spec.kernel_shape[1]],
@@ -237,5 +241,12 @@ mod tests {
             assert_eq!(got[0].shape(), want[0].shape(), "{k} {s} {p} {shape:?}");
             got[0].close_enough(&want[0], Approximation::Exact).unwrap();
         }
+    }
+
+    #[test]
+    fn a_pool_with_no_output_position_is_left_to_tract() {
+        // A 3×3 window does not fit a 2×2 plane without padding: zero outputs.
+        let mut m = pool(3, 1, 0, [1, 1, 2, 2]);
+        assert_eq!(max_pools(&mut m).unwrap(), 0);
     }
 }

@@ -227,3 +227,33 @@ fn an_input_without_any_shape_names_the_flag_that_fixes_it() {
     let got = model.runner().unwrap().run(vec![x]).unwrap();
     assert_eq!(flat(&got[0]), [0.0, 2.0, 0.0, 4.0, 0.5, 0.0, 0.0, 7.0]);
 }
+
+#[test]
+fn conv_lowering_every_way_answers_as_tracts_rule_and_auto_names_its_choice() {
+    use tract_onnx::prelude::*;
+    use tract_onnx::tract_core::internal::Approximation;
+    use tractor_serve::model::lowering::{Lowering, optimize_with};
+    let path = common::shared_models().join("ppocr-mobile-v2-cls.onnx");
+    let typed = || {
+        let mut m = tract_onnx::onnx().model_for_path(&path).unwrap();
+        let shape: TVec<TDim> = tvec![1.into(), 3.into(), 48.into(), 192.into()];
+        m.set_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), shape))
+            .unwrap();
+        m.into_typed().unwrap().into_decluttered().unwrap()
+    };
+    let nothing = |_: &mut TypedModel| Ok(());
+    let x = Tensor::from_shape(&[1, 3, 48, 192], &common::det(3 * 48 * 192)).unwrap();
+    let run = |l: Lowering| {
+        let (chosen, plan) = optimize_with(typed(), l, nothing).unwrap();
+        (chosen, plan.run(tvec![x.clone().into_tvalue()]).unwrap())
+    };
+    let (_, want) = run(Lowering::Tract);
+    for l in [Lowering::Eager, Lowering::Lazy, Lowering::Auto] {
+        let (chosen, got) = run(l);
+        assert!(l == Lowering::Auto || chosen == l, "{l} built as {chosen}");
+        assert_ne!(chosen, Lowering::Auto, "auto names what it chose");
+        got[0]
+            .close_enough(&want[0], Approximation::Approximate)
+            .unwrap_or_else(|e| panic!("{l}: {e}"));
+    }
+}
