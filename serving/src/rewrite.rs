@@ -135,6 +135,44 @@ impl fmt::Display for Rewrites {
     }
 }
 
+/// Make `out` (wired in `patch`) stand for the value of `end` (its output 0), apply the patch
+/// and drop the nodes left unused.
+fn finish(
+    model: &mut TypedModel,
+    patch: TypedModelPatch,
+    end: usize,
+    out: OutletId,
+) -> TractResult<()> {
+    let mut patch = patch;
+    patch.shunt_outside(model, OutletId::new(end, 0), out)?;
+    patch.apply(model)?;
+    model.compact()
+}
+
+/// Replace the value of `end` by `op` applied to `input`, named after `end` with `suffix`.
+fn stand_in(
+    model: &mut TypedModel,
+    input: OutletId,
+    end: usize,
+    suffix: &str,
+    op: impl Into<Box<dyn tract_onnx::tract_core::ops::TypedOp>>,
+) -> TractResult<()> {
+    let mut patch = TypedModelPatch::default();
+    let tap = patch.tap_model(model, input)?;
+    let name = format!("{}.{suffix}", model.node(end).name);
+    let out = patch.wire_node(name, op, &[tap])?;
+    finish(model, patch, end, out[0])
+}
+
+/// For the rewrites' tests: run `model` on one input.
+#[cfg(test)]
+pub(crate) fn run_on(model: TypedModel, input: &Tensor) -> TVec<TValue> {
+    model
+        .into_runnable()
+        .and_then(|p| p.run(tvec![input.clone().into_tvalue()]))
+        .unwrap_or_else(|e| panic!("{e:?}"))
+}
+
 /// The rewrites that run on the decluttered graph; how many places each changed.
 pub fn before_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<[usize; 6]> {
     let lookups = if r.lookup {

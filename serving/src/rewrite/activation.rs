@@ -120,13 +120,7 @@ fn find(act: Activation, model: &TypedModel) -> TractResult<Option<(OutletId, us
 pub fn fuse(model: &mut TypedModel, act: Activation) -> TractResult<usize> {
     let mut done = 0;
     while let Some((x, end)) = find(act, model)? {
-        let mut patch = TypedModelPatch::default();
-        let tap = patch.tap_model(model, x)?;
-        let name = format!("{}.{}", model.node(end).name, act.suffix());
-        let out = patch.wire_node(name, act.op(), &[tap])?;
-        patch.shunt_outside(model, OutletId::new(end, 0), out[0])?;
-        patch.apply(model)?;
-        model.compact()?;
+        super::stand_in(model, x, end, act.suffix(), act.op())?;
         done += 1;
     }
     Ok(done)
@@ -179,10 +173,7 @@ mod tests {
     fn run(m: TypedModel) -> TVec<TValue> {
         let xs: Vec<f32> = (0..24).map(|k| k as f32 / 3.0 - 4.0).collect();
         let input = Tensor::from_shape(&[1, 4, 6], &xs).unwrap();
-        m.into_runnable()
-            .unwrap()
-            .run(tvec![input.into_tvalue()])
-            .unwrap()
+        crate::rewrite::run_on(m, &input)
     }
 
     #[test]
@@ -273,11 +264,7 @@ mod tests {
         assert!(m.nodes().iter().any(|n| n.name == "clamp"));
         let xs: Vec<f32> = (0..24).map(|k| k as f32 - 4.0).collect();
         let input = Tensor::from_shape(&[1, 4, 6], &xs).unwrap();
-        let out = m
-            .into_runnable()
-            .unwrap()
-            .run(tvec![input.into_tvalue()])
-            .unwrap();
+        let out = crate::rewrite::run_on(m, &input);
         let v = out[0].try_as_plain_ram().unwrap();
         let v = v.as_slice::<f32>().unwrap();
         assert_eq!(v[23], 10.0, "x = 19 clamped to 10: {v:?}");

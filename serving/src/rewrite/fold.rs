@@ -64,13 +64,8 @@ fn find(model: &TypedModel) -> TractResult<Option<(usize, usize, EmbeddingLookup
 pub fn fold_into_tables(model: &mut TypedModel) -> TractResult<usize> {
     let mut done = 0;
     while let Some((lookup, end, folded)) = find(model)? {
-        let mut patch = TypedModelPatch::default();
-        let tap = patch.tap_model(model, model.node(lookup).inputs[0])?;
-        let name = format!("{}.folded", model.node(end).name);
-        let out = patch.wire_node(name, folded, &[tap])?;
-        patch.shunt_outside(model, OutletId::new(end, 0), out[0])?;
-        patch.apply(model)?;
-        model.compact()?;
+        let indices = model.node(lookup).inputs[0];
+        super::stand_in(model, indices, end, "folded", folded)?;
         done += 1;
     }
     Ok(done)
@@ -110,10 +105,7 @@ mod tests {
     fn run(m: TypedModel) -> TVec<TValue> {
         // Indices in range, negative and past the table.
         let idx = Tensor::from_shape(&[2, 5], &[0i64, 1, 2, 3, -1, 4, 9, 3, 0, 2]).unwrap();
-        m.into_runnable()
-            .unwrap()
-            .run(tvec![idx.into_tvalue()])
-            .unwrap()
+        crate::rewrite::run_on(m, &idx)
     }
 
     #[test]

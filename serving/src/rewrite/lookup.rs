@@ -85,13 +85,7 @@ pub fn one_hot_matmul_to_lookup(model: &mut TypedModel) -> TractResult<usize> {
         let Some((x, einsum, table)) = find(model)? else {
             break;
         };
-        let mut patch = TypedModelPatch::default();
-        let tap = patch.tap_model(model, x)?;
-        let name = format!("{}.lookup", model.node(einsum).name);
-        let out = patch.wire_node(name, EmbeddingLookup::new(table)?, &[tap])?;
-        patch.shunt_outside(model, OutletId::new(einsum, 0), out[0])?;
-        patch.apply(model)?;
-        model.compact()?;
+        super::stand_in(model, x, einsum, "lookup", EmbeddingLookup::new(table)?)?;
         done += 1;
     }
     Ok(done)

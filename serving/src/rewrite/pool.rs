@@ -224,20 +224,11 @@ mod tests {
             let n: usize = shape.iter().product();
             let xs: Vec<f32> = (0..n).map(|i| ((i * 7919) % 211) as f32 - 105.0).collect();
             let input = Tensor::from_shape(&shape, &xs).unwrap();
-            let want = m
-                .clone()
-                .into_runnable()
-                .unwrap()
-                .run(tvec![input.clone().into_tvalue()])
-                .unwrap();
+            let want = crate::rewrite::run_on(m.clone(), &input);
             let mut ours = m;
             assert_eq!(max_pools(&mut ours).unwrap(), 1);
             assert!(ours.nodes().iter().any(|n| n.op_is::<MaxPool2d>()));
-            let got = ours
-                .into_runnable()
-                .unwrap()
-                .run(tvec![input.into_tvalue()])
-                .unwrap();
+            let got = crate::rewrite::run_on(ours, &input);
             assert_eq!(got[0].shape(), want[0].shape(), "{k} {s} {p} {shape:?}");
             got[0].close_enough(&want[0], Approximation::Exact).unwrap();
         }

@@ -322,19 +322,10 @@ mod tests {
                     .collect::<Vec<_>>(),
             )
             .unwrap();
-            let want = model
-                .clone()
-                .into_runnable()
-                .unwrap()
-                .run(tvec![input.clone().into_tvalue()])
-                .unwrap();
+            let want = crate::rewrite::run_on(model.clone(), &input);
             assert_eq!(reductions(&mut model).unwrap(), 1);
             assert!(model.nodes().iter().any(|n| n.op_is::<AxisReduce>()));
-            let got = model
-                .into_runnable()
-                .unwrap()
-                .run(tvec![input.into_tvalue()])
-                .unwrap();
+            let got = crate::rewrite::run_on(model, &input);
             got[0].close_enough(&want[0], Approximation::Close).unwrap();
         }
     }

@@ -257,3 +257,26 @@ fn conv_lowering_every_way_answers_as_tracts_rule_and_auto_names_its_choice() {
             .unwrap_or_else(|e| panic!("{l}: {e}"));
     }
 }
+
+#[test]
+fn hardswish_and_pool_rewrites_fire_on_ppocr_and_squeezenet() {
+    use tract_onnx::prelude::*;
+    use tractor_serve::rewrite::activation::{Activation, fuse};
+    use tractor_serve::rewrite::pool::max_pools;
+    let decluttered = |file: &str, shape: &[usize]| {
+        let mut m = tract_onnx::onnx()
+            .model_for_path(common::shared_models().join(file))
+            .unwrap();
+        m.set_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), shape))
+            .unwrap();
+        m.into_typed().unwrap().into_decluttered().unwrap()
+    };
+    // PaddlePaddle spells hard-swish as x·Clip(x+3, 0, 6)/6, eighteen times; one 2×2 max pool.
+    let mut ppocr = decluttered("ppocr-mobile-v2-cls.onnx", &[1, 3, 48, 192]);
+    assert_eq!(fuse(&mut ppocr, Activation::HardSwish).unwrap(), 18);
+    assert_eq!(max_pools(&mut ppocr).unwrap(), 1);
+    // SqueezeNet's three 3×3 stride-2 pools; no hard-swish there.
+    let mut squeezenet = decluttered("squeezenet-light.onnx", &[1, 3, 224, 224]);
+    assert_eq!(max_pools(&mut squeezenet).unwrap(), 3);
+    assert_eq!(fuse(&mut squeezenet, Activation::HardSwish).unwrap(), 0);
+}
