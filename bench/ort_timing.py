@@ -1,4 +1,5 @@
-"""onnxruntime's time per inference, the peer side of scripts/bench-engine.
+"""onnxruntime's time per inference, the peer side of scripts/bench-engine and of
+scripts/bench-serve's raw table.
 
     python bench/ort_timing.py MODEL THREADS SHAPE RUNS
 

@@ -3,10 +3,9 @@
 //!
 //! Before optimizing (on the decluttered graph): `lookup` (one-hot·W becomes a row lookup),
 //! then `fold` (element-wise work after a lookup moves into its table), then `gelu` and
-//! `hardswish` (an activation spelled out becomes one op), then `peak` (a max of GELU becomes GELU of two extremes),
-//! then `pool` (2-D max pools over rows, then columns).
-//! After optimizing (on tract's final ops): `reductions` (one-axis
-//! f32 reductions walk memory in order). Every rewrite keeps answers within the reference
+//! `hardswish` (an activation spelled out becomes one op), then `peak` (a max of GELU becomes
+//! GELU of two extremes), then `pool` (2-D max pools over rows, then columns). After
+//! optimizing (on tract's final ops): `reductions` (f32 reductions walk memory in order). Every rewrite keeps answers within the reference
 //! tolerance; the reference tests run with all of them on.
 
 pub mod activation;
@@ -139,11 +138,10 @@ impl fmt::Display for Rewrites {
 /// and drop the nodes left unused.
 fn finish(
     model: &mut TypedModel,
-    patch: TypedModelPatch,
+    mut patch: TypedModelPatch,
     end: usize,
     out: OutletId,
 ) -> TractResult<()> {
-    let mut patch = patch;
     patch.shunt_outside(model, OutletId::new(end, 0), out)?;
     patch.apply(model)?;
     model.compact()

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::knobs::KnobScope;
+use tract_onnx::tract_core::ops::cnn::Conv;
 use tract_onnx::tract_core::plan::SimpleState;
 
 /// A way to lower convolutions, or `Auto` to time them at load.
@@ -79,7 +80,7 @@ impl Lowering {
 }
 
 fn has_conv(model: &TypedModel) -> bool {
-    model.nodes().iter().any(|n| n.op.name() == "Conv")
+    model.nodes().iter().any(|n| n.op_is::<Conv>())
 }
 
 /// Inputs to time and compare the lowerings on, when every input's shape is known: a fixed

@@ -98,15 +98,8 @@ fn the_server_tunes_batch_sizes_unless_told_not_to() {
 #[test]
 fn magika_rewrites_each_fire_and_keep_the_answers_even_out_of_range() {
     let path = common::shared_models().join("magika-standard-v3_3.onnx");
-    let mut typed = tract_onnx::onnx().model_for_path(&path).unwrap();
     use tract_onnx::prelude::*;
-    typed
-        .set_input_fact(
-            0,
-            InferenceFact::dt_shape(i32::datum_type(), tvec!(2, 2048)),
-        )
-        .unwrap();
-    let mut typed = typed.into_typed().unwrap().into_decluttered().unwrap();
+    let mut typed = decluttered("magika-standard-v3_3.onnx", i32::datum_type(), &[2, 2048]);
     assert_eq!(
         tractor_serve::rewrite::one_hot_matmul_to_lookup(&mut typed).unwrap(),
         1,
@@ -233,13 +226,12 @@ fn conv_lowering_every_way_answers_as_tracts_rule_and_auto_names_its_choice() {
     use tract_onnx::prelude::*;
     use tract_onnx::tract_core::internal::Approximation;
     use tractor_serve::model::lowering::{Lowering, optimize_with};
-    let path = common::shared_models().join("ppocr-mobile-v2-cls.onnx");
     let typed = || {
-        let mut m = tract_onnx::onnx().model_for_path(&path).unwrap();
-        let shape: TVec<TDim> = tvec![1.into(), 3.into(), 48.into(), 192.into()];
-        m.set_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), shape))
-            .unwrap();
-        m.into_typed().unwrap().into_decluttered().unwrap()
+        decluttered(
+            "ppocr-mobile-v2-cls.onnx",
+            f32::datum_type(),
+            &[1, 3, 48, 192],
+        )
     };
     let nothing = |_: &mut TypedModel| Ok(());
     let x = Tensor::from_shape(&[1, 3, 48, 192], &common::det(3 * 48 * 192)).unwrap();
@@ -263,20 +255,36 @@ fn hardswish_and_pool_rewrites_fire_on_ppocr_and_squeezenet() {
     use tract_onnx::prelude::*;
     use tractor_serve::rewrite::activation::{Activation, fuse};
     use tractor_serve::rewrite::pool::max_pools;
-    let decluttered = |file: &str, shape: &[usize]| {
-        let mut m = tract_onnx::onnx()
-            .model_for_path(common::shared_models().join(file))
-            .unwrap();
-        m.set_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), shape))
-            .unwrap();
-        m.into_typed().unwrap().into_decluttered().unwrap()
-    };
     // PaddlePaddle spells hard-swish as x·Clip(x+3, 0, 6)/6, eighteen times; one 2×2 max pool.
-    let mut ppocr = decluttered("ppocr-mobile-v2-cls.onnx", &[1, 3, 48, 192]);
+    let mut ppocr = decluttered(
+        "ppocr-mobile-v2-cls.onnx",
+        f32::datum_type(),
+        &[1, 3, 48, 192],
+    );
     assert_eq!(fuse(&mut ppocr, Activation::HardSwish).unwrap(), 18);
     assert_eq!(max_pools(&mut ppocr).unwrap(), 1);
     // SqueezeNet's three 3×3 stride-2 pools; no hard-swish there.
-    let mut squeezenet = decluttered("squeezenet-light.onnx", &[1, 3, 224, 224]);
+    let mut squeezenet = decluttered(
+        "squeezenet-light.onnx",
+        f32::datum_type(),
+        &[1, 3, 224, 224],
+    );
     assert_eq!(max_pools(&mut squeezenet).unwrap(), 3);
     assert_eq!(fuse(&mut squeezenet, Activation::HardSwish).unwrap(), 0);
+}
+
+/// A shared model with its first input fixed to `dt` and `shape`, typed and decluttered: the
+/// graph the rewrites see.
+fn decluttered(
+    file: &str,
+    dt: tract_onnx::prelude::DatumType,
+    shape: &[usize],
+) -> tract_onnx::prelude::TypedModel {
+    use tract_onnx::prelude::*;
+    let mut m = tract_onnx::onnx()
+        .model_for_path(common::shared_models().join(file))
+        .unwrap();
+    m.set_input_fact(0, InferenceFact::dt_shape(dt, shape))
+        .unwrap();
+    m.into_typed().unwrap().into_decluttered().unwrap()
 }
