@@ -4,10 +4,6 @@ use tract_onnx::prelude::{DatumType, Tensor, f16};
 
 use crate::protocol::json::Num;
 
-/// 2^53: below it, every integer has its own `f64`, so a float there that is whole stands
-/// for one integer only (2^53 + 1 would round to 2^53 itself).
-const EXACT_IN_F64: f64 = 9_007_199_254_740_992.0;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DType {
     Bool,
@@ -86,6 +82,28 @@ impl DType {
         self.datum().size_of()
     }
 
+    /// What a JSON element of this type may be, for an error that names it.
+    fn takes(self) -> String {
+        let whole = |min: i128, max: i128| {
+            format!(
+                "{} takes whole numbers from {min} to {max}, written without a fraction",
+                self.kserve_name()
+            )
+        };
+        match self {
+            DType::Bool => "BOOL takes true, false, 0 or 1".to_owned(),
+            DType::U8 => whole(0, u8::MAX.into()),
+            DType::U16 => whole(0, u16::MAX.into()),
+            DType::U32 => whole(0, u32::MAX.into()),
+            DType::U64 => whole(0, u64::MAX.into()),
+            DType::I8 => whole(i8::MIN.into(), i8::MAX.into()),
+            DType::I16 => whole(i16::MIN.into(), i16::MAX.into()),
+            DType::I32 => whole(i32::MIN.into(), i32::MAX.into()),
+            DType::I64 => whole(i64::MIN.into(), i64::MAX.into()),
+            DType::F16 | DType::F32 | DType::F64 => format!("{} takes numbers", self.kserve_name()),
+        }
+    }
+
     /// Build a tensor of this type from JSON numbers, refusing values the type cannot hold.
     pub fn tensor_from_nums(
         self,
@@ -98,6 +116,7 @@ impl DType {
             index: ix,
             value: v.to_string(),
             dtype: self.kserve_name(),
+            takes: self.takes(),
         };
         macro_rules! ints {
             ($t:ty) => {{
@@ -106,13 +125,12 @@ impl DType {
                     let x = match *v {
                         Num::I(i) => <$t>::try_from(i).ok(),
                         Num::U(u) => <$t>::try_from(u).ok(),
-                        // A whole float stands for an integer only below 2^53, where no two
-                        // integers share a float: beyond it, it may be an integer literal
-                        // (too large for 64 bits, or 2^53 + 1) that parsing rounded, and
-                        // taking it would change the value sent.
-                        Num::F(f) if f.fract() == 0.0 && f.abs() < EXACT_IN_F64 => {
-                            <$t>::try_from(f as i128).ok()
-                        }
+                        // The parser gives every number written as a whole one within 64
+                        // bits (`3`, `3.0`, `3e0`) as an integer, exactly; a float here was
+                        // written with a fraction (`1.5`, `1.0000000000000001`, which rounds
+                        // to 1.0 but is not 1) or beyond 64 bits, and taking it would change
+                        // the value sent.
+                        Num::NegZero => Some(0),
                         _ => None,
                     };
                     out.push(x.ok_or_else(|| bad(ix, v))?);
@@ -126,6 +144,7 @@ impl DType {
                 for (ix, v) in nums.iter().enumerate() {
                     let f = match *v {
                         Num::F(f) => f,
+                        Num::NegZero => -0.0,
                         Num::I(i) => i as f64,
                         Num::U(u) => u as f64,
                         Num::B(_) => return Err(bad(ix, v)),
@@ -143,8 +162,7 @@ impl DType {
                         Num::B(b) => b,
                         Num::I(0) | Num::U(0) => false,
                         Num::I(1) | Num::U(1) => true,
-                        Num::F(0.0) => false,
-                        Num::F(1.0) => true,
+                        Num::NegZero => false,
                         _ => return Err(bad(ix, v)),
                     });
                 }
@@ -210,12 +228,14 @@ impl DType {
 /// through `From<TensorError> for ApiError`).
 #[derive(Debug, thiserror::Error)]
 pub enum TensorError {
-    #[error("input {input:?}: element {index} ({value}) is not a valid {dtype} value")]
+    #[error("input {input:?}: element {index} ({value}) is not a valid {dtype} value: {takes}")]
     BadElement {
         input: String,
         index: usize,
         value: String,
         dtype: &'static str,
+        /// What the datatype takes, in words.
+        takes: String,
     },
     #[error(
         "input {input:?}: binary data has {got} bytes but shape {shape:?} of {dtype} needs {want}"
@@ -259,46 +279,64 @@ mod tests {
             .tensor_from_nums("x", &[1], &[Num::I(256)])
             .unwrap_err();
         assert!(e.to_string().contains("element 0"), "{e}");
-        assert!(
-            DType::I32
-                .tensor_from_nums("x", &[1], &[Num::F(1.5)])
-                .is_err()
+        // Numbers as a client writes them, through the parser the routes use.
+        let parsed = |dtype: DType, text: &str| {
+            let data = crate::protocol::fastarray::parse_data(text.as_bytes()).unwrap();
+            dtype.tensor_from_nums("x", &[data.nums.len()], &data.nums)
+        };
+        let i64s = |text: &str| {
+            parsed(DType::I64, text).map(|t| {
+                t.try_as_plain_ram()
+                    .unwrap()
+                    .as_slice::<i64>()
+                    .unwrap()
+                    .to_vec()
+            })
+        };
+        // Whole numbers written as floats are taken exactly, 2^53 and beyond included.
+        assert_eq!(
+            i64s("[3.0, -9007199254740992.0, 9007199254740993.0, 1E2, 2.50e1, -0.0, 0e7, -9.223372036854775808e18]").unwrap(),
+            [3, -9_007_199_254_740_992, 9_007_199_254_740_993, 100, 25, 0, 0, i64::MIN]
         );
-        assert!(
-            DType::I32
-                .tensor_from_nums("x", &[1], &[Num::F(3.0)])
-                .is_ok()
-        );
-        // -9223372036854775809 does not fit 64 bits; parsed as a float it rounds to i64::MIN,
-        // which must not be taken as that integer.
-        let e = DType::I64
-            .tensor_from_nums("x", &[1], &[Num::F(-9_223_372_036_854_775_809.0)])
-            .unwrap_err();
+        // Not whole, or beyond 64 bits: refused, naming the element, never rounded into range.
+        for bad in [
+            "[1.5]",
+            "[0, 1.0000000000000001]",
+            "[-1e-400]",
+            "[-9223372036854775809]",
+            "[-9.223372036854775809e18]",
+            "[1e19]",
+            "[1e-400]",
+        ] {
+            let e = i64s(bad).unwrap_err();
+            let e = e.to_string();
+            assert!(
+                e.contains("element")
+                    && e.contains("INT64 takes whole numbers from -9223372036854775808"),
+                "{bad}: {e}"
+            );
+        }
+        let e = parsed(DType::U64, "[18446744073709551616.0]").unwrap_err();
         assert!(e.to_string().contains("element 0"), "{e}");
-        // BOOL takes 0 and 1 written as floats, as the integer types take whole floats
-        let b = DType::Bool
-            .tensor_from_nums("x", &[2], &[Num::F(1.0), Num::F(0.0)])
-            .unwrap();
+        // BOOL takes 0 and 1 written as floats, as the integer types take whole floats.
+        let b = parsed(DType::Bool, "[1.0, 0.0, -0.0, 1e0]").unwrap();
         assert_eq!(
             b.try_as_plain_ram().unwrap().as_slice::<bool>().unwrap(),
-            &[true, false]
+            &[true, false, false, true]
         );
-        assert!(
-            DType::Bool
-                .tensor_from_nums("x", &[1], &[Num::F(0.5)])
-                .is_err()
-        );
-        // 2^53 + 1 parses to 2^53: not taken either; just below, a whole float is exact
-        assert!(
-            DType::I64
-                .tensor_from_nums("x", &[1], &[Num::F(9_007_199_254_740_992.0)])
-                .is_err()
-        );
-        assert!(
-            DType::I64
-                .tensor_from_nums("x", &[1], &[Num::F(9_007_199_254_740_991.0)])
-                .is_ok()
-        );
+        for bad in ["[0.5]", "[1.0000000000000001]", "[2.0]"] {
+            assert!(parsed(DType::Bool, bad).is_err(), "{bad}");
+        }
+        // Float types keep negative zero and what the float literal says.
+        let f = parsed(DType::F32, "[-0.0, 1.0000000000000001, 1e2]").unwrap();
+        let f = f
+            .try_as_plain_ram()
+            .unwrap()
+            .as_slice::<f32>()
+            .unwrap()
+            .to_vec();
+        assert!(f[0] == 0.0 && f[0].is_sign_negative());
+        assert_eq!(&f[1..], &[1.0, 100.0]);
         assert!(
             DType::F32
                 .tensor_from_nums("x", &[1], &[Num::B(true)])

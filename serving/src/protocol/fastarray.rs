@@ -121,10 +121,19 @@ impl Parser<'_> {
         }
         self.i += len;
         if tok.iter().any(|c| matches!(c, b'.' | b'e' | b'E')) {
-            return fast_float2::parse::<f64, _>(tok).ok().map(Num::F);
+            let f = fast_float2::parse::<f64, _>(tok).ok()?;
+            // A float that is not whole was not written as an integer; one that is whole may
+            // have been (`3.0`, `-9007199254740992.0`, `1E2`), and then its exact value is kept.
+            if f.fract() == 0.0 {
+                return Some(integral(tok).unwrap_or(Num::F(f)));
+            }
+            return Some(Num::F(f));
         }
         // Like serde_json: non-negative integers as u64, negative ones as i64.
         let t = std::str::from_utf8(tok).ok()?;
+        if tok == b"-0" {
+            return Some(Num::NegZero);
+        }
         let exact = if tok[0] == b'-' {
             t.parse::<i64>().ok().map(Num::I)
         } else {
@@ -136,6 +145,63 @@ impl Parser<'_> {
             // An integer beyond 64 bits: serde_json reads it as a float too.
             fast_float2::parse::<f64, _>(tok).ok().map(Num::F)
         }
+    }
+}
+
+/// A number written with a fraction or an exponent whose value is exactly an integer within 64
+/// bits, as that integer (`2.50e1` is 25), so that integer inputs take it as written rather
+/// than as the float it rounds to. `None` when the text is not a whole number (`1.0000000000000001`
+/// rounds to 1.0 but is not 1; `1e-400` rounds to 0) or is beyond 64 bits. `t` is a valid JSON
+/// number.
+fn integral(t: &[u8]) -> Option<Num> {
+    let negative = t.first() == Some(&b'-');
+    let body = if negative { &t[1..] } else { t };
+    let (mantissa, exponent) = match body.iter().position(|c| matches!(c, b'e' | b'E')) {
+        Some(at) => (&body[..at], &body[at + 1..]),
+        None => (body, &b""[..]),
+    };
+    // The exponent, saturated far beyond any body's digit count, so the shifts below stay exact.
+    let (exp_negative, exp_digits) = match exponent.first() {
+        Some(b'-') => (true, &exponent[1..]),
+        Some(b'+') => (false, &exponent[1..]),
+        _ => (false, exponent),
+    };
+    let mut exp: i64 = 0;
+    for d in exp_digits {
+        exp = (exp * 10 + i64::from(d - b'0')).min(1 << 40);
+    }
+    if exp_negative {
+        exp = -exp;
+    }
+    // The digits with the decimal point removed, the exponent moved to match.
+    let (whole, fraction) = match mantissa.iter().position(|c| *c == b'.') {
+        Some(at) => (&mantissa[..at], &mantissa[at + 1..]),
+        None => (mantissa, &b""[..]),
+    };
+    exp -= fraction.len() as i64;
+    // Trailing zeros move into the exponent; leading zeros add nothing to the value.
+    let all = || whole.iter().chain(fraction);
+    let count = whole.len() + fraction.len();
+    let zeros = all().rev().take_while(|c| **c == b'0').count();
+    exp += zeros as i64;
+    let mut value: u128 = 0;
+    for d in all().take(count - zeros) {
+        value = value.checked_mul(10)?.checked_add(u128::from(d - b'0'))?;
+    }
+    if value == 0 {
+        return Some(if negative { Num::NegZero } else { Num::U(0) });
+    }
+    if exp < 0 {
+        return None;
+    }
+    for _ in 0..exp {
+        value = value.checked_mul(10)?;
+    }
+    if negative {
+        let v = i128::try_from(value).ok()?;
+        i64::try_from(-v).ok().map(Num::I)
+    } else {
+        u64::try_from(value).ok().map(Num::U)
     }
 }
 
@@ -181,6 +247,61 @@ fn valid_json_number(t: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    fn value(n: Num) -> f64 {
+        match n {
+            Num::I(i) => i as f64,
+            Num::U(u) => u as f64,
+            Num::F(f) => f,
+            Num::NegZero => -0.0,
+            Num::B(b) => f64::from(u8::from(b)) + 10.0,
+        }
+    }
+
+    /// Numbers written as whole ones are exact integers whatever their spelling; ones that are
+    /// not whole (however close) or beyond 64 bits stay floats, and negative zero is kept.
+    #[test]
+    fn whole_numbers_are_exact_integers() {
+        let cases: &[(&str, Num)] = &[
+            ("3.0", Num::U(3)),
+            ("-9007199254740992.0", Num::I(-9_007_199_254_740_992)),
+            ("9007199254740993.0", Num::U(9_007_199_254_740_993)),
+            ("1E2", Num::U(100)),
+            ("2.50e1", Num::U(25)),
+            ("12345678901234567890e-1", Num::U(1_234_567_890_123_456_789)),
+            (
+                "0.000000000000000000000000000000000000000000001e45",
+                Num::U(1),
+            ),
+            (
+                "1.00000000000000000000000000000000000000000000000000",
+                Num::U(1),
+            ),
+            ("1.8446744073709551615e19", Num::U(u64::MAX)),
+            ("-9.223372036854775808e18", Num::I(i64::MIN)),
+            ("0e7", Num::U(0)),
+            ("0.0", Num::U(0)),
+            ("-0.0", Num::NegZero),
+            ("-0", Num::NegZero),
+            ("-0e-5", Num::NegZero),
+            ("1.5", Num::F(1.5)),
+            ("1.0000000000000001", Num::F(1.0)),
+            ("1e-400", Num::F(0.0)),
+            (
+                "1.8446744073709551616e19",
+                Num::F(18_446_744_073_709_551_616.0),
+            ),
+            (
+                "-9.223372036854775809e18",
+                Num::F(-9_223_372_036_854_775_808.0),
+            ),
+            ("1e400", Num::F(f64::INFINITY)),
+        ];
+        for (text, want) in cases {
+            let got = parse(format!("[{text}]").as_bytes()).unwrap().nums;
+            assert_eq!(got, [*want], "{text}");
+        }
+    }
+
     /// The fast path agrees with the serde path wherever it answers, and answers for the
     /// common shapes.
     #[test]
@@ -199,7 +320,11 @@ mod tests {
         for s in answered {
             let fast = parse(s.as_bytes()).unwrap_or_else(|| panic!("fast path declined {s}"));
             let slow: FlatData = serde_json::from_str(s).unwrap();
-            assert_eq!(fast, slow, "{s}");
+            assert_eq!(fast.shape, slow.shape, "{s}");
+            // The same values; the fast path may give a whole float as its integer (below).
+            let bits =
+                |d: &FlatData| -> Vec<u64> { d.nums.iter().map(|n| value(*n).to_bits()).collect() };
+            assert_eq!(bits(&fast), bits(&slow), "{s}");
         }
         let declined = [
             "[]",

@@ -5,13 +5,18 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 
-/// One JSON scalar, kept exact until the target datatype is known.
+/// One JSON scalar, kept exact until the target datatype is known. The fast parser
+/// (`fastarray`) gives every number written as a whole one within 64 bits as `I` or `U`, also
+/// when written as a float (`3.0`, `1E2`); `F` is a number that is not (a fraction, or beyond 64
+/// bits), so an integer input refuses it rather than round it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Num {
     I(i64),
     U(u64),
     F(f64),
     B(bool),
+    /// `-0`, `-0.0`, `-0e5`: zero to an integer input, -0.0 to a float one.
+    NegZero,
 }
 
 impl fmt::Display for Num {
@@ -19,8 +24,10 @@ impl fmt::Display for Num {
         match self {
             Num::I(v) => write!(f, "{v}"),
             Num::U(v) => write!(f, "{v}"),
-            Num::F(v) => write!(f, "{v}"),
+            // `1.0` rather than `1`: a float, as it was written.
+            Num::F(v) => write!(f, "{v:?}"),
             Num::B(v) => write!(f, "{v}"),
+            Num::NegZero => f.write_str("-0.0"),
         }
     }
 }
@@ -105,7 +112,12 @@ impl<'de> Visitor<'de> for Level<'_> {
         self.st.leaf(self.depth, Num::U(v))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
-        self.st.leaf(self.depth, Num::F(v))
+        let n = if v == 0.0 && v.is_sign_negative() {
+            Num::NegZero
+        } else {
+            Num::F(v)
+        };
+        self.st.leaf(self.depth, n)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         if self.depth >= MAX_DEPTH {
