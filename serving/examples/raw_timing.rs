@@ -1,11 +1,13 @@
 //! Raw inference time of tract on a model, without HTTP: the tract side of the benchmark's
 //! "tract vs onnxruntime" table.
 //!
-//!     cargo run --release -p tractor-serve --example raw_timing -- MODEL [--input-shape S] [--batch B] [--threads T] [--runs N] [--rewrites R] [--conv-lowering L] [--profile]
+//!     cargo run --release -p tractor-serve --example raw_timing -- MODEL [--input-shape S] [--batch B] [--threads T] [--runs N] [--rewrites R] [--conv-lowering L] [--profile | --constant-work]
 //!     cargo run --release -p tractor-serve --example raw_timing -- --isa
 //!
 //! `--isa` prints the instruction-set rung tract's kernels run at on this machine (its
-//! nickname, then every feature probed), for the benchmark tables.
+//! nickname, then every feature probed), for the benchmark tables. `--profile` prints the time
+//! per node; `--constant-work` the nodes of the prepared plan that compute from constants alone
+//! (work repeated every run that folding at load would do once).
 //!
 //! Inputs are the deterministic test formula; prints the median and the mean in milliseconds.
 
@@ -80,6 +82,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .map(|t| t.into_owned())
         })
         .collect::<Result<_, _>>()?;
+    if args.iter().any(|a| a == "--constant-work") {
+        let nodes = m.constant_work()?;
+        println!("nodes computing from constants alone: {}", nodes.len());
+        for n in nodes {
+            println!("  {n}");
+        }
+        return Ok(());
+    }
     if args.iter().any(|a| a == "--profile") {
         for (op, ms) in m.profile_ops(runs)?.into_iter().take(400) {
             println!("{ms:8.3} ms  {op}");

@@ -86,7 +86,7 @@ impl DType {
     fn takes(self) -> String {
         let whole = |min: i128, max: i128| {
             format!(
-                "{} takes whole numbers from {min} to {max}, written without a fraction",
+                "{} takes whole numbers from {min} to {max} (`3` or `3.0`; not a number with a fraction, however small, shown here as the float it rounds to)",
                 self.kserve_name()
             )
         };

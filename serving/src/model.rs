@@ -21,6 +21,7 @@ use crate::rewrite::Rewrites;
 use lowering::Lowering;
 
 mod build;
+pub mod inspect;
 pub mod lowering;
 mod shapes;
 pub use build::ModelError;
@@ -277,6 +278,15 @@ impl Model {
         let inputs = self.zero_inputs(self.max_plan_batch().max(1))?;
         self.runner()?.run(inputs)?;
         Ok(())
+    }
+
+    /// Nodes of the largest plan that compute from constants alone (see [`inspect::constant_work`]).
+    pub fn constant_work(&self) -> TractResult<Vec<String>> {
+        let (_, plan) = self
+            .plans
+            .last()
+            .ok_or_else(|| TractError::msg("no plan"))?;
+        Ok(inspect::constant_work(plan.model()))
     }
 
     /// Time per node (op name and node name), summed over `runs` runs of the largest plan, most
