@@ -82,25 +82,30 @@ impl DType {
         self.datum().size_of()
     }
 
+    /// The smallest and largest value of an integer type; `None` for BOOL and the float types.
+    pub fn int_range(self) -> Option<(i128, i128)> {
+        Some(match self {
+            DType::U8 => (0, u8::MAX.into()),
+            DType::U16 => (0, u16::MAX.into()),
+            DType::U32 => (0, u32::MAX.into()),
+            DType::U64 => (0, u64::MAX.into()),
+            DType::I8 => (i8::MIN.into(), i8::MAX.into()),
+            DType::I16 => (i16::MIN.into(), i16::MAX.into()),
+            DType::I32 => (i32::MIN.into(), i32::MAX.into()),
+            DType::I64 => (i64::MIN.into(), i64::MAX.into()),
+            DType::Bool | DType::F16 | DType::F32 | DType::F64 => return None,
+        })
+    }
+
     /// What a JSON element of this type may be, for an error that names it.
     fn takes(self) -> String {
-        let whole = |min: i128, max: i128| {
-            format!(
-                "{} takes whole numbers from {min} to {max} (`3` or `3.0`; not a number with a fraction, however small, shown here as the float it rounds to)",
-                self.kserve_name()
-            )
-        };
-        match self {
-            DType::Bool => "BOOL takes true, false, 0 or 1".to_owned(),
-            DType::U8 => whole(0, u8::MAX.into()),
-            DType::U16 => whole(0, u16::MAX.into()),
-            DType::U32 => whole(0, u32::MAX.into()),
-            DType::U64 => whole(0, u64::MAX.into()),
-            DType::I8 => whole(i8::MIN.into(), i8::MAX.into()),
-            DType::I16 => whole(i16::MIN.into(), i16::MAX.into()),
-            DType::I32 => whole(i32::MIN.into(), i32::MAX.into()),
-            DType::I64 => whole(i64::MIN.into(), i64::MAX.into()),
-            DType::F16 | DType::F32 | DType::F64 => format!("{} takes numbers", self.kserve_name()),
+        let name = self.kserve_name();
+        match (self, self.int_range()) {
+            (_, Some((min, max))) => format!(
+                "{name} takes whole numbers from {min} to {max} (`3` or `3.0`; not a number with a fraction, however small, shown here as the float it rounds to)"
+            ),
+            (DType::Bool, None) => "BOOL takes true, false, 0 or 1".to_owned(),
+            _ => format!("{name} takes numbers"),
         }
     }
 

@@ -56,18 +56,10 @@ impl Described<'_> {
 
 /// One element of a tensor of this datatype, as the server accepts it in JSON.
 pub fn element(dtype: DType) -> Value {
-    let int = |min: i128, max: i128| json!({ "type": "integer", "minimum": min, "maximum": max });
-    match dtype {
-        DType::Bool => json!({ "anyOf": [{ "type": "boolean" }, { "enum": [0, 1] }] }),
-        DType::U8 => int(0, u8::MAX.into()),
-        DType::U16 => int(0, u16::MAX.into()),
-        DType::U32 => int(0, u32::MAX.into()),
-        DType::U64 => int(0, u64::MAX.into()),
-        DType::I8 => int(i8::MIN.into(), i8::MAX.into()),
-        DType::I16 => int(i16::MIN.into(), i16::MAX.into()),
-        DType::I32 => int(i32::MIN.into(), i32::MAX.into()),
-        DType::I64 => int(i64::MIN.into(), i64::MAX.into()),
-        DType::F16 | DType::F32 | DType::F64 => json!({ "type": "number" }),
+    match (dtype, dtype.int_range()) {
+        (_, Some((min, max))) => json!({ "type": "integer", "minimum": min, "maximum": max }),
+        (DType::Bool, None) => json!({ "anyOf": [{ "type": "boolean" }, { "enum": [0, 1] }] }),
+        _ => json!({ "type": "number" }),
     }
 }
 
