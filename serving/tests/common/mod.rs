@@ -198,6 +198,36 @@ impl Served {
         r.text().await.expect("metrics text")
     }
 
+    /// Read `/metrics` through `client` (its connection kept alive between reads) until
+    /// `series` is at least `at_least`, failing after `within`; the last text read.
+    pub async fn wait_for_metric(
+        &self,
+        client: &reqwest::Client,
+        series: &str,
+        at_least: f64,
+        within: Duration,
+    ) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let text = client
+                .get(self.url("/metrics"))
+                .send()
+                .await
+                .expect("GET /metrics")
+                .text()
+                .await
+                .expect("metrics text");
+            if sample(&text, series) >= at_least {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{series} never reached {at_least}:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn sigterm(&self) {
         // SAFETY: sending a signal to our own child process by pid.
         unsafe {

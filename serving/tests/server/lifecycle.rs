@@ -107,25 +107,13 @@ async fn sigterm_turns_readiness_off_then_drains_every_open_request_and_exits_ze
     // 12 requests at once: one worker runs them one by one, so most are queued at SIGTERM.
     let open = common::spawn_binary(12, &client, &infer, head_len, &body);
     // Wait until the server has them all in hand (queued or running), then stop it.
-    let metrics = srv.url("/metrics");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = client
-            .get(&metrics)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if metric(&text, "tractor_inflight_requests") >= 12.0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "requests never arrived"
-        );
-    }
+    srv.wait_for_metric(
+        &client,
+        "tractor_inflight_requests",
+        12.0,
+        Duration::from_secs(30),
+    )
+    .await;
     srv.sigterm();
     // Readiness is false at once while the process still answers (the shutdown delay).
     let mut saw_unready = false;

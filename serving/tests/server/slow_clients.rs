@@ -133,25 +133,13 @@ async fn connections_past_the_cap_are_closed_at_once_and_counted() {
     // and an extra one would then still fit under the cap. The 20th connection, kept alive,
     // asks until the server holds all 20.
     let watcher = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = watcher
-            .get(srv.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if counter(&text, "tractor_open_connections") >= 20.0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server never took all 20: {text}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    srv.wait_for_metric(
+        &watcher,
+        "tractor_open_connections",
+        20.0,
+        Duration::from_secs(10),
+    )
+    .await;
     // the 21st, on either port, is closed at once, long before the header timeout would
     for base in [&grpc, &srv.base] {
         let mut extra = half_a_request(base).await;
