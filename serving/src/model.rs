@@ -280,22 +280,20 @@ impl Model {
         Ok(())
     }
 
+    /// The largest batch plan with its batch size (none for a model served per input shape).
+    fn largest_plan(&self) -> TractResult<&(usize, Arc<TypedSimplePlan>)> {
+        self.plans.last().ok_or_else(|| TractError::msg("no plan"))
+    }
+
     /// Nodes of the largest plan that compute from constants alone (see [`inspect::constant_work`]).
     pub fn constant_work(&self) -> TractResult<Vec<String>> {
-        let (_, plan) = self
-            .plans
-            .last()
-            .ok_or_else(|| TractError::msg("no plan"))?;
-        Ok(inspect::constant_work(plan.model()))
+        Ok(inspect::constant_work(self.largest_plan()?.1.model()))
     }
 
     /// Time per node (op name and node name), summed over `runs` runs of the largest plan, most
     /// expensive first: for finding where a model's time goes (`raw_timing --profile`).
     pub fn profile_ops(&self, runs: usize) -> TractResult<Vec<(String, f64)>> {
-        let (size, plan) = self
-            .plans
-            .last()
-            .ok_or_else(|| TractError::msg("no plan"))?;
+        let (size, plan) = self.largest_plan()?;
         let inputs: TVec<TValue> = self
             .zero_inputs((*size).max(1))?
             .into_iter()

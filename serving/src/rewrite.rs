@@ -5,8 +5,9 @@
 //! then `fold` (element-wise work after a lookup moves into its table), then `gelu` and
 //! `hardswish` (an activation spelled out becomes one op), then `peak` (a max of GELU becomes
 //! GELU of two extremes), then `pool` (2-D max pools over rows, then columns). After
-//! optimizing (on tract's final ops): `reductions` (f32 reductions walk memory in order). Every rewrite keeps answers within the reference
-//! tolerance; the reference tests run with all of them on.
+//! optimizing (on tract's final ops): `reductions` (f32 reductions walk memory in order).
+//! Every rewrite keeps answers within the reference tolerance; the reference tests run with
+//! all of them on.
 
 pub mod activation;
 pub mod fold;
