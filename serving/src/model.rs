@@ -26,7 +26,7 @@ pub mod lowering;
 mod shapes;
 pub use build::ModelError;
 use build::{apply_shape_override, batched_plans, per_shape_specs, single_plan};
-pub use shapes::{PlanCacheStats, ShapePlans, ShapeRefused, parse_shapes};
+pub use shapes::{PlanCacheStats, ShapePlans, ShapeRefused, ShapeSpecError, parse_shapes};
 
 /// Plans kept for models served per input shape, unless `--plan-cache-size` says otherwise.
 pub const DEFAULT_PLAN_CACHE: usize = 16;
@@ -230,7 +230,7 @@ impl Model {
                 spec: spec.clone(),
                 reason,
             };
-            let shapes = parse_shapes(spec, &names).map_err(bad)?;
+            let shapes = parse_shapes(spec, &names).map_err(|e| bad(e.to_string()))?;
             for (shape, input) in shapes.iter().zip(&self.inputs) {
                 let fits = shape.len() == input.shape.len()
                     && shape

@@ -19,6 +19,8 @@ use super::lease::{Lease, decide_lease, take_over};
 use super::state::CanaryState;
 use super::summary::VerdictSummary;
 use super::window::measure;
+use crate::failure::Failure;
+use crate::scrape::ScrapeError;
 
 mod audit;
 mod ending;
@@ -30,6 +32,17 @@ pub use audit::Audit;
 pub use entry::{by_hand, resume, start};
 use halt::{Halt, Ttl};
 pub use progress::{AbortText, DriveError, Outcome, PauseText, PhaseText, Progress};
+
+/// Why a snapshot gave no window to judge; the run counts it as a scrape error.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum NoSnapshot {
+    #[error("no pod answered its scrape ({0})")]
+    NoAnswer(ScrapeError),
+    #[error("no serving pods")]
+    NoPods,
+    #[error(transparent)]
+    Api(Failure),
+}
 
 /// Who drives, and how.
 #[derive(Debug, Clone)]
@@ -250,29 +263,34 @@ impl<'a, B: CanaryBackend> Driver<'a, B> {
         Ok(next == Action::Continue)
     }
 
-    /// A snapshot, or the words of why it gave nothing (no pod answered, or the API failed).
+    /// A snapshot, or why it gave nothing to judge (no pod answered, or the API failed).
     pub(super) async fn snapshot(
         &mut self,
-    ) -> Result<Result<super::window::Snapshot, String>, Halt> {
+    ) -> Result<Result<super::window::Snapshot, NoSnapshot>, Halt> {
         match self.b.snapshot().await {
             Ok(s) if s.pods.iter().any(|p| p.metrics.is_ok()) => Ok(Ok(s)),
             Ok(s) => Ok(Err(
-                match s.pods.iter().find_map(|p| p.metrics.as_ref().err()) {
-                    Some(e) => format!("no pod answered its scrape ({e})"),
-                    None => "no serving pods".into(),
+                match s.pods.into_iter().find_map(|p| p.metrics.err()) {
+                    Some(e) => NoSnapshot::NoAnswer(e),
+                    None => NoSnapshot::NoPods,
                 },
             )),
             Err(BackendError::Gone { canary }) => {
                 Err(Halt::Lost(format!("deploy/{canary} was removed")))
             }
-            Err(BackendError::Failure(f)) => Ok(Err(f.to_string())),
+            Err(BackendError::Failure(f)) => Ok(Err(NoSnapshot::Api(f))),
             Err(e) => Err(e.into()),
         }
     }
 
-    pub(super) async fn scrape_failed(&mut self, step: usize, error: String) -> Result<bool, Halt> {
+    pub(super) async fn scrape_failed(
+        &mut self,
+        step: usize,
+        error: NoSnapshot,
+    ) -> Result<bool, Halt> {
         let next = self.act(Event::ScrapeError)?;
         self.save().await?;
+        let error = error.to_string();
         (self.report)(&Progress::ScrapeFailed { step, error, next });
         if next == Action::Continue {
             let poll = self.s.poll;

@@ -37,8 +37,39 @@ pub enum GrpcRequestError {
     NoBody,
     #[error("--body is not a KServe v2 JSON inference request: {0}")]
     NotJson(String),
-    #[error("--body input {input:?}: {reason}")]
-    Input { input: String, reason: String },
+    #[error("--body input {input:?}: {problem}")]
+    Input {
+        input: String,
+        problem: InputProblem,
+    },
+}
+
+/// What is wrong with one input of the request file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InputProblem {
+    #[error("no \"datatype\"")]
+    NoDatatype,
+    #[error("\"shape\" is not an array of non-negative integers")]
+    BadShape,
+    #[error("no \"data\" (the binary extension's binary_data_size is REST only)")]
+    NoData,
+    #[error("shape {0:?} has more elements than can be counted")]
+    Uncountable(Vec<i64>),
+    #[error("shape {shape:?} needs {needs} elements but \"data\" has {has}")]
+    Count {
+        shape: Vec<i64>,
+        needs: i64,
+        has: usize,
+    },
+    #[error("element {index} ({value}) is not a valid {datatype} value{hint}")]
+    Element {
+        index: usize,
+        value: String,
+        datatype: &'static str,
+        hint: &'static str,
+    },
+    #[error("datatype {0:?} is not supported by --grpc (BOOL, INT8-64, UINT8-64, FP32, FP64 are)")]
+    Unsupported(String),
 }
 
 /// Model name and version (empty: the one served) from `/v2/models/NAME[/versions/V][/infer]`.
@@ -104,37 +135,32 @@ pub fn request(
             .get("name")
             .and_then(Value::as_str)
             .ok_or_else(|| not("an input has no \"name\""))?;
-        let bad = |reason: String| GrpcRequestError::Input {
+        let bad = |problem: InputProblem| GrpcRequestError::Input {
             input: name.to_owned(),
-            reason,
+            problem,
         };
         let datatype = t
             .get("datatype")
             .and_then(Value::as_str)
-            .ok_or_else(|| bad("no \"datatype\"".into()))?;
+            .ok_or_else(|| bad(InputProblem::NoDatatype))?;
         let shape: Vec<i64> = t
             .get("shape")
             .and_then(Value::as_array)
             .and_then(|s| s.iter().map(|d| d.as_i64().filter(|d| *d >= 0)).collect())
-            .ok_or_else(|| bad("\"shape\" is not an array of non-negative integers".into()))?;
-        let data = t.get("data").ok_or_else(|| {
-            bad("no \"data\" (the binary extension's binary_data_size is REST only)".into())
-        })?;
+            .ok_or_else(|| bad(InputProblem::BadShape))?;
+        let data = t.get("data").ok_or_else(|| bad(InputProblem::NoData))?;
         let mut flat = Vec::new();
         flatten(data, &mut flat);
         let count = shape
             .iter()
             .try_fold(1i64, |n, d| n.checked_mul(*d))
-            .ok_or_else(|| {
-                bad(format!(
-                    "shape {shape:?} has more elements than can be counted"
-                ))
-            })?;
+            .ok_or_else(|| bad(InputProblem::Uncountable(shape.clone())))?;
         if flat.len() as i64 != count {
-            return Err(bad(format!(
-                "shape {shape:?} needs {count} elements but \"data\" has {}",
-                flat.len()
-            )));
+            return Err(bad(InputProblem::Count {
+                shape,
+                needs: count,
+                has: flat.len(),
+            }));
         }
         req.raw_input_contents
             .push(raw(datatype, &flat).map_err(bad)?);
@@ -192,21 +218,60 @@ fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
     }
 }
 
+/// The largest magnitude below which every whole `f64` is exactly the integer it was written
+/// as: past 2^53 a number written with a decimal point (`9007199254740993.0`) may already
+/// have been rounded by the JSON reader.
+const EXACT_FLOAT_INT: f64 = 9_007_199_254_740_992.0;
+
+/// An element for an integer datatype: an integer, or a whole number written as a float
+/// (`3.0`, `-0.0`, `1e2`), as the server takes it; None for anything else.
+fn whole<T: TryFrom<i64> + TryFrom<u64>>(v: &Value) -> Option<T> {
+    let Value::Number(n) = v else { return None };
+    if let Some(i) = n.as_i64() {
+        return T::try_from(i).ok();
+    }
+    if let Some(u) = n.as_u64() {
+        return T::try_from(u).ok();
+    }
+    let f = n.as_f64()?;
+    // Within ±2^53 the cast is exact, so a whole float is the integer it names.
+    (f.fract() == 0.0 && f.abs() <= EXACT_FLOAT_INT)
+        .then(|| T::try_from(f as i64).ok())
+        .flatten()
+}
+
+/// Why an element does not fit its datatype, beyond what the datatype's name says.
+fn element_hint(v: &Value) -> &'static str {
+    match v.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() > EXACT_FLOAT_INT => {
+            ": past 2^53 write a whole number without a decimal point or exponent, so it stays exact"
+        }
+        _ => "",
+    }
+}
+
 /// The elements as little-endian bytes of `datatype`, each checked to fit it.
-fn raw(datatype: &str, elems: &[&Value]) -> Result<Vec<u8>, String> {
+fn raw(datatype: &str, elems: &[&Value]) -> Result<Vec<u8>, InputProblem> {
     let mut out = Vec::new();
-    let bad = |ix: usize, v: &Value| format!("element {ix} ({v}) is not a valid {datatype} value");
+    let bad = |index: usize, v: &Value, datatype: &'static str| InputProblem::Element {
+        index,
+        value: v.to_string(),
+        datatype,
+        hint: element_hint(v),
+    };
     macro_rules! ints {
-        ($t:ty) => {{
+        ($t:ty, $name:literal) => {{
             for (ix, v) in elems.iter().enumerate() {
-                let n: Option<$t> = match v {
-                    Value::Number(n) => n
-                        .as_i64()
-                        .and_then(|i| <$t>::try_from(i).ok())
-                        .or_else(|| n.as_u64().and_then(|u| <$t>::try_from(u).ok())),
-                    _ => None,
-                };
-                out.extend_from_slice(&n.ok_or_else(|| bad(ix, v))?.to_le_bytes());
+                let n = whole::<$t>(v).ok_or_else(|| bad(ix, v, $name))?;
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+        }};
+    }
+    macro_rules! floats {
+        ($t:ty, $name:literal) => {{
+            for (ix, v) in elems.iter().enumerate() {
+                let f = v.as_f64().ok_or_else(|| bad(ix, v, $name))?;
+                out.extend_from_slice(&(f as $t).to_le_bytes());
             }
         }};
     }
@@ -215,36 +280,26 @@ fn raw(datatype: &str, elems: &[&Value]) -> Result<Vec<u8>, String> {
             for (ix, v) in elems.iter().enumerate() {
                 let b = match v {
                     Value::Bool(b) => *b,
-                    Value::Number(n) if n.as_u64() == Some(0) => false,
-                    Value::Number(n) if n.as_u64() == Some(1) => true,
-                    _ => return Err(bad(ix, v)),
+                    other => match whole::<u8>(other) {
+                        Some(0) => false,
+                        Some(1) => true,
+                        _ => return Err(bad(ix, v, "BOOL")),
+                    },
                 };
                 out.push(u8::from(b));
             }
         }
-        "INT8" => ints!(i8),
-        "INT16" => ints!(i16),
-        "INT32" => ints!(i32),
-        "INT64" => ints!(i64),
-        "UINT8" => ints!(u8),
-        "UINT16" => ints!(u16),
-        "UINT32" => ints!(u32),
-        "UINT64" => ints!(u64),
-        "FP32" | "FP64" => {
-            for (ix, v) in elems.iter().enumerate() {
-                let f = v.as_f64().ok_or_else(|| bad(ix, v))?;
-                if datatype == "FP32" {
-                    out.extend_from_slice(&(f as f32).to_le_bytes());
-                } else {
-                    out.extend_from_slice(&f.to_le_bytes());
-                }
-            }
-        }
-        other => {
-            return Err(format!(
-                "datatype {other:?} is not supported by --grpc (BOOL, INT8-64, UINT8-64, FP32, FP64 are)"
-            ));
-        }
+        "INT8" => ints!(i8, "INT8"),
+        "INT16" => ints!(i16, "INT16"),
+        "INT32" => ints!(i32, "INT32"),
+        "INT64" => ints!(i64, "INT64"),
+        "UINT8" => ints!(u8, "UINT8"),
+        "UINT16" => ints!(u16, "UINT16"),
+        "UINT32" => ints!(u32, "UINT32"),
+        "UINT64" => ints!(u64, "UINT64"),
+        "FP32" => floats!(f32, "FP32"),
+        "FP64" => floats!(f64, "FP64"),
+        other => return Err(InputProblem::Unsupported(other.to_owned())),
     }
     Ok(out)
 }
@@ -363,6 +418,47 @@ mod tests {
             r#"{"inputs": [{"name": "a", "shape": [1], "datatype": "FP32", "parameters": {"binary_data_size": 4}}]}"#,
         );
         assert!(e.contains("binary_data_size is REST only"), "{e}");
+    }
+
+    #[test]
+    fn whole_numbers_written_as_floats_reach_integer_inputs_as_the_server_takes_them() {
+        let ints = |data: &str| {
+            let json = format!(
+                r#"{{"inputs": [{{"name": "a", "shape": [-1], "datatype": "INT64", "data": {data}}}]}}"#
+            )
+            .replace("[-1]", &format!("[{}]", data.matches(',').count() + 1));
+            request(json.as_bytes(), "m", "").map(|m| {
+                m.raw_input_contents[0]
+                    .chunks(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            ints("[3.0, -0.0, 1e2, -9007199254740992.0]"),
+            Ok(vec![3, 0, 100, -9_007_199_254_740_992])
+        );
+        let problem = |data: &str| match ints(data) {
+            Err(GrpcRequestError::Input { problem, .. }) => problem,
+            other => panic!("{data}: {other:?}"),
+        };
+        for fraction in ["[2.5]", "[1.0000001]", "[1e-300]"] {
+            assert!(
+                matches!(
+                    problem(fraction),
+                    InputProblem::Element {
+                        index: 0,
+                        hint: "",
+                        ..
+                    }
+                ),
+                "{fraction}"
+            );
+        }
+        let e = problem("[1, 9007199254740994.0]");
+        assert!(matches!(e, InputProblem::Element { index: 1, .. }), "{e:?}");
+        assert!(e.to_string().contains("without a decimal point"), "{e}");
+        assert_eq!(ints("[9007199254740994]"), Ok(vec![9_007_199_254_740_994]));
     }
 
     #[test]

@@ -171,15 +171,29 @@ impl ShapePlans {
     }
 }
 
+/// Why a `[NAME=]DIMS` shape list (`--warm-shapes`) cannot be read; the caller names the list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShapeSpecError {
+    #[error("it names input {name:?}; the model's inputs are {inputs:?}")]
+    UnknownInput { name: String, inputs: Vec<String> },
+    #[error("{0:?} is not a list of positive integers like 1,3,640,640")]
+    BadDims(String),
+    #[error("it gives no shape for input {0:?}")]
+    Missing(String),
+}
+
 /// Shapes given as `[NAME=]DIMS` (space-separated for several inputs; the first input when
 /// unnamed), every dimension a positive integer, in the model's input order.
-pub fn parse_shapes(spec: &str, names: &[String]) -> Result<Vec<Vec<usize>>, String> {
+pub fn parse_shapes(spec: &str, names: &[String]) -> Result<Vec<Vec<usize>>, ShapeSpecError> {
     let mut out: Vec<Option<Vec<usize>>> = vec![None; names.len()];
     for part in spec.split_whitespace() {
         let (ix, dims) = match part.split_once('=') {
             Some((name, dims)) => (
                 names.iter().position(|n| n == name).ok_or_else(|| {
-                    format!("{spec:?} names input {name:?}; the model's inputs are {names:?}")
+                    ShapeSpecError::UnknownInput {
+                        name: name.to_owned(),
+                        inputs: names.to_vec(),
+                    }
                 })?,
                 dims,
             ),
@@ -189,14 +203,12 @@ pub fn parse_shapes(spec: &str, names: &[String]) -> Result<Vec<Vec<usize>>, Str
             .split(',')
             .map(|d| d.trim().parse::<usize>().ok().filter(|d| *d > 0))
             .collect::<Option<Vec<usize>>>()
-            .ok_or_else(|| {
-                format!("{spec:?}: {dims:?} is not a list of positive integers like 1,3,640,640")
-            })?;
+            .ok_or_else(|| ShapeSpecError::BadDims(dims.to_owned()))?;
         out[ix] = Some(dims);
     }
     out.into_iter()
         .zip(names)
-        .map(|(s, n)| s.ok_or_else(|| format!("{spec:?} gives no shape for input {n:?}")))
+        .map(|(s, n)| s.ok_or_else(|| ShapeSpecError::Missing(n.clone())))
         .collect()
 }
 
@@ -276,13 +288,12 @@ mod tests {
             ("1,N,3", "positive integers"),
             ("c=1", "names input \"c\""),
         ] {
-            let e = parse_shapes(bad, &one).unwrap_err();
+            let e = parse_shapes(bad, &one).unwrap_err().to_string();
             assert!(e.contains(words), "{bad}: {e}");
         }
-        assert!(
-            parse_shapes("a=1,2", &two)
-                .unwrap_err()
-                .contains("no shape for input \"b\"")
+        assert_eq!(
+            parse_shapes("a=1,2", &two),
+            Err(ShapeSpecError::Missing("b".into()))
         );
     }
 }

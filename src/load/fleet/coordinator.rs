@@ -277,7 +277,7 @@ async fn drive(
         for (t, r) in tracked.iter_mut().zip(reads) {
             match r {
                 Some(Ok((report, stats))) => t.read(report, stats),
-                Some(Err(why)) => t.missed(why, GIVE_UP),
+                Some(Err(why)) => t.missed(why.to_string(), GIVE_UP),
                 None => {}
             }
         }

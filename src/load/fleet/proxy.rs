@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::error::{FleetError, api_error};
 use super::job::PORT;
 use super::pods::WorkerPod;
-use super::wire::Report;
+use super::wire::{Report, WireError};
 
 /// Where the Job goes.
 #[derive(Clone)]
@@ -77,14 +77,22 @@ pub(super) async fn wait_healthy(
     join_all(checks).await.into_iter().collect()
 }
 
+/// Why one read of a worker's report gave nothing: the proxy, or the report itself.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ReadError {
+    #[error(transparent)]
+    Proxy(#[from] FleetError),
+    #[error(transparent)]
+    Report(#[from] WireError),
+}
+
+/// A worker's report since the start, and its histograms as stats.
 pub(super) async fn read(
     cluster: &FleetCluster,
     pod: &str,
-) -> Result<(Report, crate::load::stats::Stats), String> {
-    let body = proxied(cluster, http::Method::GET, pod, "report")
-        .await
-        .map_err(|e| e.to_string())?;
-    let report = Report::parse(body.as_bytes()).map_err(|e| e.to_string())?;
-    let stats = report.stats().map_err(|e| e.to_string())?;
+) -> Result<(Report, crate::load::stats::Stats), ReadError> {
+    let body = proxied(cluster, http::Method::GET, pod, "report").await?;
+    let report = Report::parse(body.as_bytes())?;
+    let stats = report.stats()?;
     Ok((report, stats))
 }
