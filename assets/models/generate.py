@@ -32,6 +32,13 @@ serving/tests/data/symbolic-outputs.onnx
     intermediate value's shapes as expressions of the inputs' symbols, as YOLOv8-style exports do
     (`floor(height/2 - 1/2) + 1`): fixing the input with --input-shape must not clash with them.
 
+serving/tests/data/deep-conv.onnx
+    input `x` FP32 [N, 256, 7, 7], output `y` FP32 [N, 8, 7, 7]: a 3x3 convolution over 256
+    channels (a matrix product 2,304 deep, as ResNet-50's later stages have) with a bias and a
+    relu, then a 3x3 convolution over those 8 channels. tractor-serve's `split` rewrite takes
+    the first one apart into slices of input channels; the reference test checks its answers
+    against onnxruntime.
+
 serving/tests/data/no-shape.onnx
     input `x` FP32 with no shape at all, not even its rank (as some hand-written or converted
     graphs declare), output `y` = relu(x): loading it must fail with a message that names the
@@ -131,6 +138,24 @@ def symbolic_outputs(seed: int = 11):
     return helper.make_model(graph, opset_imports=OPSET, ir_version=IR)
 
 
+def deep_conv(seed: int = 13):
+    rng = np.random.default_rng(seed)
+    w1 = numpy_helper.from_array((rng.standard_normal((8, 256, 3, 3)) / 48.0).astype(np.float32), "w1")
+    b1 = numpy_helper.from_array((rng.standard_normal(8) * 0.1).astype(np.float32), "b1")
+    w2 = numpy_helper.from_array((rng.standard_normal((8, 8, 3, 3)) / 8.0).astype(np.float32), "w2")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w1", "b1"], ["deep"], name="deep",
+                          pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+         helper.make_node("Relu", ["deep"], ["r"], name="relu"),
+         helper.make_node("Conv", ["r", "w2"], ["y"], name="shallow",
+                          pads=[1, 1, 1, 1], kernel_shape=[3, 3])],
+        "deep_conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 256, 7, 7])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8, 7, 7])],
+        initializer=[w1, b1, w2])
+    return helper.make_model(graph, opset_imports=OPSET, ir_version=IR)
+
+
 def no_shape():
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, None)
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
@@ -164,6 +189,7 @@ def main():
     os.makedirs(data, exist_ok=True)
     save(multi_io(), os.path.join(data, "multi-io.onnx"))
     save(symbolic_outputs(), os.path.join(data, "symbolic-outputs.onnx"))
+    save(deep_conv(), os.path.join(data, "deep-conv.onnx"))
     m = no_shape()  # not checked: the checker wants every graph input's shape field
     m.producer_name = "tractor assets/models/generate.py"
     onnx.save(m, os.path.join(data, "no-shape.onnx"))

@@ -4,7 +4,8 @@
 //! Before optimizing (on the decluttered graph): `lookup` (one-hot·W becomes a row lookup),
 //! then `fold` (element-wise work after a lookup moves into its table), then `gelu` and
 //! `hardswish` (an activation spelled out becomes one op), then `peak` (a max of GELU becomes
-//! GELU of two extremes), then `pool` (2-D max pools over rows, then columns). After
+//! GELU of two extremes), then `pool` (2-D max pools over rows, then columns), then `split`
+//! (deep convolutions as sums over slices of input channels). After
 //! optimizing (on tract's final ops): `reductions` (f32 reductions walk memory in order).
 //! Every rewrite keeps answers within the reference tolerance; the reference tests run with
 //! all of them on.
@@ -16,6 +17,7 @@ pub mod peak;
 pub mod pool;
 pub mod reduce;
 mod region;
+pub mod split;
 
 use std::fmt;
 use std::str::FromStr;
@@ -34,6 +36,7 @@ pub struct Rewrites {
     pub hardswish: bool,
     pub peak: bool,
     pub pool: bool,
+    pub split: bool,
     pub reductions: bool,
 }
 
@@ -45,13 +48,14 @@ pub struct RewritesError {
 }
 
 impl Rewrites {
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 8] = [
         "lookup",
         "fold",
         "gelu",
         "hardswish",
         "peak",
         "pool",
+        "split",
         "reductions",
     ];
     pub const ALL: Rewrites = Rewrites {
@@ -61,6 +65,7 @@ impl Rewrites {
         hardswish: true,
         peak: true,
         pool: true,
+        split: true,
         reductions: true,
     };
     pub const NONE: Rewrites = Rewrites {
@@ -70,10 +75,11 @@ impl Rewrites {
         hardswish: false,
         peak: false,
         pool: false,
+        split: false,
         reductions: false,
     };
 
-    fn flags(&self) -> [bool; 7] {
+    fn flags(&self) -> [bool; 8] {
         [
             self.lookup,
             self.fold,
@@ -81,6 +87,7 @@ impl Rewrites {
             self.hardswish,
             self.peak,
             self.pool,
+            self.split,
             self.reductions,
         ]
     }
@@ -104,6 +111,7 @@ impl FromStr for Rewrites {
                 "hardswish" => &mut r.hardswish,
                 "peak" => &mut r.peak,
                 "pool" => &mut r.pool,
+                "split" => &mut r.split,
                 "reductions" => &mut r.reductions,
                 _ => {
                     return Err(RewritesError {
@@ -173,7 +181,7 @@ pub(crate) fn run_on(model: TypedModel, input: &Tensor) -> TVec<TValue> {
 }
 
 /// The rewrites that run on the decluttered graph; how many places each changed.
-pub fn before_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<[usize; 6]> {
+pub fn before_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<[usize; 7]> {
     let lookups = if r.lookup {
         one_hot_matmul_to_lookup(model)?
     } else {
@@ -196,7 +204,12 @@ pub fn before_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<[us
     };
     let peaks = if r.peak { peak::max_of_gelu(model)? } else { 0 };
     let pools = if r.pool { pool::max_pools(model)? } else { 0 };
-    Ok([lookups, folds, gelus, hardswishes, peaks, pools])
+    let splits = if r.split {
+        split::deep_convolutions(model)?
+    } else {
+        0
+    };
+    Ok([lookups, folds, gelus, hardswishes, peaks, pools, splits])
 }
 
 /// The rewrites that run on the optimized graph; how many places they changed.
@@ -248,7 +261,7 @@ mod tests {
         assert_eq!(err.word, "gelus");
         assert!(
             err.to_string()
-                .contains("lookup, fold, gelu, hardswish, peak, pool, reductions"),
+                .contains("lookup, fold, gelu, hardswish, peak, pool, split, reductions"),
             "{err}"
         );
     }

@@ -82,7 +82,7 @@ pub(super) fn optimize(
     rewrites: Rewrites,
     lowering: Lowering,
 ) -> Result<Arc<TypedSimplePlan>, ModelError> {
-    let [lookups, folds, gelus, hardswishes, peaks, pools] =
+    let [lookups, folds, gelus, hardswishes, peaks, pools, splits] =
         crate::rewrite::before_optimizing(&mut model, rewrites).map_err(ModelError::Rewrite)?;
     let (chosen, plan) = super::lowering::optimize_with(model, lowering, |m| {
         crate::rewrite::after_optimizing(m, rewrites).map(|n| {
@@ -97,6 +97,7 @@ pub(super) fn optimize(
         hardswishes,
         peaks,
         pools,
+        splits,
         lowering = %chosen,
         "graph rewrites before optimizing, convolution lowering"
     );

@@ -273,6 +273,22 @@ fn hardswish_and_pool_rewrites_fire_on_ppocr_and_squeezenet() {
     assert_eq!(fuse(&mut squeezenet, Activation::HardSwish).unwrap(), 0);
 }
 
+#[test]
+fn split_fires_on_resnets_deep_convolutions_only() {
+    use tract_onnx::prelude::*;
+    use tractor_serve::rewrite::split::deep_convolutions;
+    // ResNet-50's 3×3 convolutions over 256 and 512 channels: six and three.
+    let mut resnet = decluttered("resnet50-light.onnx", f32::datum_type(), &[1, 3, 224, 224]);
+    assert_eq!(deep_convolutions(&mut resnet).unwrap(), 9);
+    // SqueezeNet's 3×3 convolutions read at most 64 channels (576 deep): none.
+    let mut squeezenet = decluttered(
+        "squeezenet-light.onnx",
+        f32::datum_type(),
+        &[1, 3, 224, 224],
+    );
+    assert_eq!(deep_convolutions(&mut squeezenet).unwrap(), 0);
+}
+
 /// A shared model with its first input fixed to `dt` and `shape`, typed and decluttered: the
 /// graph the rewrites see.
 fn decluttered(
