@@ -10,8 +10,10 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
+mod arrival;
 mod closed_loop;
 mod conn;
+mod flush;
 mod h1;
 mod open_loop;
 mod plan;

@@ -33,6 +33,11 @@ pub struct Health {
     pub lag_max_ms: Option<f64>,
     /// The lag's p99 above which the run lagged, in ms.
     pub max_lag_ms: f64,
+    /// p99 and maximum of how long answers waited on this machine before the generator
+    /// read them, in ms (the lean client's, from the kernel's receive stamp; kept out of
+    /// the latency).
+    pub read_wait_p99_ms: Option<f64>,
+    pub read_wait_max_ms: Option<f64>,
     /// Sends that waited for one of `max_in_flight` slots, of `sent`.
     pub slot_waits: u64,
     pub sent: u64,
@@ -58,6 +63,8 @@ impl Health {
             lag_p99_ms: quantile_ms(lag, 0.99),
             lag_max_ms: quantile_ms(lag, 1.0),
             max_lag_ms: max_lag.as_secs_f64() * 1000.0,
+            read_wait_p99_ms: quantile_ms(&s.read_wait, 0.99),
+            read_wait_max_ms: quantile_ms(&s.read_wait, 1.0),
             slot_waits: s.slot_waits,
             sent: s.sent,
             max_in_flight,
@@ -82,11 +89,15 @@ impl Health {
             .is_some_and(|c| self.cores > 0 && c >= CPU_BOUND_SHARE * self.cores as f64)
     }
 
-    /// `gen lag p99 0.05 ms · cpu 0.41/2`: the figures, short, for a status line.
+    /// `gen lag p99 0.05 ms · read wait p99 0.02 ms · cpu 0.41/2`: the figures, short,
+    /// for a status line.
     pub fn figures(&self) -> String {
         let mut parts = Vec::new();
         if let Some(p) = self.lag_p99_ms {
             parts.push(format!("gen lag p99 {p:.2} ms"));
+        }
+        if let Some(p) = self.read_wait_p99_ms {
+            parts.push(format!("read wait p99 {p:.2} ms"));
         }
         if let Some(c) = self.cpu_cores {
             parts.push(format!("cpu {c:.2}/{}", self.cores));
@@ -150,6 +161,8 @@ impl Health {
             "lag_ms": { "p99": self.lag_p99_ms, "max": self.lag_max_ms },
             // without a schedule (closed loop) there is no lag to hold against a limit
             "max_lag_ms": self.lag_p99_ms.map(|_| self.max_lag_ms),
+            // answers that waited to be read: the generator's delay, not in the latency
+            "read_wait_ms": { "p99": self.read_wait_p99_ms, "max": self.read_wait_max_ms },
             "lagged": self.lagged(),
             "slot_waits": self.slot_waits,
             "max_in_flight": self.max_in_flight,
@@ -244,6 +257,8 @@ mod tests {
             lag_max_ms: lag_p99.map(|p| p * 2.0),
             max_lag_ms: 1.0,
             slot_waits: waits,
+            read_wait_p99_ms: None,
+            read_wait_max_ms: None,
             sent: 1000,
             max_in_flight: Some(50),
             cpu_cores: cpu,

@@ -37,6 +37,10 @@ pub struct Stats {
     pub slot_waits: u64,
     /// Open loop: sends that started later than `--max-lag` after their scheduled time.
     pub late: u64,
+    /// How long answers waited on this machine before the generator read them (from the
+    /// kernel's receive stamp to the read, lean client only): the generator's own delay,
+    /// kept out of the latency above as the lag is.
+    pub read_wait: Histogram<u64>,
 }
 
 impl Default for Stats {
@@ -82,6 +86,7 @@ impl Stats {
             from_schedule: histogram(),
             slot_waits: 0,
             late: 0,
+            read_wait: histogram(),
         }
     }
 
@@ -106,6 +111,7 @@ impl Stats {
             &mut self.lag,
             &mut self.lag_window,
             &mut self.from_schedule,
+            &mut self.read_wait,
         ] {
             if !h.is_empty() {
                 h.reset();
@@ -123,6 +129,12 @@ impl Stats {
     pub fn answered_since_due(&mut self, latency: Duration) {
         let us = (latency.as_micros() as u64).clamp(1, MAX_US);
         self.from_schedule.saturating_record(us);
+    }
+
+    /// Records how long an answer waited on this machine before it was read.
+    pub fn waited_to_be_read(&mut self, wait: Duration) {
+        let us = (wait.as_micros() as u64).clamp(1, MAX_US);
+        self.read_wait.saturating_record(us);
     }
 
     /// Records one finished request. Latency counts answered requests only.
@@ -149,6 +161,7 @@ impl Stats {
             (&mut self.lag, &other.lag),
             (&mut self.lag_window, &other.lag_window),
             (&mut self.from_schedule, &other.from_schedule),
+            (&mut self.read_wait, &other.read_wait),
         ] {
             if !from.is_empty() {
                 let _ = to.add(from);

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::conn::{Conn, Prepared, attempt, outcome};
+use super::conn::{Conn, Prepared, attempt, ended, outcome};
+use super::flush::{flush, flush_every};
 use super::plan::Plan;
 use crate::load::failure::RequestError;
 use crate::load::stats::{Outcome, Stats};
@@ -118,34 +119,19 @@ async fn worker(w: usize, sh: Shared, local: Arc<Mutex<Stats>>, deadline: Instan
         }
         let sent = Instant::now();
         last = sent;
-        let outcome = one_within(&sh.plan, t, &mut conn, &mut timer).await;
-        let took = sent.elapsed();
+        let (outcome, arrived) = one_within(&sh.plan, t, &mut conn, &mut timer).await;
+        let now = Instant::now();
+        let ended = ended(sent.into_std(), arrived, now.into_std());
         // only this thread takes it (its workers and its flusher): never contended
         if let Ok(mut s) = local.lock() {
             s.sent += 1;
-            s.record(took, outcome);
+            s.record(ended - sent.into_std(), outcome);
+            if matches!(outcome, Outcome::Status(_)) {
+                s.waited_to_be_read(now.into_std() - ended);
+            }
         }
     }
     last
-}
-
-/// Merges a thread's figures into the run's every 100 ms, until aborted.
-async fn flush_every(local: Arc<Mutex<Stats>>, stats: Arc<Mutex<Stats>>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        flush(&stats, &local);
-    }
-}
-
-fn flush(stats: &Mutex<Stats>, local: &Mutex<Stats>) {
-    if let Ok(mut l) = local.lock() {
-        if let Ok(mut s) = stats.lock() {
-            s.merge(&l);
-        }
-        l.clear();
-    }
 }
 
 /// A closed-loop worker's timeout. A timer armed per request costs a timer-wheel update
@@ -179,7 +165,7 @@ async fn one_within(
     t: &Prepared,
     slot: &mut Option<Conn>,
     deadline: &mut Deadline,
-) -> Outcome {
+) -> (Outcome, Option<std::time::Instant>) {
     deadline.arm();
     let work = attempt(plan, t, slot);
     let result = tokio::select! {

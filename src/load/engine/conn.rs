@@ -7,6 +7,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::h1::{Wire, request_bytes};
 use super::plan::{H1Client, Plan};
@@ -213,13 +214,22 @@ fn grpc_status(h: &http::HeaderMap) -> Option<u32> {
     h.get("grpc-status")?.to_str().ok()?.parse().ok()
 }
 
+/// What came back for one request: its status, and when the answer had come whole where
+/// the client can tell (the lean client: the kernel's receive stamp), so the generator's
+/// delay in reading it is not counted as the server's.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer {
+    pub status: u16,
+    pub arrived: Option<Instant>,
+}
+
 /// One request on the connection in `slot` (a new one if empty), without a timeout. The
 /// connection stays in the slot unless it failed.
 pub async fn attempt(
     plan: &Plan,
     t: &Prepared,
     slot: &mut Option<Conn>,
-) -> Result<u16, RequestError> {
+) -> Result<Answer, RequestError> {
     if let Some(bytes) = &t.lean {
         let mut wire = match slot.take() {
             // one the server closed while idle is replaced, not counted as a failure
@@ -230,10 +240,11 @@ pub async fn attempt(
             .exchange(bytes, plan.method == http::Method::HEAD)
             .await
             .map_err(RequestError::Wire)?;
+        let arrived = wire.arrived();
         if reuse {
             *slot = Some(Conn::Lean(wire));
         }
-        return Ok(status);
+        return Ok(Answer { status, arrived });
     }
     let req = t.request(plan);
     let mut conn = match slot.take() {
@@ -242,11 +253,14 @@ pub async fn attempt(
     };
     let status = exchange(&mut conn, req, plan.grpc).await?;
     *slot = Some(Conn::Hyper(conn));
-    Ok(status)
+    Ok(Answer {
+        status,
+        arrived: None,
+    })
 }
 
 /// [`attempt`] within the plan's timeout.
-pub async fn one(plan: &Plan, t: &Prepared, slot: &mut Option<Conn>) -> Outcome {
+pub async fn one(plan: &Plan, t: &Prepared, slot: &mut Option<Conn>) -> (Outcome, Option<Instant>) {
     let result = match tokio::time::timeout(plan.timeout, attempt(plan, t, slot)).await {
         Ok(r) => r,
         Err(_) => Err(RequestError::Timeout),
@@ -254,10 +268,16 @@ pub async fn one(plan: &Plan, t: &Prepared, slot: &mut Option<Conn>) -> Outcome 
     outcome(result)
 }
 
-/// The outcome counted for an attempt's result.
-pub fn outcome(result: Result<u16, RequestError>) -> Outcome {
+/// The outcome counted for an attempt's result, and when its answer came (if known).
+pub fn outcome(result: Result<Answer, RequestError>) -> (Outcome, Option<Instant>) {
     match result {
-        Ok(status) => Outcome::Status(status),
-        Err(e) => Outcome::Failed(e.failure()),
+        Ok(a) => (Outcome::Status(a.status), a.arrived),
+        Err(e) => (Outcome::Failed(e.failure()), None),
     }
+}
+
+/// When a request that began at `began` ended, read at `now`: when its answer came, if
+/// known and between the two (a stamp outside them is not this answer's), else `now`.
+pub fn ended(began: Instant, arrived: Option<Instant>, now: Instant) -> Instant {
+    arrived.filter(|a| (began..=now).contains(a)).unwrap_or(now)
 }

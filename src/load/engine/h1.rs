@@ -6,7 +6,9 @@
 //! exchange, which is the generator's CPU and its tail. TLS and HTTP/2 keep hyper.
 use bytes::{Buf, Bytes, BytesMut};
 use http::Method;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
 /// An answer's head longer than this is refused.
@@ -94,14 +96,28 @@ struct Head {
 pub struct Wire {
     tcp: TcpStream,
     buf: BytesMut,
+    /// Whether the kernel stamps what this connection receives (see [`super::arrival`]).
+    stamped: bool,
+    /// When the last bytes read reached this machine (the kernel's stamp, else the read's
+    /// time); after an exchange, when its answer had come whole.
+    arrived: Option<Instant>,
 }
 
 impl Wire {
     pub fn new(tcp: TcpStream) -> Wire {
+        let stamped = super::arrival::enable(&tcp);
         Wire {
             tcp,
             buf: BytesMut::with_capacity(READ),
+            stamped,
+            arrived: None,
         }
+    }
+
+    /// When the last exchange's answer had come whole: the kernel's receive stamp of its
+    /// last bytes, or the time they were read where there is no stamp.
+    pub fn arrived(&self) -> Option<Instant> {
+        self.arrived
     }
 
     /// Writes `request`, reads the whole answer; its status, and whether the connection
@@ -115,6 +131,7 @@ impl Wire {
         // with nothing kept, this only moves the buffer's start back: no copy, no allocation
         self.buf.clear();
         self.buf.reserve(READ);
+        self.arrived = None;
         self.tcp
             .write_all(request)
             .await
@@ -165,10 +182,22 @@ impl Wire {
         if self.buf.capacity() - self.buf.len() < READ / 4 {
             self.buf.reserve(READ);
         }
-        self.tcp
-            .read_buf(&mut self.buf)
+        if !self.stamped {
+            let n = self
+                .tcp
+                .read_buf(&mut self.buf)
+                .await
+                .map_err(WireError::Read)?;
+            self.arrived = Some(Instant::now());
+            return Ok(n);
+        }
+        let Wire { tcp, buf, .. } = self;
+        let (n, at) = tcp
+            .async_io(Interest::READABLE, || super::arrival::recv(tcp, buf))
             .await
-            .map_err(WireError::Read)
+            .map_err(WireError::Read)?;
+        self.arrived = Some(at.unwrap_or_else(Instant::now));
+        Ok(n)
     }
 
     /// Reads and parses one answer head, consuming it from the buffer.

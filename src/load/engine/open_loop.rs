@@ -10,7 +10,8 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
-use super::conn::{Conn, Prepared, one};
+use super::conn::{Conn, Prepared, ended, one};
+use super::flush::{flush, flush_every};
 use super::plan::Plan;
 use super::timer::PreciseTimer;
 use crate::load::failure::Failure;
@@ -26,7 +27,9 @@ struct Shared {
     targets: Arc<Vec<Prepared>>,
     pools: Pools,
     slots: Arc<Semaphore>,
-    stats: Arc<Mutex<Stats>>,
+    /// Each lane's own figures (only its thread takes them), merged into the run's by
+    /// [`flush_every`] on the lane.
+    locals: Vec<Arc<Mutex<Stats>>>,
     finished: Arc<AtomicU64>,
     all_done: Arc<Notify>,
 }
@@ -60,11 +63,22 @@ pub async fn run(
                 .collect(),
         ),
         slots: Arc::new(Semaphore::new(max_in_flight.max(1))),
-        stats: stats.clone(),
+        locals: lanes
+            .handles
+            .iter()
+            .map(|_| Arc::new(Mutex::new(Stats::new())))
+            .collect(),
         finished: Arc::new(AtomicU64::new(0)),
         all_done: Arc::new(Notify::new()),
     });
     let (finished, all_done) = (shared.finished.clone(), shared.all_done.clone());
+    let locals = shared.locals.clone();
+    let flushers: Vec<_> = lanes
+        .handles
+        .iter()
+        .zip(&locals)
+        .map(|(h, local)| h.spawn(flush_every(local.clone(), stats.clone())))
+        .collect();
     let std_start = start.into_std();
     let n_lanes = lanes.handles.len();
     let mut schedules = Vec::new();
@@ -88,6 +102,10 @@ pub async fn run(
     }
     while finished.load(Ordering::Acquire) < sent {
         all_done.notified().await;
+    }
+    for (f, local) in flushers.into_iter().zip(&locals) {
+        f.abort();
+        flush(stats, local);
     }
     // the lanes' threads end once told; joined off the runtime's workers
     let _ = tokio::task::spawn_blocking(move || lanes.close()).await;
@@ -220,10 +238,11 @@ async fn request(sh: Arc<Shared>, lane: usize, i: usize, at: std::time::Instant)
         Ok(p) => (Ok(p), false),
         Err(_) => (sh.slots.acquire().await, true),
     };
-    if let Ok(mut s) = sh.stats.lock() {
+    let local = &sh.locals[lane];
+    if let Ok(mut s) = local.lock() {
         s.started(began.saturating_duration_since(at), sh.plan.max_lag, waited);
     }
-    let outcome = match permit {
+    let (outcome, arrived) = match permit {
         Ok(_permit) => {
             let mut slot = sh.pools[lane][i].lock().ok().and_then(|mut p| p.pop());
             let o = one(&sh.plan, &sh.targets[i], &mut slot).await;
@@ -233,13 +252,16 @@ async fn request(sh: Arc<Shared>, lane: usize, i: usize, at: std::time::Instant)
             o
         }
         // the semaphore is never closed; if it were, nothing could be sent
-        Err(_) => Outcome::Failed(Failure::Closed),
+        Err(_) => (Outcome::Failed(Failure::Closed), None),
     };
-    let ended = std::time::Instant::now();
-    if let Ok(mut s) = sh.stats.lock() {
+    let now = std::time::Instant::now();
+    // the answer's arrival, not its read: a lane off the CPU is not the server's delay
+    let ended = ended(began, arrived, now);
+    if let Ok(mut s) = local.lock() {
         s.record(ended - began, outcome);
         if matches!(outcome, Outcome::Status(_)) {
             s.answered_since_due(ended.saturating_duration_since(at));
+            s.waited_to_be_read(now - ended);
         }
     }
     sh.finished.fetch_add(1, Ordering::Release);
@@ -299,7 +321,7 @@ mod tests {
             plan,
             targets,
             slots: Arc::new(Semaphore::new(slots)),
-            stats: Arc::new(Mutex::new(Stats::new())),
+            locals: vec![Arc::new(Mutex::new(Stats::new()))],
             finished: Arc::new(AtomicU64::new(0)),
             all_done: Arc::new(Notify::new()),
         })
@@ -316,17 +338,18 @@ mod tests {
             plan.max_requests = budget;
             let plan = Arc::new(plan);
             let began = Instant::now();
+            let stats = Arc::new(Mutex::new(Stats::new()));
             let last = run(
                 &plan,
                 &sh.targets,
                 &Profile::Constant(400.0),
                 100,
-                &sh.stats,
+                &stats,
                 began,
                 &Arc::new(AtomicBool::new(false)),
             )
             .await;
-            let s = sh.stats.lock().unwrap();
+            let s = stats.lock().unwrap();
             assert_eq!(
                 (s.sent, s.statuses.get(&200)),
                 (want, Some(&want)),
@@ -349,7 +372,7 @@ mod tests {
         // the send was due 300 ms ago: the generator is late, the server is not
         let due = std::time::Instant::now() - Duration::from_millis(300);
         request(sh.clone(), 0, 0, due).await;
-        let s = sh.stats.lock().unwrap();
+        let s = sh.locals[0].lock().unwrap();
         assert_eq!(
             (s.sent, s.statuses.get(&200), s.slot_waits),
             (1, Some(&1), 0)
@@ -372,7 +395,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(200)).await;
         drop(held);
         task.await.unwrap();
-        let s = sh.stats.lock().unwrap();
+        let s = sh.locals[0].lock().unwrap();
         assert_eq!((s.statuses.get(&200), s.slot_waits), (Some(&1), 1));
         assert!(s.quantile_ms(1.0).unwrap() >= 190.0, "{:?}", s.total.max());
         assert!(

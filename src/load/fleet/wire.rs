@@ -48,6 +48,9 @@ pub struct Report {
     pub latency_us: Vec<(u64, u64)>,
     pub lag_us: Vec<(u64, u64)>,
     pub from_schedule_us: Vec<(u64, u64)>,
+    /// How long answers waited to be read (absent from a worker of an older version).
+    #[serde(default)]
+    pub read_wait_us: Vec<(u64, u64)>,
 }
 
 /// Why a report cannot be used.
@@ -98,6 +101,7 @@ impl Report {
             latency_us: buckets(&stats.total),
             lag_us: buckets(&stats.lag),
             from_schedule_us: buckets(&stats.from_schedule),
+            read_wait_us: buckets(&stats.read_wait),
         }
     }
 
@@ -111,6 +115,7 @@ impl Report {
         refill(&mut s.total, &self.latency_us)?;
         refill(&mut s.lag, &self.lag_us)?;
         refill(&mut s.from_schedule, &self.from_schedule_us)?;
+        refill(&mut s.read_wait, &self.read_wait_us)?;
         s.sent = self.sent;
         s.late = self.late;
         s.slot_waits = self.slot_waits;
@@ -154,6 +159,7 @@ mod tests {
             s.started(Duration::from_micros(us / 50), ms, i % 97 == 0);
             s.record(Duration::from_micros(us), Outcome::Status(200));
             s.answered_since_due(Duration::from_micros(us + us / 50));
+            s.waited_to_be_read(Duration::from_micros(us / 100));
         }
         s.record(Duration::ZERO, Outcome::Status(503));
         s.record(Duration::ZERO, Outcome::Failed(Failure::Timeout));
@@ -172,6 +178,8 @@ mod tests {
         assert_eq!(t.total, s.total);
         assert_eq!(t.lag, s.lag);
         assert_eq!(t.from_schedule, s.from_schedule);
+        assert_eq!(t.read_wait, s.read_wait);
+        assert!(!t.read_wait.is_empty());
         assert_eq!(
             (t.sent, t.late, t.slot_waits),
             (s.sent, s.late, s.slot_waits)

@@ -25,6 +25,8 @@ fn summary(p99: Option<f64>, requests: u64, errors: u64) -> Summary {
             lag_p99_ms: Some(0.05),
             lag_max_ms: Some(0.2),
             max_lag_ms: 1.0,
+            read_wait_p99_ms: Some(0.03),
+            read_wait_max_ms: Some(0.9),
             slot_waits: 0,
             sent: requests,
             max_in_flight: Some(1000),
@@ -77,6 +79,7 @@ fn json_has_the_fields_scripts_read() {
     assert_eq!(j["statuses"]["200"], 99);
     assert_eq!(j["slo"]["missed"][0], "p99 12.5 ms > 10 ms");
     assert_eq!(j["generator"]["lag_ms"]["p99"], 0.05);
+    assert_eq!(j["generator"]["read_wait_ms"]["p99"], 0.03);
     assert_eq!(j["generator"]["lagged"], false);
 }
 
@@ -99,7 +102,7 @@ fn a_lagging_generator_is_said_in_the_line_the_table_and_the_json() {
     );
     let table = s.table();
     assert!(
-        table.contains("generator      gen lag p99 2.50 ms · cpu 0.30/2"),
+        table.contains("generator      gen lag p99 2.50 ms · read wait p99 0.03 ms · cpu 0.30/2"),
         "{table}"
     );
     assert!(

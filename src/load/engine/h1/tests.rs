@@ -159,6 +159,49 @@ async fn a_coding_other_than_chunked_reads_to_the_close_and_faulty_framing_close
     assert_eq!(ex(&mut w, GET, false).await.unwrap(), (200, false));
 }
 
+/// An answer that waits on this machine while the client's thread is busy is dated when it
+/// came (the kernel's stamp), not when the thread got round to reading it.
+#[tokio::test]
+async fn an_answer_read_late_is_dated_when_it_came_not_when_read() {
+    #[cfg(target_os = "linux")]
+    let _on = super::super::arrival::tests::stamping_on().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut b = [0u8; 1024];
+        let _ = std::io::Read::read(&mut s, &mut b);
+        // answers 10 ms after the request, while the client's thread sleeps
+        std::thread::sleep(Duration::from_millis(10));
+        let _ =
+            std::io::Write::write_all(&mut s, b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    });
+    let mut w = Wire::new(TcpStream::connect(addr).await.unwrap());
+    let began = Instant::now();
+    let (answer, read) = {
+        let exchange = ex(&mut w, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n", false);
+        tokio::pin!(exchange);
+        // the first poll writes the request and waits for the answer
+        assert!(futures::poll!(&mut exchange).is_pending());
+        std::thread::sleep(Duration::from_millis(80));
+        (exchange.await, Instant::now())
+    };
+    assert_eq!(answer.unwrap(), (200, true));
+    let arrived = w
+        .arrived()
+        .expect("an exchange that read an answer knows when it came");
+    let (after_send, before_read) = (arrived - began, read - arrived);
+    if cfg!(target_os = "linux") {
+        assert!(
+            after_send < Duration::from_millis(50) && before_read >= Duration::from_millis(30),
+            "came {after_send:?} after the send, read {before_read:?} later"
+        );
+    } else {
+        // no stamp: the read's own time
+        assert!(after_send >= Duration::from_millis(80), "{after_send:?}");
+    }
+}
+
 /// Whether `w` is seen stale within 5 s.
 async fn becomes_stale(w: &Wire) -> bool {
     tokio::time::timeout(Duration::from_secs(5), async {

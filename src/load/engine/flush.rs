@@ -1,0 +1,40 @@
+//! A thread's own figures, merged into the run's every 100 ms: the requests of one load
+//! thread record into figures that only that thread takes (never contended, never held by
+//! a thread the scheduler has put off the CPU), and the run's shared figures, which the
+//! progress display reads, are taken once per thread per tick instead of once per request.
+use std::sync::{Arc, Mutex, TryLockError};
+use std::time::Duration;
+
+use crate::load::stats::Stats;
+
+/// Merges a thread's figures into the run's every 100 ms, until aborted. A tick that finds
+/// the run's figures taken (by another thread's merge, or the display reading them) leaves
+/// its figures for the next tick rather than wait: the thread also carries the requests.
+pub async fn flush_every(local: Arc<Mutex<Stats>>, stats: Arc<Mutex<Stats>>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match stats.try_lock() {
+            Ok(mut s) => merge_into(&mut s, &local),
+            Err(TryLockError::WouldBlock) => continue,
+            // a thread panicked while merging: what it held is lost, this is kept apart
+            Err(TryLockError::Poisoned(_)) => return,
+        }
+    }
+}
+
+/// Merges a thread's figures into the run's now, waiting for them if taken (the last
+/// merge, once the thread's requests have ended).
+pub fn flush(stats: &Mutex<Stats>, local: &Mutex<Stats>) {
+    if let Ok(mut s) = stats.lock() {
+        merge_into(&mut s, local);
+    }
+}
+
+fn merge_into(s: &mut Stats, local: &Mutex<Stats>) {
+    if let Ok(mut l) = local.lock() {
+        s.merge(&l);
+        l.clear();
+    }
+}
