@@ -30,7 +30,8 @@ pub struct Stats {
     pub lag: Histogram<u64>,
     pub lag_window: Histogram<u64>,
     /// Open loop: answered requests' latency from their *scheduled* time (lag included),
-    /// as `oha --latency-correction` and wrk2 count it, for comparing with them.
+    /// as `oha --latency-correction` and wrk2 count it, for comparing with them (it ends,
+    /// as the latency does, when the answer came, where the kernel stamped it).
     pub from_schedule: Histogram<u64>,
     /// Open loop: sends that found every `--max-in-flight` slot taken (their wait for one
     /// counts in their latency).

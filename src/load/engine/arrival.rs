@@ -68,6 +68,8 @@ mod linux {
         buf: &mut BytesMut,
     ) -> std::io::Result<(usize, Option<Instant>)> {
         let spare = buf.spare_capacity_mut();
+        // no room would read 0 bytes, which says the connection ended
+        debug_assert!(!spare.is_empty());
         let mut iov = libc::iovec {
             iov_base: spare.as_mut_ptr().cast(),
             iov_len: spare.len(),
@@ -153,6 +155,7 @@ pub mod tests {
         let (mut server, _) = listener.accept().await.unwrap();
         let mut buf = bytes::BytesMut::with_capacity(64);
         for _ in 0..200 {
+            buf.clear();
             server.write_all(b".").await.unwrap();
             let (_, at) = client
                 .async_io(tokio::io::Interest::READABLE, || recv(&client, &mut buf))

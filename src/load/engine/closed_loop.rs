@@ -121,13 +121,13 @@ async fn worker(w: usize, sh: Shared, local: Arc<Mutex<Stats>>, deadline: Instan
         last = sent;
         let (outcome, arrived) = one_within(&sh.plan, t, &mut conn, &mut timer).await;
         let now = Instant::now();
-        let ended = ended(sent.into_std(), arrived, now.into_std());
+        let (ended, read_wait) = ended(sent.into_std(), arrived, now.into_std());
         // only this thread takes it (its workers and its flusher): never contended
         if let Ok(mut s) = local.lock() {
             s.sent += 1;
             s.record(ended - sent.into_std(), outcome);
-            if matches!(outcome, Outcome::Status(_)) {
-                s.waited_to_be_read(now.into_std() - ended);
+            if let Some(w) = read_wait {
+                s.waited_to_be_read(w);
             }
         }
     }

@@ -277,7 +277,15 @@ pub fn outcome(result: Result<Answer, RequestError>) -> (Outcome, Option<Instant
 }
 
 /// When a request that began at `began` ended, read at `now`: when its answer came, if
-/// known and between the two (a stamp outside them is not this answer's), else `now`.
-pub fn ended(began: Instant, arrived: Option<Instant>, now: Instant) -> Instant {
-    arrived.filter(|a| (began..=now).contains(a)).unwrap_or(now)
+/// known and between the two (a stamp outside them is not this answer's), else `now`; and
+/// how long the answer then waited to be read, if known.
+pub fn ended(
+    began: Instant,
+    arrived: Option<Instant>,
+    now: Instant,
+) -> (Instant, Option<std::time::Duration>) {
+    match arrived.filter(|a| (began..=now).contains(a)) {
+        Some(a) => (a, Some(now - a)),
+        None => (now, None),
+    }
 }

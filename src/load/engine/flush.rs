@@ -9,18 +9,25 @@ use crate::load::stats::Stats;
 
 /// Merges a thread's figures into the run's every 100 ms, until aborted. A tick that finds
 /// the run's figures taken (by another thread's merge, or the display reading them) leaves
-/// its figures for the next tick rather than wait: the thread also carries the requests.
+/// its figures for the next tick rather than wait, since the thread also carries requests;
+/// the next tick waits, so that the live figures are never more than 200 ms behind.
 pub async fn flush_every(local: Arc<Mutex<Stats>>, stats: Arc<Mutex<Stats>>) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut skipped = false;
     loop {
         tick.tick().await;
         match stats.try_lock() {
             Ok(mut s) => merge_into(&mut s, &local),
-            Err(TryLockError::WouldBlock) => continue,
-            // a thread panicked while merging: what it held is lost, this is kept apart
+            Err(TryLockError::WouldBlock) if !skipped => {
+                skipped = true;
+                continue;
+            }
+            Err(TryLockError::WouldBlock) => flush(&stats, &local),
+            // a thread panicked while merging: nothing more can be merged
             Err(TryLockError::Poisoned(_)) => return,
         }
+        skipped = false;
     }
 }
 

@@ -98,8 +98,8 @@ pub struct Wire {
     buf: BytesMut,
     /// Whether the kernel stamps what this connection receives (see [`super::arrival`]).
     stamped: bool,
-    /// When the last bytes read reached this machine (the kernel's stamp, else the read's
-    /// time); after an exchange, when its answer had come whole.
+    /// When the last bytes read reached this machine, by the kernel's stamp (none without
+    /// one); after an exchange, when its answer had come whole.
     arrived: Option<Instant>,
 }
 
@@ -115,7 +115,7 @@ impl Wire {
     }
 
     /// When the last exchange's answer had come whole: the kernel's receive stamp of its
-    /// last bytes, or the time they were read where there is no stamp.
+    /// last bytes (none where the kernel gave none).
     pub fn arrived(&self) -> Option<Instant> {
         self.arrived
     }
@@ -183,20 +183,22 @@ impl Wire {
             self.buf.reserve(READ);
         }
         if !self.stamped {
-            let n = self
+            return self
                 .tcp
                 .read_buf(&mut self.buf)
                 .await
-                .map_err(WireError::Read)?;
-            self.arrived = Some(Instant::now());
-            return Ok(n);
+                .map_err(WireError::Read);
         }
         let Wire { tcp, buf, .. } = self;
         let (n, at) = tcp
             .async_io(Interest::READABLE, || super::arrival::recv(tcp, buf))
             .await
             .map_err(WireError::Read)?;
-        self.arrived = Some(at.unwrap_or_else(Instant::now));
+        // the connection's end carries no stamp: a body read to the close ended with the
+        // last bytes before it
+        if n > 0 {
+            self.arrived = at;
+        }
         Ok(n)
     }
 

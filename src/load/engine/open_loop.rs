@@ -256,12 +256,14 @@ async fn request(sh: Arc<Shared>, lane: usize, i: usize, at: std::time::Instant)
     };
     let now = std::time::Instant::now();
     // the answer's arrival, not its read: a lane off the CPU is not the server's delay
-    let ended = ended(began, arrived, now);
+    let (ended, read_wait) = ended(began, arrived, now);
     if let Ok(mut s) = local.lock() {
         s.record(ended - began, outcome);
         if matches!(outcome, Outcome::Status(_)) {
             s.answered_since_due(ended.saturating_duration_since(at));
-            s.waited_to_be_read(now - ended);
+        }
+        if let Some(w) = read_wait {
+            s.waited_to_be_read(w);
         }
     }
     sh.finished.fetch_add(1, Ordering::Release);
@@ -273,6 +275,7 @@ mod tests {
     use super::*;
     use crate::load::endpoint::Endpoint;
     use crate::load::engine::Mode;
+    use crate::load::engine::plan::H1Client;
     use crate::load::stats::quantile_ms;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -385,6 +388,43 @@ mod tests {
         assert!(s.quantile_ms(1.0).unwrap() < 300.0, "{:?}", s.total.max());
         // counted from the schedule, as wrk2 does, the lag is in
         assert!(quantile_ms(&s.from_schedule, 1.0).unwrap() >= 300.0);
+    }
+
+    /// The wait to be read is known only from the kernel's stamp (the lean client's): a
+    /// client without one leaves it unmeasured rather than counting zero.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wait_to_be_read_is_measured_only_where_the_kernel_stamped() {
+        #[cfg(target_os = "linux")]
+        let _on = crate::load::engine::arrival::tests::stamping_on().await;
+        let port = quick_server().await;
+        for (client, stamped) in [
+            (H1Client::Lean, cfg!(target_os = "linux")),
+            (H1Client::Hyper, false),
+        ] {
+            let sh = shared(port, 10);
+            let mut plan = (*sh.plan).clone();
+            plan.http1_client = client;
+            let targets = Arc::new(vec![Prepared::new(&plan, &plan.targets[0]).unwrap()]);
+            let sh = Arc::new(Shared {
+                plan: Arc::new(plan),
+                targets,
+                pools: sh.pools.clone(),
+                slots: sh.slots.clone(),
+                locals: sh.locals.clone(),
+                finished: sh.finished.clone(),
+                all_done: sh.all_done.clone(),
+            });
+            for _ in 0..20 {
+                request(sh.clone(), 0, 0, std::time::Instant::now()).await;
+            }
+            let s = sh.locals[0].lock().unwrap();
+            assert_eq!(s.statuses.get(&200), Some(&20), "{client:?}");
+            assert_eq!(
+                s.read_wait.len(),
+                if stamped { 20 } else { 0 },
+                "{client:?}"
+            );
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -183,7 +183,7 @@ async fn an_answer_read_late_is_dated_when_it_came_not_when_read() {
         tokio::pin!(exchange);
         // the first poll writes the request and waits for the answer
         assert!(futures::poll!(&mut exchange).is_pending());
-        std::thread::sleep(Duration::from_millis(80));
+        std::thread::sleep(Duration::from_millis(400));
         (exchange.await, Instant::now())
     };
     assert_eq!(answer.unwrap(), (200, true));
@@ -193,12 +193,12 @@ async fn an_answer_read_late_is_dated_when_it_came_not_when_read() {
     let (after_send, before_read) = (arrived - began, read - arrived);
     if cfg!(target_os = "linux") {
         assert!(
-            after_send < Duration::from_millis(50) && before_read >= Duration::from_millis(30),
+            after_send < Duration::from_millis(300) && before_read >= Duration::from_millis(100),
             "came {after_send:?} after the send, read {before_read:?} later"
         );
     } else {
         // no stamp: the read's own time
-        assert!(after_send >= Duration::from_millis(80), "{after_send:?}");
+        assert!(after_send >= Duration::from_millis(400), "{after_send:?}");
     }
 }
 
