@@ -35,8 +35,8 @@ struct Shared {
 }
 
 /// Sends on schedule; returns when the last request has finished; the last send time.
-/// The sends are dealt round-robin to the lanes, a single-threaded runtime per core; each
-/// lane runs its part of the schedule itself, sleeping to the microsecond on a timerfd in
+/// The sends are shared by the lanes, a single-threaded runtime per core, each claiming the
+/// next one in turn ([`LaneSchedule`]); each lane runs its part of the schedule itself, sleeping to the microsecond on a timerfd in
 /// its own event loop (tokio's timer ticks in milliseconds), and spawns each request there
 /// on a pooled connection of that lane. A send then costs one wake-up of one thread, shared
 /// with the answers that arrive meanwhile: no schedule thread handing each send to a runtime
@@ -80,14 +80,14 @@ pub async fn run(
         .map(|(h, local)| h.spawn(flush_every(local.clone(), stats.clone())))
         .collect();
     let std_start = start.into_std();
-    let n_lanes = lanes.handles.len();
+    let claim = Arc::new(AtomicU64::new(0));
     let mut schedules = Vec::new();
     for (k, h) in lanes.handles.iter().enumerate() {
         let schedule = Schedule::new(profile.clone(), plan.duration.as_secs_f64());
         let lane = LaneSchedule {
             schedule,
             lane: k,
-            lanes: n_lanes,
+            claim: claim.clone(),
             start: std_start,
         };
         schedules.push(h.spawn(lane.run(shared.clone(), stop.clone())));
@@ -164,12 +164,16 @@ impl Lanes {
     }
 }
 
-/// One lane's part of the schedule: the sends whose index is `lane` modulo `lanes`, spawned
-/// on the lane's own runtime when due (no hand-off between threads per send).
+/// One lane's part of the schedule: each lane claims the next send (a counter shared by
+/// the lanes), sleeps until it is due and spawns it on its own runtime (no hand-off between
+/// threads per send). In step, the lanes take turns; a lane the scheduler holds off its CPU
+/// holds up the one send it claimed, not every other one (as dealing the sends round-robin
+/// did: a lane stalled for 5 ms then sent its share of those 5 ms in one burst).
 struct LaneSchedule {
     schedule: Schedule,
     lane: usize,
-    lanes: usize,
+    /// The next send no lane has claimed yet, shared by the lanes.
+    claim: Arc<AtomicU64>,
     start: std::time::Instant,
 }
 
@@ -177,8 +181,8 @@ struct LaneSchedule {
 const BURST: u32 = 64;
 
 impl LaneSchedule {
-    /// Sends this lane's part until the schedule ends or `stop`; the number sent and
-    /// the last send time.
+    /// Sends the sends this lane claims until the schedule ends or `stop`; the number sent
+    /// and the last send time.
     async fn run(
         mut self,
         shared: Arc<Shared>,
@@ -188,15 +192,23 @@ impl LaneSchedule {
         let (mut index, mut sent, mut last) = (0u64, 0u64, self.start);
         let n_targets = shared.targets.len().max(1) as u64;
         let mut burst = 0u32;
-        while let Some(due) = self.schedule.next_due() {
-            let i = index;
-            index += 1;
+        loop {
+            let i = self.claim.fetch_add(1, Ordering::Relaxed);
             if shared.plan.max_requests.is_some_and(|m| i >= m) {
                 break;
             }
-            if i % self.lanes as u64 != self.lane as u64 {
-                continue;
-            }
+            // this lane's copy of the schedule, moved on to the claimed send
+            let Some(due) = (loop {
+                let Some(due) = self.schedule.next_due() else {
+                    break None;
+                };
+                index += 1;
+                if index > i {
+                    break Some(due);
+                }
+            }) else {
+                break;
+            };
             let at = self.start + Duration::from_secs_f64(due);
             loop {
                 if stop.load(Ordering::Relaxed) {
@@ -367,6 +379,45 @@ mod tests {
             );
             assert!(quantile_ms(&s.lag, 0.5).unwrap() < 5.0, "{:?}", s.lag.max());
         }
+    }
+
+    /// A lane held off its CPU holds up only the send it claimed: the other lane takes the
+    /// rest on schedule (dealt round-robin, half of them would wait for the stalled lane).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stalled_lane_holds_up_only_the_send_it_claimed() {
+        let sh = shared(quick_server().await, 100);
+        let claim = Arc::new(AtomicU64::new(0));
+        let start = std::time::Instant::now();
+        let lane = |k: usize| LaneSchedule {
+            schedule: Schedule::new(Profile::Constant(200.0), 1.0),
+            lane: k,
+            claim: claim.clone(),
+            start,
+        };
+        // the stalled lane claims its first send (the one at 0 s) and goes no further
+        let stalled = lane(1);
+        assert_eq!(stalled.claim.fetch_add(1, Ordering::Relaxed), 0);
+        let (sent, last) = lane(0)
+            .run(sh.clone(), Arc::new(AtomicBool::new(false)))
+            .await;
+        // 200 sends are due in the second; the running lane sent every one but the claimed
+        assert_eq!(sent, 199);
+        let took = (last - start).as_secs_f64();
+        assert!(
+            (took - 199.0 / 200.0).abs() < 0.1,
+            "last send at {took:.3} s"
+        );
+        while sh.finished.load(Ordering::Acquire) < sent {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let s = sh.locals[0].lock().unwrap();
+        assert_eq!(s.statuses.get(&200), Some(&199));
+        // on time: none later than the test server's loop allows
+        assert!(
+            quantile_ms(&s.lag, 0.99).unwrap() < 20.0,
+            "{:?}",
+            s.lag.max()
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
