@@ -36,12 +36,13 @@ struct Shared {
 
 /// Sends on schedule; returns when the last request has finished; the last send time.
 /// The sends are shared by the lanes, a single-threaded runtime per core, each claiming the
-/// next one in turn ([`LaneSchedule`]); each lane runs its part of the schedule itself, sleeping to the microsecond on a timerfd in
-/// its own event loop (tokio's timer ticks in milliseconds), and spawns each request there
-/// on a pooled connection of that lane. A send then costs one wake-up of one thread, shared
-/// with the answers that arrive meanwhile: no schedule thread handing each send to a runtime
-/// (that hand-off was two wake-ups of two threads per send, the generator's share of the
-/// tail on a machine whose cores it shares with the server), no work stealing.
+/// next one in turn ([`LaneSchedule`]), sleeping to the microsecond on a timerfd in its
+/// own event loop (tokio's timer ticks in milliseconds) until it is due, and spawning its
+/// request there on a pooled connection of that lane. A send then costs one wake-up of one
+/// thread, shared with the answers that arrive meanwhile: no schedule thread handing each
+/// send to a runtime (that hand-off was two wake-ups of two threads per send, the
+/// generator's share of the tail on a machine whose cores it shares with the server), no
+/// work stealing.
 pub async fn run(
     plan: &Arc<Plan>,
     targets: &Arc<Vec<Prepared>>,
@@ -342,7 +343,7 @@ mod tests {
         })
     }
 
-    /// The whole schedule goes out once, dealt over the lanes, and a request budget holds
+    /// The whole schedule goes out once, shared by the lanes, and a request budget holds
     /// across them.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_lane_sends_its_part_and_the_budget_holds_across_lanes() {
@@ -412,12 +413,8 @@ mod tests {
         }
         let s = sh.locals[0].lock().unwrap();
         assert_eq!(s.statuses.get(&200), Some(&199));
-        // on time: none later than the test server's loop allows
-        assert!(
-            quantile_ms(&s.lag, 0.99).unwrap() < 20.0,
-            "{:?}",
-            s.lag.max()
-        );
+        // on time
+        assert!(quantile_ms(&s.lag, 0.5).unwrap() < 5.0, "{:?}", s.lag.max());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
