@@ -55,6 +55,13 @@ pub struct LoadtestArgs {
     /// of this console is not judged on it).
     #[arg(long, default_value = "5ms", value_parser = parse_duration, value_name = "DURATION")]
     pub max_lag: Duration,
+    /// Open loop: the scheduling priority of the threads that send. `idle` (Linux
+    /// SCHED_IDLE): they run only on CPU nothing else wants, so a server on this machine is
+    /// never held off a core by the load it is measured with; their own delays show as lag,
+    /// and answers are dated by the kernel's receive stamp, not the read. `auto`: idle when
+    /// every --url is on this machine (loopback or localhost), normal otherwise.
+    #[arg(long, value_enum, default_value_t = crate::load::engine::SenderPriority::Auto)]
+    pub sender_priority: crate::load::engine::SenderPriority,
     /// A request without an answer after this long is a timeout error.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,

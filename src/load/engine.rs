@@ -17,6 +17,7 @@ mod flush;
 mod h1;
 mod open_loop;
 mod plan;
+mod priority;
 mod progress;
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,7 @@ pub use self::closed_loop::ThreadError;
 pub use self::conn::PrepareError;
 pub use self::h1::WireError;
 pub use self::plan::{H1Client, Mode, Outcomes, Plan};
+pub use self::priority::{Applied, SenderPriority};
 pub use self::progress::{Progress, snapshot};
 pub use crate::load::endpoint::{Endpoint, EndpointError};
 use crate::load::health;
@@ -98,25 +100,30 @@ pub async fn run_into(
         Mode::Open {
             profile,
             max_in_flight,
-        } => Ok(open_loop::run(
-            &plan,
-            &targets,
-            profile,
-            *max_in_flight,
-            &stats,
-            start,
-            &stop,
-        )
-        .await),
+        } => {
+            let (last, priority) = open_loop::run(
+                &plan,
+                &targets,
+                profile,
+                *max_in_flight,
+                &stats,
+                start,
+                &stop,
+            )
+            .await;
+            Ok((last, Some(priority)))
+        }
         Mode::Closed { concurrency } => {
             let deadline = start + plan.duration;
-            closed_loop::run(&plan, &targets, *concurrency, &stats, deadline, &stop).await
+            closed_loop::run(&plan, &targets, *concurrency, &stats, deadline, &stop)
+                .await
+                .map(|last| (last, None))
         }
     };
     if let Some(r) = reporter {
         r.abort();
     }
-    let last_send = last_send?;
+    let (last_send, sender_priority) = last_send?;
     let elapsed = start.elapsed();
     let stats = stats.lock().map(|s| s.clone()).unwrap_or_default();
     Ok(Outcomes {
@@ -124,6 +131,7 @@ pub async fn run_into(
         elapsed,
         send_window: last_send.saturating_duration_since(start),
         cpu_cores: health::cores_used(cpu_before, health::cpu_time(), elapsed),
+        sender_priority,
     })
 }
 

@@ -46,6 +46,9 @@ pub struct Health {
     /// console that includes its screen and watches), and the cores the machine has.
     pub cpu_cores: Option<f64>,
     pub cores: usize,
+    /// The priority the open loop's sending threads ran at (a whole run's; none for a
+    /// progress window, the closed loop and in-cluster runs).
+    pub sender_priority: Option<crate::load::engine::Applied>,
 }
 
 impl Health {
@@ -70,6 +73,7 @@ impl Health {
             max_in_flight,
             cpu_cores,
             cores: cores(),
+            sender_priority: None,
         }
     }
 
@@ -101,6 +105,9 @@ impl Health {
         }
         if let Some(c) = self.cpu_cores {
             parts.push(format!("cpu {c:.2}/{}", self.cores));
+        }
+        if let Some(p) = self.sender_priority {
+            parts.push(format!("senders at {} priority", p.name()));
         }
         parts.join(" · ")
     }
@@ -170,6 +177,7 @@ impl Health {
             "cpu_cores": self.cpu_cores,
             "cores": self.cores,
             "cpu_bound": self.cpu_bound(),
+            "sender_priority": self.sender_priority.map(|p| p.name()),
             "problems": self.problems(),
         })
     }
@@ -263,6 +271,7 @@ mod tests {
             max_in_flight: Some(50),
             cpu_cores: cpu,
             cores: 2,
+            sender_priority: None,
         }
     }
 

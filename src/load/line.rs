@@ -148,5 +148,18 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(args.max_lag, Duration::from_micros(250));
+        // so does the senders' priority; auto is the default and left unsaid
+        use crate::load::engine::SenderPriority;
+        assert_eq!(p.sender_priority, SenderPriority::Auto);
+        for (flag, want) in [
+            ("normal", SenderPriority::Normal),
+            ("idle", SenderPriority::Idle),
+        ] {
+            let line = format!("--url http://127.0.0.1:9/ --rate 5 --sender-priority {flag}");
+            let args = parse_args(&to_line(&parse_args(&line).unwrap())).unwrap();
+            assert_eq!(args.sender_priority, want, "{flag}");
+        }
+        let auto = parse_args("--url http://127.0.0.1:9/ --rate 5").unwrap();
+        assert!(!to_line(&auto).contains("--sender-priority"));
     }
 }

@@ -34,6 +34,8 @@ pub struct LoadPlan {
     pub timeout: Duration,
     /// Open loop: the sends' p99 lag above which the generator lagged.
     pub max_lag: Duration,
+    /// Open loop: the sending threads' scheduling priority.
+    pub sender_priority: crate::load::engine::SenderPriority,
     /// How https targets are checked.
     pub tls: crate::tls::TlsArgs,
     pub slo: Slo,
@@ -170,6 +172,7 @@ impl LoadPlan {
             grpc,
             timeout: a.timeout,
             max_lag: a.max_lag,
+            sender_priority: a.sender_priority,
             tls: a.tls.clone(),
             slo: Slo {
                 p99_ms: a.slo_p99.map(|d| d.as_secs_f64() * 1000.0),
@@ -237,6 +240,7 @@ impl LoadPlan {
             grpc: self.grpc.is_some(),
             timeout: self.timeout,
             max_lag: self.max_lag,
+            sender_priority: self.sender_priority,
             tls,
         })
     }

@@ -115,7 +115,10 @@ impl Summary {
             from_schedule: [0.5, 0.99, 0.999].map(|q| quantile_ms(&s.from_schedule, q)),
             statuses: s.statuses.iter().map(|(k, v)| (*k, *v)).collect(),
             failures: s.failures.iter().map(|(k, v)| (*k, *v)).collect(),
-            generator: Health::of(&s.lag, s, plan.max_lag, max_in_flight, o.cpu_cores),
+            generator: Health {
+                sender_priority: o.sender_priority,
+                ..Health::of(&s.lag, s, plan.max_lag, max_in_flight, o.cpu_cores)
+            },
             workers: Vec::new(),
         }
     }

@@ -124,6 +124,7 @@ pub(crate) fn steady(front_port: u16, rate: f64, secs: u64) -> Plan {
         max_requests: None,
         http2: false,
         http1_client: Default::default(),
+        sender_priority: Default::default(),
         grpc: false,
         timeout: Duration::from_secs(10),
         max_lag: tractor::load::health::DEFAULT_MAX_LAG,

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use super::conn::{Conn, Prepared, ended, one};
 use super::flush::{flush, flush_every};
 use super::plan::Plan;
+use super::priority::Applied;
 use super::timer::PreciseTimer;
 use crate::load::failure::Failure;
 use crate::load::profile::{Profile, Schedule};
@@ -37,7 +38,8 @@ struct Shared {
     all_done: Arc<Notify>,
 }
 
-/// Sends on schedule; returns when the last request has finished; the last send time.
+/// Sends on schedule; returns when the last request has finished; the last send time and
+/// the priority the lanes ran at.
 /// The sends are shared by the lanes, a single-threaded runtime per core, each claiming the
 /// next one in turn ([`LaneSchedule`]), sleeping to the microsecond on a timerfd in its
 /// own event loop (tokio's timer ticks in milliseconds) until it is due, and spawning its
@@ -45,7 +47,8 @@ struct Shared {
 /// thread, shared with the answers that arrive meanwhile: no schedule thread handing each
 /// send to a runtime (that hand-off was two wake-ups of two threads per send, the
 /// generator's share of the tail on a machine whose cores it shares with the server), no
-/// work stealing.
+/// work stealing. The lanes' threads run at the plan's sender priority ([`super::priority`]):
+/// idle beside a server on this machine, so that they never hold it off a core.
 pub async fn run(
     plan: &Arc<Plan>,
     targets: &Arc<Vec<Prepared>>,
@@ -54,8 +57,9 @@ pub async fn run(
     stats: &Arc<Mutex<Stats>>,
     start: Instant,
     stop: &Arc<AtomicBool>,
-) -> Instant {
-    let lanes = Lanes::start();
+) -> (Instant, Applied) {
+    let lanes = Lanes::start(plan.sender_priority.wanted(&plan.targets));
+    let priority = lanes.priority;
     let shared = Arc::new(Shared {
         plan: plan.clone(),
         targets: targets.clone(),
@@ -113,7 +117,7 @@ pub async fn run(
     }
     // the lanes' threads end once told; joined off the runtime's workers
     let _ = tokio::task::spawn_blocking(move || lanes.close()).await;
-    Instant::from_std(last)
+    (Instant::from_std(last), priority)
 }
 
 /// One lane's part of the schedule: each lane claims the next send (a counter shared by

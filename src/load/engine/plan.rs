@@ -49,6 +49,8 @@ pub struct Plan {
     pub timeout: Duration,
     /// Open loop: the sends' p99 lag above which the generator lagged.
     pub max_lag: Duration,
+    /// Open loop: the scheduling priority of the sending threads.
+    pub sender_priority: super::priority::SenderPriority,
     /// The client configuration for https targets (`None` when every target is http).
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
@@ -62,4 +64,7 @@ pub struct Outcomes {
     pub send_window: Duration,
     /// CPU the process used over the run, in cores.
     pub cpu_cores: Option<f64>,
+    /// The priority the sending threads ran at (open loop; `None`: the closed loop's
+    /// workers, which run at the process's).
+    pub sender_priority: Option<super::priority::Applied>,
 }

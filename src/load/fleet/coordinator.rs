@@ -320,6 +320,8 @@ async fn drive(
             send_window,
             // each worker's is in its row: the console's own is not the generator's
             cpu_cores: None,
+            // the workers' own, not reported by them
+            sender_priority: None,
         },
         rows,
     ))

@@ -32,6 +32,7 @@ fn summary(p99: Option<f64>, requests: u64, errors: u64) -> Summary {
             max_in_flight: Some(1000),
             cpu_cores: Some(0.3),
             cores: 2,
+            sender_priority: Some(crate::load::engine::Applied::Idle),
         },
         workers: vec![],
     }
@@ -81,6 +82,7 @@ fn json_has_the_fields_scripts_read() {
     assert_eq!(j["generator"]["lag_ms"]["p99"], 0.05);
     assert_eq!(j["generator"]["read_wait_ms"]["p99"], 0.03);
     assert_eq!(j["generator"]["lagged"], false);
+    assert_eq!(j["generator"]["sender_priority"], "idle");
 }
 
 #[test]
@@ -102,7 +104,7 @@ fn a_lagging_generator_is_said_in_the_line_the_table_and_the_json() {
     );
     let table = s.table();
     assert!(
-        table.contains("generator      gen lag p99 2.50 ms · read wait p99 0.03 ms · cpu 0.30/2"),
+        table.contains("generator      gen lag p99 2.50 ms · read wait p99 0.03 ms · cpu 0.30/2 · senders at idle priority"),
         "{table}"
     );
     assert!(

@@ -39,6 +39,7 @@ fn shared(port: u16, slots: usize) -> Arc<Shared> {
         max_requests: None,
         http2: false,
         http1_client: Default::default(),
+        sender_priority: Default::default(),
         grpc: false,
         timeout: Duration::from_secs(5),
         max_lag: Duration::from_millis(1),
@@ -68,7 +69,7 @@ async fn every_lane_sends_its_part_and_the_budget_holds_across_lanes() {
         let plan = Arc::new(plan);
         let began = Instant::now();
         let stats = Arc::new(Mutex::new(Stats::new()));
-        let last = run(
+        let (last, priority) = run(
             &plan,
             &sh.targets,
             &Profile::Constant(400.0),
@@ -92,6 +93,31 @@ async fn every_lane_sends_its_part_and_the_budget_holds_across_lanes() {
             "{budget:?}: last send at {took:.3} s, due {due:.3}"
         );
         assert!(quantile_ms(&s.lag, 0.5).unwrap() < 5.0, "{:?}", s.lag.max());
+        // a loopback target: the senders yield the CPU to the server (auto)
+        if cfg!(target_os = "linux") {
+            assert_eq!(priority, Applied::Idle);
+        }
+    }
+}
+
+/// The lanes' threads run at the priority asked for, and only they do.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lanes_run_at_the_priority_asked_for() {
+    use crate::load::engine::priority::of_this_thread;
+    for want in [Applied::Idle, Applied::Normal] {
+        let lanes = Lanes::start(want);
+        assert_eq!(lanes.priority, want);
+        assert_eq!(lanes.handles.len(), crate::load::health::cores());
+        for h in &lanes.handles {
+            let got = h.spawn(async { of_this_thread().unwrap() }).await.unwrap();
+            assert_eq!(got, want);
+        }
+        // the caller's threads are left as they were
+        assert_eq!(of_this_thread().unwrap(), Applied::Normal);
+        tokio::task::spawn_blocking(move || lanes.close())
+            .await
+            .unwrap();
     }
 }
 
