@@ -58,8 +58,10 @@ pub struct LoadtestArgs {
     /// Open loop: the scheduling priority of the threads that send. `idle` (Linux
     /// SCHED_IDLE): they run only on CPU nothing else wants, so a server on this machine is
     /// never held off a core by the load it is measured with; their own delays show as lag,
-    /// and answers are dated by the kernel's receive stamp, not the read. `auto`: idle when
-    /// every --url is on this machine (loopback or localhost), normal otherwise.
+    /// and the default HTTP/1.1 client dates answers by the kernel's receive stamp, not the
+    /// read. `auto`: idle when every --url is on this machine (loopback or localhost) and
+    /// that client carries the run (https, --http2, --grpc and hyper's client time the read,
+    /// so a late read would count as the server's), normal otherwise.
     #[arg(long, value_enum, default_value_t = crate::load::engine::SenderPriority::Auto)]
     pub sender_priority: crate::load::engine::SenderPriority,
     /// A request without an answer after this long is a timeout error.

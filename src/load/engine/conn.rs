@@ -162,6 +162,12 @@ impl Prepared {
         })
     }
 
+    /// Whether the lean client carries this target's requests (and so dates its answers
+    /// by the kernel's receive stamp where the kernel gives one).
+    pub fn is_lean(&self) -> bool {
+        self.lean.is_some()
+    }
+
     fn request(&self, plan: &Plan) -> Request<Full<Bytes>> {
         let mut req = Request::new(Full::new(plan.body.clone()));
         *req.method_mut() = plan.method.clone();

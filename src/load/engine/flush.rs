@@ -1,7 +1,9 @@
 //! A thread's own figures, merged into the run's every 100 ms: the requests of one load
-//! thread record into figures that only that thread takes (never contended, never held by
-//! a thread the scheduler has put off the CPU), and the run's shared figures, which the
-//! progress display reads, are taken once per thread per tick instead of once per request.
+//! thread record into figures that only that thread and its merges take, and the run's
+//! shared figures, which the progress display reads, are taken once per thread per tick
+//! instead of once per request. A merge never waits for a thread's own figures: a thread
+//! the scheduler put off the CPU while recording (an open-loop lane at idle priority may
+//! wait long) keeps them for the next tick.
 use std::sync::{Arc, Mutex, TryLockError};
 use std::time::Duration;
 
@@ -18,12 +20,16 @@ pub async fn flush_every(local: Arc<Mutex<Stats>>, stats: Arc<Mutex<Stats>>) {
     loop {
         tick.tick().await;
         match stats.try_lock() {
-            Ok(mut s) => merge_into(&mut s, &local),
+            Ok(mut s) => try_merge_into(&mut s, &local),
             Err(TryLockError::WouldBlock) if !skipped => {
                 skipped = true;
                 continue;
             }
-            Err(TryLockError::WouldBlock) => flush(&stats, &local),
+            Err(TryLockError::WouldBlock) => {
+                if let Ok(mut s) = stats.lock() {
+                    try_merge_into(&mut s, &local);
+                }
+            }
             // a thread panicked while merging: nothing more can be merged
             Err(TryLockError::Poisoned(_)) => return,
         }
@@ -36,6 +42,14 @@ pub async fn flush_every(local: Arc<Mutex<Stats>>, stats: Arc<Mutex<Stats>>) {
 pub fn flush(stats: &Mutex<Stats>, local: &Mutex<Stats>) {
     if let Ok(mut s) = stats.lock() {
         merge_into(&mut s, local);
+    }
+}
+
+/// [`merge_into`], unless the thread is recording right now.
+fn try_merge_into(s: &mut Stats, local: &Mutex<Stats>) {
+    if let Ok(mut l) = local.try_lock() {
+        s.merge(&l);
+        l.clear();
     }
 }
 

@@ -190,10 +190,28 @@ impl Wire {
                 .map_err(WireError::Read);
         }
         let Wire { tcp, buf, .. } = self;
-        let (n, at) = tcp
-            .async_io(Interest::READABLE, || super::arrival::recv(tcp, buf))
-            .await
-            .map_err(WireError::Read)?;
+        let (n, at) = loop {
+            tcp.readable().await.map_err(WireError::Read)?;
+            let room = buf.capacity() - buf.len();
+            let mut drained = None;
+            let read = tcp.try_io(Interest::READABLE, || {
+                let (n, at) = super::arrival::recv(tcp, buf)?;
+                // less than the room: that was all there was. The runtime is told the
+                // socket is not readable (as tokio's own reads do on a short read), so the
+                // next read waits for more instead of finding nothing by a system call; what
+                // comes later is a new event, and a close seen already stays readable.
+                if n > 0 && n < room {
+                    drained = Some((n, at));
+                    return Err(std::io::ErrorKind::WouldBlock.into());
+                }
+                Ok((n, at))
+            });
+            match (read, drained) {
+                (Ok(r), _) | (Err(_), Some(r)) => break r,
+                (Err(e), None) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                (Err(e), None) => return Err(WireError::Read(e)),
+            }
+        };
         // the connection's end carries no stamp: a body read to the close ended with the
         // last bytes before it
         if n > 0 {

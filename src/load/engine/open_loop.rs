@@ -58,7 +58,8 @@ pub async fn run(
     start: Instant,
     stop: &Arc<AtomicBool>,
 ) -> (Instant, Applied) {
-    let lanes = Lanes::start(plan.sender_priority.wanted(&plan.targets));
+    let stamped = targets.iter().all(Prepared::is_lean);
+    let lanes = Lanes::start(plan.sender_priority.wanted(&plan.targets, stamped));
     let priority = lanes.priority;
     let shared = Arc::new(Shared {
         plan: plan.clone(),
@@ -81,11 +82,11 @@ pub async fn run(
     });
     let (finished, all_done) = (shared.finished.clone(), shared.all_done.clone());
     let locals = shared.locals.clone();
-    let flushers: Vec<_> = lanes
-        .handles
+    // on the caller's runtime, not the lanes': a lane at idle priority must never hold the
+    // run's figures, which the progress display waits for
+    let flushers: Vec<_> = locals
         .iter()
-        .zip(&locals)
-        .map(|(h, local)| h.spawn(flush_every(local.clone(), stats.clone())))
+        .map(|local| tokio::spawn(flush_every(local.clone(), stats.clone())))
         .collect();
     let std_start = start.into_std();
     let claim = Arc::new(AtomicU64::new(0));

@@ -65,6 +65,6 @@ pub struct Outcomes {
     /// CPU the process used over the run, in cores.
     pub cpu_cores: Option<f64>,
     /// The priority the sending threads ran at (open loop; `None`: the closed loop's
-    /// workers, which run at the process's).
+    /// workers, which run at the process's, and in-cluster runs, whose workers keep theirs).
     pub sender_priority: Option<super::priority::Applied>,
 }

@@ -5,8 +5,9 @@
 //! when the server's thread wakes delays that answer, and the delay is counted as the
 //! server's. At idle priority (Linux `SCHED_IDLE`) the senders run only on CPU nobody else
 //! wants, and a waking server takes the core from them at once. Their own delays are not
-//! lost: a send that starts late shows as lag against the schedule, and an answer read late
-//! is dated by the kernel's receive stamp ([`super::arrival`]), not by the read.
+//! counted as the server's: a send that starts late shows as lag against the schedule, and
+//! the lean client dates an answer read late by the kernel's receive stamp
+//! ([`super::arrival`]), not by the read (which is why `auto` is idle for that client only).
 use std::io;
 use std::net::IpAddr;
 
@@ -15,8 +16,8 @@ use crate::load::endpoint::Endpoint;
 /// What `--sender-priority` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum SenderPriority {
-    /// Idle when every target is on this machine (a loopback address or `localhost`),
-    /// normal otherwise.
+    /// Idle when every target is on this machine (a loopback address or `localhost`) and
+    /// the client dates answers by the kernel's receive stamp, normal otherwise.
     #[default]
     Auto,
     /// The threads' priority as started: they compete with the server for the CPU.
@@ -42,12 +43,17 @@ impl Applied {
 }
 
 impl SenderPriority {
-    /// What the senders of a run to `targets` should run at.
-    pub fn wanted(self, targets: &[Endpoint]) -> Applied {
+    /// What the senders of a run to `targets` should run at; `stamped`: the run's client
+    /// dates answers by the kernel's receive stamp (the lean HTTP/1.1 client on plain TCP).
+    /// Other clients time the read, and an idle sender that reads late would add its wait
+    /// to the server's figures: auto keeps them normal.
+    pub fn wanted(self, targets: &[Endpoint], stamped: bool) -> Applied {
         match self {
             SenderPriority::Normal => Applied::Normal,
             SenderPriority::Idle => Applied::Idle,
-            SenderPriority::Auto if !targets.is_empty() && targets.iter().all(on_this_machine) => {
+            SenderPriority::Auto
+                if stamped && !targets.is_empty() && targets.iter().all(on_this_machine) =>
+            {
                 Applied::Idle
             }
             SenderPriority::Auto => Applied::Normal,
@@ -55,46 +61,67 @@ impl SenderPriority {
     }
 }
 
-/// A target on this machine: a loopback address, or `localhost` (RFC 6761: always loopback).
+/// A target on this machine: a loopback address, `localhost` (RFC 6761: always loopback),
+/// or the unspecified address (which Linux connects to this machine).
 fn on_this_machine(ep: &Endpoint) -> bool {
-    let host = ep.host.to_ascii_lowercase();
+    let lower = ep.host.to_ascii_lowercase();
+    let host = lower.strip_suffix('.').unwrap_or(&lower);
+    let local = |ip: IpAddr| ip.is_loopback() || ip.is_unspecified();
     host == "localhost"
         || host.ends_with(".localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| match ip {
-            IpAddr::V6(v6) => {
-                v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-            }
-            IpAddr::V4(v4) => v4.is_loopback(),
+            IpAddr::V6(v6) => local(ip) || v6.to_ipv4_mapped().is_some_and(|v4| local(v4.into())),
+            IpAddr::V4(_) => local(ip),
         })
 }
 
-/// Puts the calling thread at `p`. At idle, an error says the OS refused (or has no such
-/// policy), and the thread stays as it was.
-pub fn apply_to_this_thread(p: Applied) -> io::Result<()> {
-    match p {
-        // threads start at the normal policy of their process
-        Applied::Normal => Ok(()),
-        Applied::Idle => set_idle(),
-    }
+/// A thread as the scheduler knows it (its TID on Linux), so that its priority can be set
+/// from another thread: the one starting the lanes, at normal priority, rather than the
+/// lane itself, which once idle may wait long for a core to say how it went.
+#[derive(Debug, Clone, Copy)]
+pub struct SchedThread {
+    #[cfg(target_os = "linux")]
+    tid: libc::pid_t,
 }
 
-#[cfg(target_os = "linux")]
-fn set_idle() -> io::Result<()> {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: pid 0 is the calling thread; param is a valid sched_param (SCHED_IDLE takes
-    // priority 0). Lowering one's own policy needs no privilege.
-    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
-        return Err(io::Error::last_os_error());
+impl SchedThread {
+    /// The calling thread.
+    pub fn current() -> SchedThread {
+        SchedThread {
+            // SAFETY: gettid takes no arguments and cannot fail.
+            #[cfg(target_os = "linux")]
+            tid: unsafe { libc::syscall(libc::SYS_gettid) } as libc::pid_t,
+        }
     }
-    Ok(())
-}
 
-#[cfg(not(target_os = "linux"))]
-fn set_idle() -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "idle scheduling is Linux's SCHED_IDLE",
-    ))
+    /// Puts this thread at `p`. An error says the OS refused idle (or has no such policy),
+    /// and the thread stays as it was; normal leaves a thread as it started.
+    pub fn set(self, p: Applied) -> io::Result<()> {
+        match p {
+            Applied::Normal => Ok(()),
+            Applied::Idle => self.set_idle(),
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn set_idle(self) -> io::Result<()> {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: tid names a thread of this process that is alive (its starter holds it
+        // until told); param is a valid sched_param (SCHED_IDLE takes priority 0). Lowering
+        // a thread of one's own needs no privilege.
+        if unsafe { libc::sched_setscheduler(self.tid, libc::SCHED_IDLE, &param) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn set_idle(self) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "idle scheduling is Linux's SCHED_IDLE",
+        ))
+    }
 }
 
 /// The calling thread's priority as the OS has it (tests).
@@ -129,42 +156,45 @@ mod tests {
             (&["http://127.0.0.1/", "http://localhost/"], Applied::Idle),
             (&["http://127.0.0.1/", "http://10.0.0.7/"], Applied::Normal),
             (&["http://10.0.0.7:8080/"], Applied::Normal),
-            (&["http://0.0.0.0:8080/"], Applied::Normal),
+            (&["http://0.0.0.0:8080/"], Applied::Idle),
+            (&["http://[::]:8080/"], Applied::Idle),
+            (&["http://localhost.:8080/"], Applied::Idle),
             (&["http://model.ns.svc:8080/"], Applied::Normal),
             (&["http://localhost.example.com/"], Applied::Normal),
             (&[], Applied::Normal),
         ];
         for (urls, want) in cases {
             assert_eq!(
-                SenderPriority::Auto.wanted(&targets(urls)),
+                SenderPriority::Auto.wanted(&targets(urls), true),
                 *want,
                 "{urls:?}"
             );
         }
         let remote = targets(&["http://10.0.0.7/"]);
-        assert_eq!(SenderPriority::Idle.wanted(&remote), Applied::Idle);
+        assert_eq!(SenderPriority::Idle.wanted(&remote, true), Applied::Idle);
         let local = targets(&["http://127.0.0.1/"]);
-        assert_eq!(SenderPriority::Normal.wanted(&local), Applied::Normal);
+        assert_eq!(SenderPriority::Normal.wanted(&local, true), Applied::Normal);
+        // a client that times the read stays normal unless told
+        assert_eq!(SenderPriority::Auto.wanted(&local, false), Applied::Normal);
+        assert_eq!(SenderPriority::Idle.wanted(&local, false), Applied::Idle);
     }
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn a_thread_put_at_idle_runs_at_idle_and_others_do_not() {
-        let idle =
-            std::thread::spawn(|| apply_to_this_thread(Applied::Idle).map(|()| of_this_thread()))
-                .join()
-                .unwrap()
-                .unwrap()
-                .unwrap();
-        assert_eq!(idle, Applied::Idle);
-        // the policy is the thread's, not the process's
-        assert_eq!(of_this_thread().unwrap(), Applied::Normal);
-        let normal =
-            std::thread::spawn(|| apply_to_this_thread(Applied::Normal).map(|()| of_this_thread()))
-                .join()
-                .unwrap()
-                .unwrap()
-                .unwrap();
-        assert_eq!(normal, Applied::Normal);
+    fn a_thread_put_at_idle_by_another_runs_at_idle_and_others_do_not() {
+        for want in [Applied::Idle, Applied::Normal] {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let (go_tx, go) = std::sync::mpsc::channel::<()>();
+            let t = std::thread::spawn(move || {
+                tx.send(SchedThread::current()).unwrap();
+                go.recv().unwrap();
+                of_this_thread().unwrap()
+            });
+            rx.recv().unwrap().set(want).unwrap();
+            go_tx.send(()).unwrap();
+            assert_eq!(t.join().unwrap(), want, "{want:?}");
+            // the policy is the thread's, not the process's
+            assert_eq!(of_this_thread().unwrap(), Applied::Normal);
+        }
     }
 }

@@ -35,7 +35,8 @@ async fn silent_servers_time_out_on_time() {
             max_requests: None,
             http2: false,
             http1_client: Default::default(),
-            sender_priority: Default::default(),
+            // a timing test: beside other tests at full CPU, idle senders would wait for them
+            sender_priority: SenderPriority::Normal,
             grpc: false,
             tls: None,
             max_lag: Duration::from_millis(1),
@@ -92,4 +93,80 @@ async fn refused_connections_count_as_connect_failures() {
     let o = run(plan, None, Duration::from_millis(250)).await.unwrap();
     assert_eq!(o.stats.failures.get(&Failure::Connect), Some(&5));
     assert_eq!((o.stats.answered(), o.stats.errors()), (0, 5));
+}
+
+/// The priority the open loop's senders ran at is what the plan asked for, auto giving idle
+/// only to the lean client's loopback runs; the closed loop reports none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_senders_priority_follows_the_plan() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = sock.read(&mut buf).await {
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    if n == 0 || sock.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let open = Mode::Open {
+        profile: Profile::Constant(1000.0),
+        max_in_flight: 10,
+    };
+    let idle = Some(if cfg!(target_os = "linux") {
+        Applied::Idle
+    } else {
+        Applied::Normal
+    });
+    let cases = [
+        (open.clone(), SenderPriority::Auto, H1Client::Lean, idle),
+        (
+            open.clone(),
+            SenderPriority::Normal,
+            H1Client::Lean,
+            Some(Applied::Normal),
+        ),
+        // hyper's client times the read: auto keeps it normal
+        (
+            open.clone(),
+            SenderPriority::Auto,
+            H1Client::Hyper,
+            Some(Applied::Normal),
+        ),
+        (open, SenderPriority::Idle, H1Client::Hyper, idle),
+        (
+            Mode::Closed { concurrency: 1 },
+            SenderPriority::Idle,
+            H1Client::Lean,
+            None,
+        ),
+    ];
+    for (mode, asked, client, want) in cases {
+        let plan = Plan {
+            targets: vec![Endpoint::parse(&format!("http://127.0.0.1:{port}/")).unwrap()],
+            method: Method::GET,
+            body: Bytes::new(),
+            content_type: None,
+            mode: mode.clone(),
+            duration: Duration::from_secs(5),
+            max_requests: Some(20),
+            http2: false,
+            http1_client: client,
+            sender_priority: asked,
+            grpc: false,
+            tls: None,
+            max_lag: Duration::from_millis(5),
+            timeout: Duration::from_secs(5),
+        };
+        let o = run(plan, None, Duration::from_millis(250)).await.unwrap();
+        assert_eq!(o.stats.answered(), 20, "{mode:?} {asked:?} {client:?}");
+        assert_eq!(o.sender_priority, want, "{mode:?} {asked:?} {client:?}");
+    }
+    server.abort();
 }

@@ -202,6 +202,22 @@ async fn an_answer_read_late_is_dated_when_it_came_not_when_read() {
     }
 }
 
+/// After an answer read whole, the runtime no longer takes the socket as readable: the
+/// next request's read waits for its answer instead of finding nothing by a system call,
+/// and the stale check before it asks nothing of the kernel.
+#[tokio::test]
+async fn an_answer_read_whole_leaves_the_socket_not_readable() {
+    crate::load::engine::arrival::tests::stamping_on().await;
+    let ok: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+    let mut w = serve(vec![(ok, false), (ok, false), (ok, false)], 64).await;
+    for _ in 0..3 {
+        assert_eq!(ex(&mut w, GET, false).await.unwrap(), (200, true));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(w.tcp.poll_read_ready(&mut cx).is_pending());
+        assert!(!w.stale());
+    }
+}
+
 /// Whether `w` is seen stale within 5 s.
 async fn becomes_stale(w: &Wire) -> bool {
     tokio::time::timeout(Duration::from_secs(5), async {

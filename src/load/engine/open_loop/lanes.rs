@@ -1,19 +1,22 @@
 //! The lanes the open loop sends from.
-use crate::load::engine::priority::{self, Applied};
+use crate::load::engine::priority::{Applied, SchedThread};
 
 /// The open loop's request runtimes: one single-threaded runtime per core, each on its own
 /// thread until closed; the caller's runtime alone when threads cannot be started.
 pub(super) struct Lanes {
     pub(super) handles: Vec<tokio::runtime::Handle>,
-    /// The priority every lane's thread runs at (normal when one was refused idle, or when
-    /// the lanes are the caller's runtime).
+    /// The priority the lanes' threads run at: idle only when every one of them took it
+    /// (normal when one was refused, though the others keep it, and when the lanes are the
+    /// caller's runtime).
     pub(super) priority: Applied,
     close: Vec<tokio::sync::oneshot::Sender<()>>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Lanes {
-    /// Starts the lanes, their threads at `wanted`.
+    /// Starts the lanes, their threads at `wanted`. Each thread builds its runtime and says
+    /// so before it runs anything, at the priority it started with; this thread then sets
+    /// the lane's priority, so that it never waits on a thread already made idle.
     pub(super) fn start(wanted: Applied) -> Lanes {
         let mut lanes = Lanes {
             handles: Vec::new(),
@@ -21,35 +24,37 @@ impl Lanes {
             close: Vec::new(),
             threads: Vec::new(),
         };
-        let (told_tx, told) = std::sync::mpsc::channel();
         for i in 0..crate::load::health::cores() {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                break;
-            };
-            let handle = rt.handle().clone();
+            let (ready_tx, ready) = std::sync::mpsc::channel();
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-            let told_tx = told_tx.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("load-lane-{i}"))
                 .spawn(move || {
-                    let _ = told_tx.send(priority::apply_to_this_thread(wanted).is_ok());
-                    drop(told_tx);
-                    let _ = rt.block_on(rx);
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    else {
+                        return;
+                    };
+                    let me = (rt.handle().clone(), SchedThread::current());
+                    if ready_tx.send(me).is_ok() {
+                        let _ = rt.block_on(rx);
+                    }
                 });
-            if let Ok(t) = spawned {
-                lanes.handles.push(handle);
-                lanes.close.push(tx);
-                lanes.threads.push(t);
+            let Ok(thread) = spawned else {
+                break;
+            };
+            // the thread dropped its sender without a runtime: no lane there
+            let Ok((handle, me)) = ready.recv() else {
+                let _ = thread.join();
+                break;
+            };
+            if me.set(wanted).is_err() {
+                lanes.priority = Applied::Normal;
             }
-        }
-        drop(told_tx);
-        // each started thread says once, before it runs anything
-        let all_took_it = told.iter().take(lanes.threads.len()).all(|ok| ok);
-        if !all_took_it {
-            lanes.priority = Applied::Normal;
+            lanes.handles.push(handle);
+            lanes.close.push(tx);
+            lanes.threads.push(thread);
         }
         if lanes.handles.is_empty() {
             lanes.handles.push(tokio::runtime::Handle::current());

@@ -66,6 +66,8 @@ async fn every_lane_sends_its_part_and_the_budget_holds_across_lanes() {
         let sh = shared(port, 100);
         let mut plan = (*sh.plan).clone();
         plan.max_requests = budget;
+        // a timing test: beside other tests at full CPU, idle senders would wait for them
+        plan.sender_priority = crate::load::engine::SenderPriority::Normal;
         let plan = Arc::new(plan);
         let began = Instant::now();
         let stats = Arc::new(Mutex::new(Stats::new()));
@@ -93,10 +95,7 @@ async fn every_lane_sends_its_part_and_the_budget_holds_across_lanes() {
             "{budget:?}: last send at {took:.3} s, due {due:.3}"
         );
         assert!(quantile_ms(&s.lag, 0.5).unwrap() < 5.0, "{:?}", s.lag.max());
-        // a loopback target: the senders yield the CPU to the server (auto)
-        if cfg!(target_os = "linux") {
-            assert_eq!(priority, Applied::Idle);
-        }
+        assert_eq!(priority, Applied::Normal);
     }
 }
 
