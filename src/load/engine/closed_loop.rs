@@ -57,16 +57,17 @@ pub async fn run(
         stop: stop.clone(),
     };
     let mut handles = Vec::with_capacity(threads);
+    let mut failed = None;
     for i in 0..threads {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(ThreadError::Start)?;
         let shared = shared.clone();
-        let h = std::thread::Builder::new()
-            .name(format!("load-{i}"))
-            .spawn(move || {
-                rt.block_on(async move {
+        // the runtime is built on its thread: one that cannot start then drops nothing
+        // that must not be dropped inside async code
+        let spawned = std::thread::Builder::new().name(format!("load-{i}")).spawn(
+            move || -> std::io::Result<Option<Instant>> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                Ok(rt.block_on(async move {
                     // the thread's workers record here; one task merges it into the run's
                     // figures every 100 ms (a merge walks whole histograms: once per
                     // thread, not once per worker)
@@ -85,20 +86,39 @@ pub async fn run(
                     flusher.abort();
                     flush(&shared.stats, &local);
                     last
-                })
-            })
-            .map_err(ThreadError::Start)?;
-        handles.push(h);
+                }))
+            },
+        );
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                // the threads started already end at once, and are joined below
+                failed = Some(e);
+                stop.store(true, Ordering::Relaxed);
+                break;
+            }
+        }
     }
     // the threads block: join them off the runtime's workers
-    let lasts = tokio::task::spawn_blocking(move || {
-        handles
-            .into_iter()
-            .filter_map(|h| h.join().ok().flatten())
-            .max()
+    let joined = tokio::task::spawn_blocking(move || {
+        handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
     })
     .await
     .map_err(ThreadError::Join)?;
+    let mut lasts = None;
+    for j in joined {
+        match j {
+            Ok(Ok(last)) => lasts = lasts.max(last),
+            Ok(Err(e)) => {
+                failed.get_or_insert(e);
+            }
+            // a thread that panicked sent what it recorded before
+            Err(_) => {}
+        }
+    }
+    if let Some(e) = failed {
+        return Err(ThreadError::Start(e));
+    }
     Ok(lasts.unwrap_or_else(Instant::now))
 }
 

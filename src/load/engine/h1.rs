@@ -192,6 +192,10 @@ impl Wire {
         let Wire { tcp, buf, .. } = self;
         let (n, at) = loop {
             tcp.readable().await.map_err(WireError::Read)?;
+            // a socket that stays readable (a long body from a fast server) would never
+            // let the lane's other tasks run, nor a timeout fire: take from the task's
+            // budget as tokio's own reads do
+            tokio::task::coop::consume_budget().await;
             let room = buf.capacity() - buf.len();
             let mut drained = None;
             let read = tcp.try_io(Interest::READABLE, || {
