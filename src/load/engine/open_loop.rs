@@ -240,4 +240,4 @@ async fn request(sh: Arc<Shared>, lane: usize, i: usize, at: std::time::Instant)
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -99,22 +99,7 @@ async fn refused_connections_count_as_connect_failures() {
 /// only to the lean client's loopback runs; the closed loop reports none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_senders_priority_follows_the_plan() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = sock.read(&mut buf).await {
-                    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-                    if n == 0 || sock.write_all(answer).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
+    let port = super::open_loop::tests::quick_server().await;
     let open = Mode::Open {
         profile: Profile::Constant(1000.0),
         max_in_flight: 10,
@@ -169,5 +154,4 @@ async fn the_senders_priority_follows_the_plan() {
         assert_eq!(o.stats.answered(), 20, "{mode:?} {asked:?} {client:?}");
         assert_eq!(o.sender_priority, want, "{mode:?} {asked:?} {client:?}");
     }
-    server.abort();
 }

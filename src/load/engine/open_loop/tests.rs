@@ -6,7 +6,7 @@ use crate::load::stats::quantile_ms;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A server on loopback that answers every read with an empty 200 at once.
-async fn quick_server() -> u16 {
+pub(crate) async fn quick_server() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
