@@ -132,10 +132,19 @@ impl Health {
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         if self.lagged() {
+            // idle senders get only the CPU the machine leaves: on a busy one they fall behind
+            let idle = match self.sender_priority {
+                Some(crate::load::engine::Applied::Idle) => {
+                    " (the senders ran at idle priority, yielding the CPU to everything \
+                     else on this machine: --sender-priority normal lets them compete \
+                     for it, their CPU then taken from the server's)"
+                }
+                _ => "",
+            };
             out.push(format!(
                 "the generator lagged: sends started {:.2} ms late at p99 (max {:.2} ms, \
                  limit {:.2} ms); the server saw bursts the schedule did not ask for: \
-                 lower the rate, or send from a machine with cores to spare",
+                 lower the rate, or send from a machine with cores to spare{idle}",
                 self.lag_p99_ms.unwrap_or(0.0),
                 self.lag_max_ms.unwrap_or(0.0),
                 self.max_lag_ms
@@ -311,6 +320,22 @@ mod tests {
             }
             assert_eq!(h.to_json()["lagged"], h.lagged());
         }
+    }
+
+    #[test]
+    fn a_lag_at_idle_priority_names_the_way_out_and_only_then() {
+        let mut h = health(Some(3.0), 0, None);
+        let hint = "--sender-priority normal";
+        assert!(!h.problems()[0].contains(hint));
+        h.sender_priority = Some(crate::load::engine::Applied::Normal);
+        assert!(!h.problems()[0].contains(hint));
+        h.sender_priority = Some(crate::load::engine::Applied::Idle);
+        assert!(h.problems()[0].contains(hint), "{:?}", h.problems());
+        assert_eq!(h.to_json()["sender_priority"], "idle");
+        // no lag, nothing said, whatever the priority
+        let mut quiet = health(Some(0.05), 0, None);
+        quiet.sender_priority = Some(crate::load::engine::Applied::Idle);
+        assert!(quiet.problems().is_empty());
     }
 
     #[test]
