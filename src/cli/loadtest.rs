@@ -55,14 +55,16 @@ pub struct LoadtestArgs {
     /// of this console is not judged on it).
     #[arg(long, default_value = "5ms", value_parser = parse_duration, value_name = "DURATION")]
     pub max_lag: Duration,
-    /// Open loop: the scheduling priority of the threads that send. `idle` (Linux
-    /// SCHED_IDLE): they run only on CPU nothing else wants, so a server on this machine is
-    /// never held off a core by the load it is measured with; their own delays show as lag,
-    /// and the default HTTP/1.1 client dates answers by the kernel's receive stamp, not the
-    /// read. `auto`: idle when every --url is on this machine (loopback or localhost) and
-    /// that client carries the run (https, --http2, --grpc and hyper's client time the read,
-    /// so a late read would count as the server's), normal otherwise.
-    #[arg(long, value_enum, default_value_t = crate::load::engine::SenderPriority::Auto)]
+    /// Open loop: the scheduling priority of the threads that send. `normal` (the
+    /// default): they compete with everything else for the CPU. `idle` (Linux SCHED_IDLE):
+    /// they run only on CPU nothing else wants, so a server on this machine is never held
+    /// off a core by the load it is measured with (tighter tails), but once that server
+    /// takes most of the CPU they fall behind and the run lags (with a loopback server
+    /// at 80 % of its capacity the answers piled up for seconds). `auto`: idle when every
+    /// --url is on this machine and the default HTTP/1.1 client carries the run (it dates
+    /// answers by the kernel's receive stamp; https, --http2, --grpc and hyper's client
+    /// time the read), normal otherwise.
+    #[arg(long, value_enum, default_value_t = crate::load::engine::SenderPriority::Normal)]
     pub sender_priority: crate::load::engine::SenderPriority,
     /// A request without an answer after this long is a timeout error.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]

@@ -148,11 +148,11 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(args.max_lag, Duration::from_micros(250));
-        // so does the senders' priority; auto is the default and left unsaid
+        // so does the senders' priority; normal is the default and left unsaid
         use crate::load::engine::SenderPriority;
-        assert_eq!(p.sender_priority, SenderPriority::Auto);
+        assert_eq!(p.sender_priority, SenderPriority::Normal);
         for (flag, want) in [
-            ("normal", SenderPriority::Normal),
+            ("auto", SenderPriority::Auto),
             ("idle", SenderPriority::Idle),
         ] {
             let line = format!("--url http://127.0.0.1:9/ --rate 5 --sender-priority {flag}");

@@ -18,9 +18,10 @@ use crate::load::endpoint::Endpoint;
 pub enum SenderPriority {
     /// Idle when every target is on this machine (a loopback address or `localhost`) and
     /// the client dates answers by the kernel's receive stamp, normal otherwise.
-    #[default]
     Auto,
-    /// The threads' priority as started: they compete with the server for the CPU.
+    /// The threads' priority as started: they compete with the server for the CPU (the
+    /// default: idle senders starve once the server takes most of the CPU).
+    #[default]
     Normal,
     /// Idle priority: the senders yield the CPU to every other thread.
     Idle,

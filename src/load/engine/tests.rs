@@ -110,6 +110,13 @@ async fn the_senders_priority_follows_the_plan() {
         Applied::Normal
     });
     let cases = [
+        // the default: normal, beside a loopback server too
+        (
+            open.clone(),
+            SenderPriority::default(),
+            H1Client::Lean,
+            Some(Applied::Normal),
+        ),
         (open.clone(), SenderPriority::Auto, H1Client::Lean, idle),
         (
             open.clone(),
