@@ -48,14 +48,18 @@ pub fn flush(stats: &Mutex<Stats>, local: &Mutex<Stats>) {
 /// [`merge_into`], unless the thread is recording right now.
 fn try_merge_into(s: &mut Stats, local: &Mutex<Stats>) {
     if let Ok(mut l) = local.try_lock() {
-        s.merge(&l);
-        l.clear();
+        take(s, &mut l);
     }
 }
 
 fn merge_into(s: &mut Stats, local: &Mutex<Stats>) {
     if let Ok(mut l) = local.lock() {
-        s.merge(&l);
-        l.clear();
+        take(s, &mut l);
     }
+}
+
+/// Moves a thread's figures into the run's.
+fn take(s: &mut Stats, l: &mut Stats) {
+    s.merge(l);
+    l.clear();
 }
