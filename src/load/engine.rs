@@ -117,7 +117,7 @@ pub async fn run_into(
             let deadline = start + plan.duration;
             closed_loop::run(&plan, &targets, *concurrency, &stats, deadline, &stop)
                 .await
-                .map(|last| (last, None))
+                .map(|(last, priority)| (last, Some(priority)))
         }
     };
     if let Some(r) = reporter {

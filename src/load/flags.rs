@@ -54,7 +54,7 @@ pub fn words_of(a: &LoadtestArgs) -> Vec<String> {
             format!("{}ms", a.max_lag.as_secs_f64() * 1000.0),
         ]);
     }
-    if a.sender_priority != crate::load::engine::SenderPriority::Normal
+    if a.sender_priority != crate::load::engine::SenderPriority::default()
         && let Some(v) = clap::ValueEnum::to_possible_value(&a.sender_priority)
     {
         w.extend(["--sender-priority".into(), v.get_name().to_owned()]);

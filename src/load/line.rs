@@ -148,11 +148,12 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(args.max_lag, Duration::from_micros(250));
-        // so does the senders' priority; normal is the default and left unsaid
+        // so does the senders' priority; auto is the default and left unsaid
         use crate::load::engine::SenderPriority;
-        assert_eq!(p.sender_priority, SenderPriority::Normal);
+        assert_eq!(p.sender_priority, SenderPriority::Auto);
         for (flag, want) in [
-            ("auto", SenderPriority::Auto),
+            ("normal", SenderPriority::Normal),
+            ("batch", SenderPriority::Batch),
             ("idle", SenderPriority::Idle),
         ] {
             let line = format!("--url http://127.0.0.1:9/ --rate 5 --sender-priority {flag}");

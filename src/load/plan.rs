@@ -34,7 +34,7 @@ pub struct LoadPlan {
     pub timeout: Duration,
     /// Open loop: the sends' p99 lag above which the generator lagged.
     pub max_lag: Duration,
-    /// Open loop: the sending threads' scheduling priority.
+    /// The sending threads' scheduling priority.
     pub sender_priority: crate::load::engine::SenderPriority,
     /// How https targets are checked.
     pub tls: crate::tls::TlsArgs,

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use super::conn::{Conn, Prepared, attempt, ended, outcome};
 use super::flush::{flush, flush_every};
 use super::plan::Plan;
+use super::priority::{Applied, spawn_at};
 use crate::load::failure::RequestError;
 use crate::load::stats::{Outcome, Stats};
 
@@ -32,10 +33,13 @@ struct Shared {
     stop: Arc<AtomicBool>,
 }
 
-/// `concurrency` workers until the deadline or the request budget; the last send time.
+/// `concurrency` workers until the deadline or the request budget; the last send time and
+/// the priority the threads ran at.
 /// The workers are spread over one single-threaded runtime per core (as wrk spreads its
 /// connections over threads): a worker and its connection's task then always run on the
-/// same thread, with no cross-thread wake-ups or work stealing per request.
+/// same thread, with no cross-thread wake-ups or work stealing per request. The threads run
+/// at the plan's sender priority ([`super::priority`]): batch beside a server on this
+/// machine unless told, so that an answer's arrival does not take a core from the server.
 pub async fn run(
     plan: &Arc<Plan>,
     targets: &Arc<Vec<Prepared>>,
@@ -43,8 +47,10 @@ pub async fn run(
     stats: &Arc<Mutex<Stats>>,
     deadline: Instant,
     stop: &Arc<AtomicBool>,
-) -> Result<Instant, ThreadError> {
+) -> Result<(Instant, Applied), ThreadError> {
     let concurrency = concurrency.max(1);
+    let stamped = targets.iter().all(Prepared::is_lean);
+    let wanted = plan.sender_priority.wanted(&plan.targets, stamped);
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -62,7 +68,9 @@ pub async fn run(
         let shared = shared.clone();
         // the runtime is built on its thread: one that cannot start then drops nothing
         // that must not be dropped inside async code
-        let spawned = std::thread::Builder::new().name(format!("load-{i}")).spawn(
+        let spawned = spawn_at(
+            format!("load-{i}"),
+            wanted,
             move || -> std::io::Result<Option<Instant>> {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -106,10 +114,17 @@ pub async fn run(
     .await
     .map_err(ThreadError::Join)?;
     let mut lasts = None;
+    let mut applied = wanted;
     for j in joined {
         match j {
-            Ok(Ok(last)) => lasts = lasts.max(last),
-            Ok(Err(e)) => {
+            Ok((Ok(last), got)) => {
+                lasts = lasts.max(last);
+                // a thread refused: the run says so (though the others keep theirs)
+                if got != wanted {
+                    applied = got;
+                }
+            }
+            Ok((Err(e), _)) => {
                 failed.get_or_insert(e);
             }
             // a thread that panicked sent what it recorded before
@@ -119,7 +134,7 @@ pub async fn run(
     if let Some(e) = failed {
         return Err(ThreadError::Start(e));
     }
-    Ok(lasts.unwrap_or_else(Instant::now))
+    Ok((lasts.unwrap_or_else(Instant::now), applied))
 }
 
 /// One closed-loop worker: its own connection, the next request when the last answered,

@@ -48,8 +48,8 @@ struct Shared {
 /// send to a runtime (that hand-off was two wake-ups of two threads per send, the
 /// generator's share of the tail on a machine whose cores it shares with the server), no
 /// work stealing. The lanes' threads run at the plan's sender priority ([`super::priority`]):
-/// normal unless asked; idle on request, so that they never hold a server on this machine
-/// off a core.
+/// batch beside a server on this machine unless told, so that a waking lane does not take
+/// a core from the server; idle on request, so that they never hold it off one.
 pub async fn run(
     plan: &Arc<Plan>,
     targets: &Arc<Vec<Prepared>>,

@@ -95,8 +95,8 @@ async fn refused_connections_count_as_connect_failures() {
     assert_eq!((o.stats.answered(), o.stats.errors()), (0, 5));
 }
 
-/// The priority the open loop's senders ran at is what the plan asked for, auto giving idle
-/// only to the lean client's loopback runs; the closed loop reports none.
+/// The priority the senders ran at, in either loop, is what the plan asked for, auto (the
+/// default) giving batch only to the lean client's loopback runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_senders_priority_follows_the_plan() {
     let port = super::open_loop::tests::quick_server().await;
@@ -104,20 +104,30 @@ async fn the_senders_priority_follows_the_plan() {
         profile: Profile::Constant(1000.0),
         max_in_flight: 10,
     };
-    let idle = Some(if cfg!(target_os = "linux") {
-        Applied::Idle
-    } else {
-        Applied::Normal
-    });
+    let closed = Mode::Closed { concurrency: 3 };
+    let linux = |p| {
+        Some(if cfg!(target_os = "linux") {
+            p
+        } else {
+            Applied::Normal
+        })
+    };
+    let (idle, batch) = (linux(Applied::Idle), linux(Applied::Batch));
     let cases = [
-        // the default: normal, beside a loopback server too
+        // the default: batch beside a loopback server, in either loop
         (
             open.clone(),
             SenderPriority::default(),
             H1Client::Lean,
-            Some(Applied::Normal),
+            batch,
         ),
-        (open.clone(), SenderPriority::Auto, H1Client::Lean, idle),
+        (
+            closed.clone(),
+            SenderPriority::default(),
+            H1Client::Lean,
+            batch,
+        ),
+        (open.clone(), SenderPriority::Batch, H1Client::Hyper, batch),
         (
             open.clone(),
             SenderPriority::Normal,
@@ -131,12 +141,19 @@ async fn the_senders_priority_follows_the_plan() {
             H1Client::Hyper,
             Some(Applied::Normal),
         ),
-        (open, SenderPriority::Idle, H1Client::Hyper, idle),
         (
-            Mode::Closed { concurrency: 1 },
-            SenderPriority::Idle,
+            closed.clone(),
+            SenderPriority::Auto,
+            H1Client::Hyper,
+            Some(Applied::Normal),
+        ),
+        (open, SenderPriority::Idle, H1Client::Hyper, idle),
+        (closed.clone(), SenderPriority::Idle, H1Client::Lean, idle),
+        (
+            closed,
+            SenderPriority::Normal,
             H1Client::Lean,
-            None,
+            Some(Applied::Normal),
         ),
     ];
     for (mode, asked, client, want) in cases {

@@ -5,8 +5,8 @@ use crate::load::engine::priority::{Applied, SchedThread};
 /// thread until closed; the caller's runtime alone when threads cannot be started.
 pub(super) struct Lanes {
     pub(super) handles: Vec<tokio::runtime::Handle>,
-    /// The priority the lanes' threads run at: idle only when every one of them took it
-    /// (normal when one was refused, though the others keep it, and when the lanes are the
+    /// The priority the lanes' threads run at: the one wanted only when every one of them
+    /// took it (normal when one was refused, though the others keep it, and when the lanes are the
     /// caller's runtime).
     pub(super) priority: Applied,
     close: Vec<tokio::sync::oneshot::Sender<()>>,

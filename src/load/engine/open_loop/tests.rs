@@ -104,7 +104,7 @@ async fn every_lane_sends_its_part_and_the_budget_holds_across_lanes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lanes_run_at_the_priority_asked_for() {
     use crate::load::engine::priority::of_this_thread;
-    for want in [Applied::Idle, Applied::Normal] {
+    for want in [Applied::Idle, Applied::Batch, Applied::Normal] {
         let lanes = Lanes::start(want);
         assert_eq!(lanes.priority, want);
         assert_eq!(lanes.handles.len(), crate::load::health::cores());
