@@ -46,8 +46,8 @@ pub struct Health {
     /// console that includes its screen and watches), and the cores the machine has.
     pub cpu_cores: Option<f64>,
     pub cores: usize,
-    /// The priority the open loop's sending threads ran at (a whole run's; none for a
-    /// progress window, the closed loop and in-cluster runs).
+    /// The priority the sending threads ran at (a whole run's; none for a progress window
+    /// and in-cluster runs).
     pub sender_priority: Option<crate::load::engine::Applied>,
 }
 
@@ -132,12 +132,17 @@ impl Health {
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         if self.lagged() {
-            // idle senders get only the CPU the machine leaves: on a busy one they fall behind
+            // lowered senders give way to the server: on a busy machine they can fall behind
             let idle = match self.sender_priority {
                 Some(crate::load::engine::Applied::Idle) => {
                     " (the senders ran at idle priority, yielding the CPU to everything \
-                     else on this machine: --sender-priority normal lets them compete \
-                     for it, their CPU then taken from the server's)"
+                     else on this machine: --sender-priority normal (or batch) lets them \
+                     compete for it, their CPU then taken from the server's)"
+                }
+                Some(crate::load::engine::Applied::Batch) => {
+                    " (the senders ran at batch priority, waiting when they wake for the \
+                     running thread's turn to end: --sender-priority normal lets them take \
+                     the core at once, from the server's threads)"
                 }
                 _ => "",
             };
@@ -323,15 +328,22 @@ mod tests {
     }
 
     #[test]
-    fn a_lag_at_idle_priority_names_the_way_out_and_only_then() {
+    fn a_lag_at_a_lowered_priority_names_the_way_out_and_only_then() {
+        use crate::load::engine::Applied;
         let mut h = health(Some(3.0), 0, None);
         let hint = "--sender-priority normal";
         assert!(!h.problems()[0].contains(hint));
-        h.sender_priority = Some(crate::load::engine::Applied::Normal);
+        h.sender_priority = Some(Applied::Normal);
         assert!(!h.problems()[0].contains(hint));
-        h.sender_priority = Some(crate::load::engine::Applied::Idle);
-        assert!(h.problems()[0].contains(hint), "{:?}", h.problems());
-        assert_eq!(h.to_json()["sender_priority"], "idle");
+        for (p, said) in [
+            (Applied::Idle, "ran at idle priority"),
+            (Applied::Batch, "ran at batch priority"),
+        ] {
+            h.sender_priority = Some(p);
+            let got = &h.problems()[0];
+            assert!(got.contains(hint) && got.contains(said), "{p:?}: {got}");
+            assert_eq!(h.to_json()["sender_priority"], p.name());
+        }
         // no lag, nothing said, whatever the priority
         let mut quiet = health(Some(0.05), 0, None);
         quiet.sender_priority = Some(crate::load::engine::Applied::Idle);

@@ -27,7 +27,6 @@ pub enum ThreadError {
 struct Shared {
     plan: Arc<Plan>,
     targets: Arc<Vec<Prepared>>,
-    stats: Arc<Mutex<Stats>>,
     /// Requests claimed so far, against the plan's budget.
     claimed: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
@@ -58,14 +57,25 @@ pub async fn run(
     let shared = Shared {
         plan: plan.clone(),
         targets: targets.clone(),
-        stats: stats.clone(),
         claimed: Arc::new(AtomicU64::new(0)),
         stop: stop.clone(),
     };
+    // each thread's workers record in its own figures; a task on the caller's runtime, not
+    // the thread's, merges them into the run's every 100 ms (a merge walks whole
+    // histograms: once per thread, not once per worker), so that a thread at a lowered
+    // priority never holds the run's figures, which the progress display waits for
+    let locals: Vec<_> = (0..threads)
+        .map(|_| Arc::new(Mutex::new(Stats::new())))
+        .collect();
+    let flushers: Vec<_> = locals
+        .iter()
+        .map(|local| tokio::spawn(flush_every(local.clone(), stats.clone())))
+        .collect();
     let mut handles = Vec::with_capacity(threads);
     let mut failed = None;
-    for i in 0..threads {
+    for (i, local) in locals.iter().enumerate() {
         let shared = shared.clone();
+        let local = local.clone();
         // the runtime is built on its thread: one that cannot start then drops nothing
         // that must not be dropped inside async code
         let spawned = spawn_at(
@@ -76,11 +86,6 @@ pub async fn run(
                     .enable_all()
                     .build()?;
                 Ok(rt.block_on(async move {
-                    // the thread's workers record here; one task merges it into the run's
-                    // figures every 100 ms (a merge walks whole histograms: once per
-                    // thread, not once per worker)
-                    let local = Arc::new(Mutex::new(Stats::new()));
-                    let flusher = tokio::spawn(flush_every(local.clone(), shared.stats.clone()));
                     let mut set = tokio::task::JoinSet::new();
                     for w in (i..concurrency).step_by(threads) {
                         set.spawn(worker(w, shared.clone(), local.clone(), deadline));
@@ -91,8 +96,6 @@ pub async fn run(
                             last = Some(last.map_or(t, |l| l.max(t)));
                         }
                     }
-                    flusher.abort();
-                    flush(&shared.stats, &local);
                     last
                 }))
             },
@@ -111,8 +114,15 @@ pub async fn run(
     let joined = tokio::task::spawn_blocking(move || {
         handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
     })
-    .await
-    .map_err(ThreadError::Join)?;
+    .await;
+    for f in flushers {
+        f.abort();
+    }
+    // what each thread recorded since its last merge, a thread that panicked included
+    for local in &locals {
+        flush(stats, local);
+    }
+    let joined = joined.map_err(ThreadError::Join)?;
     let mut lasts = None;
     let mut applied = wanted;
     for j in joined {
@@ -127,7 +137,7 @@ pub async fn run(
             Ok((Err(e), _)) => {
                 failed.get_or_insert(e);
             }
-            // a thread that panicked sent what it recorded before
+            // a thread that panicked: what it recorded before is merged above
             Err(_) => {}
         }
     }

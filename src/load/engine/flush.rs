@@ -2,8 +2,9 @@
 //! thread record into figures that only that thread and its merges take, and the run's
 //! shared figures, which the progress display reads, are taken once per thread per tick
 //! instead of once per request. A merge never waits for a thread's own figures: a thread
-//! the scheduler put off the CPU while recording (an open-loop lane at idle priority may
-//! wait long) keeps them for the next tick.
+//! the scheduler put off the CPU while recording (a load thread at idle priority may wait
+//! long) keeps them for the next tick. The merging tasks run on the caller's runtime, never
+//! on a load thread, so that a lowered thread never holds the run's figures.
 use std::sync::{Arc, Mutex, TryLockError};
 use std::time::Duration;
 

@@ -49,7 +49,7 @@ pub struct Plan {
     pub timeout: Duration,
     /// Open loop: the sends' p99 lag above which the generator lagged.
     pub max_lag: Duration,
-    /// Open loop: the scheduling priority of the sending threads.
+    /// The scheduling priority of the sending threads (either loop).
     pub sender_priority: super::priority::SenderPriority,
     /// The client configuration for https targets (`None` when every target is http).
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
@@ -64,7 +64,7 @@ pub struct Outcomes {
     pub send_window: Duration,
     /// CPU the process used over the run, in cores.
     pub cpu_cores: Option<f64>,
-    /// The priority the sending threads ran at (open loop; `None`: the closed loop's
-    /// workers, which run at the process's, and in-cluster runs, whose workers keep theirs).
+    /// The priority the sending threads ran at, as the OS had it (`None`: in-cluster runs,
+    /// whose workers report their own).
     pub sender_priority: Option<super::priority::Applied>,
 }

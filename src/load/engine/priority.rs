@@ -91,8 +91,9 @@ fn on_this_machine(ep: &Endpoint) -> bool {
 }
 
 /// A thread as the scheduler knows it (its TID on Linux), so that its priority can be set
-/// from another thread: the one starting the lanes, at normal priority, rather than the
-/// lane itself, which once idle may wait long for a core to say how it went.
+/// and read by itself ([`spawn_at`]) or from another thread: the one starting the open
+/// loop's lanes, at normal priority, rather than the lane itself, which once idle may wait
+/// long for a core to say how it went.
 #[derive(Debug, Clone, Copy)]
 pub struct SchedThread {
     #[cfg(target_os = "linux")]
@@ -109,8 +110,8 @@ impl SchedThread {
         }
     }
 
-    /// Puts this thread at `p`. An error says the OS refused idle (or has no such policy),
-    /// and the thread stays as it was; normal leaves a thread as it started.
+    /// Puts this thread at `p`. An error says the OS refused batch or idle (or has no such
+    /// policy), and the thread stays as it was; normal leaves a thread as it started.
     pub fn set(self, p: Applied) -> io::Result<()> {
         match p {
             Applied::Normal => Ok(()),
@@ -129,14 +130,34 @@ impl SchedThread {
     #[cfg(target_os = "linux")]
     fn set_policy(self, policy: libc::c_int) -> io::Result<()> {
         let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: tid names a thread of this process that is alive (its starter holds it
-        // until told); param is a valid sched_param (SCHED_BATCH and SCHED_IDLE take
-        // priority 0). Moving a thread of one's own from SCHED_OTHER to either needs no
-        // privilege.
+        // SAFETY: tid names a thread of this process that is alive (the calling thread, or
+        // one its starter holds until told); param is a valid sched_param that outlives the
+        // call (SCHED_BATCH and SCHED_IDLE take priority 0). Moving a thread of one's own
+        // from SCHED_OTHER to either needs no privilege; from SCHED_IDLE (a process started
+        // under `chrt -i`) the OS may refuse, which comes back as the error.
         if unsafe { libc::sched_setscheduler(self.tid, policy, &param) } != 0 {
             return Err(io::Error::last_os_error());
         }
         Ok(())
+    }
+
+    /// This thread's priority as the OS has it (other policies, the real-time ones, count
+    /// as normal).
+    #[cfg(target_os = "linux")]
+    pub fn get(self) -> io::Result<Applied> {
+        // SAFETY: tid names a thread of this process that is alive, as above; no pointers.
+        match unsafe { libc::sched_getscheduler(self.tid) } {
+            -1 => Err(io::Error::last_os_error()),
+            libc::SCHED_IDLE => Ok(Applied::Idle),
+            libc::SCHED_BATCH => Ok(Applied::Batch),
+            _ => Ok(Applied::Normal),
+        }
+    }
+
+    /// This thread's priority: normal where batch and idle do not exist.
+    #[cfg(not(target_os = "linux"))]
+    pub fn get(self) -> io::Result<Applied> {
+        Ok(Applied::Normal)
     }
 }
 
@@ -154,28 +175,17 @@ where
 {
     std::thread::Builder::new().name(name).spawn(move || {
         // refused: the thread runs as it started, which the read back says
-        let _ = SchedThread::current().set(p);
-        let got = of_this_thread().unwrap_or(Applied::Normal);
+        let me = SchedThread::current();
+        let _ = me.set(p);
+        let got = me.get().unwrap_or(Applied::Normal);
         (f(), got)
     })
 }
 
-/// The calling thread's priority as the OS has it.
-#[cfg(not(target_os = "linux"))]
+/// The calling thread's priority as the OS has it (tests).
+#[cfg(test)]
 pub fn of_this_thread() -> io::Result<Applied> {
-    Ok(Applied::Normal)
-}
-
-/// The calling thread's priority as the OS has it.
-#[cfg(target_os = "linux")]
-pub fn of_this_thread() -> io::Result<Applied> {
-    // SAFETY: pid 0 is the calling thread; no pointers.
-    match unsafe { libc::sched_getscheduler(0) } {
-        -1 => Err(io::Error::last_os_error()),
-        libc::SCHED_IDLE => Ok(Applied::Idle),
-        libc::SCHED_BATCH => Ok(Applied::Batch),
-        _ => Ok(Applied::Normal),
-    }
+    SchedThread::current().get()
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@ use crate::load::engine::priority::{Applied, SchedThread};
 /// thread until closed; the caller's runtime alone when threads cannot be started.
 pub(super) struct Lanes {
     pub(super) handles: Vec<tokio::runtime::Handle>,
-    /// The priority the lanes' threads run at: the one wanted only when every one of them
-    /// took it (normal when one was refused, though the others keep it, and when the lanes are the
-    /// caller's runtime).
+    /// The priority the lanes' threads run at, as the OS has it: the one wanted only when
+    /// every one of them took it (another when one was refused, though the others keep
+    /// it; normal when the lanes are the caller's runtime).
     pub(super) priority: Applied,
     close: Vec<tokio::sync::oneshot::Sender<()>>,
     threads: Vec<std::thread::JoinHandle<()>>,
@@ -49,8 +49,11 @@ impl Lanes {
                 let _ = thread.join();
                 break;
             };
-            if me.set(wanted).is_err() {
-                lanes.priority = Applied::Normal;
+            // refused: the lane runs as it started, which the read back says
+            let _ = me.set(wanted);
+            let got = me.get().unwrap_or(Applied::Normal);
+            if got != wanted {
+                lanes.priority = got;
             }
             lanes.handles.push(handle);
             lanes.close.push(tx);
