@@ -15,6 +15,7 @@ mod closed_loop;
 mod conn;
 mod flush;
 mod h1;
+mod live;
 mod open_loop;
 mod plan;
 mod priority;
@@ -95,7 +96,11 @@ pub async fn run_into(
     let plan = Arc::new(plan);
     let cpu_before = health::cpu_time();
     let start = Instant::now();
-    let reporter = progress.map(|tx| spawn_reporter(tx, &stats, &plan, start, every));
+    let tally = live::Tally {
+        stats: stats.clone(),
+        answered: Arc::new(live::Answered::new(health::cores())),
+    };
+    let reporter = progress.map(|tx| spawn_reporter(tx, &tally, &plan, start, every));
     let last_send = match &plan.mode {
         Mode::Open {
             profile,
@@ -106,7 +111,7 @@ pub async fn run_into(
                 &targets,
                 profile,
                 *max_in_flight,
-                &stats,
+                &tally,
                 start,
                 &stop,
             )
@@ -115,7 +120,7 @@ pub async fn run_into(
         }
         Mode::Closed { concurrency } => {
             let deadline = start + plan.duration;
-            closed_loop::run(&plan, &targets, *concurrency, &stats, deadline, &stop)
+            closed_loop::run(&plan, &targets, *concurrency, &tally, deadline, &stop)
                 .await
                 .map(|(last, priority)| (last, Some(priority)))
         }
@@ -170,23 +175,29 @@ async fn check_tls(plan: &Plan) -> Result<(), RunError> {
 /// Sends a [`Progress`] every `every` from `start` until aborted or nobody listens.
 fn spawn_reporter(
     tx: UnboundedSender<Progress>,
-    stats: &Arc<Mutex<Stats>>,
+    tally: &live::Tally,
     plan: &Arc<Plan>,
     start: Instant,
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
-    let (stats, plan) = (stats.clone(), plan.clone());
+    let (tally, plan) = (tally.clone(), plan.clone());
     tokio::spawn(async move {
         let mut iv = tokio::time::interval_at(start + every, every);
         let mut last = start;
         let mut cpu = health::cpu_time();
+        let mut answered = 0;
         loop {
             iv.tick().await;
             // the tick may come late: the CPU is over the time that really passed
             let now = Instant::now();
             let cpu_now = health::cpu_time();
             let cores = health::cores_used(cpu, cpu_now, now - last);
-            let p = progress::snapshot(&stats, &plan, now - start, now - last, cores);
+            let mut p = progress::snapshot(&tally.stats, &plan, now - start, now - last, cores);
+            // the rate from the answers counted as they came, not from the merged figures
+            // (merged every 100 ms per thread: a window held two or three merges)
+            let answered_now = tally.answered.total();
+            p.rps = (answered_now - answered) as f64 / (now - last).as_secs_f64().max(1e-9);
+            answered = answered_now;
             last = now;
             cpu = cpu_now;
             if tx.send(p).is_err() {

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::conn::{Conn, Prepared, attempt, ended, outcome};
 use super::flush::{flush, flush_every};
+use super::live::{Answered, Tally};
 use super::plan::Plan;
 use super::priority::{Applied, spawn_at};
 use crate::load::failure::RequestError;
@@ -27,6 +28,7 @@ pub enum ThreadError {
 struct Shared {
     plan: Arc<Plan>,
     targets: Arc<Vec<Prepared>>,
+    answered: Arc<Answered>,
     /// Requests claimed so far, against the plan's budget.
     claimed: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
@@ -43,7 +45,7 @@ pub async fn run(
     plan: &Arc<Plan>,
     targets: &Arc<Vec<Prepared>>,
     concurrency: usize,
-    stats: &Arc<Mutex<Stats>>,
+    tally: &Tally,
     deadline: Instant,
     stop: &Arc<AtomicBool>,
 ) -> Result<(Instant, Applied), ThreadError> {
@@ -57,6 +59,7 @@ pub async fn run(
     let shared = Shared {
         plan: plan.clone(),
         targets: targets.clone(),
+        answered: tally.answered.clone(),
         claimed: Arc::new(AtomicU64::new(0)),
         stop: stop.clone(),
     };
@@ -69,7 +72,7 @@ pub async fn run(
         .collect();
     let flushers: Vec<_> = locals
         .iter()
-        .map(|local| tokio::spawn(flush_every(local.clone(), stats.clone())))
+        .map(|local| tokio::spawn(flush_every(local.clone(), tally.stats.clone())))
         .collect();
     let mut handles = Vec::with_capacity(threads);
     let mut failed = None;
@@ -88,7 +91,7 @@ pub async fn run(
                 Ok(rt.block_on(async move {
                     let mut set = tokio::task::JoinSet::new();
                     for w in (i..concurrency).step_by(threads) {
-                        set.spawn(worker(w, shared.clone(), local.clone(), deadline));
+                        set.spawn(worker(w, i, shared.clone(), local.clone(), deadline));
                     }
                     let mut last: Option<Instant> = None;
                     while let Some(r) = set.join_next().await {
@@ -120,7 +123,7 @@ pub async fn run(
     }
     // what each thread recorded since its last merge, a thread that panicked included
     for local in &locals {
-        flush(stats, local);
+        flush(&tally.stats, local);
     }
     let joined = joined.map_err(ThreadError::Join)?;
     let mut lasts = None;
@@ -149,7 +152,13 @@ pub async fn run(
 
 /// One closed-loop worker: its own connection, the next request when the last answered,
 /// recorded in its thread's `local` figures.
-async fn worker(w: usize, sh: Shared, local: Arc<Mutex<Stats>>, deadline: Instant) -> Instant {
+async fn worker(
+    w: usize,
+    thread: usize,
+    sh: Shared,
+    local: Arc<Mutex<Stats>>,
+    deadline: Instant,
+) -> Instant {
     let t = &sh.targets[w % sh.targets.len().max(1)];
     let mut conn = None;
     let mut timer = Deadline::new(sh.plan.timeout);
@@ -174,6 +183,9 @@ async fn worker(w: usize, sh: Shared, local: Arc<Mutex<Stats>>, deadline: Instan
             if let Some(w) = read_wait {
                 s.waited_to_be_read(w);
             }
+        }
+        if matches!(outcome, Outcome::Status(_)) {
+            sh.answered.add(thread);
         }
     }
     last

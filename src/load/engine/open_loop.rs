@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::conn::{Conn, Prepared, ended, one};
 use super::flush::{flush, flush_every};
+use super::live::{Answered, Tally};
 use super::plan::Plan;
 use super::priority::Applied;
 use super::timer::PreciseTimer;
@@ -34,6 +35,8 @@ struct Shared {
     /// Each lane's own figures (only its thread takes them), merged into the run's by
     /// [`flush_every`] on the lane.
     locals: Vec<Arc<Mutex<Stats>>>,
+    /// Answers as they come, each lane on its own counter.
+    answered: Arc<Answered>,
     finished: Arc<AtomicU64>,
     all_done: Arc<Notify>,
 }
@@ -55,7 +58,7 @@ pub async fn run(
     targets: &Arc<Vec<Prepared>>,
     profile: &Profile,
     max_in_flight: usize,
-    stats: &Arc<Mutex<Stats>>,
+    tally: &Tally,
     start: Instant,
     stop: &Arc<AtomicBool>,
 ) -> (Instant, Applied) {
@@ -78,6 +81,7 @@ pub async fn run(
             .iter()
             .map(|_| Arc::new(Mutex::new(Stats::new())))
             .collect(),
+        answered: tally.answered.clone(),
         finished: Arc::new(AtomicU64::new(0)),
         all_done: Arc::new(Notify::new()),
     });
@@ -87,7 +91,7 @@ pub async fn run(
     // run's figures, which the progress display waits for
     let flushers: Vec<_> = locals
         .iter()
-        .map(|local| tokio::spawn(flush_every(local.clone(), stats.clone())))
+        .map(|local| tokio::spawn(flush_every(local.clone(), tally.stats.clone())))
         .collect();
     let std_start = start.into_std();
     let claim = Arc::new(AtomicU64::new(0));
@@ -115,7 +119,7 @@ pub async fn run(
     }
     for (f, local) in flushers.into_iter().zip(&locals) {
         f.abort();
-        flush(stats, local);
+        flush(&tally.stats, local);
     }
     // the lanes' threads end once told; joined off the runtime's workers
     let _ = tokio::task::spawn_blocking(move || lanes.close()).await;
@@ -235,6 +239,9 @@ async fn request(sh: Arc<Shared>, lane: usize, i: usize, at: std::time::Instant)
         if let Some(w) = read_wait {
             s.waited_to_be_read(w);
         }
+    }
+    if matches!(outcome, Outcome::Status(_)) {
+        sh.answered.add(lane);
     }
     sh.finished.fetch_add(1, Ordering::Release);
     sh.all_done.notify_one();

@@ -179,3 +179,85 @@ async fn the_senders_priority_follows_the_plan() {
         assert_eq!(o.sender_priority, want, "{mode:?} {asked:?} {client:?}");
     }
 }
+
+/// The live rate is the answers of each window as they came: steady at a steady rate, not
+/// swinging with the lanes' merges of their figures (every 100 ms, so that a 250 ms window
+/// held two or three of them: 0.8× or 1.2× the rate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_rate_is_steady_at_a_steady_rate() {
+    let port = super::open_loop::tests::quick_server().await;
+    let plan = Plan {
+        targets: vec![Endpoint::parse(&format!("http://127.0.0.1:{port}/")).unwrap()],
+        method: Method::GET,
+        body: Bytes::new(),
+        content_type: None,
+        mode: Mode::Open {
+            profile: Profile::Constant(2000.0),
+            max_in_flight: 100,
+        },
+        duration: Duration::from_millis(2600),
+        max_requests: None,
+        http2: false,
+        http1_client: H1Client::Lean,
+        // a timing test: beside other tests at full CPU, lowered senders would wait
+        sender_priority: SenderPriority::Normal,
+        grpc: false,
+        tls: None,
+        max_lag: Duration::from_millis(5),
+        timeout: Duration::from_secs(10),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    run(plan, Some(tx), Duration::from_millis(250))
+        .await
+        .unwrap();
+    let mut rates = Vec::new();
+    while let Ok(p) = rx.try_recv() {
+        rates.push(p.rps);
+    }
+    // the first window holds the connections' start; the last may end with the run
+    let rates = &rates[1..rates.len() - 1];
+    assert!(rates.len() >= 6, "{rates:?}");
+    let steady = rates
+        .iter()
+        .filter(|r| (*r / 2000.0 - 1.0).abs() < 0.1)
+        .count();
+    assert!(
+        steady * 4 >= rates.len() * 3,
+        "windows within 10 % of 2000/s: {steady} of {}: {rates:?}",
+        rates.len()
+    );
+}
+
+/// The closed loop's workers count every answer live, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_closed_loop_counts_its_answers_live() {
+    let port = super::open_loop::tests::quick_server().await;
+    let plan = Arc::new(Plan {
+        targets: vec![Endpoint::parse(&format!("http://127.0.0.1:{port}/")).unwrap()],
+        method: Method::GET,
+        body: Bytes::new(),
+        content_type: None,
+        mode: Mode::Closed { concurrency: 3 },
+        duration: Duration::from_secs(60),
+        max_requests: Some(150),
+        http2: false,
+        http1_client: H1Client::Lean,
+        sender_priority: SenderPriority::Normal,
+        grpc: false,
+        tls: None,
+        max_lag: Duration::from_millis(5),
+        timeout: Duration::from_secs(10),
+    });
+    let targets = Arc::new(vec![conn::Prepared::new(&plan, &plan.targets[0]).unwrap()]);
+    let tally = live::Tally {
+        stats: Arc::new(Mutex::new(Stats::new())),
+        answered: Arc::new(live::Answered::new(2)),
+    };
+    let deadline = Instant::now() + plan.duration;
+    let stop = Arc::new(AtomicBool::new(false));
+    super::closed_loop::run(&plan, &targets, 3, &tally, deadline, &stop)
+        .await
+        .unwrap();
+    assert_eq!(tally.answered.total(), 150);
+    assert_eq!(tally.stats.lock().unwrap().answered(), 150);
+}

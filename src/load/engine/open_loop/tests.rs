@@ -52,6 +52,7 @@ fn shared(port: u16, slots: usize) -> Arc<Shared> {
         targets,
         slots: Arc::new(Semaphore::new(slots)),
         locals: vec![Arc::new(Mutex::new(Stats::new()))],
+        answered: Arc::new(Answered::new(1)),
         finished: Arc::new(AtomicU64::new(0)),
         all_done: Arc::new(Notify::new()),
     })
@@ -71,16 +72,22 @@ async fn every_lane_sends_its_part_and_the_budget_holds_across_lanes() {
         let plan = Arc::new(plan);
         let began = Instant::now();
         let stats = Arc::new(Mutex::new(Stats::new()));
+        let tally = Tally {
+            stats: stats.clone(),
+            answered: Arc::new(Answered::new(2)),
+        };
         let (last, priority) = run(
             &plan,
             &sh.targets,
             &Profile::Constant(400.0),
             100,
-            &stats,
+            &tally,
             began,
             &Arc::new(AtomicBool::new(false)),
         )
         .await;
+        // the live count saw every answer, once
+        assert_eq!(tally.answered.total(), want, "{budget:?}");
         let s = stats.lock().unwrap();
         assert_eq!(
             (s.sent, s.statuses.get(&200)),
@@ -197,6 +204,7 @@ async fn the_wait_to_be_read_is_measured_only_where_the_kernel_stamped() {
             pools: sh.pools.clone(),
             slots: sh.slots.clone(),
             locals: sh.locals.clone(),
+            answered: sh.answered.clone(),
             finished: sh.finished.clone(),
             all_done: sh.all_done.clone(),
         });
