@@ -183,6 +183,8 @@ fn spawn_reporter(
     let (tally, plan) = (tally.clone(), plan.clone());
     tokio::spawn(async move {
         let mut iv = tokio::time::interval_at(start + every, every);
+        // after a stall, one window the length of the stall, not a burst of tiny ones
+        iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last = start;
         let mut cpu = health::cpu_time();
         let mut answered = 0;
@@ -190,13 +192,15 @@ fn spawn_reporter(
             iv.tick().await;
             // the tick may come late: the CPU is over the time that really passed
             let now = Instant::now();
+            // the rate from the answers counted as they came, not from the merged figures
+            // (merged every 100 ms per thread: a window held two or three merges), read at
+            // the window's end, before the figures' lock is waited for
+            let answered_now = tally.answered.total();
             let cpu_now = health::cpu_time();
             let cores = health::cores_used(cpu, cpu_now, now - last);
             let mut p = progress::snapshot(&tally.stats, &plan, now - start, now - last, cores);
-            // the rate from the answers counted as they came, not from the merged figures
-            // (merged every 100 ms per thread: a window held two or three merges)
-            let answered_now = tally.answered.total();
-            p.rps = (answered_now - answered) as f64 / (now - last).as_secs_f64().max(1e-9);
+            p.rps =
+                answered_now.saturating_sub(answered) as f64 / (now - last).as_secs_f64().max(1e-9);
             answered = answered_now;
             last = now;
             cpu = cpu_now;

@@ -214,16 +214,18 @@ async fn the_live_rate_is_steady_at_a_steady_rate() {
     while let Ok(p) = rx.try_recv() {
         rates.push(p.rps);
     }
+    assert!(rates.len() >= 8, "{rates:?}");
     // the first window holds the connections' start; the last may end with the run
     let rates = &rates[1..rates.len() - 1];
-    assert!(rates.len() >= 6, "{rates:?}");
+    // the merges' swing was a fifth either way; a stall of the whole process on a window's
+    // edge moves answers between two windows: a quarter of them may be off
     let steady = rates
         .iter()
-        .filter(|r| (*r / 2000.0 - 1.0).abs() < 0.1)
+        .filter(|r| (*r / 2000.0 - 1.0).abs() < 0.15)
         .count();
     assert!(
         steady * 4 >= rates.len() * 3,
-        "windows within 10 % of 2000/s: {steady} of {}: {rates:?}",
+        "windows within 15 % of 2000/s: {steady} of {}: {rates:?}",
         rates.len()
     );
 }
