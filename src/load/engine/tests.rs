@@ -5,6 +5,28 @@ use super::*;
 use crate::load::failure::Failure;
 use crate::load::profile::Profile;
 
+/// A GET plan to `127.0.0.1:port` in `mode`: the lean client at normal priority (a timing
+/// test beside other tests at full CPU: lowered senders would wait for them), no budget,
+/// tests set what they measure.
+fn plan_to(port: u16, mode: Mode) -> Plan {
+    Plan {
+        targets: vec![Endpoint::parse(&format!("http://127.0.0.1:{port}/")).unwrap()],
+        method: Method::GET,
+        body: Bytes::new(),
+        content_type: None,
+        mode,
+        duration: Duration::from_secs(5),
+        max_requests: None,
+        http2: false,
+        http1_client: H1Client::Lean,
+        sender_priority: SenderPriority::Normal,
+        grpc: false,
+        tls: None,
+        max_lag: Duration::from_millis(5),
+        timeout: Duration::from_secs(10),
+    }
+}
+
 /// A server that accepts and never answers: every request must end as a timeout,
 /// after between 1.0 and 1.1 × the timeout, closed loop and open loop alike.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,7 +39,6 @@ async fn silent_servers_time_out_on_time() {
             held.push(sock);
         }
     });
-    let url = format!("http://127.0.0.1:{port}/");
     for mode in [
         Mode::Closed { concurrency: 2 },
         Mode::Open {
@@ -26,21 +47,10 @@ async fn silent_servers_time_out_on_time() {
         },
     ] {
         let plan = Plan {
-            targets: vec![Endpoint::parse(&url).unwrap()],
-            method: Method::GET,
-            body: Bytes::new(),
-            content_type: None,
-            mode: mode.clone(),
             duration: Duration::from_millis(1000),
-            max_requests: None,
-            http2: false,
-            http1_client: Default::default(),
-            // a timing test: beside other tests at full CPU, idle senders would wait for them
-            sender_priority: SenderPriority::Normal,
-            grpc: false,
-            tls: None,
             max_lag: Duration::from_millis(1),
             timeout: Duration::from_millis(200),
+            ..plan_to(port, mode.clone())
         };
         let o = run(plan, None, Duration::from_millis(250)).await.unwrap();
         let timeouts = o
@@ -75,20 +85,9 @@ async fn refused_connections_count_as_connect_failures() {
         l.local_addr().unwrap().port()
     };
     let plan = Plan {
-        targets: vec![Endpoint::parse(&format!("http://127.0.0.1:{port}/")).unwrap()],
-        method: Method::GET,
-        body: Bytes::new(),
-        content_type: None,
-        mode: Mode::Closed { concurrency: 1 },
-        duration: Duration::from_secs(5),
         max_requests: Some(5),
-        http2: false,
-        http1_client: Default::default(),
-        sender_priority: Default::default(),
-        grpc: false,
-        tls: None,
-        max_lag: Duration::from_millis(1),
         timeout: Duration::from_secs(2),
+        ..plan_to(port, Mode::Closed { concurrency: 1 })
     };
     let o = run(plan, None, Duration::from_millis(250)).await.unwrap();
     assert_eq!(o.stats.failures.get(&Failure::Connect), Some(&5));
@@ -158,21 +157,13 @@ async fn the_senders_priority_follows_the_plan() {
     ];
     for (mode, asked, client, want) in cases {
         let plan = Plan {
-            targets: vec![Endpoint::parse(&format!("http://127.0.0.1:{port}/")).unwrap()],
-            method: Method::GET,
-            body: Bytes::new(),
-            content_type: None,
-            mode: mode.clone(),
             duration: Duration::from_secs(60),
             max_requests: Some(20),
-            http2: false,
             http1_client: client,
             sender_priority: asked,
-            grpc: false,
-            tls: None,
-            max_lag: Duration::from_millis(5),
             // idle senders beside other tests at full CPU may wait: no timing asserted
             timeout: Duration::from_secs(60),
+            ..plan_to(port, mode.clone())
         };
         let o = run(plan, None, Duration::from_millis(250)).await.unwrap();
         assert_eq!(o.stats.answered(), 20, "{mode:?} {asked:?} {client:?}");
@@ -186,25 +177,13 @@ async fn the_senders_priority_follows_the_plan() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_rate_is_steady_at_a_steady_rate() {
     let port = super::open_loop::tests::quick_server().await;
+    let open = Mode::Open {
+        profile: Profile::Constant(2000.0),
+        max_in_flight: 100,
+    };
     let plan = Plan {
-        targets: vec![Endpoint::parse(&format!("http://127.0.0.1:{port}/")).unwrap()],
-        method: Method::GET,
-        body: Bytes::new(),
-        content_type: None,
-        mode: Mode::Open {
-            profile: Profile::Constant(2000.0),
-            max_in_flight: 100,
-        },
         duration: Duration::from_millis(2600),
-        max_requests: None,
-        http2: false,
-        http1_client: H1Client::Lean,
-        // a timing test: beside other tests at full CPU, lowered senders would wait
-        sender_priority: SenderPriority::Normal,
-        grpc: false,
-        tls: None,
-        max_lag: Duration::from_millis(5),
-        timeout: Duration::from_secs(10),
+        ..plan_to(port, open)
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     run(plan, Some(tx), Duration::from_millis(250))
@@ -235,20 +214,9 @@ async fn the_live_rate_is_steady_at_a_steady_rate() {
 async fn the_closed_loop_counts_its_answers_live() {
     let port = super::open_loop::tests::quick_server().await;
     let plan = Arc::new(Plan {
-        targets: vec![Endpoint::parse(&format!("http://127.0.0.1:{port}/")).unwrap()],
-        method: Method::GET,
-        body: Bytes::new(),
-        content_type: None,
-        mode: Mode::Closed { concurrency: 3 },
         duration: Duration::from_secs(60),
         max_requests: Some(150),
-        http2: false,
-        http1_client: H1Client::Lean,
-        sender_priority: SenderPriority::Normal,
-        grpc: false,
-        tls: None,
-        max_lag: Duration::from_millis(5),
-        timeout: Duration::from_secs(10),
+        ..plan_to(port, Mode::Closed { concurrency: 3 })
     });
     let targets = Arc::new(vec![conn::Prepared::new(&plan, &plan.targets[0]).unwrap()]);
     let tally = live::Tally {
