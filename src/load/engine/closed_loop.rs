@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::conn::{Conn, Prepared, attempt, ended, outcome};
+use super::conn::{Conn, Prepared, attempt, ended, outcome, senders_priority};
 use super::flush::{flush, flush_every};
 use super::live::{Answered, Tally};
 use super::plan::Plan;
@@ -50,8 +50,7 @@ pub async fn run(
     stop: &Arc<AtomicBool>,
 ) -> Result<(Instant, Applied), ThreadError> {
     let concurrency = concurrency.max(1);
-    let stamped = targets.iter().all(Prepared::is_lean);
-    let wanted = plan.sender_priority.wanted(&plan.targets, stamped);
+    let wanted = senders_priority(plan, targets);
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)

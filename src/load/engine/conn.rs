@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use super::h1::{Wire, request_bytes};
 use super::plan::{H1Client, Plan};
+use super::priority::Applied;
 use crate::load::endpoint::Endpoint;
 use crate::load::failure::RequestError;
 use crate::load::stats::Outcome;
@@ -114,6 +115,13 @@ pub struct Prepared {
     content_type: Option<http::HeaderValue>,
     /// The whole request as the lean client writes it (plain-TCP HTTP/1.1 targets).
     lean: Option<Bytes>,
+}
+
+/// The priority a run's senders should take, in either loop: the plan's ask, `auto` judged
+/// on whether every target's client dates answers by the kernel's receive stamp.
+pub fn senders_priority(plan: &Plan, targets: &[Prepared]) -> Applied {
+    let stamped = targets.iter().all(Prepared::is_lean);
+    plan.sender_priority.wanted(&plan.targets, stamped)
 }
 
 impl Prepared {

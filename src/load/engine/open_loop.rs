@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
-use super::conn::{Conn, Prepared, ended, one};
+use super::conn::{Conn, Prepared, ended, one, senders_priority};
 use super::flush::{flush, flush_every};
 use super::live::{Answered, Tally};
 use super::plan::Plan;
@@ -62,8 +62,7 @@ pub async fn run(
     start: Instant,
     stop: &Arc<AtomicBool>,
 ) -> (Instant, Applied) {
-    let stamped = targets.iter().all(Prepared::is_lean);
-    let lanes = Lanes::start(plan.sender_priority.wanted(&plan.targets, stamped));
+    let lanes = Lanes::start(senders_priority(plan, targets));
     let priority = lanes.priority;
     let shared = Arc::new(Shared {
         plan: plan.clone(),

@@ -8,8 +8,9 @@
 //! instead of preempting it: the server runs its work through, and the sender then handles
 //! every answer that came meanwhile in one go. Beside a server on 2 cores that gave the
 //! closed loop 16-34 % more answers per second, and at half the server's capacity took
-//! the open loop's p99 from 3.5 to 0.6 ms. At idle priority (`SCHED_IDLE`) the senders run only on CPU nobody
-//! else wants: the best tails well below the server's capacity, but they starve near it.
+//! the open loop's p99 from 3.5 to 0.6 ms. At idle priority (`SCHED_IDLE`) the senders
+//! run only on CPU nobody else wants: the best tails well below the server's capacity, but
+//! they starve near it.
 //! The senders' own delays are not counted as the server's: a send that starts late shows
 //! as lag against the schedule, and the lean client dates an answer read late by the
 //! kernel's receive stamp ([`super::arrival`]), not by the read (which is why `auto` lowers
