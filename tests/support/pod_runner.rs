@@ -6,9 +6,16 @@
 //! loadtest-worker` each instead, with the container's args and env, listening on the pod's
 //! IP; like a pod with `restartPolicy: Never`, a worker that exits is not started again.
 #![allow(dead_code)]
-use std::collections::HashMap;
+mod addresses;
+mod serve;
+mod worker;
+
+pub use serve::serve_command;
+use worker::start_worker;
+
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
@@ -28,6 +35,51 @@ struct Proc {
     served: Served,
     /// The pod it serves, to start it again if it exits.
     pod: Pod,
+    /// Its standard error, to say why it exited.
+    log: PathBuf,
+}
+
+impl Proc {
+    fn addr(&self) -> String {
+        format!("{}:{}", self.served.ip, self.served.port)
+    }
+}
+
+/// `namespace/name/uid`: a pod across every runner of the process (a pod made again under
+/// the same name is another pod).
+fn key(p: &Pod) -> String {
+    format!(
+        "{}/{}/{}",
+        p.metadata.namespace.as_deref().unwrap_or_default(),
+        p.metadata.name.as_deref().unwrap_or_default(),
+        p.metadata.uid.as_deref().unwrap_or_default()
+    )
+}
+
+/// The resource version of what the watch last said of `p` (etcd's revision: the API server
+/// orders every change by it, across namespaces).
+fn resource_version(p: &Pod) -> u64 {
+    p.metadata
+        .resource_version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Run `f`, which may wait on other processes, without holding up the test's runtime.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// The last lines of a server's standard error, on one line.
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(2)..].join(" | ")
 }
 
 pub struct PodRunner {
@@ -86,145 +138,59 @@ fn wanted(p: &Pod) -> Option<(String, u16)> {
     Some((version, port))
 }
 
-fn start(p: &Pod, bin: &Path, retiring: &Retiring) -> Option<Proc> {
+fn start(p: &Pod, bin: &Path) -> Option<Proc> {
     let ip = p.status.as_ref()?.pod_ip.clone()?;
     // the hard rule: only loopback (or the private namespace's own range), ever
     super::http::assert_allowed(&ip);
     let (version, port) = wanted(p)?;
-    free_address(&format!("{ip}:{port}"), retiring);
+    let addr = format!("{ip}:{port}");
+    let pod = key(p);
+    if !blocking(|| addresses::claim(&addr, &pod, resource_version(p))) {
+        eprintln!("pod runner: {pod} is not started: {addr} went to a pod seen later");
+        return None;
+    }
     let model = repo().join(format!("assets/models/demo-classifier-{version}.onnx"));
     let model = if model.exists() {
         model
     } else {
         repo().join("assets/models/demo-classifier-v1.onnx")
     };
-    let child = spawn_serve(bin, &model, "demo-classifier", &version, &ip, port, 8081).ok()?;
+    let dir = std::env::temp_dir().join("tractor-e2e-servers");
+    let log = dir.join(format!("{}.stderr", pod.replace('/', ".")));
+    let mut cmd = serve_command(bin, &model, "demo-classifier", &version, &ip, port, 8081);
+    let spawned = std::fs::create_dir_all(&dir)
+        .and_then(|_| std::fs::File::create(&log))
+        .and_then(|f| cmd.stderr(f).spawn());
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pod runner: the server of {pod} did not start: {e}");
+            addresses::released(&addr, &pod);
+            return None;
+        }
+    };
+    if !addresses::serving(&addr, &pod, child.id()) {
+        eprintln!("pod runner: {addr} went to a pod seen later while {pod}'s server started");
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
     Some(Proc {
         child,
         served: Served { ip, port, version },
         pod: p.clone(),
+        log,
     })
-}
-
-/// A real tractor-serve on `host:port` (one worker, no batch tuning: quick to start).
-pub fn spawn_serve(
-    bin: &Path,
-    model: &Path,
-    name: &str,
-    version: &str,
-    host: &str,
-    port: u16,
-    grpc_port: u16,
-) -> std::io::Result<std::process::Child> {
-    use std::os::unix::process::CommandExt;
-    super::http::assert_allowed(host);
-    let mut cmd = Command::new(bin);
-    cmd.arg("--model")
-        .arg(model)
-        .args(["--name", name, "--model-version", version, "--host", host])
-        .args([
-            "--port",
-            &port.to_string(),
-            "--grpc-port",
-            &grpc_port.to_string(),
-            "--workers",
-            "1",
-            "--batch-tuning",
-            "false",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    // no server outlives the test: SIGKILL when the thread that started it ends (the test's
-    // runtime), even if the test process exits with servers still retiring
-    // SAFETY: prctl is async-signal-safe and touches only this (forked) process.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd.spawn()
-}
-
-/// A real `tractor loadtest-worker` for a pod of a load test's Job: the container's args
-/// with `--listen` on the pod's IP, its env, and the index the Job controller gave the pod.
-fn start_worker(p: &Pod) -> Option<Child> {
-    use std::os::unix::process::CommandExt;
-    let labels = p.metadata.labels.as_ref()?;
-    labels.get(tractor::load::fleet::job::RUN_LABEL)?;
-    let ip = p.status.as_ref()?.pod_ip.clone()?;
-    super::http::assert_allowed(&ip);
-    let c = p.spec.as_ref()?.containers.first()?;
-    let index = p
-        .metadata
-        .annotations
-        .as_ref()?
-        .get(tractor::load::fleet::pods::INDEX_ANNOTATION)?
-        .clone();
-    let mut args = c.args.clone()?;
-    if let Some(w) = args.windows(2).position(|w| w[0] == "--listen") {
-        args[w + 1] = format!("{ip}:{}", tractor::load::fleet::job::PORT);
-    }
-    let name = p.metadata.name.clone()?;
-    let dir = std::env::temp_dir().join("tractor-e2e-workers");
-    std::fs::create_dir_all(&dir).ok()?;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tractor"));
-    cmd.arg("--log-file")
-        .arg(dir.join(format!("{name}.log")))
-        .args(&args)
-        .env("JOB_COMPLETION_INDEX", &index)
-        .env_remove(tractor::load::fleet::worker::BODY_ENV)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join(format!("{name}.stderr"))).ok()?);
-    for e in c.env.iter().flatten() {
-        // HOME stays the test's: the pod's /tmp volume is not here
-        if e.name != "HOME"
-            && let Some(v) = &e.value
-        {
-            cmd.env(&e.name, v);
-        }
-    }
-    // SAFETY: prctl is async-signal-safe and touches only this (forked) process.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd.spawn().ok()
-}
-
-/// Servers retiring, by `ip:port`: their pid.
-type Retiring = Arc<Mutex<HashMap<String, u32>>>;
-
-/// One map for every pod runner of the process: the tests share the cluster, and kwok may
-/// give a pod of one test the IP of another test's pod that just left.
-fn retiring_everywhere() -> Retiring {
-    static ALL: std::sync::LazyLock<Retiring> = std::sync::LazyLock::new(Retiring::default);
-    ALL.clone()
-}
-
-fn sigterm(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .stderr(Stdio::null())
-        .status();
 }
 
 /// A pod that went away, as a kubelet with a `preStop` sleep retires it: out of
 /// [`PodRunner::served`] at once (the endpoints), then SIGTERM a second later, so a request
 /// already sent still gets its answer (tractor-serve drains on SIGTERM); killed if it has
 /// not exited 10 s after.
-fn retire(mut pr: Proc, retiring: &Retiring) {
-    let addr = format!("{}:{}", pr.served.ip, pr.served.port);
+fn retire(mut pr: Proc) {
+    let addr = pr.addr();
     let pid = pr.child.id();
-    retiring.lock().unwrap().insert(addr.clone(), pid);
-    let retiring = retiring.clone();
+    addresses::retiring(&addr, &key(&pr.pod), pid);
     std::thread::spawn(move || {
         let exited = |pr: &mut Proc| matches!(pr.child.try_wait(), Ok(Some(_)));
         for _ in 0..10 {
@@ -233,7 +199,7 @@ fn retire(mut pr: Proc, retiring: &Retiring) {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        sigterm(pid);
+        addresses::sigterm(pid);
         for _ in 0..100 {
             if exited(&mut pr) {
                 break;
@@ -242,139 +208,194 @@ fn retire(mut pr: Proc, retiring: &Retiring) {
         }
         let _ = pr.child.kill();
         let _ = pr.child.wait();
-        let mut r = retiring.lock().unwrap();
-        if r.get(&addr) == Some(&pid) {
-            r.remove(&addr);
-        }
+        addresses::retired(&addr, pid);
     });
 }
 
-/// kwok gives a new pod the IP of one that just left: before serving there, the retiring
-/// server on that address is told to go now (it has been out of the traffic since its pod
-/// went away), killed if it is still draining 2 s later (an idle keep-alive connection can
-/// hold a drain), and waited for.
-fn free_address(addr: &str, retiring: &Retiring) {
-    let Some(pid) = retiring.lock().unwrap().get(addr).copied() else {
+type Procs = Arc<Mutex<HashMap<String, Proc>>>;
+type Workers = Arc<Mutex<HashMap<String, Child>>>;
+
+/// Starts or stops what pod `pod` runs, as the watch last saw it (`gone`: deleted or
+/// being deleted).
+fn on_pod(pod: &Pod, gone: bool, procs: &Procs, workers: &Workers, bin: &Path) {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let is_worker = pod
+        .metadata
+        .labels
+        .as_ref()
+        .is_some_and(|l| l.contains_key(tractor::load::fleet::job::RUN_LABEL));
+    if is_worker {
+        // kwok marks a Job's pods Succeeded as soon as they run: the worker
+        // lives until its pod is deleted (or it exits, or is killed)
+        let mut ws = workers.lock().unwrap();
+        if gone {
+            if let Some(mut c) = ws.remove(&name) {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        } else if !ws.contains_key(&name)
+            && let Some(c) = start_worker(pod)
+        {
+            ws.insert(name, c);
+        }
         return;
-    };
-    sigterm(pid);
-    for i in 0..200 {
-        if !retiring.lock().unwrap().contains_key(addr) {
+    }
+    let mut held = procs.lock().unwrap();
+    let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+    // a pod made again under the same name: the old one's server goes
+    let other = held
+        .get(&name)
+        .is_some_and(|p| p.pod.metadata.uid != pod.metadata.uid);
+    if gone || !running || other {
+        if let Some(pr) = held.remove(&name) {
+            retire(pr);
+        }
+        if gone || !running {
             return;
         }
-        if i == 40 {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .stderr(Stdio::null())
-                .status();
+    }
+    if held.contains_key(&name) {
+        return;
+    }
+    // a server of this runner still on the pod's address belongs to a pod whose end the
+    // watch has not seen: out of the endpoints now (start then makes it go)
+    let ip = pod.status.as_ref().and_then(|s| s.pod_ip.clone());
+    let port = wanted(pod).map(|w| w.1);
+    let stale: Vec<String> = held
+        .iter()
+        .filter(|(_, p)| Some(&p.served.ip) == ip.as_ref() && Some(p.served.port) == port)
+        .map(|(n, _)| n.clone())
+        .collect();
+    for n in stale {
+        if let Some(pr) = held.remove(&n) {
+            retire(pr);
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // the watch is this pod's only starter and the supervisor only restarts what it finds
+    // here: starting with the lock released cannot start it twice
+    drop(held);
+    let Some(pr) = start(pod, bin) else {
+        return;
+    };
+    procs.lock().unwrap().insert(name, pr);
+}
+
+/// After a re-list: what this runner runs for a pod the list no longer has (deleted while
+/// the watch was down, so no event said so) stops.
+fn on_relisted(listed: &HashSet<String>, procs: &Procs, workers: &Workers) {
+    let mut ps = procs.lock().unwrap();
+    let gone: Vec<String> = ps
+        .keys()
+        .filter(|n| !listed.contains(*n))
+        .cloned()
+        .collect();
+    for n in gone {
+        if let Some(pr) = ps.remove(&n) {
+            eprintln!("pod runner: {n} left while the watch was down; its server retires");
+            retire(pr);
+        }
+    }
+    let mut ws = workers.lock().unwrap();
+    let gone: Vec<String> = ws
+        .keys()
+        .filter(|n| !listed.contains(*n))
+        .cloned()
+        .collect();
+    for n in gone {
+        if let Some(mut c) = ws.remove(&n) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// As a kubelet restarts a container: the servers that exited while their pod still runs
+/// (one that lost the race for its address) start again, unless a newer pod took the
+/// address (theirs is gone then, whether or not the watch said so yet).
+fn restart_exited(procs: &Procs, bin: &Path) {
+    let mut procs = procs.lock().unwrap();
+    let exited: Vec<String> = procs
+        .iter_mut()
+        .filter_map(|(n, p)| matches!(p.child.try_wait(), Ok(Some(_))).then(|| n.clone()))
+        .collect();
+    for name in exited {
+        let Some(mut old) = procs.remove(&name) else {
+            continue;
+        };
+        let status = old.child.try_wait();
+        let addr = old.addr();
+        if !addresses::owns(&addr, &key(&old.pod)) {
+            eprintln!(
+                "pod runner: the server of {name} ended ({status:?}); {addr} went to a newer \
+                 pod, so it is not started again"
+            );
+            continue;
+        }
+        let why = tail(&old.log);
+        let holder = if why.contains("in use") {
+            // the gRPC port is on the same IP
+            let grpc = format!("{}:8081", old.served.ip);
+            format!(
+                "; listening there: {} / {}",
+                addresses::listener(&addr),
+                addresses::listener(&grpc)
+            )
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "pod runner: the server of {name} exited ({status:?}): {why}{holder}; starting it again"
+        );
+        if let Some(pr) = start(&old.pod, bin) {
+            procs.insert(name, pr);
+        }
     }
 }
 
 impl PodRunner {
     pub fn start(client: &kube::Client, namespace: &str) -> PodRunner {
         let bin = serve_bin();
-        let procs: Arc<Mutex<HashMap<String, Proc>>> = Arc::default();
+        let procs: Procs = Arc::default();
         let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
         let p2 = procs.clone();
-        let workers: Arc<Mutex<HashMap<String, Child>>> = Arc::default();
+        let workers: Workers = Arc::default();
         let w2 = workers.clone();
-        let retiring = retiring_everywhere();
         let task = tokio::spawn(async move {
             let mut stream = watcher(api, watcher::Config::default())
                 .default_backoff()
                 .boxed();
+            // the pods of a list under way (the first, or a re-list after the watch broke)
+            let mut listed: Option<HashSet<String>> = None;
             while let Some(ev) = stream.next().await {
-                let (pod, gone) = match ev {
-                    Ok(watcher::Event::Apply(p)) | Ok(watcher::Event::InitApply(p)) => {
+                match ev {
+                    Ok(watcher::Event::Init) => listed = Some(HashSet::new()),
+                    Ok(watcher::Event::InitApply(p)) => {
+                        if let (Some(l), Some(n)) = (listed.as_mut(), p.metadata.name.clone()) {
+                            l.insert(n);
+                        }
                         let gone = p.metadata.deletion_timestamp.is_some();
-                        (p, gone)
+                        on_pod(&p, gone, &p2, &w2, &bin);
                     }
-                    Ok(watcher::Event::Delete(p)) => (p, true),
-                    _ => continue,
-                };
-                let name = pod.metadata.name.clone().unwrap_or_default();
-                let is_worker = pod
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .is_some_and(|l| l.contains_key(tractor::load::fleet::job::RUN_LABEL));
-                if is_worker {
-                    // kwok marks a Job's pods Succeeded as soon as they run: the worker
-                    // lives until its pod is deleted (or it exits, or is killed)
-                    let mut ws = w2.lock().unwrap();
-                    if gone {
-                        if let Some(mut c) = ws.remove(&name) {
-                            let _ = c.kill();
-                            let _ = c.wait();
+                    Ok(watcher::Event::InitDone) => {
+                        if let Some(l) = listed.take() {
+                            on_relisted(&l, &p2, &w2);
                         }
-                    } else if !ws.contains_key(&name)
-                        && let Some(c) = start_worker(&pod)
-                    {
-                        ws.insert(name, c);
                     }
-                    continue;
-                }
-                let mut procs = p2.lock().unwrap();
-                let running =
-                    pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
-                if gone || !running {
-                    if let Some(pr) = procs.remove(&name) {
-                        retire(pr, &retiring);
+                    Ok(watcher::Event::Apply(p)) => {
+                        let gone = p.metadata.deletion_timestamp.is_some();
+                        on_pod(&p, gone, &p2, &w2, &bin);
                     }
-                } else if !procs.contains_key(&name)
-                    && let Some(pr) = {
-                        // a server still on this pod's address belongs to a pod whose end the
-                        // watch did not see (it re-listed meanwhile): kwok reuses IPs
-                        let ip = pod.status.as_ref().and_then(|s| s.pod_ip.clone());
-                        let port = wanted(&pod).map(|w| w.1);
-                        let stale: Vec<String> = procs
-                            .iter()
-                            .filter(|(_, p)| {
-                                Some(&p.served.ip) == ip.as_ref() && Some(p.served.port) == port
-                            })
-                            .map(|(n, _)| n.clone())
-                            .collect();
-                        for n in stale {
-                            if let Some(pr) = procs.remove(&n) {
-                                retire(pr, &retiring);
-                            }
-                        }
-                        start(&pod, &bin, &retiring)
-                    }
-                {
-                    procs.insert(name, pr);
+                    Ok(watcher::Event::Delete(p)) => on_pod(&p, true, &p2, &w2, &bin),
+                    Err(_) => {}
                 }
             }
         });
-        // as a kubelet restarts a container: a server that exited while its pod still runs
-        // (it lost the race for its address to one still draining there) starts again
         let p3 = procs.clone();
         let supervisor = tokio::spawn(async move {
             let bin = serve_bin();
-            let retiring = retiring_everywhere();
             loop {
                 tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                let mut procs = p3.lock().unwrap();
-                let exited: Vec<String> = procs
-                    .iter_mut()
-                    .filter_map(|(n, p)| {
-                        matches!(p.child.try_wait(), Ok(Some(_))).then(|| n.clone())
-                    })
-                    .collect();
-                for name in exited {
-                    let Some(mut old) = procs.remove(&name) else {
-                        continue;
-                    };
-                    eprintln!(
-                        "pod runner: the server of {name} exited ({:?}); starting it again",
-                        old.child.try_wait()
-                    );
-                    if let Some(pr) = start(&old.pod, &bin, &retiring) {
-                        procs.insert(name, pr);
-                    }
-                }
+                restart_exited(&p3, &bin);
             }
         });
         PodRunner {
@@ -427,6 +448,7 @@ impl Drop for PodRunner {
         for (_, mut p) in self.procs.lock().unwrap().drain() {
             let _ = p.child.kill();
             let _ = p.child.wait();
+            addresses::released(&p.addr(), &key(&p.pod));
         }
         for (_, mut c) in self.workers.lock().unwrap().drain() {
             let _ = c.kill();
