@@ -49,6 +49,7 @@ def main():
         ("assets/models/demo-classifier-v2.onnx", os.path.join(ROOT, "assets/models/demo-classifier-v2.onnx"), None, "features", [3, 64]),
         ("shared:squeezenet-light.onnx", os.path.join(SHARED, "squeezenet-light.onnx"), "N,3,224,224", "data_0", [1, 3, 224, 224]),
         ("serving/tests/data/deep-conv.onnx", os.path.join(ROOT, "serving/tests/data/deep-conv.onnx"), None, "x", [2, 256, 7, 7]),
+        ("serving/tests/data/shallow-conv.onnx", os.path.join(ROOT, "serving/tests/data/shallow-conv.onnx"), None, "x", [2, 3, 33, 47]),
         ("shared:ppocr-mobile-v2-cls.onnx", os.path.join(SHARED, "ppocr-mobile-v2-cls.onnx"), "N,3,48,192", "x", [2, 3, 48, 192]),
     ]
     for name, path, override, inp, shape in specs:

@@ -39,6 +39,14 @@ serving/tests/data/deep-conv.onnx
     the first one apart into slices of input channels; the reference test checks its answers
     against onnxruntime.
 
+serving/tests/data/shallow-conv.onnx
+    input `x` FP32 [N, 3, 33, 47], output `y` FP32 [N, 24, 16, 24]: a 3x3 stride-2 convolution
+    over 3 channels (a matrix product 27 deep, as an image network's first layer) with uneven
+    padding (1 before and 0 after the rows, 2 and 1 around the columns), a bias and a relu.
+    tractor-serve's `shallow` rewrite computes it directly; the reference test checks its answers
+    against onnxruntime (SqueezeNet's generated weights make its output uniform, so that model
+    cannot).
+
 serving/tests/data/no-shape.onnx
     input `x` FP32 with no shape at all, not even its rank (as some hand-written or converted
     graphs declare), output `y` = relu(x): loading it must fail with a message that names the
@@ -156,6 +164,21 @@ def deep_conv(seed: int = 13):
     return helper.make_model(graph, opset_imports=OPSET, ir_version=IR)
 
 
+def shallow_conv(seed: int = 17):
+    rng = np.random.default_rng(seed)
+    w = numpy_helper.from_array((rng.standard_normal((24, 3, 3, 3)) / 5.0).astype(np.float32), "w")
+    b = numpy_helper.from_array((rng.standard_normal(24) * 0.1).astype(np.float32), "b")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="first",
+                          pads=[1, 2, 0, 1], kernel_shape=[3, 3], strides=[2, 2]),
+         helper.make_node("Relu", ["c"], ["y"], name="relu")],
+        "shallow_conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 33, 47])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 24, 16, 24])],
+        initializer=[w, b])
+    return helper.make_model(graph, opset_imports=OPSET, ir_version=IR)
+
+
 def no_shape():
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, None)
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
@@ -190,6 +213,7 @@ def main():
     save(multi_io(), os.path.join(data, "multi-io.onnx"))
     save(symbolic_outputs(), os.path.join(data, "symbolic-outputs.onnx"))
     save(deep_conv(), os.path.join(data, "deep-conv.onnx"))
+    save(shallow_conv(), os.path.join(data, "shallow-conv.onnx"))
     m = no_shape()  # not checked: the checker wants every graph input's shape field
     m.producer_name = "tractor assets/models/generate.py"
     onnx.save(m, os.path.join(data, "no-shape.onnx"))

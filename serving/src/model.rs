@@ -24,6 +24,7 @@ mod build;
 pub mod inspect;
 pub mod lowering;
 mod shapes;
+pub mod upper;
 pub use build::ModelError;
 use build::{apply_shape_override, batched_plans, per_shape_specs, single_plan};
 pub use shapes::{PlanCacheStats, ShapePlans, ShapeRefused, ShapeSpecError, parse_shapes};
@@ -65,6 +66,8 @@ pub struct Model {
     plans: Vec<(usize, Arc<TypedSimplePlan>)>,
     /// A model served per input shape: no plan above, these built on demand.
     pub shapes: Option<Arc<ShapePlans>>,
+    /// Runs clear the registers' upper halves before each node ([`upper`]).
+    clean: bool,
 }
 
 impl Model {
@@ -191,6 +194,7 @@ impl Model {
             outputs,
             plans,
             shapes,
+            clean: rewrites.upper,
         };
         m.warm_up().map_err(|e| fail(ModelError::WarmUp(e)))?;
         Ok(m)
@@ -214,6 +218,7 @@ impl Model {
         Ok(Runner {
             states,
             shapes: self.shapes.clone(),
+            clean: self.clean,
         })
     }
 
@@ -290,7 +295,7 @@ impl Model {
         Ok(inspect::constant_work(self.largest_plan()?.1.model()))
     }
 
-    /// Time per node (op name and node name), summed over `runs` runs of the largest plan, most
+    /// Time per node (op name, node name and output shape), summed over `runs` runs of the largest plan, most
     /// expensive first: for finding where a model's time goes (`raw_timing --profile`).
     pub fn profile_ops(&self, runs: usize) -> TractResult<Vec<(String, f64)>> {
         let (size, plan) = self.largest_plan()?;
@@ -303,10 +308,18 @@ impl Model {
         let mut times: std::collections::HashMap<String, f64> = Default::default();
         for _ in 0..runs {
             state.run_plan_with_eval(inputs.clone(), |ctx, op_state, node, input| {
+                let shape = node
+                    .outputs
+                    .first()
+                    .map(|o| format!("{:?}", o.fact.shape))
+                    .unwrap_or_default();
+                if self.clean {
+                    upper::clear();
+                }
                 let t = std::time::Instant::now();
                 let r = tract_onnx::tract_core::plan::eval(ctx, op_state, node, input);
                 *times
-                    .entry(format!("{} {}", node.op().name(), node.name))
+                    .entry(format!("{} {} {shape}", node.op().name(), node.name))
                     .or_default() += t.elapsed().as_secs_f64() * 1e3;
                 r
             })?;
@@ -338,12 +351,12 @@ impl Model {
                 .into_iter()
                 .map(|t| t.into_tvalue())
                 .collect();
-            state.run(inputs.clone())?;
+            upper::run(&mut state, inputs.clone(), self.clean)?;
             let mut times = Vec::new();
             let budget = std::time::Instant::now();
             while times.len() < 5 && (times.len() < 2 || budget.elapsed().as_secs_f64() < 2.0) {
                 let t = std::time::Instant::now();
-                state.run(inputs.clone())?;
+                upper::run(&mut state, inputs.clone(), self.clean)?;
                 times.push(t.elapsed().as_secs_f64() * 1e3);
             }
             times.sort_by(f64::total_cmp);
@@ -366,6 +379,7 @@ impl Model {
 pub struct Runner {
     states: Vec<(usize, TypedSimpleState)>,
     shapes: Option<Arc<ShapePlans>>,
+    clean: bool,
 }
 
 impl Runner {
@@ -373,23 +387,21 @@ impl Runner {
     pub fn run(&mut self, inputs: Vec<Tensor>) -> TractResult<Vec<Tensor>> {
         if let Some(plans) = &self.shapes {
             let key: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
-            let out = plans
-                .plan_for(&key)?
-                .run(inputs.into_iter().map(|t| t.into_tvalue()).collect())?;
+            let plan = plans.plan_for(&key)?;
+            let inputs = inputs.into_iter().map(|t| t.into_tvalue()).collect();
+            let out = upper::run_plan(&plan, inputs, self.clean)?;
             return Ok(out.into_iter().map(|v| v.into_tensor()).collect());
         }
         if self.states.len() == 1 && self.states[0].0 == 0 {
-            let out = self.states[0]
-                .1
-                .run(inputs.into_iter().map(|t| t.into_tvalue()).collect())?;
+            let inputs = inputs.into_iter().map(|t| t.into_tvalue()).collect();
+            let out = upper::run(&mut self.states[0].1, inputs, self.clean)?;
             return Ok(out.into_iter().map(|v| v.into_tensor()).collect());
         }
         let rows = inputs.first().map(|t| t.shape()[0]).unwrap_or(0);
         // The usual case: one plan fits the batch exactly, so the inputs move in whole.
         if let Some(exact) = self.states.iter_mut().find(|(s, _)| *s == rows) {
-            let out = exact
-                .1
-                .run(inputs.into_iter().map(|t| t.into_tvalue()).collect())?;
+            let inputs = inputs.into_iter().map(|t| t.into_tvalue()).collect();
+            let out = upper::run(&mut exact.1, inputs, self.clean)?;
             return Ok(out.into_iter().map(|v| v.into_tensor()).collect());
         }
         let mut chunks: Vec<Vec<Tensor>> = Vec::new();
@@ -406,7 +418,7 @@ impl Runner {
                 .iter()
                 .map(|t| t.slice(0, start, start + size).map(|t| t.into_tvalue()))
                 .collect::<TractResult<_>>()?;
-            let out = self.states[ix].1.run(chunk)?;
+            let out = upper::run(&mut self.states[ix].1, chunk, self.clean)?;
             chunks.push(out.into_iter().map(|v| v.into_tensor()).collect());
             start += size;
         }

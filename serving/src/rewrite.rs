@@ -5,18 +5,24 @@
 //! then `fold` (element-wise work after a lookup moves into its table), then `gelu` and
 //! `hardswish` (an activation spelled out becomes one op), then `peak` (a max of GELU becomes
 //! GELU of two extremes), then `pool` (2-D max pools over rows, then columns), then `split`
-//! (deep convolutions as sums over slices of input channels). After
-//! optimizing (on tract's final ops): `reductions` (f32 reductions walk memory in order).
+//! (deep convolutions as sums over slices of input channels), then `shallow` (convolutions
+//! only a few dozen multiply-adds deep computed directly). After
+//! optimizing (on tract's final ops): `reductions` (f32 reductions walk memory in order), then
+//! `copies` (the pads and strides of tract's convolution lowering as row copies). And one
+//! switch that is not a graph change: `upper` (the runner clears the vector registers' upper
+//! halves before each node, see [`crate::model::upper`]).
 //! Every rewrite keeps answers within the reference tolerance; the reference tests run with
 //! all of them on.
 
 pub mod activation;
+pub mod copies;
 pub mod fold;
 pub mod lookup;
 pub mod peak;
 pub mod pool;
 pub mod reduce;
 mod region;
+pub mod shallow;
 pub mod split;
 
 use std::fmt;
@@ -37,7 +43,12 @@ pub struct Rewrites {
     pub peak: bool,
     pub pool: bool,
     pub split: bool,
+    pub shallow: bool,
     pub reductions: bool,
+    pub copies: bool,
+    /// Not a graph change: the upper halves of the vector registers are cleared before each
+    /// node runs ([`crate::model::upper`]).
+    pub upper: bool,
 }
 
 /// A `--rewrites` value that names no rewrite.
@@ -48,7 +59,7 @@ pub struct RewritesError {
 }
 
 impl Rewrites {
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 11] = [
         "lookup",
         "fold",
         "gelu",
@@ -56,7 +67,10 @@ impl Rewrites {
         "peak",
         "pool",
         "split",
+        "shallow",
         "reductions",
+        "copies",
+        "upper",
     ];
     pub const ALL: Rewrites = Rewrites {
         lookup: true,
@@ -66,7 +80,10 @@ impl Rewrites {
         peak: true,
         pool: true,
         split: true,
+        shallow: true,
         reductions: true,
+        copies: true,
+        upper: true,
     };
     pub const NONE: Rewrites = Rewrites {
         lookup: false,
@@ -76,10 +93,13 @@ impl Rewrites {
         peak: false,
         pool: false,
         split: false,
+        shallow: false,
         reductions: false,
+        copies: false,
+        upper: false,
     };
 
-    fn flags(&self) -> [bool; 8] {
+    fn flags(&self) -> [bool; 11] {
         [
             self.lookup,
             self.fold,
@@ -88,7 +108,10 @@ impl Rewrites {
             self.peak,
             self.pool,
             self.split,
+            self.shallow,
             self.reductions,
+            self.copies,
+            self.upper,
         ]
     }
 }
@@ -112,7 +135,10 @@ impl FromStr for Rewrites {
                 "peak" => &mut r.peak,
                 "pool" => &mut r.pool,
                 "split" => &mut r.split,
+                "shallow" => &mut r.shallow,
                 "reductions" => &mut r.reductions,
+                "copies" => &mut r.copies,
+                "upper" => &mut r.upper,
                 _ => {
                     return Err(RewritesError {
                         word: word.to_string(),
@@ -180,45 +206,60 @@ pub(crate) fn run_on(model: TypedModel, input: &Tensor) -> TVec<TValue> {
         .unwrap_or_else(|e| panic!("{e:?}"))
 }
 
-/// The rewrites that run on the decluttered graph; how many places each changed.
-pub fn before_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<[usize; 7]> {
-    let lookups = if r.lookup {
-        one_hot_matmul_to_lookup(model)?
-    } else {
-        0
-    };
-    let folds = if r.fold {
-        fold::fold_into_tables(model)?
-    } else {
-        0
-    };
-    let gelus = if r.gelu {
-        activation::fuse(model, activation::Activation::Gelu)?
-    } else {
-        0
-    };
-    let hardswishes = if r.hardswish {
-        activation::fuse(model, activation::Activation::HardSwish)?
-    } else {
-        0
-    };
-    let peaks = if r.peak { peak::max_of_gelu(model)? } else { 0 };
-    let pools = if r.pool { pool::max_pools(model)? } else { 0 };
-    let splits = if r.split {
-        split::deep_convolutions(model)?
-    } else {
-        0
-    };
-    Ok([lookups, folds, gelus, hardswishes, peaks, pools, splits])
+/// How many places each rewrite before the optimizer changed (logged at load).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fired {
+    pub lookups: usize,
+    pub folds: usize,
+    pub gelus: usize,
+    pub hardswishes: usize,
+    pub peaks: usize,
+    pub pools: usize,
+    pub splits: usize,
+    pub shallows: usize,
 }
 
-/// The rewrites that run on the optimized graph; how many places they changed.
-pub fn after_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<usize> {
-    if r.reductions {
-        reduce::reductions(model)
-    } else {
-        Ok(0)
-    }
+/// The rewrites that run on the decluttered graph, in order.
+pub fn before_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<Fired> {
+    type Pass = fn(&mut TypedModel) -> TractResult<usize>;
+    let mut run = |on: bool, pass: Pass| if on { pass(model) } else { Ok(0) };
+    Ok(Fired {
+        lookups: run(r.lookup, one_hot_matmul_to_lookup)?,
+        folds: run(r.fold, fold::fold_into_tables)?,
+        gelus: run(r.gelu, |m| {
+            activation::fuse(m, activation::Activation::Gelu)
+        })?,
+        hardswishes: run(r.hardswish, |m| {
+            activation::fuse(m, activation::Activation::HardSwish)
+        })?,
+        peaks: run(r.peak, peak::max_of_gelu)?,
+        pools: run(r.pool, pool::max_pools)?,
+        splits: run(r.split, split::deep_convolutions)?,
+        shallows: run(r.shallow, shallow::shallow_convolutions)?,
+    })
+}
+
+/// How many places each rewrite after the optimizer changed (logged at load).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FiredAfter {
+    pub reductions: usize,
+    pub copies: usize,
+}
+
+/// The rewrites that run on the optimized graph, in order.
+pub fn after_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<FiredAfter> {
+    Ok(FiredAfter {
+        reductions: if r.reductions {
+            reduce::reductions(model)?
+        } else {
+            0
+        },
+        copies: if r.copies {
+            copies::row_copies(model)?
+        } else {
+            0
+        },
+    })
 }
 
 /// For the rewrites' tests: every element of `got` within 1e-5 + 1e-4·|want| (ten times tighter
@@ -260,8 +301,9 @@ mod tests {
         let err = "lookup,gelus".parse::<Rewrites>().unwrap_err();
         assert_eq!(err.word, "gelus");
         assert!(
-            err.to_string()
-                .contains("lookup, fold, gelu, hardswish, peak, pool, split, reductions"),
+            err.to_string().contains(
+                "lookup, fold, gelu, hardswish, peak, pool, split, shallow, reductions, copies, upper"
+            ),
             "{err}"
         );
     }

@@ -73,7 +73,7 @@ pub struct Cli {
     /// Largest batch assembled by dynamic batching; 1 turns batching off [default: 8]
     #[arg(long, env = "TRACTOR_SERVE_MAX_BATCH_SIZE")]
     pub max_batch_size: Option<usize>,
-    /// Graph rewrites around tract's optimizer: true, false, or a list of lookup, fold, gelu, hardswish, peak, pool, split, reductions [default: true]
+    /// Graph rewrites around tract's optimizer: true, false, or a list of lookup, fold, gelu, hardswish, peak, pool, split, shallow, reductions, copies, upper [default: true]
     #[arg(long, env = "TRACTOR_SERVE_REWRITES")]
     pub rewrites: Option<Rewrites>,
     /// How convolutions become matrix products: auto (time each way at load, keep the fastest), tract, eager or lazy [default: auto]

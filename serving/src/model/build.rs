@@ -82,22 +82,16 @@ pub(super) fn optimize(
     rewrites: Rewrites,
     lowering: Lowering,
 ) -> Result<Arc<TypedSimplePlan>, ModelError> {
-    let [lookups, folds, gelus, hardswishes, peaks, pools, splits] =
+    let fired =
         crate::rewrite::before_optimizing(&mut model, rewrites).map_err(ModelError::Rewrite)?;
-    let (chosen, plan) = super::lowering::optimize_with(model, lowering, |m| {
-        crate::rewrite::after_optimizing(m, rewrites).map(|n| {
-            tracing::debug!(reductions = n, "graph rewrites after optimizing");
+    let (chosen, plan) = super::lowering::optimize_with(model, lowering, rewrites.upper, |m| {
+        crate::rewrite::after_optimizing(m, rewrites).map(|after| {
+            tracing::debug!(?after, "graph rewrites after optimizing");
         })
     })
     .map_err(ModelError::Tract)?;
     tracing::debug!(
-        lookups,
-        folds,
-        gelus,
-        hardswishes,
-        peaks,
-        pools,
-        splits,
+        ?fired,
         lowering = %chosen,
         "graph rewrites before optimizing, convolution lowering"
     );

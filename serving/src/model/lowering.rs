@@ -110,6 +110,8 @@ pub(crate) fn probe_inputs(model: &TypedModel) -> Option<TVec<TValue>> {
 /// One way to run the model, being timed: its plan, a state to run it, its fastest run so far.
 struct Timed {
     lowering: Lowering,
+    /// Run with the registers' upper halves cleared ([`super::upper`]).
+    clean: bool,
     plan: Arc<TypedSimplePlan>,
     state: TypedSimpleState,
     best: Duration,
@@ -121,11 +123,13 @@ impl Timed {
         lowering: Lowering,
         plan: Arc<TypedSimplePlan>,
         inputs: &TVec<TValue>,
+        clean: bool,
     ) -> TractResult<(Timed, TVec<TValue>)> {
         let mut state = SimpleState::new(&plan)?;
-        let out = state.run(inputs.clone())?;
+        let out = super::upper::run(&mut state, inputs.clone(), clean)?;
         let t = Timed {
             lowering,
+            clean,
             plan,
             state,
             best: Duration::MAX,
@@ -135,7 +139,7 @@ impl Timed {
 
     fn run(&mut self, inputs: &TVec<TValue>) -> TractResult<()> {
         let t = Instant::now();
-        self.state.run(inputs.clone())?;
+        super::upper::run(&mut self.state, inputs.clone(), self.clean)?;
         self.best = self.best.min(t.elapsed());
         Ok(())
     }
@@ -156,10 +160,12 @@ fn same_answers(a: &TVec<TValue>, b: &TVec<TValue>) -> bool {
 const MARGIN: f64 = 0.95;
 
 /// Optimize `model` with `lowering`; for `Auto` on a model with convolutions, build the plan
-/// each way and return the fastest (with its name), `after` applied to each before timing.
+/// each way and return the fastest (with its name), `after` applied to each before timing;
+/// `clean`: time them as the runner will run them ([`super::upper`]).
 pub fn optimize_with(
     model: TypedModel,
     lowering: Lowering,
+    clean: bool,
     after: impl Fn(&mut TypedModel) -> TractResult<()>,
 ) -> TractResult<(Lowering, Arc<TypedSimplePlan>)> {
     let build = |l: Lowering, m: TypedModel| -> TractResult<Arc<TypedSimplePlan>> {
@@ -183,6 +189,7 @@ pub fn optimize_with(
         Lowering::Tract,
         build(Lowering::Tract, model.clone())?,
         &inputs,
+        clean,
     )?;
     let mut ways = vec![tract];
     for l in [Lowering::Eager, Lowering::Lazy] {
@@ -190,7 +197,7 @@ pub fn optimize_with(
         let Ok(plan) = build(l, model.clone()) else {
             continue;
         };
-        if let Ok((way, got)) = Timed::new(l, plan, &inputs)
+        if let Ok((way, got)) = Timed::new(l, plan, &inputs, clean)
             && same_answers(&got, &want)
         {
             ways.push(way);

@@ -67,20 +67,26 @@ impl MaxPool2d {
                     *r = larger(*r, *x);
                 }
             }
-            let (k, s) = (self.kernel[1], self.strides[1]);
-            if self.pad[1] == 0 && ow > 0 && (ow - 1) * s + k <= w {
-                // Every window inside the row: one strided pass per kernel column.
-                line.iter_mut().for_each(|v| *v = f32::MIN);
-                for kx in 0..k {
-                    for (v, x) in line.iter_mut().zip(rows[kx..].iter().step_by(s)) {
-                        *v = larger(*v, *x);
-                    }
-                }
+            let (k, s, pad) = (self.kernel[1], self.strides[1], self.pad[1]);
+            // The windows wholly inside the row (all of them without padding): one strided
+            // pass per kernel column; those over the padding at either end, one by one.
+            let lo = pad.div_ceil(s).min(ow);
+            let hi = if w + pad >= k {
+                ((w + pad - k) / s + 1).clamp(lo, ow)
             } else {
-                for (ox, v) in line.iter_mut().enumerate() {
-                    let cols = span(ox, s, self.pad[1], k, w);
-                    *v = rows[cols].iter().fold(f32::MIN, |m, x| larger(m, *x));
+                lo
+            };
+            let inner = &mut line[lo..hi];
+            inner.iter_mut().for_each(|v| *v = f32::MIN);
+            for kx in 0..k {
+                let from = (lo * s + kx).saturating_sub(pad).min(w);
+                for (v, x) in inner.iter_mut().zip(rows[from..].iter().step_by(s)) {
+                    *v = larger(*v, *x);
                 }
+            }
+            for ox in (0..lo).chain(hi..ow) {
+                let cols = span(ox, s, pad, k, w);
+                line[ox] = rows[cols].iter().fold(f32::MIN, |m, x| larger(m, *x));
             }
         }
     }
@@ -219,6 +225,9 @@ mod tests {
             (3, 2, 1, [2, 2, 12, 9]),
             (2, 2, 0, [1, 4, 6, 24]),
             (3, 1, 1, [1, 1, 5, 7]),
+            // Padding at both ends of wider rows: windows over it, then wholly inside.
+            (3, 2, 2, [1, 2, 7, 17]),
+            (5, 3, 2, [1, 1, 9, 23]),
         ] {
             let m = pool(k, s, p, shape);
             let n: usize = shape.iter().product();

@@ -236,7 +236,7 @@ fn conv_lowering_every_way_answers_as_tracts_rule_and_auto_names_its_choice() {
     let nothing = |_: &mut TypedModel| Ok(());
     let x = Tensor::from_shape(&[1, 3, 48, 192], &common::det(3 * 48 * 192)).unwrap();
     let run = |l: Lowering| {
-        let (chosen, plan) = optimize_with(typed(), l, nothing).unwrap();
+        let (chosen, plan) = optimize_with(typed(), l, true, nothing).unwrap();
         (chosen, plan.run(tvec![x.clone().into_tvalue()]).unwrap())
     };
     let (_, want) = run(Lowering::Tract);
@@ -289,6 +289,41 @@ fn split_fires_on_resnets_deep_convolutions_only() {
     assert_eq!(deep_convolutions(&mut squeezenet).unwrap(), 0);
 }
 
+#[test]
+fn shallow_fires_on_the_first_layers_of_squeezenet_and_ppocr_only() {
+    use tract_onnx::prelude::*;
+    use tractor_serve::rewrite::shallow::{Kernel, ShallowConv, shallow_convolutions};
+    // A CPU without AVX2 and FMA leaves every convolution to tract.
+    let taken = usize::from(Kernel::best() != Kernel::Plain);
+    // SqueezeNet's first layer, 3 channels × 3×3 (27 deep), with the ReLU after it.
+    let mut squeezenet = decluttered(
+        "squeezenet-light.onnx",
+        f32::datum_type(),
+        &[1, 3, 224, 224],
+    );
+    assert_eq!(shallow_convolutions(&mut squeezenet).unwrap(), taken);
+    let ops: Vec<&ShallowConv> = squeezenet
+        .nodes()
+        .iter()
+        .filter_map(|n| n.op_as::<ShallowConv>())
+        .collect();
+    if taken == 1 {
+        assert_eq!(
+            (ops[0].geo.cout, ops[0].geo.out, ops[0].relu),
+            (64, [111, 111], true)
+        );
+    }
+    // PaddleOCR's first layer is 27 deep too; ResNet-50's, 3 × 7×7, is 147: left to tract.
+    let mut ppocr = decluttered(
+        "ppocr-mobile-v2-cls.onnx",
+        f32::datum_type(),
+        &[1, 3, 48, 192],
+    );
+    assert_eq!(shallow_convolutions(&mut ppocr).unwrap(), taken);
+    let mut resnet = decluttered("resnet50-light.onnx", f32::datum_type(), &[1, 3, 224, 224]);
+    assert_eq!(shallow_convolutions(&mut resnet).unwrap(), 0);
+}
+
 /// A shared model with its first input fixed to `dt` and `shape`, typed and decluttered: the
 /// graph the rewrites see.
 fn decluttered(
@@ -303,4 +338,34 @@ fn decluttered(
     m.set_input_fact(0, InferenceFact::dt_shape(dt, shape))
         .unwrap();
     m.into_typed().unwrap().into_decluttered().unwrap()
+}
+
+#[test]
+fn copies_take_resnets_pads_and_strided_inputs_after_optimizing() {
+    use tract_onnx::prelude::*;
+    use tractor_serve::rewrite::copies::{PadRows, Subsample, row_copies};
+    let resnet = decluttered("resnet50-light.onnx", f32::datum_type(), &[1, 3, 224, 224]);
+    let mut optimized = resnet.into_optimized().unwrap();
+    let count =
+        |m: &TypedModel, name: &str| m.nodes().iter().filter(|n| n.op().name() == name).count();
+    let (pads, downsamples) = (count(&optimized, "Pad"), count(&optimized, "Downsample"));
+    assert!(
+        pads > 0 && downsamples > 0,
+        "{pads} pads, {downsamples} downsamples"
+    );
+    assert_eq!(row_copies(&mut optimized).unwrap(), pads + downsamples);
+    assert_eq!(
+        count(&optimized, "Pad") + count(&optimized, "Downsample"),
+        0
+    );
+    let has = |f: &dyn Fn(&TypedNode) -> bool| optimized.nodes().iter().filter(|n| f(n)).count();
+    assert_eq!(has(&|n| n.op_is::<PadRows>()), pads);
+    // its strided 1×1 convolutions downsample H then W: one copy each
+    let subs: Vec<&Subsample> = optimized
+        .nodes()
+        .iter()
+        .filter_map(|n| n.op_as::<Subsample>())
+        .collect();
+    assert_eq!(subs.len() * 2, downsamples);
+    assert!(subs.iter().all(|s| s.steps.len() == 2), "{subs:?}");
 }
