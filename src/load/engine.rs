@@ -3,8 +3,8 @@
 //! against the schedule apart ([`open_loop`]),
 //! or a closed loop of N workers ([`closed_loop`]). Always bounded by duration and, if
 //! given, a request count; a [`Progress`] is sent every period while it runs.
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
@@ -15,7 +15,7 @@ mod closed_loop;
 mod conn;
 mod flush;
 mod h1;
-mod live;
+pub mod live;
 mod open_loop;
 mod plan;
 mod priority;
@@ -32,7 +32,6 @@ pub use self::priority::{Applied, SenderPriority};
 pub use self::progress::{Progress, snapshot};
 pub use crate::load::endpoint::{Endpoint, EndpointError};
 use crate::load::health;
-use crate::load::stats::Stats;
 
 /// Why a run could not be carried out (requests that fail are counted, not errors).
 #[derive(Debug, thiserror::Error)]
@@ -64,24 +63,17 @@ pub async fn run_until(
     every: Duration,
     stop: Arc<AtomicBool>,
 ) -> Result<Outcomes, RunError> {
-    run_into(
-        plan,
-        progress,
-        every,
-        stop,
-        Arc::new(Mutex::new(Stats::new())),
-    )
-    .await
+    run_into(plan, progress, every, stop, live::Tally::new()).await
 }
 
-/// [`run_until`], recording into `stats`, which others may read while it runs (a worker of
-/// an in-cluster run reports them).
+/// [`run_until`], recording into `tally`, which others may read while it runs (a worker of
+/// an in-cluster run reports it).
 pub async fn run_into(
     plan: Plan,
     progress: Option<UnboundedSender<Progress>>,
     every: Duration,
     stop: Arc<AtomicBool>,
-    stats: Arc<Mutex<Stats>>,
+    tally: live::Tally,
 ) -> Result<Outcomes, RunError> {
     if plan.targets.is_empty() {
         return Err(RunError::NoTargets);
@@ -96,10 +88,6 @@ pub async fn run_into(
     let plan = Arc::new(plan);
     let cpu_before = health::cpu_time();
     let start = Instant::now();
-    let tally = live::Tally {
-        stats: stats.clone(),
-        answered: Arc::new(live::Answered::new(health::cores())),
-    };
     let reporter = progress.map(|tx| spawn_reporter(tx, &tally, &plan, start, every));
     let last_send = match &plan.mode {
         Mode::Open {
@@ -130,7 +118,7 @@ pub async fn run_into(
     }
     let (last_send, sender_priority) = last_send?;
     let elapsed = start.elapsed();
-    let stats = stats.lock().map(|s| s.clone()).unwrap_or_default();
+    let stats = crate::load::stats::held(&tally.stats).clone();
     Ok(Outcomes {
         stats,
         elapsed,

@@ -50,6 +50,12 @@ impl Default for Stats {
     }
 }
 
+/// The figures behind `m`, also after a thread panicked holding them: what was recorded
+/// before stays counted (figures are only ever added to, so they are whole between calls).
+pub fn held<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub fn histogram() -> Histogram<u64> {
     // bounds are constants that hdrhistogram accepts (1 ≤ low, high ≥ 2·low, sigfig ≤ 5)
     Histogram::new_with_bounds(1, MAX_US, 3).unwrap_or_else(|_| unreachable!())

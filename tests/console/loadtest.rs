@@ -49,7 +49,7 @@ fn serve_with(version: &str, grpc_port: u16) -> Server {
         "{}/assets/models/demo-classifier-{version}.onnx",
         env!("CARGO_MANIFEST_DIR")
     );
-    let child = support::pod_runner::spawn_serve(
+    let child = support::pod_runner::serve_command(
         &support::pod_runner::serve_bin(),
         std::path::Path::new(&model),
         "demo-classifier",
@@ -58,6 +58,8 @@ fn serve_with(version: &str, grpc_port: u16) -> Server {
         port,
         grpc_port,
     )
+    .stderr(std::process::Stdio::null())
+    .spawn()
     .unwrap();
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

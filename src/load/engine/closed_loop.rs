@@ -12,7 +12,7 @@ use super::live::{Answered, Tally};
 use super::plan::Plan;
 use super::priority::{Applied, spawn_at};
 use crate::load::failure::RequestError;
-use crate::load::stats::{Outcome, Stats};
+use crate::load::stats::{Outcome, Stats, held};
 
 /// The closed loop's threads could not be started or joined.
 #[derive(Debug, thiserror::Error)]
@@ -176,7 +176,8 @@ async fn worker(
         let now = Instant::now();
         let (ended, read_wait) = ended(sent.into_std(), arrived, now.into_std());
         // only this thread takes it (its workers and its flusher): never contended
-        if let Ok(mut s) = local.lock() {
+        {
+            let mut s = held(&local);
             s.sent += 1;
             s.record(ended - sent.into_std(), outcome);
             if let Some(w) = read_wait {

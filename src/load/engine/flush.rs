@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex, TryLockError};
 use std::time::Duration;
 
-use crate::load::stats::Stats;
+use crate::load::stats::{Stats, held};
 
 /// Merges a thread's figures into the run's every 100 ms, until aborted. A tick that finds
 /// the run's figures taken (by another thread's merge, or the display reading them) leaves
@@ -26,13 +26,9 @@ pub async fn flush_every(local: Arc<Mutex<Stats>>, stats: Arc<Mutex<Stats>>) {
                 skipped = true;
                 continue;
             }
-            Err(TryLockError::WouldBlock) => {
-                if let Ok(mut s) = stats.lock() {
-                    try_merge_into(&mut s, &local);
-                }
-            }
-            // a thread panicked while merging: nothing more can be merged
-            Err(TryLockError::Poisoned(_)) => return,
+            Err(TryLockError::WouldBlock) => try_merge_into(&mut held(&stats), &local),
+            // a thread panicked while merging: the figures are still whole
+            Err(TryLockError::Poisoned(p)) => try_merge_into(&mut p.into_inner(), &local),
         }
         skipped = false;
     }
@@ -41,21 +37,15 @@ pub async fn flush_every(local: Arc<Mutex<Stats>>, stats: Arc<Mutex<Stats>>) {
 /// Merges a thread's figures into the run's now, waiting for them if taken (the last
 /// merge, once the thread's requests have ended).
 pub fn flush(stats: &Mutex<Stats>, local: &Mutex<Stats>) {
-    if let Ok(mut s) = stats.lock() {
-        merge_into(&mut s, local);
-    }
+    take(&mut held(stats), &mut held(local));
 }
 
 /// [`merge_into`], unless the thread is recording right now.
 fn try_merge_into(s: &mut Stats, local: &Mutex<Stats>) {
-    if let Ok(mut l) = local.try_lock() {
-        take(s, &mut l);
-    }
-}
-
-fn merge_into(s: &mut Stats, local: &Mutex<Stats>) {
-    if let Ok(mut l) = local.lock() {
-        take(s, &mut l);
+    match local.try_lock() {
+        Ok(mut l) => take(s, &mut l),
+        Err(TryLockError::Poisoned(p)) => take(s, &mut p.into_inner()),
+        Err(TryLockError::WouldBlock) => {}
     }
 }
 
@@ -63,4 +53,47 @@ fn merge_into(s: &mut Stats, local: &Mutex<Stats>) {
 fn take(s: &mut Stats, l: &mut Stats) {
     s.merge(l);
     l.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::stats::Outcome;
+
+    #[test]
+    fn figures_recorded_before_a_panic_are_still_merged() {
+        let stats = Arc::new(Mutex::new(Stats::new()));
+        let local = Arc::new(Mutex::new(Stats::new()));
+        held(&local).record(Duration::from_millis(2), Outcome::Status(200));
+        // a thread panics holding the thread's figures, then the run's
+        for m in [local.clone(), stats.clone()] {
+            let _ = std::thread::spawn(move || {
+                let _g = m.lock();
+                panic!("a load thread failed");
+            })
+            .join();
+        }
+        assert!(local.is_poisoned() && stats.is_poisoned());
+        held(&local).record(Duration::from_millis(3), Outcome::Status(200));
+        flush(&stats, &local);
+        assert_eq!(held(&stats).answered(), 2);
+        assert_eq!(held(&local).answered(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_periodic_merge_goes_on_after_a_panic() {
+        let stats = Arc::new(Mutex::new(Stats::new()));
+        let local = Arc::new(Mutex::new(Stats::new()));
+        let m = stats.clone();
+        let _ = std::thread::spawn(move || {
+            let _g = m.lock();
+            panic!("a merge failed");
+        })
+        .join();
+        let task = tokio::spawn(flush_every(local.clone(), stats.clone()));
+        held(&local).record(Duration::from_millis(2), Outcome::Status(200));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(held(&stats).answered(), 1);
+        task.abort();
+    }
 }

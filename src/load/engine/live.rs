@@ -13,6 +13,23 @@ pub struct Tally {
     pub answered: std::sync::Arc<Answered>,
 }
 
+impl Tally {
+    /// Empty figures, and a counter for each core's load thread. A run takes a fresh one: its
+    /// reporter counts from zero.
+    pub fn new() -> Tally {
+        Tally {
+            stats: std::sync::Arc::new(std::sync::Mutex::new(crate::load::stats::Stats::new())),
+            answered: std::sync::Arc::new(Answered::new(crate::load::health::cores())),
+        }
+    }
+}
+
+impl Default for Tally {
+    fn default() -> Tally {
+        Tally::new()
+    }
+}
+
 /// A counter on a cache line of its own.
 #[repr(align(128))]
 #[derive(Default)]

@@ -18,7 +18,7 @@ use super::priority::Applied;
 use super::timer::PreciseTimer;
 use crate::load::failure::Failure;
 use crate::load::profile::{Profile, Schedule};
-use crate::load::stats::{Outcome, Stats};
+use crate::load::stats::{Outcome, Stats, held};
 use lanes::Lanes;
 
 mod lanes;
@@ -212,9 +212,7 @@ async fn request(sh: Arc<Shared>, lane: usize, i: usize, at: std::time::Instant)
         Err(_) => (sh.slots.acquire().await, true),
     };
     let local = &sh.locals[lane];
-    if let Ok(mut s) = local.lock() {
-        s.started(began.saturating_duration_since(at), sh.plan.max_lag, waited);
-    }
+    held(local).started(began.saturating_duration_since(at), sh.plan.max_lag, waited);
     let (outcome, arrived) = match permit {
         Ok(_permit) => {
             let mut slot = sh.pools[lane][i].lock().ok().and_then(|mut p| p.pop());
@@ -230,7 +228,8 @@ async fn request(sh: Arc<Shared>, lane: usize, i: usize, at: std::time::Instant)
     let now = std::time::Instant::now();
     // the answer's arrival, not its read: a lane off the CPU is not the server's delay
     let (ended, read_wait) = ended(began, arrived, now);
-    if let Ok(mut s) = local.lock() {
+    {
+        let mut s = held(local);
         s.record(ended - began, outcome);
         if matches!(outcome, Outcome::Status(_)) {
             s.answered_since_due(ended.saturating_duration_since(at));

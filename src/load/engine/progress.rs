@@ -70,12 +70,7 @@ pub fn snapshot(
     window: Duration,
     cpu_cores: Option<f64>,
 ) -> Progress {
-    let Ok(mut s) = stats.lock() else {
-        return Progress {
-            elapsed,
-            ..Progress::default()
-        };
-    };
+    let mut s = crate::load::stats::held(stats);
     let (w, n, lag) = s.take_window();
     let (target_rate, max_in_flight) = match &plan.mode {
         Mode::Open {

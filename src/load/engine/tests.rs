@@ -220,8 +220,8 @@ async fn the_closed_loop_counts_its_answers_live() {
     });
     let targets = Arc::new(vec![conn::Prepared::new(&plan, &plan.targets[0]).unwrap()]);
     let tally = live::Tally {
-        stats: Arc::new(Mutex::new(Stats::new())),
         answered: Arc::new(live::Answered::new(2)),
+        ..live::Tally::new()
     };
     let deadline = Instant::now() + plan.duration;
     let stop = Arc::new(AtomicBool::new(false));
@@ -230,4 +230,26 @@ async fn the_closed_loop_counts_its_answers_live() {
         .unwrap();
     assert_eq!(tally.answered.total(), 150);
     assert_eq!(tally.stats.lock().unwrap().answered(), 150);
+}
+
+/// A thread that panics holding the run's figures does not blank the live progress: what
+/// was recorded before is still shown.
+#[test]
+fn progress_still_counts_after_a_thread_panicked_holding_the_figures() {
+    use crate::load::stats::{Outcome, Stats, held};
+    let stats = std::sync::Arc::new(std::sync::Mutex::new(Stats::new()));
+    held(&stats).record(Duration::from_millis(2), Outcome::Status(200));
+    held(&stats).record(Duration::from_millis(3), Outcome::Status(200));
+    let m = stats.clone();
+    let _ = std::thread::spawn(move || {
+        let _g = m.lock();
+        panic!("a load thread failed");
+    })
+    .join();
+    assert!(stats.is_poisoned());
+    let plan = plan_to(1, Mode::Closed { concurrency: 1 });
+    let second = Duration::from_secs(1);
+    let p = progress::snapshot(&stats, &plan, second, second, None);
+    assert_eq!(p.answered, 2);
+    assert!(p.p50.is_some());
 }

@@ -18,7 +18,7 @@ pub use super::error::FleetError;
 use super::error::api_error;
 pub use super::job::MAX_BODY;
 use super::job::{JobInput, RUN_LABEL, job};
-use super::merge::{Tracked, WorkerRow, elapsed, merged};
+use super::merge::{Tracked, WorkerRow, elapsed, live_rate, merged};
 use super::pods::{WorkerPod, by_index};
 pub use super::proxy::FleetCluster;
 use super::proxy::{proxied, read, wait_healthy};
@@ -278,7 +278,7 @@ async fn drive(
             match r {
                 Some(Ok((report, stats))) => t.read(report, stats),
                 Some(Err(why)) => t.missed(why.to_string(), GIVE_UP),
-                None => {}
+                None => t.idle(),
             }
         }
         let now = Instant::now();
@@ -291,6 +291,11 @@ async fn drive(
             None,
         );
         last = now;
+        // the merged figures lag by up to a merge (100 ms) per worker: a 1 s window of them
+        // swings by a tenth; the live counts do not
+        if let Some(rate) = live_rate(&tracked) {
+            p.rps = rate;
+        }
         p.workers = tracked.iter().map(Tracked::row).collect();
         send(&progress, p);
         if tracked.iter().all(Tracked::ended) {

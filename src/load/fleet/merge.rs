@@ -9,6 +9,9 @@ use serde::Serialize;
 use super::wire::{Report, WorkerState, since};
 use crate::load::stats::{Stats, histogram, quantile_ms};
 
+/// The shortest window a worker's live rate is taken over, in ms of its clock.
+const MIN_WINDOW_MS: u64 = 100;
+
 /// A worker as the console sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WorkerRow {
@@ -39,6 +42,12 @@ pub struct Tracked {
     pub last_miss: Option<String>,
     /// Given up on: its last counts stay in the totals.
     pub lost: Option<String>,
+    /// Its live answer count and its clock (ms since its run began) at the last read the
+    /// rate was taken at.
+    prev_live: (u64, u64),
+    /// Answers per second between its last two reads, on its own clock (0 before any);
+    /// none from a worker that does not count live.
+    pub rate: Option<f64>,
 }
 
 impl Tracked {
@@ -53,11 +62,31 @@ impl Tracked {
             misses: 0,
             last_miss: None,
             lost: None,
+            prev_live: (0, 0),
+            rate: Some(0.0),
         }
     }
 
     /// A report read: it replaces the last one (reports are cumulative).
     pub fn read(&mut self, report: Report, stats: Stats) {
+        // differences on the worker's clock: how long the read took on the way does not
+        // matter, and a read missed in between only widens the window
+        match (report.answered_live, report.live_ms) {
+            (Some(n), Some(t)) => {
+                let (n0, t0) = self.prev_live;
+                if t < t0 + MIN_WINDOW_MS {
+                    // too short a window to divide by (a read right after the last, or the
+                    // first before the run began): the last rate stands
+                    if t == 0 {
+                        self.rate = Some(0.0);
+                    }
+                } else {
+                    self.rate = Some(n.saturating_sub(n0) as f64 / ((t - t0) as f64 / 1000.0));
+                    self.prev_live = (n, t);
+                }
+            }
+            _ => self.rate = None,
+        }
         self.report = Some(report);
         self.stats = stats;
         self.misses = 0;
@@ -70,6 +99,11 @@ impl Tracked {
             self.lost = Some(format!("no report for {} reads: {why}", self.misses));
         }
         self.last_miss = Some(why);
+    }
+
+    /// Not read this time because it has ended: it answers nothing more.
+    pub fn idle(&mut self) {
+        self.rate = Some(0.0);
     }
 
     pub fn lose(&mut self, why: String) {
@@ -137,6 +171,13 @@ pub fn merged(workers: &mut [Tracked]) -> Stats {
     all
 }
 
+/// The run's live rate: the sum of the workers' (a worker whose read failed counts at its
+/// last rate, one not read yet at none), or none when a worker's report has no live count
+/// (an older worker: the merged figures are used).
+pub fn live_rate(workers: &[Tracked]) -> Option<f64> {
+    workers.iter().map(|w| w.rate).sum()
+}
+
 /// The longest of the workers' runs and send windows.
 pub fn elapsed(workers: &[Tracked]) -> (Duration, Duration) {
     let of = |f: fn(&Report) -> u64| {
@@ -163,6 +204,54 @@ mod tests {
         let r = Report::of(index, state, &s);
         let st = r.stats().unwrap();
         (r, st)
+    }
+
+    /// Worker `w` read at `live_ms` on its clock with `live` answers counted live.
+    fn read_live(ws: &mut [Tracked], w: usize, state: WorkerState, live_ms: u64, live: u64) {
+        let (mut r, st) = report(w as u32, state, &[1]);
+        r.live_ms = Some(live_ms);
+        r.answered_live = Some(live);
+        ws[w].read(r, st);
+    }
+
+    #[test]
+    fn the_live_rate_is_each_workers_live_answers_over_its_own_clock() {
+        let mut ws = vec![Tracked::new(0, "p0".into()), Tracked::new(1, "p1".into())];
+        assert_eq!(live_rate(&ws), Some(0.0), "nothing read yet");
+        read_live(&mut ws, 0, WorkerState::Waiting, 0, 0);
+        read_live(&mut ws, 1, WorkerState::Waiting, 0, 0);
+        assert_eq!(live_rate(&ws), Some(0.0), "waiting");
+        // first reads while running: since each worker's run began
+        read_live(&mut ws, 0, WorkerState::Running, 1000, 500);
+        read_live(&mut ws, 1, WorkerState::Running, 1250, 375);
+        assert_eq!(live_rate(&ws), Some(800.0));
+        // a read 50 ms after the last is too short a window: the last rate stands
+        read_live(&mut ws, 1, WorkerState::Running, 1300, 400);
+        assert_eq!(live_rate(&ws), Some(800.0));
+        // worker 1's read is lost: it counts at its last rate
+        read_live(&mut ws, 0, WorkerState::Running, 2000, 1500);
+        ws[1].missed("timed out".into(), 3);
+        assert_eq!(live_rate(&ws), Some(1300.0));
+        // its next read spans both windows, on its own clock
+        read_live(&mut ws, 1, WorkerState::Running, 3250, 975);
+        assert_eq!(live_rate(&ws), Some(1300.0));
+        // worker 0 ends: its last window on the same clock, then nothing
+        read_live(&mut ws, 0, WorkerState::Done, 3000, 1900);
+        assert_eq!(live_rate(&ws), Some(700.0));
+        ws[0].idle();
+        assert_eq!(live_rate(&ws), Some(300.0));
+        // worker 1 stops answering: its last rate for three reads, then it is lost
+        for _ in 0..3 {
+            assert_eq!(live_rate(&ws), Some(300.0));
+            ws[1].missed("timed out".into(), 3);
+        }
+        assert!(ws[1].ended());
+        ws[1].idle();
+        assert_eq!(live_rate(&ws), Some(0.0));
+        // a worker of an older version counts nothing live: the merged figures are used
+        let (old, st) = report(1, WorkerState::Running, &[1]);
+        ws[1].read(old, st);
+        assert_eq!(live_rate(&ws), None);
     }
 
     #[test]

@@ -51,6 +51,14 @@ pub struct Report {
     /// How long answers waited to be read (absent from a worker of an older version).
     #[serde(default)]
     pub read_wait_us: Vec<(u64, u64)>,
+    /// Answers counted as they came (absent from a worker of an older version): the live
+    /// rate comes from these, not from the merged figures above.
+    #[serde(default)]
+    pub answered_live: Option<u64>,
+    /// When `answered_live` was read, in ms since the run began (0 before), on one clock
+    /// also once the run is done (unlike `elapsed_ms`, which is then the engine's own).
+    #[serde(default)]
+    pub live_ms: Option<u64>,
 }
 
 /// Why a report cannot be used.
@@ -102,6 +110,8 @@ impl Report {
             lag_us: buckets(&stats.lag),
             from_schedule_us: buckets(&stats.from_schedule),
             read_wait_us: buckets(&stats.read_wait),
+            answered_live: None,
+            live_ms: None,
         }
     }
 

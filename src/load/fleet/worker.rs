@@ -23,10 +23,11 @@ use tokio::time::Instant;
 
 use super::share::ShareError;
 use super::wire::{Report, WorkerState};
+use crate::load::engine::live::Tally;
 use crate::load::engine::{Plan, RunError, run_into};
 use crate::load::health;
 use crate::load::plan::{LoadPlan, PlanError};
-use crate::load::stats::Stats;
+use crate::load::stats::held;
 
 /// The body's environment variable (base64): the console's `--body` file, sent in the
 /// Job's spec since the pod cannot read the console's disk.
@@ -78,7 +79,7 @@ pub fn decode_body(b64: &str) -> Result<Bytes, WorkerError> {
 /// What the HTTP side and the run share.
 struct Shared {
     index: u32,
-    stats: Arc<Mutex<Stats>>,
+    tally: Tally,
     state: Mutex<Run>,
     start: watch::Sender<Option<SystemTime>>,
     stop: Arc<AtomicBool>,
@@ -94,22 +95,30 @@ struct Run {
 impl Shared {
     fn report(&self) -> Report {
         // the state first: a report that says `done` then holds the final counts
-        let (state, began, ended) = match self.state.lock() {
-            Ok(r) => (
+        let (state, began, ended) = {
+            let r = held(&self.state);
+            (
                 r.state.clone().unwrap_or(WorkerState::Waiting),
                 r.began,
                 r.ended,
-            ),
-            Err(_) => (WorkerState::Waiting, None, None),
+            )
         };
-        let stats = self.stats.lock().map(|s| s.clone()).unwrap_or_default();
+        // the live count and the time it was read at, together and on one clock (since the
+        // run began, also once it is done): the console takes the rate from their
+        // differences (the figures below are merged every 100 ms)
+        let live = self.tally.answered.total();
+        let now = began.map(|(at, _)| at.elapsed());
+        let live_ms = now.map_or(0, |d| d.as_millis() as u64);
+        let stats = held(&self.tally.stats).clone();
         let mut report = Report::of(self.index, state, &stats);
+        report.answered_live = Some(live);
+        report.live_ms = Some(live_ms);
         if let Some((elapsed, window, cpu)) = ended {
             report.elapsed_ms = elapsed.as_millis() as u64;
             report.send_window_ms = window.as_millis() as u64;
             report.cpu_s = cpu.map_or(0.0, |c| c.as_secs_f64());
-        } else if let Some((at, cpu0)) = began {
-            report.elapsed_ms = at.elapsed().as_millis() as u64;
+        } else if let (Some((_, cpu0)), Some(now)) = (began, now) {
+            report.elapsed_ms = now.as_millis() as u64;
             report.cpu_s = health::cpu_time()
                 .zip(cpu0)
                 .and_then(|(now, before)| now.checked_sub(before))
@@ -119,9 +128,7 @@ impl Shared {
     }
 
     fn set(&self, f: impl FnOnce(&mut Run)) {
-        if let Ok(mut r) = self.state.lock() {
-            f(&mut r);
-        }
+        f(&mut held(&self.state));
     }
 }
 
@@ -143,7 +150,7 @@ pub async fn run(setup: WorkerSetup) -> Result<(), WorkerError> {
     let (start_tx, mut start_rx) = watch::channel(None);
     let shared = Arc::new(Shared {
         index: setup.index,
-        stats: Arc::new(Mutex::new(Stats::new())),
+        tally: Tally::new(),
         state: Mutex::new(Run::default()),
         start: start_tx,
         stop: Arc::new(AtomicBool::new(false)),
@@ -196,7 +203,7 @@ async fn run_at(shared: &Arc<Shared>, plan: Plan, at: SystemTime) -> Result<(), 
         None,
         Duration::from_secs(1),
         shared.stop.clone(),
-        shared.stats.clone(),
+        shared.tally.clone(),
     )
     .await?;
     let cpu = health::cpu_time()
@@ -311,5 +318,43 @@ mod tests {
         );
         let e = decode_body("not base64!").unwrap_err();
         assert!(e.to_string().starts_with(BODY_ENV), "{e}");
+    }
+
+    #[test]
+    fn a_report_pairs_the_live_count_with_the_time_since_the_run_began_also_once_done() {
+        let (start, _) = watch::channel(None);
+        let shared = Shared {
+            index: 1,
+            tally: Tally::new(),
+            state: Mutex::new(Run::default()),
+            start,
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        let r = shared.report();
+        assert_eq!((r.answered_live, r.live_ms), (Some(0), Some(0)), "waiting");
+        let began = Instant::now() - Duration::from_secs(2);
+        shared.set(|r| {
+            r.state = Some(WorkerState::Running);
+            r.began = Some((began, None));
+        });
+        for _ in 0..7 {
+            shared.tally.answered.add(0);
+        }
+        let r = shared.report();
+        assert_eq!(r.answered_live, Some(7));
+        let ms = r.live_ms.unwrap();
+        assert!((2000..3000).contains(&ms), "{ms}");
+        // done: `elapsed_ms` becomes the engine's own figure, the live clock goes on
+        shared.set(|r| {
+            r.state = Some(WorkerState::Done);
+            r.ended = Some((
+                Duration::from_millis(1500),
+                Duration::from_millis(1400),
+                None,
+            ));
+        });
+        let r = shared.report();
+        assert_eq!(r.elapsed_ms, 1500);
+        assert!(r.live_ms.unwrap() >= ms, "{r:?}");
     }
 }
