@@ -37,6 +37,15 @@ fn kubeconfig_line(out: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("no KUBECONFIG= line in {out:?}"))
 }
 
+/// Builds the control plane's binaries (a no-op when they are built), once per test binary:
+/// for a run that starts its cluster where there is no network to build with.
+pub fn build_control_plane() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        dev_cluster(&["build"]);
+    });
+}
+
 pub fn cluster() -> &'static Cluster {
     static C: OnceLock<Cluster> = OnceLock::new();
     C.get_or_init(|| {

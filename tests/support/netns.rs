@@ -19,6 +19,7 @@ pub fn run(test: &str, cluster: &str, pod_net: &str, env: &[(&str, &str)]) {
     let started = Instant::now();
     // built out here: inside, there is no network to build with
     super::pod_runner::serve_bin();
+    super::cluster::build_control_plane();
     // a cluster left by an interrupted run would hold its name
     super::cluster::down(cluster);
     let exe = std::env::current_exe().unwrap();

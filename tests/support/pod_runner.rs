@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 mod addresses;
 mod serve;
+pub mod spawner;
 mod worker;
 
 pub use serve::serve_command;
@@ -160,7 +161,10 @@ fn start(p: &Pod, bin: &Path) -> Option<Proc> {
     let mut cmd = serve_command(bin, &model, "demo-classifier", &version, &ip, port, 8081);
     let spawned = std::fs::create_dir_all(&dir)
         .and_then(|_| std::fs::File::create(&log))
-        .and_then(|f| cmd.stderr(f).spawn());
+        .and_then(|f| {
+            cmd.stderr(f);
+            spawner::spawn(cmd)
+        });
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {

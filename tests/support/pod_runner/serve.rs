@@ -13,7 +13,6 @@ pub fn serve_command(
     port: u16,
     grpc_port: u16,
 ) -> Command {
-    use std::os::unix::process::CommandExt;
     super::super::http::assert_allowed(host);
     let mut cmd = Command::new(bin);
     cmd.arg("--model")
@@ -30,16 +29,8 @@ pub fn serve_command(
             "false",
         ])
         .stdout(Stdio::null());
-    // no server outlives the test: SIGKILL when the thread that started it ends (the test's
-    // runtime), even if the test process exits with servers still retiring
-    // SAFETY: prctl is async-signal-safe and touches only this (forked) process.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // no server outlives the test: killed when the thread that starts it ends (the pod
+    // runner starts through `spawner::spawn`, whose thread ends with the test process)
+    super::spawner::die_with_starter(&mut cmd);
     cmd
 }

@@ -6,7 +6,6 @@ use k8s_openapi::api::core::v1::Pod;
 /// A real `tractor loadtest-worker` for a pod of a load test's Job: the container's args
 /// with `--listen` on the pod's IP, its env, and the index the Job controller gave the pod.
 pub(super) fn start_worker(p: &Pod) -> Option<Child> {
-    use std::os::unix::process::CommandExt;
     let labels = p.metadata.labels.as_ref()?;
     labels.get(tractor::load::fleet::job::RUN_LABEL)?;
     let ip = p.status.as_ref()?.pod_ip.clone()?;
@@ -42,14 +41,6 @@ pub(super) fn start_worker(p: &Pod) -> Option<Child> {
             cmd.env(&e.name, v);
         }
     }
-    // SAFETY: prctl is async-signal-safe and touches only this (forked) process.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd.spawn().ok()
+    super::spawner::die_with_starter(&mut cmd);
+    super::spawner::spawn(cmd).ok()
 }
