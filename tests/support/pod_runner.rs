@@ -284,28 +284,27 @@ fn on_pod(pod: &Pod, gone: bool, procs: &Procs, workers: &Workers, bin: &Path) {
     procs.lock().unwrap().insert(name, pr);
 }
 
+/// The pods `running` has that the list `listed` does not.
+fn unlisted<V>(running: &HashMap<String, V>, listed: &HashSet<String>) -> Vec<String> {
+    running
+        .keys()
+        .filter(|n| !listed.contains(*n))
+        .cloned()
+        .collect()
+}
+
 /// After a re-list: what this runner runs for a pod the list no longer has (deleted while
 /// the watch was down, so no event said so) stops.
 fn on_relisted(listed: &HashSet<String>, procs: &Procs, workers: &Workers) {
     let mut ps = procs.lock().unwrap();
-    let gone: Vec<String> = ps
-        .keys()
-        .filter(|n| !listed.contains(*n))
-        .cloned()
-        .collect();
-    for n in gone {
+    for n in unlisted(&ps, listed) {
         if let Some(pr) = ps.remove(&n) {
             eprintln!("pod runner: {n} left while the watch was down; its server retires");
             retire(pr);
         }
     }
     let mut ws = workers.lock().unwrap();
-    let gone: Vec<String> = ws
-        .keys()
-        .filter(|n| !listed.contains(*n))
-        .cloned()
-        .collect();
-    for n in gone {
+    for n in unlisted(&ws, listed) {
         if let Some(mut c) = ws.remove(&n) {
             let _ = c.kill();
             let _ = c.wait();
