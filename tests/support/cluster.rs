@@ -51,7 +51,11 @@ pub fn cluster() -> &'static Cluster {
     C.get_or_init(|| {
         let kubeconfig = match std::env::var_os("TRACTOR_E2E_KUBECONFIG") {
             Some(p) => PathBuf::from(p),
-            None => kubeconfig_line(&dev_cluster(&["up"])),
+            None => {
+                // one build per test binary, also when a netns test asks for it at once
+                build_control_plane();
+                kubeconfig_line(&dev_cluster(&["up"]))
+            }
         };
         let bin = PathBuf::from(dev_cluster(&["bin"]).trim());
         Cluster { kubeconfig, bin }
