@@ -197,6 +197,19 @@ fn stand_in(
     finish(model, patch, end, out[0])
 }
 
+/// Put each op of `found` in place of its node, on the same inputs. Returns how many.
+fn replace_all<O: Into<Box<dyn tract_onnx::tract_core::ops::TypedOp>>>(
+    model: &mut TypedModel,
+    found: Vec<(usize, O)>,
+) -> TractResult<usize> {
+    let n = found.len();
+    for (id, op) in found {
+        let node = model.node(id);
+        TypedModelPatch::replace_single_op(model, node, &node.inputs, op)?.apply(model)?;
+    }
+    Ok(n)
+}
+
 /// For the rewrites' tests: run `model` on one input.
 #[cfg(test)]
 pub(crate) fn run_on(model: TypedModel, input: &Tensor) -> TVec<TValue> {
@@ -248,17 +261,11 @@ pub struct FiredAfter {
 
 /// The rewrites that run on the optimized graph, in order.
 pub fn after_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<FiredAfter> {
+    type Pass = fn(&mut TypedModel) -> TractResult<usize>;
+    let mut run = |on: bool, pass: Pass| if on { pass(model) } else { Ok(0) };
     Ok(FiredAfter {
-        reductions: if r.reductions {
-            reduce::reductions(model)?
-        } else {
-            0
-        },
-        copies: if r.copies {
-            copies::row_copies(model)?
-        } else {
-            0
-        },
+        reductions: run(r.reductions, reduce::reductions)?,
+        copies: run(r.copies, copies::row_copies)?,
     })
 }
 

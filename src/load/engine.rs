@@ -15,7 +15,7 @@ mod closed_loop;
 mod conn;
 mod flush;
 mod h1;
-pub mod live;
+mod live;
 mod open_loop;
 mod plan;
 mod priority;
@@ -27,11 +27,13 @@ mod timer;
 pub use self::closed_loop::ThreadError;
 pub use self::conn::PrepareError;
 pub use self::h1::WireError;
+pub use self::live::Tally;
 pub use self::plan::{H1Client, Mode, Outcomes, Plan};
 pub use self::priority::{Applied, SenderPriority};
 pub use self::progress::{Progress, snapshot};
 pub use crate::load::endpoint::{Endpoint, EndpointError};
 use crate::load::health;
+use crate::load::stats::held;
 
 /// Why a run could not be carried out (requests that fail are counted, not errors).
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +120,7 @@ pub async fn run_into(
     }
     let (last_send, sender_priority) = last_send?;
     let elapsed = start.elapsed();
-    let stats = crate::load::stats::held(&tally.stats).clone();
+    let stats = held(&tally.stats).clone();
     Ok(Outcomes {
         stats,
         elapsed,

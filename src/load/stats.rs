@@ -50,10 +50,19 @@ impl Default for Stats {
     }
 }
 
-/// The figures behind `m`, also after a thread panicked holding them: what was recorded
-/// before stays counted (figures are only ever added to, so they are whole between calls).
+/// The value behind `m`, also after a thread panicked holding it: figures recorded before
+/// stay counted (figures are only ever added to, so they are whole between calls).
 pub fn held<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// [`held`] if nobody holds `m` right now, none if somebody does.
+pub fn try_held<T>(m: &std::sync::Mutex<T>) -> Option<std::sync::MutexGuard<'_, T>> {
+    match m.try_lock() {
+        Ok(g) => Some(g),
+        Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
 }
 
 pub fn histogram() -> Histogram<u64> {

@@ -84,9 +84,9 @@ fn tail(log: &Path) -> String {
 }
 
 pub struct PodRunner {
-    procs: Arc<Mutex<HashMap<String, Proc>>>,
+    procs: Procs,
     /// Load workers by pod name.
-    workers: Arc<Mutex<HashMap<String, Child>>>,
+    workers: Workers,
     task: tokio::task::JoinHandle<()>,
     supervisor: tokio::task::JoinHandle<()>,
 }
@@ -216,6 +216,12 @@ fn retire(mut pr: Proc) {
     });
 }
 
+/// A load worker goes at once, as a deleted Job's pod does (SIGKILL, then reaped).
+fn stop_worker(mut c: Child) {
+    let _ = c.kill();
+    let _ = c.wait();
+}
+
 type Procs = Arc<Mutex<HashMap<String, Proc>>>;
 type Workers = Arc<Mutex<HashMap<String, Child>>>;
 
@@ -233,9 +239,8 @@ fn on_pod(pod: &Pod, gone: bool, procs: &Procs, workers: &Workers, bin: &Path) {
         // lives until its pod is deleted (or it exits, or is killed)
         let mut ws = workers.lock().unwrap();
         if gone {
-            if let Some(mut c) = ws.remove(&name) {
-                let _ = c.kill();
-                let _ = c.wait();
+            if let Some(c) = ws.remove(&name) {
+                stop_worker(c);
             }
         } else if !ws.contains_key(&name)
             && let Some(c) = start_worker(pod)
@@ -305,9 +310,8 @@ fn on_relisted(listed: &HashSet<String>, procs: &Procs, workers: &Workers) {
     }
     let mut ws = workers.lock().unwrap();
     for n in unlisted(&ws, listed) {
-        if let Some(mut c) = ws.remove(&n) {
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(c) = ws.remove(&n) {
+            stop_worker(c);
         }
     }
 }
@@ -453,9 +457,8 @@ impl Drop for PodRunner {
             let _ = p.child.wait();
             addresses::released(&p.addr(), &key(&p.pod));
         }
-        for (_, mut c) in self.workers.lock().unwrap().drain() {
-            let _ = c.kill();
-            let _ = c.wait();
+        for (_, c) in self.workers.lock().unwrap().drain() {
+            stop_worker(c);
         }
     }
 }

@@ -32,15 +32,6 @@ fn rows(outer: &[usize], mut f: impl FnMut(usize, &[usize])) {
     }
 }
 
-/// C-order strides of `shape`, in elements.
-fn strides(shape: &[usize]) -> Vec<usize> {
-    let mut s = vec![1usize; shape.len()];
-    for k in (0..shape.len().saturating_sub(1)).rev() {
-        s[k] = s[k + 1] * shape[k + 1];
-    }
-    s
-}
-
 /// A constant `Pad` of an f32 tensor, row by row.
 #[derive(Debug, Clone)]
 pub struct PadRows {
@@ -79,7 +70,7 @@ pub fn pad_rows(xs: &[f32], shape: &[usize], pads: &[(usize, usize)], value: f32
         .collect();
     let (&out_len, outer_out) = padded.split_last().unwrap_or((&0, &[]));
     let (before, _) = pads[pads.len() - 1];
-    let in_strides = strides(outer_in);
+    let in_strides = natural_strides(outer_in);
     rows(outer_out, |r, at| {
         let row = &mut out[r * out_len..(r + 1) * out_len];
         let mut from = 0;
@@ -89,7 +80,7 @@ pub fn pad_rows(xs: &[f32], shape: &[usize], pads: &[(usize, usize)], value: f32
                 row.fill(value);
                 return;
             }
-            from += (i - a) * in_strides[k];
+            from += (i - a) * in_strides[k] as usize;
         }
         row[..before].fill(value);
         row[before..before + len].copy_from_slice(&xs[from * len..(from + 1) * len]);
@@ -203,13 +194,13 @@ pub fn subsample(xs: &[f32], shape: &[usize], steps: &[(usize, usize)], out: &mu
     let axis = |k: usize| kept(shape[k], steps[k].0, steps[k].1);
     let outer_out: Vec<usize> = (0..outer_in.len()).map(axis).collect();
     let out_len = axis(shape.len() - 1);
-    let in_strides = strides(outer_in);
+    let in_strides = natural_strides(outer_in);
     let (stride, modulo) = steps[steps.len() - 1];
     rows(&outer_out, |r, at| {
         let from: usize = at
             .iter()
             .enumerate()
-            .map(|(k, &i)| (steps[k].1 + i * steps[k].0) * in_strides[k])
+            .map(|(k, &i)| (steps[k].1 + i * steps[k].0) * in_strides[k] as usize)
             .sum();
         let src = &xs[from * len..(from + 1) * len];
         let dst = &mut out[r * out_len..(r + 1) * out_len];
@@ -281,7 +272,6 @@ fn plain_f32(model: &TypedModel, outlet: OutletId) -> TractResult<bool> {
 /// chain of them over distinct axes by one. Runs on the optimized model. Returns how many
 /// tract ops were replaced.
 pub fn row_copies(model: &mut TypedModel) -> TractResult<usize> {
-    let mut replaced = 0;
     let mut found: Vec<(usize, Box<dyn TypedOp>)> = Vec::new();
     for node in model.nodes() {
         if node.inputs.len() != 1 || !plain_f32(model, node.inputs[0])? {
@@ -316,12 +306,7 @@ pub fn row_copies(model: &mut TypedModel) -> TractResult<usize> {
             ));
         }
     }
-    for (id, op) in found {
-        let node = model.node(id);
-        let patch = TypedModelPatch::replace_single_op(model, node, &node.inputs, op)?;
-        patch.apply(model)?;
-        replaced += 1;
-    }
+    let replaced = super::replace_all(model, found)?;
     // a subsample whose only reader is a subsample over other axes: one copy
     while let Some((first, second, merged)) = chained(model) {
         let input = model.node(first).inputs[0];

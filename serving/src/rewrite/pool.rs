@@ -176,12 +176,7 @@ pub fn max_pools(model: &mut TypedModel) -> TractResult<usize> {
             found.push((node.id, op));
         }
     }
-    for (id, op) in &found {
-        let node = model.node(*id);
-        let patch = TypedModelPatch::replace_single_op(model, node, &node.inputs, op.clone())?;
-        patch.apply(model)?;
-    }
-    Ok(found.len())
+    super::replace_all(model, found)
 }
 
 #[cfg(test)]

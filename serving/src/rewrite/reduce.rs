@@ -224,24 +224,17 @@ pub fn reductions(model: &mut TypedModel) -> TractResult<usize> {
         };
         let fact = model.outlet_fact(node.inputs[0])?;
         if fact.datum_type == f32::datum_type() && fact.is_plain() {
-            found.push((node.id, *first, *last, fold));
+            found.push((
+                node.id,
+                AxisReduce {
+                    first: *first,
+                    last: *last,
+                    fold,
+                },
+            ));
         }
     }
-    for (id, first, last, fold) in &found {
-        let node = model.node(*id);
-        let patch = TypedModelPatch::replace_single_op(
-            model,
-            node,
-            &node.inputs,
-            AxisReduce {
-                first: *first,
-                last: *last,
-                fold: *fold,
-            },
-        )?;
-        patch.apply(model)?;
-    }
-    Ok(found.len())
+    super::replace_all(model, found)
 }
 
 #[cfg(test)]

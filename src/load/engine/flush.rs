@@ -5,10 +5,10 @@
 //! the scheduler put off the CPU while recording (a load thread at idle priority may wait
 //! long) keeps them for the next tick. The merging tasks run on the caller's runtime, never
 //! on a load thread, so that a lowered thread never holds the run's figures.
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::load::stats::{Stats, held};
+use crate::load::stats::{Stats, held, try_held};
 
 /// Merges a thread's figures into the run's every 100 ms, until aborted. A tick that finds
 /// the run's figures taken (by another thread's merge, or the display reading them) leaves
@@ -20,15 +20,14 @@ pub async fn flush_every(local: Arc<Mutex<Stats>>, stats: Arc<Mutex<Stats>>) {
     let mut skipped = false;
     loop {
         tick.tick().await;
-        match stats.try_lock() {
-            Ok(mut s) => try_merge_into(&mut s, &local),
-            Err(TryLockError::WouldBlock) if !skipped => {
+        // (a thread that panicked while merging left the figures whole)
+        match try_held(&stats) {
+            Some(mut s) => try_merge_into(&mut s, &local),
+            None if !skipped => {
                 skipped = true;
                 continue;
             }
-            Err(TryLockError::WouldBlock) => try_merge_into(&mut held(&stats), &local),
-            // a thread panicked while merging: the figures are still whole
-            Err(TryLockError::Poisoned(p)) => try_merge_into(&mut p.into_inner(), &local),
+            None => try_merge_into(&mut held(&stats), &local),
         }
         skipped = false;
     }
@@ -40,12 +39,10 @@ pub fn flush(stats: &Mutex<Stats>, local: &Mutex<Stats>) {
     take(&mut held(stats), &mut held(local));
 }
 
-/// [`merge_into`], unless the thread is recording right now.
+/// [`take`], unless the thread is recording right now.
 fn try_merge_into(s: &mut Stats, local: &Mutex<Stats>) {
-    match local.try_lock() {
-        Ok(mut l) => take(s, &mut l),
-        Err(TryLockError::Poisoned(p)) => take(s, &mut p.into_inner()),
-        Err(TryLockError::WouldBlock) => {}
+    if let Some(mut l) = try_held(local) {
+        take(s, &mut l);
     }
 }
 

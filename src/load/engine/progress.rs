@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::plan::{Mode, Plan};
 use crate::load::health::Health;
-use crate::load::stats::{Stats, quantile_ms};
+use crate::load::stats::{Stats, held, quantile_ms};
 
 /// A live view of the run, sent every `every` while it runs.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -70,7 +70,7 @@ pub fn snapshot(
     window: Duration,
     cpu_cores: Option<f64>,
 ) -> Progress {
-    let mut s = crate::load::stats::held(stats);
+    let mut s = held(stats);
     let (w, n, lag) = s.take_window();
     let (target_rate, max_in_flight) = match &plan.mode {
         Mode::Open {

@@ -23,8 +23,7 @@ use tokio::time::Instant;
 
 use super::share::ShareError;
 use super::wire::{Report, WorkerState};
-use crate::load::engine::live::Tally;
-use crate::load::engine::{Plan, RunError, run_into};
+use crate::load::engine::{Plan, RunError, Tally, run_into};
 use crate::load::health;
 use crate::load::plan::{LoadPlan, PlanError};
 use crate::load::stats::held;
