@@ -8,7 +8,8 @@
 //! (deep convolutions as sums over slices of input channels), then `shallow` (convolutions
 //! only a few dozen multiply-adds deep computed directly). After
 //! optimizing (on tract's final ops): `reductions` (f32 reductions walk memory in order), then
-//! `copies` (the pads and strides of tract's convolution lowering as row copies). And one
+//! `copies` (the pads and strides of tract's convolution lowering as row copies), then
+//! `patches` (a channels-last 1-D convolution's patch matrix packed from transposed tiles). And one
 //! switch that is not a graph change: `upper` (the runner clears the vector registers' upper
 //! halves before each node, see [`crate::model::upper`]).
 //! Every rewrite keeps answers within the reference tolerance; the reference tests run with
@@ -18,6 +19,7 @@ pub mod activation;
 pub mod copies;
 pub mod fold;
 pub mod lookup;
+pub mod patches;
 pub mod peak;
 pub mod pool;
 pub mod reduce;
@@ -46,6 +48,7 @@ pub struct Rewrites {
     pub shallow: bool,
     pub reductions: bool,
     pub copies: bool,
+    pub patches: bool,
     /// Not a graph change: the upper halves of the vector registers are cleared before each
     /// node runs ([`crate::model::upper`]).
     pub upper: bool,
@@ -59,7 +62,7 @@ pub struct RewritesError {
 }
 
 impl Rewrites {
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 12] = [
         "lookup",
         "fold",
         "gelu",
@@ -70,6 +73,7 @@ impl Rewrites {
         "shallow",
         "reductions",
         "copies",
+        "patches",
         "upper",
     ];
     pub const ALL: Rewrites = Rewrites {
@@ -83,6 +87,7 @@ impl Rewrites {
         shallow: true,
         reductions: true,
         copies: true,
+        patches: true,
         upper: true,
     };
     pub const NONE: Rewrites = Rewrites {
@@ -96,10 +101,11 @@ impl Rewrites {
         shallow: false,
         reductions: false,
         copies: false,
+        patches: false,
         upper: false,
     };
 
-    fn flags(&self) -> [bool; 11] {
+    fn flags(&self) -> [bool; 12] {
         [
             self.lookup,
             self.fold,
@@ -111,6 +117,7 @@ impl Rewrites {
             self.shallow,
             self.reductions,
             self.copies,
+            self.patches,
             self.upper,
         ]
     }
@@ -138,6 +145,7 @@ impl FromStr for Rewrites {
                 "shallow" => &mut r.shallow,
                 "reductions" => &mut r.reductions,
                 "copies" => &mut r.copies,
+                "patches" => &mut r.patches,
                 "upper" => &mut r.upper,
                 _ => {
                     return Err(RewritesError {
@@ -257,6 +265,7 @@ pub fn before_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<Fir
 pub struct FiredAfter {
     pub reductions: usize,
     pub copies: usize,
+    pub patches: usize,
 }
 
 /// The rewrites that run on the optimized graph, in order.
@@ -266,6 +275,7 @@ pub fn after_optimizing(model: &mut TypedModel, r: Rewrites) -> TractResult<Fire
     Ok(FiredAfter {
         reductions: run(r.reductions, reduce::reductions)?,
         copies: run(r.copies, copies::row_copies)?,
+        patches: run(r.patches, patches::packed_patches)?,
     })
 }
 
@@ -309,7 +319,7 @@ mod tests {
         assert_eq!(err.word, "gelus");
         assert!(
             err.to_string().contains(
-                "lookup, fold, gelu, hardswish, peak, pool, split, shallow, reductions, copies, upper"
+                "lookup, fold, gelu, hardswish, peak, pool, split, shallow, reductions, copies, patches, upper"
             ),
             "{err}"
         );
