@@ -111,7 +111,7 @@ fn magika_rewrites_each_fire_and_keep_the_answers_even_out_of_range() {
         "nothing left to rewrite"
     );
     use tractor_serve::model::lowering::Lowering;
-    use tractor_serve::rewrite::{Rewrites, activation, fold, peak, reduce};
+    use tractor_serve::rewrite::{Rewrites, activation, fold, patches, peak, reduce};
     // The lookup's bias and first GELU go into the table; the second GELU, spelled out by
     // jax2tf, becomes one op; its global max pool becomes GELU of the max and the min.
     assert_eq!(fold::fold_into_tables(&mut typed).unwrap(), 1, "fold");
@@ -122,6 +122,12 @@ fn magika_rewrites_each_fire_and_keep_the_answers_even_out_of_range() {
     assert!(
         reduce::reductions(&mut optimized).unwrap() >= 4,
         "reductions"
+    );
+    // Its one convolution, channels last over 512 positions, batched here.
+    assert_eq!(
+        patches::packed_patches(&mut optimized).unwrap(),
+        1,
+        "patches"
     );
 
     let with = Model::load_with(&path, &[], 2, Rewrites::ALL, Lowering::Tract).unwrap();
