@@ -27,6 +27,24 @@ use crate::metrics::Metrics;
 
 mod idle;
 
+/// New connections the kernel holds for `accept` (at most `net.core.somaxconn`). tokio's
+/// `bind` asks for 128: a burst of more connections at once (clients reconnecting after a
+/// rollout, a load generator's after a stall) overflows that, and each SYN the kernel drops
+/// is sent again only a second later, a second added to that client's first request.
+pub const BACKLOG: u32 = 4096;
+
+/// A listener on `addr` with [`BACKLOG`] (and the address reusable, as tokio's `bind` has it).
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// What the loop enforces per connection.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -293,4 +311,34 @@ async fn linger(mut s: TcpStream) {
         }
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    /// How many of `n` connections to `addr` complete their handshake within `wait`, nothing
+    /// accepting them.
+    async fn handshakes(addr: std::net::SocketAddr, n: usize, wait: Duration) -> usize {
+        let tries =
+            (0..n).map(|_| tokio::time::timeout(wait, tokio::net::TcpStream::connect(addr)));
+        let done = futures_util::future::join_all(tries).await;
+        done.into_iter().filter(|c| matches!(c, Ok(Ok(_)))).count()
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_connections_waits_for_accept_instead_of_being_dropped() {
+        let any = "127.0.0.1:0".parse().unwrap();
+        let ours = super::bind(any).unwrap();
+        let n = 600;
+        // none is accepted: each waits in the queue, none for a SYN sent again
+        assert_eq!(
+            handshakes(ours.local_addr().unwrap(), n, Duration::from_millis(500)).await,
+            n
+        );
+        // tokio's own bind queues 128: the rest wait a second for their SYN to go again
+        let default = tokio::net::TcpListener::bind(any).await.unwrap();
+        let queued = handshakes(default.local_addr().unwrap(), n, Duration::from_millis(500)).await;
+        assert!(queued < n, "{queued} of {n}");
+    }
 }

@@ -62,7 +62,7 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         let addr = SocketAddr::new(server.config.host, server.config.port);
-        let listener = match tokio::net::TcpListener::bind(addr).await {
+        let listener = match tractor_serve::listen::bind(addr) {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("tractor-serve: cannot listen on {addr}: {e}");
@@ -73,7 +73,7 @@ fn main() -> ExitCode {
             None => None,
             Some(port) => {
                 let addr = SocketAddr::new(server.config.host, port);
-                match tokio::net::TcpListener::bind(addr).await {
+                match tractor_serve::listen::bind(addr) {
                     Ok(l) => Some(l),
                     Err(e) => {
                         eprintln!(
