@@ -96,7 +96,7 @@ pub async fn run_into(
             profile,
             max_in_flight,
         } => {
-            let (last, priority) = open_loop::run(
+            let (first, last, priority) = open_loop::run(
                 &plan,
                 &targets,
                 profile,
@@ -106,25 +106,25 @@ pub async fn run_into(
                 &stop,
             )
             .await;
-            Ok((last, Some(priority)))
+            Ok((first, last, Some(priority)))
         }
         Mode::Closed { concurrency } => {
             let deadline = start + plan.duration;
             closed_loop::run(&plan, &targets, *concurrency, &tally, deadline, &stop)
                 .await
-                .map(|(last, priority)| (last, Some(priority)))
+                .map(|(last, priority)| (start, last, Some(priority)))
         }
     };
     if let Some(r) = reporter {
         r.abort();
     }
-    let (last_send, sender_priority) = last_send?;
+    let (first_send, last_send, sender_priority) = last_send?;
     let elapsed = start.elapsed();
     let stats = held(&tally.stats).clone();
     Ok(Outcomes {
         stats,
         elapsed,
-        send_window: last_send.saturating_duration_since(start),
+        send_window: last_send.saturating_duration_since(first_send),
         cpu_cores: health::cores_used(cpu_before, health::cpu_time(), elapsed),
         sender_priority,
     })

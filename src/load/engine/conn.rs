@@ -237,6 +237,17 @@ pub struct Answer {
     pub arrived: Option<Instant>,
 }
 
+/// A connection to a lean (plain HTTP/1.1) target opened ahead of its first request; `None`
+/// for the other targets, which connect on first use.
+pub async fn open_lean(t: &Prepared) -> Option<Result<Conn, RequestError>> {
+    t.lean.as_ref()?;
+    Some(
+        tcp_connect(&t.ep)
+            .await
+            .map(|tcp| Conn::Lean(Wire::new(tcp))),
+    )
+}
+
 /// One request on the connection in `slot` (a new one if empty), without a timeout. The
 /// connection stays in the slot unless it failed.
 pub async fn attempt(

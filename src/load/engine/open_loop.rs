@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
-use super::conn::{Conn, Prepared, ended, one, senders_priority};
+use super::conn::{Conn, Prepared, ended, one, open_lean, senders_priority};
 use super::flush::{flush, flush_every};
 use super::live::{Answered, Tally};
 use super::plan::Plan;
@@ -41,8 +41,9 @@ struct Shared {
     all_done: Arc<Notify>,
 }
 
-/// Sends on schedule; returns when the last request has finished; the last send time and
-/// the priority the lanes ran at.
+/// Sends on schedule; returns when the last request has finished; when the schedule began
+/// (`start`, or later by the connections opened first), the last send time and the priority
+/// the lanes ran at.
 /// The sends are shared by the lanes, a single-threaded runtime per core, each claiming the
 /// next one in turn ([`LaneSchedule`]), sleeping to the microsecond on a timerfd in its
 /// own event loop (tokio's timer ticks in milliseconds) until it is due, and spawning its
@@ -61,7 +62,7 @@ pub async fn run(
     tally: &Tally,
     start: Instant,
     stop: &Arc<AtomicBool>,
-) -> (Instant, Applied) {
+) -> (Instant, Instant, Applied) {
     let lanes = Lanes::start(senders_priority(plan, targets));
     let priority = lanes.priority;
     let shared = Arc::new(Shared {
@@ -92,7 +93,21 @@ pub async fn run(
         .iter()
         .map(|local| tokio::spawn(flush_every(local.clone(), tally.stats.clone())))
         .collect();
-    let std_start = start.into_std();
+    let per = warm_count(
+        profile.peak(),
+        max_in_flight,
+        lanes.handles.len(),
+        targets.len(),
+    );
+    let within = plan.timeout.min(WARM_WITHIN);
+    let warming: Vec<_> = (lanes.handles.iter().enumerate())
+        .map(|(k, h)| h.spawn(warm(shared.clone(), k, per, within)))
+        .collect();
+    for w in warming {
+        let _ = w.await;
+    }
+    // the schedule begins once they are open
+    let std_start = start.into_std().max(std::time::Instant::now());
     let claim = Arc::new(AtomicU64::new(0));
     let mut schedules = Vec::new();
     for (k, h) in lanes.handles.iter().enumerate() {
@@ -122,7 +137,64 @@ pub async fn run(
     }
     // the lanes' threads end once told; joined off the runtime's workers
     let _ = tokio::task::spawn_blocking(move || lanes.close()).await;
-    (Instant::from_std(last), priority)
+    (
+        Instant::from_std(std_start),
+        Instant::from_std(last),
+        priority,
+    )
+}
+
+/// How long the sends of the profile's peak rate are that connections are opened for before
+/// the first send. A stall of the machine holds up every send due meanwhile, and each of them
+/// then needs a connection at once: opened then, hundreds of them together overflow a
+/// server's accept queue (128 by tokio's default), and each SYN it drops is sent again only
+/// a second later, a second counted in that request's latency as the server's. This many
+/// open ahead cover a stall of 20 ms, the length of the longest seen on this project's
+/// machines at 20,000 req/s.
+const WARM_SPAN: f64 = 0.020;
+/// Connections a lane opens at once while warming.
+const WARM_AT_ONCE: usize = 32;
+/// The longest the opening may take (a target that does not answer is left to the run).
+const WARM_WITHIN: Duration = Duration::from_secs(1);
+
+/// Connections each lane opens to each target before the first send: the sends of
+/// [`WARM_SPAN`] at `peak` per second, at least one, at most `max_in_flight` in all.
+fn warm_count(peak: f64, max_in_flight: usize, lanes: usize, targets: usize) -> usize {
+    let wanted = if peak.is_finite() && peak > 0.0 {
+        (peak * WARM_SPAN).ceil() as usize
+    } else {
+        1
+    };
+    let total = wanted.clamp(1, max_in_flight.max(1));
+    total.div_ceil(lanes.max(1) * targets.max(1))
+}
+
+/// Opens `per` connections of lane `lane` to each lean target into its pool, a few at a
+/// time, for at most `within`; stops at the first that fails (the run will count it).
+async fn warm(shared: Arc<Shared>, lane: usize, per: usize, within: Duration) {
+    let open = async {
+        'targets: for (i, t) in shared.targets.iter().enumerate() {
+            let mut opened = 0;
+            while opened < per {
+                let n = WARM_AT_ONCE.min(per - opened);
+                let batch = futures::future::join_all((0..n).map(|_| open_lean(t))).await;
+                for c in batch {
+                    match c {
+                        // not a lean target: it connects on first use
+                        None => continue 'targets,
+                        Some(Err(_)) => return,
+                        Some(Ok(c)) => {
+                            if let Ok(mut pool) = shared.pools[lane][i].lock() {
+                                pool.push(c);
+                            }
+                        }
+                    }
+                }
+                opened += n;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(within, open).await;
 }
 
 /// One lane's part of the schedule: each lane claims the next send (a counter shared by

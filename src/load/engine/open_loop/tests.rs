@@ -76,7 +76,7 @@ async fn every_lane_sends_its_part_and_the_budget_holds_across_lanes() {
             stats: stats.clone(),
             answered: Arc::new(Answered::new(2)),
         };
-        let (last, priority) = run(
+        let (first, last, priority) = run(
             &plan,
             &sh.targets,
             &Profile::Constant(400.0),
@@ -95,7 +95,8 @@ async fn every_lane_sends_its_part_and_the_budget_holds_across_lanes() {
             "{budget:?}"
         );
         // on schedule: 400 sends take the second, 101 a quarter of it
-        let took = (last - began).as_secs_f64();
+        let took = (last - first).as_secs_f64();
+        assert!(first >= began);
         let due = (want - 1) as f64 / 400.0;
         assert!(
             (took - due).abs() < 0.1,
@@ -237,4 +238,115 @@ async fn a_wait_for_an_in_flight_slot_counts_in_the_latency() {
         "{:?}",
         s.lag.max()
     );
+}
+
+#[test]
+fn connections_are_opened_for_20_ms_of_the_peak_rate_within_the_in_flight_cap() {
+    // (peak req/s, max in flight, lanes, targets) -> each lane's to each target
+    let cases = [
+        ((20_000.0, 1000, 2, 1), 200),
+        ((5_000.0, 1000, 2, 1), 50),
+        ((5_000.0, 1000, 2, 2), 25),
+        ((1.0, 1000, 2, 1), 1),
+        ((1e9, 1000, 2, 1), 500),
+        ((20_000.0, 10, 1, 1), 10),
+        ((f64::NAN, 1000, 2, 1), 1),
+        ((0.0, 0, 0, 0), 1),
+    ];
+    for ((peak, cap, lanes, targets), want) in cases {
+        assert_eq!(
+            warm_count(peak, cap, lanes, targets),
+            want,
+            "{peak}/s, cap {cap}, {lanes} lanes, {targets} targets"
+        );
+    }
+}
+
+/// A server that answers like [`quick_server`] and counts the connections it accepted.
+async fn counting_server() -> (u16, Arc<AtomicU64>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let a = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            a.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = sock.read(&mut buf).await {
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    if n == 0 || sock.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, accepted)
+}
+
+/// Waits (boundedly) until `accepted` reaches `n`; what it reached.
+async fn settled(accepted: &AtomicU64, n: u64) -> u64 {
+    for _ in 0..200 {
+        if accepted.load(Ordering::SeqCst) >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    accepted.load(Ordering::SeqCst)
+}
+
+/// A lane opens its connections into its pool before the first send, and they carry the
+/// run's requests: a stall then finds them open instead of opening one per send it held up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_opens_connections_for_a_stall_ahead_into_each_lanes_pool() {
+    let (port, accepted) = counting_server().await;
+    let sh = shared(port, 1000);
+    warm(sh.clone(), 0, 50, Duration::from_secs(5)).await;
+    let pooled = sh.pools[0][0].lock().unwrap().len();
+    assert_eq!(pooled, 50);
+    assert_eq!(settled(&accepted, 50).await, 50);
+
+    // a whole run: the ones opened ahead, and at 1,000/s against an instant server hardly
+    // one more (a stall of the machine longer than 20 ms could add some)
+    let (port, accepted) = counting_server().await;
+    let sh = shared(port, 1000);
+    let mut plan = (*sh.plan).clone();
+    plan.duration = Duration::from_millis(200);
+    plan.sender_priority = crate::load::engine::SenderPriority::Normal;
+    let plan = Arc::new(plan);
+    let stats = Arc::new(Mutex::new(Stats::new()));
+    let tally = Tally {
+        stats: stats.clone(),
+        answered: Arc::new(Answered::new(2)),
+    };
+    let lanes = crate::load::health::cores();
+    let ahead = (warm_count(1_000.0, 1000, lanes, 1) * lanes) as u64;
+    run(
+        &plan,
+        &sh.targets,
+        &Profile::Constant(1_000.0),
+        1000,
+        &tally,
+        Instant::now(),
+        &Arc::new(AtomicBool::new(false)),
+    )
+    .await;
+    assert!(settled(&accepted, ahead).await >= ahead);
+    assert_eq!(stats.lock().unwrap().statuses.get(&200), Some(&200));
+}
+
+/// Opening stops at a target that refuses, and the run is left to count it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_ahead_stops_at_a_refusing_target() {
+    // a port nothing listens on: bound, then closed
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let sh = shared(port, 1000);
+    let began = Instant::now();
+    warm(sh.clone(), 0, 50, Duration::from_secs(5)).await;
+    assert_eq!(sh.pools[0][0].lock().unwrap().len(), 0);
+    assert!(began.elapsed() < Duration::from_secs(1));
 }
