@@ -7,22 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A server on loopback that answers every read with an empty 200 at once.
 pub(crate) async fn quick_server() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = sock.read(&mut buf).await {
-                    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-                    if n == 0 || sock.write_all(answer).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    port
+    counting_server().await.0
 }
 
 fn shared(port: u16, slots: usize) -> Arc<Shared> {
@@ -262,7 +247,7 @@ fn connections_are_opened_for_20_ms_of_the_peak_rate_within_the_in_flight_cap() 
     }
 }
 
-/// A server that answers like [`quick_server`] and counts the connections it accepted.
+/// [`quick_server`], and the count of the connections it accepted.
 async fn counting_server() -> (u16, Arc<AtomicU64>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
