@@ -29,12 +29,18 @@ pub struct Window {
 impl Window {
     /// Output positions over an input of `len` positions (0 when the kernel does not fit).
     pub fn outputs(&self, len: usize) -> usize {
-        let span = self.kernel.saturating_sub(1) * self.dilation + 1;
+        let span = self.reads(1);
         if len < span {
             0
         } else {
             (len - span) / self.stride + 1
         }
+    }
+
+    /// Input positions that `outputs` consecutive outputs (at least one) read, from the
+    /// first one's first.
+    fn reads(&self, outputs: usize) -> usize {
+        outputs.saturating_sub(1) * self.stride + self.kernel.saturating_sub(1) * self.dilation + 1
     }
 
     /// The depth of the product: one record per (channel, kernel tap), channel outer.
@@ -50,8 +56,8 @@ impl Window {
 pub fn pack(xs: &[f32], len: usize, w: Window, r: usize, panel_len: usize, out: &mut [f32]) {
     let outputs = w.outputs(len);
     let c = w.channels;
-    // input positions a full panel reads, from its first output's first
-    let reach = (r - 1) * w.stride + (w.kernel - 1) * w.dilation + 1;
+    // input positions a full panel reads
+    let reach = w.reads(r);
     let mut tile = vec![0f32; c * reach];
     for (p, panel) in out
         .chunks_exact_mut(panel_len)
@@ -60,7 +66,7 @@ pub fn pack(xs: &[f32], len: usize, w: Window, r: usize, panel_len: usize, out: 
     {
         let first = p * r;
         let lanes = r.min(outputs - first);
-        let rows = (lanes - 1) * w.stride + (w.kernel - 1) * w.dilation + 1;
+        let rows = w.reads(lanes);
         let from = first * w.stride;
         // tile[ch·reach + q] = input position from+q, channel ch
         for (q, row) in xs[from * c..(from + rows) * c].chunks_exact(c).enumerate() {
@@ -201,7 +207,11 @@ impl EvalOp for PackPatches {
             values.push(Box::new(EagerPackedInput {
                 fact: self.fact(mn.into()),
                 packed: data.into_blob()?.into(),
-                panel_bytes: if mn > 0 { panel_len * 4 } else { 0 },
+                panel_bytes: if mn > 0 {
+                    panel_len * size_of::<f32>()
+                } else {
+                    0
+                },
                 mn,
             }));
         }
