@@ -7,8 +7,9 @@
 //! that is 0.7 ms of its 6.3 ms inference. Here [`PackPatches`] writes the same packed panels:
 //! per panel of the product's width it transposes the input rows the panel needs into a
 //! channel-major tile that stays in L1, then every record of the panel is a copy from that
-//! tile (a contiguous one when the stride is 1). The packed bytes are the same, so the product
-//! and the answers are bit for bit tract's.
+//! tile (a contiguous one when the stride is 1). Every value the product reads is the same
+//! (where tract leaves a full panel's end-padding records unwritten, these are zeros), so the
+//! product and the answers are bit for bit tract's.
 
 use tract_linalg::mmm::{EagerPackedInput, MMMInputValue, PackedExoticFact, PackedMatrixStorage};
 use tract_linalg::pack::PackedFormat;
